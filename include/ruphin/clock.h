@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: MIT */
+/* Time is passed into the library as monotonic milliseconds; this is the real source. */
+#ifndef RUPHIN_CLOCK_H
+#define RUPHIN_CLOCK_H
+
+#include <stdint.h>
+
+uint64_t rph_now_ms(void);
+
+#endif

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/* Event-driven modules on libevent: a peer or a holepuncher attached to the caller's
+ * event_base, reporting through callbacks and never blocking. */
+#ifndef RUPHIN_EV_H
+#define RUPHIN_EV_H
+
+#include <stddef.h>
+
+#include "ruphin/holepuncher.h"
+#include "ruphin/peer.h"
+
+struct event_base;
+struct rph_ev_peer;
+struct rph_ev_holepuncher;
+
+struct rph_ev_peer_options {
+    struct rph_addr bind;   /* family 0: any address of the holepuncher's family, port 0 */
+    int sndbuf, rcvbuf;     /* 0: kernel default */
+};
+
+/* cb->send is ignored: the module sends on its own socket. */
+struct rph_ev_peer *rph_ev_peer_new(struct event_base *base, const struct rph_peer_config *cfg,
+                                    const struct rph_ev_peer_options *opt,
+                                    const struct rph_peer_callbacks *cb, void *ctx, int *err);
+void rph_ev_peer_free(struct rph_ev_peer *p);
+int rph_ev_peer_send(struct rph_ev_peer *p, const struct rph_addr *to, const void *data, size_t len);
+/* buf holds RPH_HEADER_LEN bytes of headroom, then the payload: sent with no copy. */
+int rph_ev_peer_send_framed(struct rph_ev_peer *p, const struct rph_addr *to, uint8_t *buf,
+                            size_t payload_len);
+struct rph_peer *rph_ev_peer_core(struct rph_ev_peer *p);
+int rph_ev_peer_fd(const struct rph_ev_peer *p);
+int rph_ev_peer_local_addr(const struct rph_ev_peer *p, struct rph_addr *out);
+
+struct rph_ev_holepuncher *rph_ev_holepuncher_new(struct event_base *base,
+                                                  const struct rph_holepuncher_config *cfg,
+                                                  const struct rph_addr *listen, size_t n_listen,
+                                                  int *err);
+void rph_ev_holepuncher_free(struct rph_ev_holepuncher *h);
+struct rph_holepuncher *rph_ev_holepuncher_core(struct rph_ev_holepuncher *h);
+int rph_ev_holepuncher_local_addr(const struct rph_ev_holepuncher *h, size_t i, struct rph_addr *out);
+
+#endif

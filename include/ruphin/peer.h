@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/* A ruphin peer (server or client role) as a socket-free state machine. The passive
+ * and event-driven modules wrap it with a socket; tests drive it with a fake clock. */
+#ifndef RUPHIN_PEER_H
+#define RUPHIN_PEER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ruphin/addr.h"
+#include "ruphin/holepuncher.h" /* rph_send_fn */
+#include "ruphin/wire.h"
+
+enum rph_role { RPH_ROLE_SERVER = 1, RPH_ROLE_CLIENT = 2 };
+
+enum rph_peer_state {
+    RPH_STATE_REGISTERING = 1, /* server: Register sent, no RegisterAck yet */
+    RPH_STATE_REGISTERED,      /* server: acknowledged; re-registers every keepalive */
+    RPH_STATE_JOINING,         /* client: Join sent, waiting for PeerInfo */
+    RPH_STATE_PUNCHING,        /* client: HelloReq toward the server, no answer yet */
+    RPH_STATE_CONNECTED,       /* client: the server answered */
+    RPH_STATE_FAILED,          /* handshake_timeout_ms passed (only when it is not 0) */
+};
+
+struct rph_peer_config {
+    enum rph_role role;
+    struct rph_session session;
+    struct rph_addr holepuncher;
+    uint32_t retry_ms;             /* between Register/Join/HelloReq retries; crate: 400 */
+    uint32_t keepalive_ms;         /* server re-Register, client HelloReq; crate: 10000 */
+    uint32_t peer_timeout_ms;      /* a silent remote is dropped (client: re-joins) */
+    uint32_t handshake_timeout_ms; /* 0: retry forever (daemons); crate: 10000 */
+    uint32_t max_remotes;          /* clients a server keeps at once */
+};
+
+struct rph_remote {
+    struct rph_addr addr;
+    bool in_use;
+    bool up;                /* something came back from it */
+    uint64_t added_ms;      /* PeerInfo that introduced it */
+    uint64_t up_ms;         /* first packet back from it */
+    uint64_t last_rx_ms;    /* last valid packet of any kind from it */
+    uint64_t last_hello_ms; /* last HelloReq/HelloResp from it: the "handshake" */
+    uint64_t punch_until_ms;
+    uint64_t next_hello_ms;
+    void *user; /* the caller's per-peer data; the slot never moves while in use */
+};
+
+struct rph_peer_stats {
+    uint64_t received, sent;
+    uint64_t data_in;
+    uint64_t malformed;        /* failed to decode */
+    uint64_t unknown_peer;     /* from an address that is neither holepuncher nor remote */
+    uint64_t unexpected;       /* valid, but not for this role/state */
+    uint64_t session_mismatch; /* RegisterAck/SessionNotFound/PeerInfo not for our session */
+    uint64_t remotes_full;     /* PeerInfo dropped: max_remotes reached */
+    uint64_t registers_sent, joins_sent, hellos_sent;
+    uint64_t rejoins;          /* client: server went silent, joined again */
+};
+
+struct rph_peer_callbacks {
+    rph_send_fn send; /* required */
+    void (*on_data)(void *ctx, struct rph_remote *from, const uint8_t *data, size_t len);
+    void (*on_remote)(void *ctx, struct rph_remote *r, bool up); /* up, or dropped */
+    void (*on_state)(void *ctx, enum rph_peer_state state, int err);
+};
+
+struct rph_peer;
+
+void rph_peer_config_defaults(struct rph_peer_config *c, enum rph_role role);
+/* Starts the handshake at now_ms (sends the first Register or Join). NULL with *err set. */
+struct rph_peer *rph_peer_new(const struct rph_peer_config *cfg, const struct rph_peer_callbacks *cb,
+                              void *ctx, uint64_t now_ms, int *err);
+void rph_peer_free(struct rph_peer *p);
+/* One received datagram. 0 when taken, RPH_E_INTERRUPTED for LocalInterrupt from loopback,
+ * another RPH_E_* naming why it was dropped (also counted in the stats). */
+int rph_peer_input(struct rph_peer *p, const uint8_t *buf, size_t len, const struct rph_addr *from,
+                   uint64_t now_ms);
+/* Retries, keepalives, punching and timeouts due at now_ms. */
+void rph_peer_tick(struct rph_peer *p, uint64_t now_ms);
+/* When rph_peer_tick next has something to do. */
+uint64_t rph_peer_next_deadline(const struct rph_peer *p);
+/* Frames and sends one Data datagram to a remote. */
+int rph_peer_send_data(struct rph_peer *p, const struct rph_addr *to, const void *data, size_t len);
+/* Client: forget the server and join again now (e.g. after a network change). */
+void rph_peer_rejoin(struct rph_peer *p, uint64_t now_ms);
+
+enum rph_peer_state rph_peer_state(const struct rph_peer *p);
+const char *rph_state_name(enum rph_peer_state s);
+enum rph_role rph_peer_role(const struct rph_peer *p);
+const struct rph_peer_config *rph_peer_config(const struct rph_peer *p);
+const struct rph_peer_stats *rph_peer_stats(const struct rph_peer *p);
+/* Last RegisterAck (server) or PeerInfo (client) from the holepuncher; 0 if never. */
+uint64_t rph_peer_holepuncher_last_ms(const struct rph_peer *p);
+/* The remote slots (capacity max_remotes; check in_use). */
+struct rph_remote *rph_peer_remotes(struct rph_peer *p, size_t *count);
+struct rph_remote *rph_peer_find(struct rph_peer *p, const struct rph_addr *addr);
+
+#endif

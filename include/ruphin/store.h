@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/* The holepuncher's session table: session ID -> server endpoint, with expiry and a cap. */
+#ifndef RUPHIN_STORE_H
+#define RUPHIN_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ruphin/addr.h"
+#include "ruphin/wire.h"
+
+struct rph_store;
+
+struct rph_store *rph_store_new(size_t max_sessions);
+void rph_store_free(struct rph_store *s);
+void rph_store_set_max(struct rph_store *s, size_t max_sessions);
+/* 1 if the session was added, 0 if it was refreshed, RPH_E_FULL or -ENOMEM. */
+int rph_store_put(struct rph_store *s, const struct rph_session *id, const struct rph_addr *server,
+                  uint64_t expires_ms);
+/* NULL when absent or expired at now_ms. */
+const struct rph_addr *rph_store_get(const struct rph_store *s, const struct rph_session *id,
+                                     uint64_t now_ms);
+/* Removes up to budget expired sessions (a sweep that resumes where it stopped); returns how many. */
+size_t rph_store_expire(struct rph_store *s, uint64_t now_ms, size_t budget);
+size_t rph_store_count(const struct rph_store *s);
+/* Bytes held by the table, for the memory benchmark. */
+size_t rph_store_memory(const struct rph_store *s);
+
+#endif

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* The ruphin wire codec, byte-compatible with the Rust crate (docs/PROTOCOL.md). */
+#ifndef RUPHIN_WIRE_H
+#define RUPHIN_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ruphin/addr.h"
+
+#define RPH_HEADER_LEN 4
+#define RPH_SESSION_MAX 20
+#define RPH_DATAGRAM_MAX 65535
+#define RPH_DATA_MAX (RPH_DATAGRAM_MAX - RPH_HEADER_LEN)
+/* The largest message other than Data: an IPv6 PeerInfo. */
+#define RPH_PEERINFO6_LEN 23
+
+enum rph_type {
+    RPH_LOCAL_INTERRUPT = 1,
+    RPH_REGISTER = 2,
+    RPH_JOIN = 3,
+    RPH_PEER_INFO = 4,
+    RPH_DATA = 5,
+    RPH_REGISTER_ACK = 6,
+    RPH_SESSION_NOT_FOUND = 7,
+    RPH_HELLO_REQ = 8,
+    RPH_HELLO_RESP = 9,
+};
+
+struct rph_session {
+    uint8_t len;
+    uint8_t id[RPH_SESSION_MAX];
+};
+
+struct rph_msg {
+    enum rph_type type;
+    struct rph_session session; /* Register, Join, RegisterAck, SessionNotFound */
+    struct rph_addr peer;       /* PeerInfo */
+    const uint8_t *data;        /* Data: points into the decoded buffer */
+    size_t data_len;
+};
+
+/* Strict decode: 0, or a distinct RPH_E_* for each way a datagram can be malformed. */
+int rph_wire_decode(const uint8_t *buf, size_t len, struct rph_msg *out);
+/* Returns the number of bytes written, or RPH_E_NOSPACE / RPH_E_TOOBIG / RPH_E_INVALID. */
+int rph_wire_encode(const struct rph_msg *m, uint8_t *buf, size_t cap);
+/* Writes the Data header in front of a payload already in place at buf + 4. */
+int rph_wire_put_data_header(uint8_t *buf, size_t payload_len);
+
+int rph_session_set(struct rph_session *s, const void *id, size_t len);
+int rph_session_equal(const struct rph_session *a, const struct rph_session *b);
+const char *rph_type_name(int type);
+
+#endif
