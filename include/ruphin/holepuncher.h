@@ -27,12 +27,35 @@ struct rph_holepuncher_stats {
 /* Called for each reply; to is never NULL. */
 typedef void (*rph_send_fn)(void *ctx, const struct rph_addr *to, const uint8_t *buf, size_t len);
 
+enum rph_hp_event_type {
+    RPH_HP_REGISTERED,   /* a new session */
+    RPH_HP_REFRESHED,    /* a server re-registered (keepalive) */
+    RPH_HP_MOVED,        /* a Register from another address took the session over */
+    RPH_HP_JOINED,       /* a client joined: PeerInfo sent to both */
+    RPH_HP_NOT_FOUND,    /* Join for an unknown session */
+    RPH_HP_REFUSED_FULL, /* Register of a new session with the table full */
+    RPH_HP_EXPIRED,      /* session_ttl passed without a Register */
+    RPH_HP_DROPPED,      /* malformed or unexpected datagram; err says why */
+};
+
+struct rph_hp_event {
+    enum rph_hp_event_type type;
+    const struct rph_session *session; /* NULL for DROPPED and EXPIRED */
+    const struct rph_addr *from;       /* NULL for EXPIRED */
+    const struct rph_addr *server;     /* JOINED: the server's endpoint */
+    int err;                           /* DROPPED: the RPH_E_* reason */
+};
+
+typedef void (*rph_hp_event_fn)(void *ctx, const struct rph_hp_event *ev);
+
 struct rph_holepuncher;
 
 void rph_holepuncher_config_defaults(struct rph_holepuncher_config *c);
 struct rph_holepuncher *rph_holepuncher_new(const struct rph_holepuncher_config *cfg,
                                             rph_send_fn send, void *ctx);
 void rph_holepuncher_free(struct rph_holepuncher *hp);
+/* For logging: one call per event, from inside input() and tick(). */
+void rph_holepuncher_set_event_cb(struct rph_holepuncher *hp, rph_hp_event_fn fn, void *ctx);
 /* Applies new limits without dropping sessions (config reload). */
 void rph_holepuncher_reconfigure(struct rph_holepuncher *hp, const struct rph_holepuncher_config *cfg);
 /* 0 when handled, RPH_E_INTERRUPTED for an accepted LocalInterrupt, another RPH_E_* when dropped. */
