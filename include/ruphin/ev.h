@@ -14,8 +14,8 @@ struct rph_ev_peer;
 struct rph_ev_holepuncher;
 
 struct rph_ev_peer_options {
-    struct rph_addr bind;   /* family 0: any address of the holepuncher's family, port 0 */
-    int sndbuf, rcvbuf;     /* 0: kernel default */
+    struct rph_addr bind; /* family 0: any address of the holepuncher's family, port 0 */
+    int sndbuf, rcvbuf;   /* 0: kernel default */
 };
 
 /* cb->send is ignored: the module sends on its own socket. */
@@ -23,7 +23,8 @@ struct rph_ev_peer *rph_ev_peer_new(struct event_base *base, const struct rph_pe
                                     const struct rph_ev_peer_options *opt,
                                     const struct rph_peer_callbacks *cb, void *ctx, int *err);
 void rph_ev_peer_free(struct rph_ev_peer *p);
-int rph_ev_peer_send(struct rph_ev_peer *p, const struct rph_addr *to, const void *data, size_t len);
+int rph_ev_peer_send(struct rph_ev_peer *p, const struct rph_addr *to, const void *data,
+                     size_t len);
 /* buf holds RPH_HEADER_LEN bytes of headroom, then the payload: sent with no copy. */
 int rph_ev_peer_send_framed(struct rph_ev_peer *p, const struct rph_addr *to, uint8_t *buf,
                             size_t payload_len);
@@ -37,6 +38,7 @@ struct rph_ev_holepuncher *rph_ev_holepuncher_new(struct event_base *base,
                                                   int *err);
 void rph_ev_holepuncher_free(struct rph_ev_holepuncher *h);
 struct rph_holepuncher *rph_ev_holepuncher_core(struct rph_ev_holepuncher *h);
-int rph_ev_holepuncher_local_addr(const struct rph_ev_holepuncher *h, size_t i, struct rph_addr *out);
+int rph_ev_holepuncher_local_addr(const struct rph_ev_holepuncher *h, size_t i,
+                                  struct rph_addr *out);
 
 #endif

@@ -10,17 +10,17 @@
 #include "ruphin/addr.h"
 
 struct rph_holepuncher_config {
-    uint32_t session_ttl_ms;     /* a session whose server has not re-registered is dropped */
-    size_t max_sessions;         /* Register of a new session beyond this is refused */
-    bool allow_local_interrupt;  /* LocalInterrupt from loopback stops serve() (the crate's) */
+    uint32_t session_ttl_ms;    /* a session whose server has not re-registered is dropped */
+    size_t max_sessions;        /* Register of a new session beyond this is refused */
+    bool allow_local_interrupt; /* LocalInterrupt from loopback stops serve() (the crate's) */
 };
 
 struct rph_holepuncher_stats {
     uint64_t received, sent;
     uint64_t registers, joins, hellos, peerinfos_sent, not_found;
-    uint64_t refused_full;  /* Register of a new session with the table full */
-    uint64_t malformed;     /* failed to decode */
-    uint64_t unexpected;    /* decoded, but not a message a holepuncher takes */
+    uint64_t refused_full; /* Register of a new session with the table full */
+    uint64_t malformed;    /* failed to decode */
+    uint64_t unexpected;   /* decoded, but not a message a holepuncher takes */
     uint64_t expired;
 };
 
@@ -40,9 +40,9 @@ enum rph_hp_event_type {
 
 struct rph_hp_event {
     enum rph_hp_event_type type;
-    const struct rph_session *session; /* NULL for DROPPED and EXPIRED */
+    const struct rph_session *session; /* NULL for DROPPED */
     const struct rph_addr *from;       /* NULL for EXPIRED */
-    const struct rph_addr *server;     /* JOINED: the server's endpoint */
+    const struct rph_addr *server;     /* JOINED, EXPIRED: the server; MOVED: the old one */
     int err;                           /* DROPPED: the RPH_E_* reason */
 };
 
@@ -57,8 +57,10 @@ void rph_holepuncher_free(struct rph_holepuncher *hp);
 /* For logging: one call per event, from inside input() and tick(). */
 void rph_holepuncher_set_event_cb(struct rph_holepuncher *hp, rph_hp_event_fn fn, void *ctx);
 /* Applies new limits without dropping sessions (config reload). */
-void rph_holepuncher_reconfigure(struct rph_holepuncher *hp, const struct rph_holepuncher_config *cfg);
-/* 0 when handled, RPH_E_INTERRUPTED for an accepted LocalInterrupt, another RPH_E_* when dropped. */
+void rph_holepuncher_reconfigure(struct rph_holepuncher *hp,
+                                 const struct rph_holepuncher_config *cfg);
+/* 0 when handled, RPH_E_INTERRUPTED for an accepted LocalInterrupt, another RPH_E_* when dropped.
+ */
 int rph_holepuncher_input(struct rph_holepuncher *hp, const uint8_t *buf, size_t len,
                           const struct rph_addr *from, uint64_t now_ms);
 /* Expires sessions; call about once a second. */

@@ -17,9 +17,10 @@ struct rph_passive_holepuncher;
 /* Blocks until the holepuncher acknowledges the session (or handshake_timeout_ms passes). */
 struct rph_passive_server *rph_passive_server_create(const struct rph_peer_config *cfg, int *err);
 /* Sends Data to one of the clients that punched through. */
-int rph_passive_server_send(struct rph_passive_server *s, const struct rph_addr *to, const void *data,
-                            size_t len);
-/* Waits up to timeout_ms for one Data payload; returns its length, RPH_E_TIMEOUT or another error. */
+int rph_passive_server_send(struct rph_passive_server *s, const struct rph_addr *to,
+                            const void *data, size_t len);
+/* Waits up to timeout_ms for one Data payload; returns its length, RPH_E_TIMEOUT or another error.
+ */
 ssize_t rph_passive_server_wait_for_data(struct rph_passive_server *s, int timeout_ms, void *buf,
                                          size_t cap, struct rph_addr *from);
 struct rph_peer *rph_passive_server_peer(struct rph_passive_server *s);
@@ -36,9 +37,9 @@ int rph_passive_client_server_addr(struct rph_passive_client *c, struct rph_addr
 struct rph_peer *rph_passive_client_peer(struct rph_passive_client *c);
 void rph_passive_client_free(struct rph_passive_client *c);
 
-struct rph_passive_holepuncher *rph_passive_holepuncher_create(const struct rph_addr *bind,
-                                                               const struct rph_holepuncher_config *cfg,
-                                                               int *err);
+struct rph_passive_holepuncher *
+rph_passive_holepuncher_create(const struct rph_addr *bind,
+                               const struct rph_holepuncher_config *cfg, int *err);
 /* Answers datagrams for up to timeout_ms; 0, RPH_E_INTERRUPTED, or a socket error. */
 int rph_passive_holepuncher_serve(struct rph_passive_holepuncher *h, int timeout_ms);
 int rph_passive_holepuncher_local_addr(struct rph_passive_holepuncher *h, struct rph_addr *out);

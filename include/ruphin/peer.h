@@ -56,7 +56,7 @@ struct rph_peer_stats {
     uint64_t session_mismatch; /* RegisterAck/SessionNotFound/PeerInfo not for our session */
     uint64_t remotes_full;     /* PeerInfo dropped: max_remotes reached */
     uint64_t registers_sent, joins_sent, hellos_sent;
-    uint64_t rejoins;          /* client: server went silent, joined again */
+    uint64_t rejoins; /* client: server went silent, joined again */
 };
 
 struct rph_peer_callbacks {
@@ -70,8 +70,9 @@ struct rph_peer;
 
 void rph_peer_config_defaults(struct rph_peer_config *c, enum rph_role role);
 /* Starts the handshake at now_ms (sends the first Register or Join). NULL with *err set. */
-struct rph_peer *rph_peer_new(const struct rph_peer_config *cfg, const struct rph_peer_callbacks *cb,
-                              void *ctx, uint64_t now_ms, int *err);
+struct rph_peer *rph_peer_new(const struct rph_peer_config *cfg,
+                              const struct rph_peer_callbacks *cb, void *ctx, uint64_t now_ms,
+                              int *err);
 void rph_peer_free(struct rph_peer *p);
 /* One received datagram. 0 when taken, RPH_E_INTERRUPTED for LocalInterrupt from loopback,
  * another RPH_E_* naming why it was dropped (also counted in the stats). */
@@ -93,6 +94,10 @@ const struct rph_peer_config *rph_peer_config(const struct rph_peer *p);
 const struct rph_peer_stats *rph_peer_stats(const struct rph_peer *p);
 /* Last RegisterAck (server) or PeerInfo (client) from the holepuncher; 0 if never. */
 uint64_t rph_peer_holepuncher_last_ms(const struct rph_peer *p);
+/* "registering", "registered", "unreachable" (server); "joining", "joined" (client). */
+const char *rph_peer_holepuncher_status(const struct rph_peer *p, uint64_t now_ms);
+/* The last error the handshake met (e.g. RPH_E_NOT_FOUND while joining), 0 if none. */
+int rph_peer_last_error(const struct rph_peer *p);
 /* The remote slots (capacity max_remotes; check in_use). */
 struct rph_remote *rph_peer_remotes(struct rph_peer *p, size_t *count);
 struct rph_remote *rph_peer_find(struct rph_peer *p, const struct rph_addr *addr);

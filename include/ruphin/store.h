@@ -20,8 +20,12 @@ int rph_store_put(struct rph_store *s, const struct rph_session *id, const struc
 /* NULL when absent or expired at now_ms. */
 const struct rph_addr *rph_store_get(const struct rph_store *s, const struct rph_session *id,
                                      uint64_t now_ms);
-/* Removes up to budget expired sessions (a sweep that resumes where it stopped); returns how many. */
-size_t rph_store_expire(struct rph_store *s, uint64_t now_ms, size_t budget);
+/* Removes up to budget expired sessions (a sweep that resumes where it stopped); returns how many.
+ */
+typedef void (*rph_store_expire_fn)(void *ctx, const struct rph_session *id,
+                                    const struct rph_addr *server);
+size_t rph_store_expire(struct rph_store *s, uint64_t now_ms, size_t budget, rph_store_expire_fn fn,
+                        void *ctx);
 size_t rph_store_count(const struct rph_store *s);
 /* Bytes held by the table, for the memory benchmark. */
 size_t rph_store_memory(const struct rph_store *s);

@@ -85,8 +85,8 @@ int cfg_check_keys(const cJSON *obj, const char *where, const char *const *allow
             if (it->string && strcmp(it->string, *a) == 0) ok = true;
         }
         if (!ok) {
-            cfg_errorf(err, "config: unknown key \"%s%s%s\"", where ? where : "",
-                       where ? "." : "", it->string ? it->string : "?");
+            cfg_errorf(err, "config: unknown key \"%s%s%s\"", where ? where : "", where ? "." : "",
+                       it->string ? it->string : "?");
             return -1;
         }
     }

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: MIT
+// Event-driven modules: a peer or a holepuncher on the caller's libevent base. Reads in
+// batches with recvmmsg until the socket would block; a timer follows the next deadline.
+#include "ruphin/ev.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ruphin/clock.h"
+#include "ruphin/error.h"
+#include "udp.h"
+
+#define BATCH 16
+#define SLOT (RPH_DATAGRAM_MAX + 1)
+
+/* Buffers for one recvmmsg batch, shared by both module kinds. */
+struct rxbatch {
+    struct mmsghdr msgs[BATCH];
+    struct iovec iov[BATCH];
+    struct sockaddr_storage src[BATCH];
+    uint8_t *buf; /* BATCH * SLOT */
+};
+
+static int rxbatch_init(struct rxbatch *b)
+{
+    b->buf = malloc((size_t)BATCH * SLOT);
+    return b->buf ? 0 : -ENOMEM;
+}
+
+/* Receives up to BATCH datagrams; returns the count, 0 when it would block, or -errno. */
+static int rxbatch_recv(struct rxbatch *b, int fd)
+{
+    for (int i = 0; i < BATCH; i++) {
+        b->iov[i].iov_base = b->buf + (size_t)i * SLOT;
+        b->iov[i].iov_len = SLOT;
+        memset(&b->msgs[i].msg_hdr, 0, sizeof b->msgs[i].msg_hdr);
+        b->msgs[i].msg_hdr.msg_iov = &b->iov[i];
+        b->msgs[i].msg_hdr.msg_iovlen = 1;
+        b->msgs[i].msg_hdr.msg_name = &b->src[i];
+        b->msgs[i].msg_hdr.msg_namelen = sizeof b->src[i];
+    }
+    for (;;) {
+        int n = recvmmsg(fd, b->msgs, BATCH, MSG_DONTWAIT, NULL);
+        if (n >= 0) return n;
+        if (errno == EINTR || errno == ECONNREFUSED) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+        return -errno;
+    }
+}
+
+/* ---- peer ---- */
+
+struct rph_ev_peer {
+    struct event_base *base;
+    int fd;
+    int family;
+    struct event *rd;
+    struct event *timer;
+    struct rph_peer *peer;
+    struct rph_peer_callbacks user;
+    void *ctx;
+    struct rxbatch rx;
+};
+
+static void peer_send(void *ctx, const struct rph_addr *to, const uint8_t *buf, size_t len)
+{
+    struct rph_ev_peer *p = ctx;
+    rph_udp_send(p->fd, p->family, to, buf, len);
+}
+
+static void peer_data(void *ctx, struct rph_remote *from, const uint8_t *data, size_t len)
+{
+    struct rph_ev_peer *p = ctx;
+    if (p->user.on_data) p->user.on_data(p->ctx, from, data, len);
+}
+
+static void peer_remote(void *ctx, struct rph_remote *r, bool up)
+{
+    struct rph_ev_peer *p = ctx;
+    if (p->user.on_remote) p->user.on_remote(p->ctx, r, up);
+}
+
+static void peer_state(void *ctx, enum rph_peer_state s, int err)
+{
+    struct rph_ev_peer *p = ctx;
+    if (p->user.on_state) p->user.on_state(p->ctx, s, err);
+}
+
+static void arm_timer(struct rph_ev_peer *p)
+{
+    uint64_t now = rph_now_ms();
+    uint64_t dl = rph_peer_next_deadline(p->peer);
+    if (dl == UINT64_MAX) {
+        evtimer_del(p->timer);
+        return;
+    }
+    uint64_t wait = dl > now ? dl - now : 0;
+    struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)((wait % 1000) * 1000)};
+    evtimer_add(p->timer, &tv);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct rph_ev_peer *p = arg;
+    rph_peer_tick(p->peer, rph_now_ms());
+    arm_timer(p);
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct rph_ev_peer *p = arg;
+    /* Bounded: after 64 batches yield to the loop so the TUN side gets its turn. */
+    for (int round = 0; round < 64; round++) {
+        int n = rxbatch_recv(&p->rx, fd);
+        if (n <= 0) break;
+        uint64_t now = rph_now_ms();
+        for (int i = 0; i < n; i++) {
+            struct msghdr *h = &p->rx.msgs[i].msg_hdr;
+            struct rph_addr from;
+            if (h->msg_flags & MSG_TRUNC) continue;
+            if (rph_addr_from_sockaddr(&from, (struct sockaddr *)&p->rx.src[i], h->msg_namelen) < 0)
+                continue;
+            rph_peer_input(p->peer, p->rx.iov[i].iov_base, p->rx.msgs[i].msg_len, &from, now);
+        }
+        if (n < BATCH) break;
+    }
+    rph_peer_tick(p->peer, rph_now_ms());
+    arm_timer(p);
+}
+
+struct rph_ev_peer *rph_ev_peer_new(struct event_base *base, const struct rph_peer_config *cfg,
+                                    const struct rph_ev_peer_options *opt,
+                                    const struct rph_peer_callbacks *cb, void *ctx, int *err)
+{
+    int e = -ENOMEM;
+    struct rph_ev_peer *p = calloc(1, sizeof *p);
+    if (!p) goto fail;
+    p->fd = -1;
+    p->base = base;
+    p->user = *cb;
+    p->ctx = ctx;
+    if (rxbatch_init(&p->rx) < 0) goto fail;
+    struct rph_ev_peer_options none = {0};
+    if (!opt) opt = &none;
+    p->family = opt->bind.family ? opt->bind.family : cfg->holepuncher.family;
+    if (p->family != cfg->holepuncher.family) {
+        e = RPH_E_INVALID;
+        goto fail;
+    }
+    p->fd = rph_udp_open(&opt->bind, p->family, opt->sndbuf, opt->rcvbuf);
+    if (p->fd < 0) {
+        e = p->fd;
+        goto fail;
+    }
+    p->rd = event_new(base, p->fd, EV_READ | EV_PERSIST, on_read, p);
+    p->timer = evtimer_new(base, on_timer, p);
+    if (!p->rd || !p->timer) goto fail;
+    struct rph_peer_callbacks inner = {
+        .send = peer_send, .on_data = peer_data, .on_remote = peer_remote, .on_state = peer_state};
+    p->peer = rph_peer_new(cfg, &inner, p, rph_now_ms(), &e);
+    if (!p->peer) goto fail;
+    event_add(p->rd, NULL);
+    arm_timer(p);
+    return p;
+fail:
+    rph_ev_peer_free(p);
+    if (err) *err = e;
+    return NULL;
+}
+
+void rph_ev_peer_free(struct rph_ev_peer *p)
+{
+    if (!p) return;
+    if (p->rd) event_free(p->rd);
+    if (p->timer) event_free(p->timer);
+    rph_peer_free(p->peer);
+    if (p->fd >= 0) close(p->fd);
+    free(p->rx.buf);
+    free(p);
+}
+
+int rph_ev_peer_send(struct rph_ev_peer *p, const struct rph_addr *to, const void *data, size_t len)
+{
+    return rph_peer_send_data(p->peer, to, data, len);
+}
+
+int rph_ev_peer_send_framed(struct rph_ev_peer *p, const struct rph_addr *to, uint8_t *buf,
+                            size_t payload_len)
+{
+    int n = rph_wire_put_data_header(buf, payload_len);
+    if (n < 0) return n;
+    return rph_udp_send(p->fd, p->family, to, buf, (size_t)n);
+}
+
+struct rph_peer *rph_ev_peer_core(struct rph_ev_peer *p)
+{
+    return p->peer;
+}
+
+int rph_ev_peer_fd(const struct rph_ev_peer *p)
+{
+    return p->fd;
+}
+
+int rph_ev_peer_local_addr(const struct rph_ev_peer *p, struct rph_addr *out)
+{
+    return rph_udp_local(p->fd, out);
+}
+
+/* ---- holepuncher ---- */
+
+#define HP_MAX_LISTEN 8
+
+struct rph_ev_holepuncher;
+
+struct hp_sock {
+    struct rph_ev_holepuncher *owner;
+    int fd;
+    int family;
+    struct event *rd;
+};
+
+struct rph_ev_holepuncher {
+    struct hp_sock socks[HP_MAX_LISTEN];
+    size_t n;
+    struct hp_sock *current; /* the socket the datagram being handled came in on */
+    struct event *tick;
+    struct rph_holepuncher *hp;
+    struct rxbatch rx;
+};
+
+static void hp_send(void *ctx, const struct rph_addr *to, const uint8_t *buf, size_t len)
+{
+    struct rph_ev_holepuncher *h = ctx;
+    struct hp_sock *s = h->current;
+    /* A PeerInfo toward the session's server may need the other family's socket. */
+    if (!s || s->family != to->family) {
+        s = NULL;
+        for (size_t i = 0; i < h->n && !s; i++)
+            if (h->socks[i].family == to->family) s = &h->socks[i];
+    }
+    if (s) rph_udp_send(s->fd, s->family, to, buf, len);
+}
+
+static void hp_read(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct hp_sock *s = arg;
+    struct rph_ev_holepuncher *h = s->owner;
+    h->current = s;
+    for (int round = 0; round < 64; round++) {
+        int n = rxbatch_recv(&h->rx, fd);
+        if (n <= 0) break;
+        uint64_t now = rph_now_ms();
+        for (int i = 0; i < n; i++) {
+            struct msghdr *m = &h->rx.msgs[i].msg_hdr;
+            struct rph_addr from;
+            if (rph_addr_from_sockaddr(&from, (struct sockaddr *)&h->rx.src[i], m->msg_namelen) < 0)
+                continue;
+            /* A truncated datagram is oversized: hand its real size so it fails the length check.
+             */
+            size_t len = h->rx.msgs[i].msg_len;
+            if (m->msg_flags & MSG_TRUNC) len = SLOT;
+            rph_holepuncher_input(h->hp, h->rx.iov[i].iov_base, len, &from, now);
+        }
+        if (n < BATCH) break;
+    }
+    h->current = NULL;
+}
+
+static void hp_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct rph_ev_holepuncher *h = arg;
+    rph_holepuncher_tick(h->hp, rph_now_ms());
+}
+
+struct rph_ev_holepuncher *rph_ev_holepuncher_new(struct event_base *base,
+                                                  const struct rph_holepuncher_config *cfg,
+                                                  const struct rph_addr *listen, size_t n_listen,
+                                                  int *err)
+{
+    int e = -ENOMEM;
+    if (n_listen == 0 || n_listen > HP_MAX_LISTEN) {
+        if (err) *err = RPH_E_INVALID;
+        return NULL;
+    }
+    struct rph_ev_holepuncher *h = calloc(1, sizeof *h);
+    if (!h) goto fail;
+    for (size_t i = 0; i < HP_MAX_LISTEN; i++)
+        h->socks[i].fd = -1;
+    if (rxbatch_init(&h->rx) < 0) goto fail;
+    h->hp = rph_holepuncher_new(cfg, hp_send, h);
+    if (!h->hp) goto fail;
+    for (size_t i = 0; i < n_listen; i++) {
+        struct hp_sock *s = &h->socks[i];
+        s->owner = h;
+        s->fd = rph_udp_open(&listen[i], listen[i].family, 0, 4 << 20);
+        if (s->fd < 0) {
+            e = s->fd;
+            goto fail;
+        }
+        s->family = listen[i].family;
+        h->n = i + 1;
+        s->rd = event_new(base, s->fd, EV_READ | EV_PERSIST, hp_read, s);
+        if (!s->rd) goto fail;
+        event_add(s->rd, NULL);
+    }
+    h->tick = event_new(base, -1, EV_PERSIST, hp_tick, h);
+    if (!h->tick) goto fail;
+    struct timeval sec = {1, 0};
+    event_add(h->tick, &sec);
+    return h;
+fail:
+    rph_ev_holepuncher_free(h);
+    if (err) *err = e;
+    return NULL;
+}
+
+void rph_ev_holepuncher_free(struct rph_ev_holepuncher *h)
+{
+    if (!h) return;
+    for (size_t i = 0; i < HP_MAX_LISTEN; i++) {
+        if (h->socks[i].rd) event_free(h->socks[i].rd);
+        if (h->socks[i].fd >= 0) close(h->socks[i].fd);
+    }
+    if (h->tick) event_free(h->tick);
+    rph_holepuncher_free(h->hp);
+    free(h->rx.buf);
+    free(h);
+}
+
+struct rph_holepuncher *rph_ev_holepuncher_core(struct rph_ev_holepuncher *h)
+{
+    return h->hp;
+}
+
+int rph_ev_holepuncher_local_addr(const struct rph_ev_holepuncher *h, size_t i,
+                                  struct rph_addr *out)
+{
+    if (i >= h->n) return RPH_E_INVALID;
+    return rph_udp_local(h->socks[i].fd, out);
+}

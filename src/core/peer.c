@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: MIT
+// A ruphin peer as a state machine. Server: Register until acknowledged, re-Register as a
+// keepalive, punch toward each client a PeerInfo names. Client: Join until PeerInfo, punch
+// with HelloReq until the server answers, keep alive, re-join when the server goes silent.
+#include "ruphin/peer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ruphin/error.h"
+
+/* The crate's handshake window: retries at retry_ms for this long, then back off. */
+#define HANDSHAKE_WINDOW_MS 10000u
+
+struct rph_peer {
+    struct rph_peer_config cfg;
+    struct rph_peer_callbacks cb;
+    void *ctx;
+    enum rph_peer_state state;
+    uint64_t started_ms; /* start of the current handshake attempt */
+    uint64_t next_hp_ms; /* next Register/Join */
+    uint32_t hp_backoff_ms;
+    bool hp_pending; /* a Register/Join is unanswered */
+    uint64_t hp_pending_since_ms;
+    uint64_t hp_last_ms; /* last RegisterAck / PeerInfo */
+    int last_err;
+    struct rph_remote *remotes;
+    size_t n_slots;
+    struct rph_peer_stats stats;
+    uint8_t txbuf[RPH_DATAGRAM_MAX];
+};
+
+void rph_peer_config_defaults(struct rph_peer_config *c, enum rph_role role)
+{
+    memset(c, 0, sizeof *c);
+    c->role = role;
+    c->retry_ms = 400;
+    c->keepalive_ms = 10000;
+    c->peer_timeout_ms = 30000;
+    c->handshake_timeout_ms = 10000;
+    c->max_remotes = 256;
+}
+
+static void send_msg(struct rph_peer *p, const struct rph_addr *to, const struct rph_msg *m)
+{
+    uint8_t buf[RPH_PEERINFO6_LEN + RPH_SESSION_MAX];
+    int n = rph_wire_encode(m, buf, sizeof buf);
+    if (n < 0) return;
+    p->stats.sent++;
+    p->cb.send(p->ctx, to, buf, (size_t)n);
+}
+
+static void send_hello(struct rph_peer *p, struct rph_remote *r, enum rph_type t)
+{
+    struct rph_msg m = {.type = t};
+    if (t == RPH_HELLO_REQ) p->stats.hellos_sent++;
+    send_msg(p, &r->addr, &m);
+}
+
+static void set_state(struct rph_peer *p, enum rph_peer_state s, int err)
+{
+    p->state = s;
+    if (err) p->last_err = err;
+    if (p->cb.on_state) p->cb.on_state(p->ctx, s, err);
+}
+
+/* Register or Join, with the crate's fixed retry inside the handshake window and an
+ * exponential back-off after it, so a daemon facing a dead holepuncher stays quiet. */
+static void send_to_holepuncher(struct rph_peer *p, uint64_t now)
+{
+    struct rph_msg m = {.session = p->cfg.session};
+    if (p->cfg.role == RPH_ROLE_SERVER) {
+        m.type = RPH_REGISTER;
+        p->stats.registers_sent++;
+    } else {
+        m.type = RPH_JOIN;
+        p->stats.joins_sent++;
+    }
+    send_msg(p, &p->cfg.holepuncher, &m);
+    if (!p->hp_pending) {
+        p->hp_pending = true;
+        p->hp_pending_since_ms = now;
+        p->hp_backoff_ms = p->cfg.retry_ms;
+    } else if (now - p->hp_pending_since_ms >= HANDSHAKE_WINDOW_MS) {
+        uint32_t cap =
+            p->cfg.keepalive_ms > p->cfg.retry_ms ? p->cfg.keepalive_ms : p->cfg.retry_ms;
+        p->hp_backoff_ms = p->hp_backoff_ms * 2 > cap ? cap : p->hp_backoff_ms * 2;
+    }
+    p->next_hp_ms = now + p->hp_backoff_ms;
+}
+
+struct rph_peer *rph_peer_new(const struct rph_peer_config *cfg,
+                              const struct rph_peer_callbacks *cb, void *ctx, uint64_t now_ms,
+                              int *err)
+{
+    int e = RPH_E_INVALID;
+    if (!cfg || !cb || !cb->send ||
+        (cfg->role != RPH_ROLE_SERVER && cfg->role != RPH_ROLE_CLIENT) ||
+        cfg->holepuncher.family == 0 || cfg->retry_ms == 0 || cfg->keepalive_ms == 0 ||
+        cfg->peer_timeout_ms == 0 || cfg->session.len > RPH_SESSION_MAX)
+        goto fail;
+    e = -12; /* -ENOMEM */
+    struct rph_peer *p = calloc(1, sizeof *p);
+    if (!p) goto fail;
+    p->cfg = *cfg;
+    p->cb = *cb;
+    p->ctx = ctx;
+    p->n_slots = cfg->role == RPH_ROLE_CLIENT ? 1 : (cfg->max_remotes ? cfg->max_remotes : 1);
+    p->remotes = calloc(p->n_slots, sizeof *p->remotes);
+    if (!p->remotes) {
+        free(p);
+        goto fail;
+    }
+    p->started_ms = now_ms;
+    p->state = cfg->role == RPH_ROLE_SERVER ? RPH_STATE_REGISTERING : RPH_STATE_JOINING;
+    send_to_holepuncher(p, now_ms);
+    return p;
+fail:
+    if (err) *err = e;
+    return NULL;
+}
+
+void rph_peer_free(struct rph_peer *p)
+{
+    if (!p) return;
+    free(p->remotes);
+    free(p);
+}
+
+struct rph_remote *rph_peer_find(struct rph_peer *p, const struct rph_addr *addr)
+{
+    for (size_t i = 0; i < p->n_slots; i++)
+        if (p->remotes[i].in_use && rph_addr_equal(&p->remotes[i].addr, addr))
+            return &p->remotes[i];
+    return NULL;
+}
+
+static void drop_remote(struct rph_peer *p, struct rph_remote *r)
+{
+    bool was_up = r->up;
+    /* Tell the caller while the slot still holds the address and its user pointer. */
+    if (was_up && p->cb.on_remote) p->cb.on_remote(p->ctx, r, false);
+    memset(r, 0, sizeof *r);
+}
+
+static uint32_t punch_window(const struct rph_peer *p)
+{
+    return p->cfg.handshake_timeout_ms ? p->cfg.handshake_timeout_ms : HANDSHAKE_WINDOW_MS;
+}
+
+static struct rph_remote *add_remote(struct rph_peer *p, const struct rph_addr *addr, uint64_t now)
+{
+    struct rph_remote *r = rph_peer_find(p, addr);
+    if (!r) {
+        for (size_t i = 0; i < p->n_slots && !r; i++)
+            if (!p->remotes[i].in_use) r = &p->remotes[i];
+        if (!r) {
+            p->stats.remotes_full++;
+            return NULL;
+        }
+        memset(r, 0, sizeof *r);
+        r->in_use = true;
+        r->addr = *addr;
+        r->added_ms = now;
+    }
+    r->punch_until_ms = now + punch_window(p);
+    r->next_hello_ms = now + p->cfg.retry_ms;
+    send_hello(p, r, RPH_HELLO_REQ);
+    return r;
+}
+
+static void remote_alive(struct rph_peer *p, struct rph_remote *r, bool hello, uint64_t now)
+{
+    r->last_rx_ms = now;
+    if (hello) r->last_hello_ms = now;
+    if (r->up) return;
+    r->up = true;
+    r->up_ms = now;
+    r->next_hello_ms = now + p->cfg.keepalive_ms;
+    if (p->cfg.role == RPH_ROLE_CLIENT && p->state != RPH_STATE_CONNECTED)
+        set_state(p, RPH_STATE_CONNECTED, 0);
+    if (p->cb.on_remote) p->cb.on_remote(p->ctx, r, true);
+}
+
+static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_t now)
+{
+    bool server = p->cfg.role == RPH_ROLE_SERVER;
+    switch (m->type) {
+    case RPH_REGISTER_ACK:
+        if (!server) break;
+        if (!rph_session_equal(&m->session, &p->cfg.session)) goto mismatch;
+        p->hp_last_ms = now;
+        if (p->hp_pending) {
+            p->hp_pending = false;
+            p->next_hp_ms = now + p->cfg.keepalive_ms;
+        }
+        if (p->state == RPH_STATE_REGISTERING) set_state(p, RPH_STATE_REGISTERED, 0);
+        return 0;
+    case RPH_SESSION_NOT_FOUND:
+        if (server || p->state != RPH_STATE_JOINING) break;
+        if (!rph_session_equal(&m->session, &p->cfg.session)) goto mismatch;
+        if (p->cfg.handshake_timeout_ms) {
+            set_state(p, RPH_STATE_FAILED, RPH_E_NOT_FOUND);
+        } else {
+            /* A daemon waits for the server to register; report it once per attempt. */
+            if (p->last_err != RPH_E_NOT_FOUND) set_state(p, RPH_STATE_JOINING, RPH_E_NOT_FOUND);
+        }
+        return 0;
+    case RPH_PEER_INFO:
+        if (server) {
+            p->hp_last_ms = now;
+            return add_remote(p, &m->peer, now) ? 0 : RPH_E_FULL;
+        }
+        if (p->state != RPH_STATE_JOINING) return 0; /* a duplicate answer to a retried Join */
+        p->hp_last_ms = now;
+        p->hp_pending = false;
+        p->last_err = 0;
+        if (!add_remote(p, &m->peer, now)) return RPH_E_FULL;
+        set_state(p, RPH_STATE_PUNCHING, 0);
+        return 0;
+    case RPH_HELLO_RESP:
+        return 0;
+    default:
+        break;
+    }
+    p->stats.unexpected++;
+    return RPH_E_UNEXPECTED;
+mismatch:
+    p->stats.session_mismatch++;
+    return RPH_E_SESSION_MISMATCH;
+}
+
+int rph_peer_input(struct rph_peer *p, const uint8_t *buf, size_t len, const struct rph_addr *from,
+                   uint64_t now_ms)
+{
+    struct rph_msg m;
+    p->stats.received++;
+    int r = rph_wire_decode(buf, len, &m);
+    if (r < 0) {
+        p->stats.malformed++;
+        return r;
+    }
+    if (m.type == RPH_LOCAL_INTERRUPT && rph_addr_is_loopback(from)) return RPH_E_INTERRUPTED;
+    struct rph_remote *rem = rph_peer_find(p, from);
+    if (!rem) {
+        /* PeerInfo is believed only from the holepuncher we talk to (a fix over the crate). */
+        if (rph_addr_equal(from, &p->cfg.holepuncher)) return from_holepuncher(p, &m, now_ms);
+        p->stats.unknown_peer++;
+        return RPH_E_UNKNOWN_PEER;
+    }
+    switch (m.type) {
+    case RPH_HELLO_REQ:
+        remote_alive(p, rem, true, now_ms);
+        send_hello(p, rem, RPH_HELLO_RESP);
+        return 0;
+    case RPH_HELLO_RESP:
+        remote_alive(p, rem, true, now_ms);
+        return 0;
+    case RPH_DATA:
+        remote_alive(p, rem, false, now_ms);
+        p->stats.data_in++;
+        if (p->cb.on_data) p->cb.on_data(p->ctx, rem, m.data, m.data_len);
+        return 0;
+    default:
+        p->stats.unexpected++;
+        return RPH_E_UNEXPECTED;
+    }
+}
+
+static void client_rejoin(struct rph_peer *p, uint64_t now)
+{
+    for (size_t i = 0; i < p->n_slots; i++)
+        if (p->remotes[i].in_use) drop_remote(p, &p->remotes[i]);
+    p->stats.rejoins++;
+    p->started_ms = now;
+    p->hp_pending = false;
+    set_state(p, RPH_STATE_JOINING, 0);
+    send_to_holepuncher(p, now);
+}
+
+void rph_peer_rejoin(struct rph_peer *p, uint64_t now_ms)
+{
+    if (p->cfg.role == RPH_ROLE_CLIENT && p->state != RPH_STATE_FAILED) client_rejoin(p, now_ms);
+}
+
+static bool handshaking(const struct rph_peer *p)
+{
+    return p->state == RPH_STATE_REGISTERING || p->state == RPH_STATE_JOINING ||
+           p->state == RPH_STATE_PUNCHING;
+}
+
+void rph_peer_tick(struct rph_peer *p, uint64_t now)
+{
+    if (p->state == RPH_STATE_FAILED) return;
+    if (handshaking(p) && p->cfg.handshake_timeout_ms &&
+        now - p->started_ms >= p->cfg.handshake_timeout_ms) {
+        set_state(p, RPH_STATE_FAILED, RPH_E_TIMEOUT);
+        return;
+    }
+    /* A server keeps registering (keepalive); a client talks to the holepuncher only to join. */
+    bool hp_due = p->cfg.role == RPH_ROLE_SERVER || p->state == RPH_STATE_JOINING;
+    if (hp_due && now >= p->next_hp_ms) send_to_holepuncher(p, now);
+
+    for (size_t i = 0; i < p->n_slots; i++) {
+        struct rph_remote *r = &p->remotes[i];
+        if (!r->in_use) continue;
+        if (!r->up) {
+            if (now >= r->punch_until_ms) {
+                drop_remote(p, r);
+                /* The server never answered our punches: ask the holepuncher again. */
+                if (p->cfg.role == RPH_ROLE_CLIENT) client_rejoin(p, now);
+                continue;
+            }
+            if (now >= r->next_hello_ms) {
+                send_hello(p, r, RPH_HELLO_REQ);
+                r->next_hello_ms = now + p->cfg.retry_ms;
+            }
+            continue;
+        }
+        if (now - r->last_rx_ms >= p->cfg.peer_timeout_ms) {
+            drop_remote(p, r);
+            if (p->cfg.role == RPH_ROLE_CLIENT) client_rejoin(p, now);
+            continue;
+        }
+        if (now >= r->next_hello_ms) {
+            send_hello(p, r, RPH_HELLO_REQ);
+            r->next_hello_ms = now + p->cfg.keepalive_ms;
+        }
+    }
+}
+
+uint64_t rph_peer_next_deadline(const struct rph_peer *p)
+{
+    if (p->state == RPH_STATE_FAILED) return UINT64_MAX;
+    uint64_t d = UINT64_MAX;
+#define MIN_D(x)                                                                                   \
+    do {                                                                                           \
+        uint64_t v_ = (x);                                                                         \
+        if (v_ < d) d = v_;                                                                        \
+    } while (0)
+    if (handshaking(p) && p->cfg.handshake_timeout_ms)
+        MIN_D(p->started_ms + p->cfg.handshake_timeout_ms);
+    if (p->cfg.role == RPH_ROLE_SERVER || p->state == RPH_STATE_JOINING) MIN_D(p->next_hp_ms);
+    for (size_t i = 0; i < p->n_slots; i++) {
+        const struct rph_remote *r = &p->remotes[i];
+        if (!r->in_use) continue;
+        MIN_D(r->next_hello_ms);
+        MIN_D(r->up ? r->last_rx_ms + p->cfg.peer_timeout_ms : r->punch_until_ms);
+    }
+#undef MIN_D
+    return d;
+}
+
+int rph_peer_send_data(struct rph_peer *p, const struct rph_addr *to, const void *data, size_t len)
+{
+    if (len > RPH_DATA_MAX) return RPH_E_TOOBIG;
+    memcpy(p->txbuf + RPH_HEADER_LEN, data, len);
+    int n = rph_wire_put_data_header(p->txbuf, len);
+    p->stats.sent++;
+    p->cb.send(p->ctx, to, p->txbuf, (size_t)n);
+    return 0;
+}
+
+enum rph_peer_state rph_peer_state(const struct rph_peer *p)
+{
+    return p->state;
+}
+
+const char *rph_state_name(enum rph_peer_state s)
+{
+    switch (s) {
+    case RPH_STATE_REGISTERING:
+        return "registering";
+    case RPH_STATE_REGISTERED:
+        return "registered";
+    case RPH_STATE_JOINING:
+        return "joining";
+    case RPH_STATE_PUNCHING:
+        return "punching";
+    case RPH_STATE_CONNECTED:
+        return "connected";
+    case RPH_STATE_FAILED:
+        return "failed";
+    }
+    return "?";
+}
+
+const char *rph_peer_holepuncher_status(const struct rph_peer *p, uint64_t now_ms)
+{
+    if (p->cfg.role == RPH_ROLE_CLIENT) return p->state == RPH_STATE_JOINING ? "joining" : "joined";
+    if (p->state == RPH_STATE_REGISTERING) return "registering";
+    if (p->hp_pending && now_ms - p->hp_pending_since_ms > 2u * p->cfg.retry_ms)
+        return "unreachable";
+    return "registered";
+}
+
+int rph_peer_last_error(const struct rph_peer *p)
+{
+    return p->last_err;
+}
+
+enum rph_role rph_peer_role(const struct rph_peer *p)
+{
+    return p->cfg.role;
+}
+
+const struct rph_peer_config *rph_peer_config(const struct rph_peer *p)
+{
+    return &p->cfg;
+}
+
+const struct rph_peer_stats *rph_peer_stats(const struct rph_peer *p)
+{
+    return &p->stats;
+}
+
+uint64_t rph_peer_holepuncher_last_ms(const struct rph_peer *p)
+{
+    return p->hp_last_ms;
+}
+
+struct rph_remote *rph_peer_remotes(struct rph_peer *p, size_t *count)
+{
+    *count = p->n_slots;
+    return p->remotes;
+}

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: MIT
+// The holepuncher's session table: open addressing with linear probing and backward-shift
+// deletion, so a million sessions cost one flat array and no per-session allocation.
+#include "ruphin/store.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "ruphin/error.h"
+
+struct slot {
+    uint64_t expires_ms;
+    struct rph_addr addr;
+    struct rph_session id;
+    uint8_t used;
+};
+
+struct rph_store {
+    struct slot *slots;
+    size_t cap; /* power of two */
+    size_t count;
+    size_t max;
+    size_t sweep;  /* where the next expiry sweep resumes */
+    uint64_t seed; /* keyed hash: a sender cannot aim sessions at one bucket */
+};
+
+static uint64_t hash_session(const struct rph_store *s, const struct rph_session *id)
+{
+    uint64_t h = 1469598103934665603ull ^ s->seed;
+    for (size_t i = 0; i < id->len; i++)
+        h = (h ^ id->id[i]) * 1099511628211ull;
+    h ^= id->len;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 32;
+    return h;
+}
+
+static struct slot *alloc_slots(size_t cap)
+{
+    return calloc(cap, sizeof(struct slot));
+}
+
+struct rph_store *rph_store_new(size_t max_sessions)
+{
+    struct rph_store *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->cap = 64;
+    s->slots = alloc_slots(s->cap);
+    if (!s->slots) {
+        free(s);
+        return NULL;
+    }
+    s->max = max_sessions;
+    if (getrandom(&s->seed, sizeof s->seed, 0) != sizeof s->seed) s->seed = (uint64_t)(uintptr_t)s;
+    return s;
+}
+
+void rph_store_free(struct rph_store *s)
+{
+    if (!s) return;
+    free(s->slots);
+    free(s);
+}
+
+void rph_store_set_max(struct rph_store *s, size_t max_sessions)
+{
+    s->max = max_sessions;
+}
+
+/* Index of the slot holding id, or of the empty slot where it would go. */
+static size_t probe(const struct rph_store *s, const struct rph_session *id, bool *found)
+{
+    size_t mask = s->cap - 1;
+    size_t i = (size_t)hash_session(s, id) & mask;
+    while (s->slots[i].used) {
+        if (rph_session_equal(&s->slots[i].id, id)) {
+            *found = true;
+            return i;
+        }
+        i = (i + 1) & mask;
+    }
+    *found = false;
+    return i;
+}
+
+static int grow(struct rph_store *s)
+{
+    size_t ncap = s->cap * 2;
+    struct slot *old = s->slots;
+    size_t ocap = s->cap;
+    struct slot *n = alloc_slots(ncap);
+    if (!n) return -ENOMEM;
+    s->slots = n;
+    s->cap = ncap;
+    for (size_t i = 0; i < ocap; i++) {
+        if (!old[i].used) continue;
+        bool found;
+        size_t j = probe(s, &old[i].id, &found);
+        s->slots[j] = old[i];
+    }
+    free(old);
+    s->sweep = 0;
+    return 0;
+}
+
+int rph_store_put(struct rph_store *s, const struct rph_session *id, const struct rph_addr *server,
+                  uint64_t expires_ms)
+{
+    bool found;
+    size_t i = probe(s, id, &found);
+    if (found) {
+        s->slots[i].addr = *server;
+        s->slots[i].expires_ms = expires_ms;
+        return 0;
+    }
+    if (s->count >= s->max) return RPH_E_FULL;
+    /* Keep the load factor at or below 3/4 so probes stay short. */
+    if ((s->count + 1) * 4 > s->cap * 3) {
+        int r = grow(s);
+        if (r < 0) return r;
+        i = probe(s, id, &found);
+    }
+    struct slot *sl = &s->slots[i];
+    sl->used = 1;
+    sl->id = *id;
+    sl->addr = *server;
+    sl->expires_ms = expires_ms;
+    s->count++;
+    return 1;
+}
+
+const struct rph_addr *rph_store_get(const struct rph_store *s, const struct rph_session *id,
+                                     uint64_t now_ms)
+{
+    bool found;
+    size_t i = probe(s, id, &found);
+    if (!found || s->slots[i].expires_ms <= now_ms) return NULL;
+    return &s->slots[i].addr;
+}
+
+/* Backward-shift deletion: later members of the probe run move up, so no tombstones pile up. */
+static void remove_at(struct rph_store *s, size_t i)
+{
+    size_t mask = s->cap - 1;
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!s->slots[j].used) break;
+        size_t home = (size_t)hash_session(s, &s->slots[j].id) & mask;
+        /* Move j into the hole i unless its home lies cyclically in (i, j]. */
+        bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!between) {
+            s->slots[i] = s->slots[j];
+            i = j;
+        }
+    }
+    memset(&s->slots[i], 0, sizeof s->slots[i]);
+    s->count--;
+}
+
+size_t rph_store_expire(struct rph_store *s, uint64_t now_ms, size_t budget, rph_store_expire_fn fn,
+                        void *ctx)
+{
+    size_t removed = 0;
+    size_t visited = 0, advanced = 0;
+    /* One full lap at most; a removal does not advance (an entry may shift into the hole). */
+    while (visited < budget && advanced < s->cap && s->count > 0) {
+        size_t i = s->sweep;
+        struct slot *sl = &s->slots[i];
+        if (sl->used && sl->expires_ms <= now_ms) {
+            if (fn) {
+                struct rph_session id = sl->id;
+                struct rph_addr addr = sl->addr;
+                fn(ctx, &id, &addr);
+            }
+            remove_at(s, i);
+            removed++;
+            /* An entry may have shifted into i: look at it again. */
+        } else {
+            s->sweep = (s->sweep + 1) & (s->cap - 1);
+            advanced++;
+        }
+        visited++;
+    }
+    return removed;
+}
+
+size_t rph_store_count(const struct rph_store *s)
+{
+    return s->count;
+}
+
+size_t rph_store_memory(const struct rph_store *s)
+{
+    return sizeof *s + s->cap * sizeof(struct slot);
+}

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: MIT
+// The holepuncher state machine alone: answers, silence on garbage, limits, reply sizes.
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "ruphin/error.h"
+#include "ruphin/holepuncher.h"
+
+struct sent {
+    struct rph_addr to;
+    uint8_t buf[64];
+    size_t len;
+};
+static struct sent out[16];
+static int nout;
+
+static void cap_send(void *ctx, const struct rph_addr *to, const uint8_t *b, size_t n)
+{
+    (void)ctx;
+    cr_assert_lt(nout, 16);
+    out[nout].to = *to;
+    memcpy(out[nout].buf, b, n);
+    out[nout].len = n;
+    nout++;
+}
+
+static struct rph_addr A = {.family = 4, .ip = {203, 0, 113, 1}, .port = 52702};
+static struct rph_addr B = {.family = 4, .ip = {203, 0, 113, 2}, .port = 44295};
+
+static struct rph_holepuncher *mk(uint32_t ttl, size_t max)
+{
+    struct rph_holepuncher_config c;
+    rph_holepuncher_config_defaults(&c);
+    c.session_ttl_ms = ttl;
+    c.max_sessions = max;
+    nout = 0;
+    return rph_holepuncher_new(&c, cap_send, NULL);
+}
+
+Test(holepuncher, matches_the_crates_bytes_across_two_nats)
+{
+    struct rph_holepuncher *hp = mk(60000, 10);
+    rph_holepuncher_input(hp, (const uint8_t *)"\x00\x0b\x00\x02natsess", 11, &A, 0);
+    cr_assert_eq(nout, 1);
+    cr_assert_arr_eq(out[0].buf, "\x00\x0b\x00\x06natsess", 11);
+    nout = 0;
+    rph_holepuncher_input(hp, (const uint8_t *)"\x00\x0b\x00\x03natsess", 11, &B, 10);
+    cr_assert_eq(nout, 2);
+    cr_assert(rph_addr_equal(&out[0].to, &B));
+    cr_assert_arr_eq(out[0].buf, "\x00\x0b\x00\x04\x04\xcb\x00\x71\x01\xcd\xde", 11);
+    cr_assert(rph_addr_equal(&out[1].to, &A));
+    cr_assert_arr_eq(out[1].buf, "\x00\x0b\x00\x04\x04\xcb\x00\x71\x02\xad\x07", 11);
+    rph_holepuncher_free(hp);
+}
+
+Test(holepuncher, unknown_session_and_hello)
+{
+    struct rph_holepuncher *hp = mk(60000, 10);
+    rph_holepuncher_input(hp, (const uint8_t *)"\x00\x0a\x00\x03nosuch", 10, &B, 0);
+    cr_assert_eq(nout, 1);
+    cr_assert_arr_eq(out[0].buf, "\x00\x0a\x00\x07nosuch", 10);
+    rph_holepuncher_input(hp, (const uint8_t *)"\x00\x04\x00\x08", 4, &B, 0);
+    cr_assert_eq(nout, 2);
+    cr_assert_arr_eq(out[1].buf, "\x00\x04\x00\x09", 4);
+    rph_holepuncher_free(hp);
+}
+
+Test(holepuncher, garbage_gets_no_answer)
+{
+    struct rph_holepuncher *hp = mk(60000, 10);
+    const char *junk[] = {"",
+                          "\x00",
+                          "\x00\x05\x00\x02",
+                          "\x00\x04\x00\x63",
+                          "\x00\x04\x00\x06",
+                          "\x00\x04\x00\x09",
+                          "\x00\x05\x00\x05x"};
+    size_t lens[] = {0, 1, 4, 4, 4, 4, 5};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++)
+        cr_assert_lt(rph_holepuncher_input(hp, (const uint8_t *)junk[i], lens[i], &A, 0), 0);
+    cr_assert_eq(nout, 0, "answered garbage");
+    const struct rph_holepuncher_stats *st = rph_holepuncher_stats(hp);
+    cr_assert_eq(st->malformed + st->unexpected, 7);
+    rph_holepuncher_free(hp);
+}
+
+Test(holepuncher, sessions_expire_and_the_table_is_capped)
+{
+    struct rph_holepuncher *hp = mk(5000, 2);
+    rph_holepuncher_input(hp,
+                          (const uint8_t *)"\x00\x05\x00\x02"
+                                           "a",
+                          5, &A, 0);
+    rph_holepuncher_input(hp,
+                          (const uint8_t *)"\x00\x05\x00\x02"
+                                           "b",
+                          5, &A, 0);
+    nout = 0;
+    rph_holepuncher_input(hp,
+                          (const uint8_t *)"\x00\x05\x00\x02"
+                                           "c",
+                          5, &A, 0);
+    cr_assert_eq(nout, 0, "a refused Register must not be acknowledged");
+    cr_assert_eq(rph_holepuncher_stats(hp)->refused_full, 1);
+    rph_holepuncher_tick(hp, 4999);
+    cr_assert_eq(rph_holepuncher_session_count(hp), 2);
+    rph_holepuncher_tick(hp, 5000);
+    cr_assert_eq(rph_holepuncher_session_count(hp), 0);
+    cr_assert_eq(rph_holepuncher_stats(hp)->expired, 2);
+    rph_holepuncher_input(hp,
+                          (const uint8_t *)"\x00\x05\x00\x03"
+                                           "a",
+                          5, &B, 5001);
+    cr_assert_arr_eq(out[0].buf,
+                     "\x00\x05\x00\x07"
+                     "a",
+                     5, "expired session still joinable");
+    rph_holepuncher_free(hp);
+}
+
+Test(holepuncher, replies_stay_within_the_documented_factor)
+{
+    /* Worst case: a 4-byte Join for the empty session, answered with an IPv6 PeerInfo. */
+    struct rph_holepuncher *hp = mk(60000, 10);
+    struct rph_addr v6 = {.family = 6, .ip = {0x20, 0x01, 0x0d, 0xb8, [15] = 1}, .port = 9};
+    rph_holepuncher_input(hp, (const uint8_t *)"\x00\x04\x00\x02", 4, &v6, 0);
+    nout = 0;
+    rph_holepuncher_input(hp, (const uint8_t *)"\x00\x04\x00\x03", 4, &A, 0);
+    size_t to_sender = 0;
+    for (int i = 0; i < nout; i++)
+        if (rph_addr_equal(&out[i].to, &A)) to_sender += out[i].len;
+    cr_assert_eq(to_sender, 23);
+    cr_assert_leq(to_sender, 6 * 4, "reply to a 4-byte request was %zu bytes", to_sender);
+    rph_holepuncher_free(hp);
+}

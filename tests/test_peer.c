@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: MIT
+// The peer and holepuncher state machines wired together in memory, on a fake clock:
+// handshakes, several clients, retries, timeouts, keepalives, re-join, and the crate fixes.
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "ruphin/error.h"
+#include "ruphin/holepuncher.h"
+#include "ruphin/peer.h"
+
+#define MAXQ 4096
+#define NODES 4
+
+struct dgram {
+    struct rph_addr from, to;
+    uint8_t buf[128];
+    size_t len;
+};
+
+struct node {
+    struct rph_addr addr;
+    struct rph_peer *peer;
+    int ups, downs, data_count;
+    char last_data[64];
+    struct rph_addr last_data_from;
+};
+
+static struct dgram q[MAXQ];
+static size_t qn;
+static uint64_t now;
+static struct rph_holepuncher *hp;
+static struct rph_addr hp_addr = {.family = 4, .ip = {203, 0, 113, 10}, .port = 7700};
+static struct node nodes[NODES];
+/* Drop filter: datagrams from/to these addresses vanish (a dead host or a cut link). */
+static const struct rph_addr *drop_from, *drop_to;
+static size_t dropped;
+
+static void enqueue(const struct rph_addr *from, const struct rph_addr *to, const uint8_t *b,
+                    size_t n)
+{
+    cr_assert_lt(qn, MAXQ);
+    cr_assert_leq(n, sizeof q[0].buf);
+    q[qn].from = *from;
+    q[qn].to = *to;
+    memcpy(q[qn].buf, b, n);
+    q[qn].len = n;
+    qn++;
+}
+
+static void hp_send(void *ctx, const struct rph_addr *to, const uint8_t *b, size_t n)
+{
+    (void)ctx;
+    enqueue(&hp_addr, to, b, n);
+}
+
+static void node_send(void *ctx, const struct rph_addr *to, const uint8_t *b, size_t n)
+{
+    struct node *nd = ctx;
+    enqueue(&nd->addr, to, b, n);
+}
+
+static void node_data(void *ctx, struct rph_remote *from, const uint8_t *d, size_t n)
+{
+    struct node *nd = ctx;
+    nd->data_count++;
+    size_t k = n < sizeof nd->last_data - 1 ? n : sizeof nd->last_data - 1;
+    memcpy(nd->last_data, d, k);
+    nd->last_data[k] = 0;
+    nd->last_data_from = from->addr;
+}
+
+static void node_remote(void *ctx, struct rph_remote *r, bool up)
+{
+    (void)r;
+    struct node *nd = ctx;
+    if (up)
+        nd->ups++;
+    else
+        nd->downs++;
+}
+
+/* Delivers everything queued (and what the deliveries send), in order. */
+static void run(void)
+{
+    for (int guard = 0; qn > 0 && guard < 100; guard++) {
+        static struct dgram cur[MAXQ];
+        size_t n = qn;
+        memcpy(cur, q, n * sizeof q[0]);
+        qn = 0;
+        for (size_t i = 0; i < n; i++) {
+            struct dgram *d = &cur[i];
+            if ((drop_from && rph_addr_equal(&d->from, drop_from)) ||
+                (drop_to && rph_addr_equal(&d->to, drop_to))) {
+                dropped++;
+                continue;
+            }
+            if (rph_addr_equal(&d->to, &hp_addr)) {
+                if (hp) rph_holepuncher_input(hp, d->buf, d->len, &d->from, now);
+                continue;
+            }
+            for (int k = 0; k < NODES; k++)
+                if (nodes[k].peer && rph_addr_equal(&d->to, &nodes[k].addr))
+                    rph_peer_input(nodes[k].peer, d->buf, d->len, &d->from, now);
+        }
+    }
+}
+
+/* Advances the fake clock in 50 ms steps, ticking everyone. */
+static void advance(uint64_t ms)
+{
+    uint64_t end = now + ms;
+    while (now < end) {
+        now += 50;
+        if (hp) rph_holepuncher_tick(hp, now);
+        for (int k = 0; k < NODES; k++)
+            if (nodes[k].peer) rph_peer_tick(nodes[k].peer, now);
+        run();
+    }
+}
+
+static struct rph_peer *start(int k, enum rph_role role, const char *session, uint32_t hs_timeout)
+{
+    struct rph_peer_config c;
+    rph_peer_config_defaults(&c, role);
+    c.holepuncher = hp_addr;
+    c.handshake_timeout_ms = hs_timeout;
+    rph_session_set(&c.session, session, strlen(session));
+    struct rph_peer_callbacks cb = {
+        .send = node_send, .on_data = node_data, .on_remote = node_remote};
+    int err = 0;
+    nodes[k].peer = rph_peer_new(&c, &cb, &nodes[k], now, &err);
+    cr_assert_not_null(nodes[k].peer, "peer_new: %s", rph_strerror(err));
+    run();
+    return nodes[k].peer;
+}
+
+static void setup(void)
+{
+    qn = 0;
+    now = 1000000;
+    dropped = 0;
+    drop_from = drop_to = NULL;
+    memset(nodes, 0, sizeof nodes);
+    for (int k = 0; k < NODES; k++) {
+        nodes[k].addr.family = 4;
+        memcpy(nodes[k].addr.ip, (uint8_t[]){198, 51, 100, (uint8_t)(k + 1)}, 4);
+        nodes[k].addr.port = (uint16_t)(40000 + k);
+    }
+    struct rph_holepuncher_config hc;
+    rph_holepuncher_config_defaults(&hc);
+    hp = rph_holepuncher_new(&hc, hp_send, NULL);
+}
+
+static void teardown(void)
+{
+    for (int k = 0; k < NODES; k++)
+        rph_peer_free(nodes[k].peer);
+    rph_holepuncher_free(hp);
+    hp = NULL;
+}
+
+TestSuite(peer, .init = setup, .fini = teardown);
+
+Test(peer, server_and_client_handshake_and_exchange_data)
+{
+    struct rph_peer *s = start(0, RPH_ROLE_SERVER, "office", 10000);
+    cr_assert_eq(rph_peer_state(s), RPH_STATE_REGISTERED);
+    struct rph_peer *c = start(1, RPH_ROLE_CLIENT, "office", 10000);
+    advance(100);
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_CONNECTED, "client is %s",
+                 rph_state_name(rph_peer_state(c)));
+    cr_assert_eq(nodes[0].ups, 1);
+    cr_assert_eq(nodes[1].ups, 1);
+    cr_assert_eq(rph_peer_send_data(c, &nodes[0].addr, "hello", 5), 0);
+    run();
+    cr_assert_str_eq(nodes[0].last_data, "hello");
+    cr_assert(rph_addr_equal(&nodes[0].last_data_from, &nodes[1].addr));
+    rph_peer_send_data(s, &nodes[1].addr, "echo:hello", 10);
+    run();
+    cr_assert_str_eq(nodes[1].last_data, "echo:hello");
+}
+
+Test(peer, several_clients_share_one_server_session)
+{
+    struct rph_peer *s = start(0, RPH_ROLE_SERVER, "lan", 10000);
+    start(1, RPH_ROLE_CLIENT, "lan", 10000);
+    start(2, RPH_ROLE_CLIENT, "lan", 10000);
+    advance(200);
+    size_t n, up = 0;
+    struct rph_remote *r = rph_peer_remotes(s, &n);
+    for (size_t i = 0; i < n; i++)
+        up += r[i].in_use && r[i].up;
+    cr_assert_eq(up, 2);
+    cr_assert_eq(rph_peer_state(nodes[2].peer), RPH_STATE_CONNECTED);
+    rph_peer_send_data(s, &nodes[2].addr, "to-2", 4);
+    run();
+    cr_assert_str_eq(nodes[2].last_data, "to-2");
+    cr_assert_eq(nodes[1].data_count, 0);
+}
+
+Test(peer, register_is_retried_every_400ms_until_acknowledged)
+{
+    drop_to = &hp_addr;
+    struct rph_peer *s = start(0, RPH_ROLE_SERVER, "office", 10000);
+    advance(2000);
+    cr_assert_eq(rph_peer_state(s), RPH_STATE_REGISTERING);
+    cr_assert_eq(rph_peer_stats(s)->registers_sent, 6, "sent %lu",
+                 (unsigned long)rph_peer_stats(s)->registers_sent);
+    drop_to = NULL;
+    advance(400);
+    cr_assert_eq(rph_peer_state(s), RPH_STATE_REGISTERED);
+}
+
+Test(peer, handshake_times_out_after_the_configured_time)
+{
+    drop_to = &hp_addr;
+    struct rph_peer *c = start(1, RPH_ROLE_CLIENT, "office", 10000);
+    advance(9900);
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_JOINING);
+    advance(200);
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_FAILED);
+    cr_assert_eq(rph_peer_last_error(c), RPH_E_TIMEOUT);
+}
+
+Test(peer, session_not_found_fails_a_passive_client_but_a_daemon_keeps_trying)
+{
+    struct rph_peer *c = start(1, RPH_ROLE_CLIENT, "nosuch", 10000);
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_FAILED);
+    cr_assert_eq(rph_peer_last_error(c), RPH_E_NOT_FOUND);
+    struct rph_peer *d = start(2, RPH_ROLE_CLIENT, "later", 0);
+    advance(1000);
+    cr_assert_eq(rph_peer_state(d), RPH_STATE_JOINING);
+    cr_assert_eq(rph_peer_last_error(d), RPH_E_NOT_FOUND);
+    start(0, RPH_ROLE_SERVER, "later", 0);
+    advance(1000);
+    cr_assert_eq(rph_peer_state(d), RPH_STATE_CONNECTED);
+}
+
+Test(peer, peerinfo_is_believed_only_from_the_holepuncher)
+{
+    struct rph_peer *c = start(1, RPH_ROLE_CLIENT, "office", 0);
+    /* A stranger (node 3) claims the server is at its own address. */
+    uint8_t fake[] = {0, 11, 0, 4, 4, 198, 51, 100, 4, 0x9c, 0x43};
+    cr_assert_eq(rph_peer_input(c, fake, sizeof fake, &nodes[3].addr, now), RPH_E_UNKNOWN_PEER);
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_JOINING);
+    cr_assert_eq(rph_peer_stats(c)->unknown_peer, 1);
+}
+
+Test(peer, acks_and_not_found_must_name_our_session)
+{
+    drop_to = &hp_addr;
+    struct rph_peer *s = start(0, RPH_ROLE_SERVER, "office", 0);
+    uint8_t ack_other[] = {0, 9, 0, 6, 'o', 't', 'h', 'e', 'r'};
+    cr_assert_eq(rph_peer_input(s, ack_other, sizeof ack_other, &hp_addr, now),
+                 RPH_E_SESSION_MISMATCH);
+    cr_assert_eq(rph_peer_state(s), RPH_STATE_REGISTERING);
+    struct rph_peer *c = start(1, RPH_ROLE_CLIENT, "office", 10000);
+    uint8_t nf_other[] = {0, 9, 0, 7, 'o', 't', 'h', 'e', 'r'};
+    cr_assert_eq(rph_peer_input(c, nf_other, sizeof nf_other, &hp_addr, now),
+                 RPH_E_SESSION_MISMATCH);
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_JOINING);
+}
+
+Test(peer, keepalives_reregister_and_hello)
+{
+    struct rph_peer *s = start(0, RPH_ROLE_SERVER, "office", 10000);
+    struct rph_peer *c = start(1, RPH_ROLE_CLIENT, "office", 10000);
+    advance(100);
+    uint64_t regs = rph_peer_stats(s)->registers_sent, hellos = rph_peer_stats(c)->hellos_sent;
+    advance(10000);
+    cr_assert_eq(rph_peer_stats(s)->registers_sent, regs + 1);
+    cr_assert_geq(rph_peer_stats(c)->hellos_sent, hellos + 1);
+    advance(60000);
+    /* Sixty seconds of keepalives keep both sides up and the session alive at the holepuncher. */
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_CONNECTED);
+    cr_assert_eq(nodes[0].downs, 0);
+    cr_assert_eq(rph_holepuncher_session_count(hp), 1);
+}
+
+Test(peer, client_rejoins_when_its_server_goes_silent)
+{
+    start(0, RPH_ROLE_SERVER, "office", 0);
+    struct rph_peer *c = start(1, RPH_ROLE_CLIENT, "office", 0);
+    advance(100);
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_CONNECTED);
+    /* The server restarts elsewhere: the old endpoint goes dead, a new one registers. */
+    rph_peer_free(nodes[0].peer);
+    nodes[0].peer = NULL;
+    nodes[0].addr.port = 41000;
+    start(0, RPH_ROLE_SERVER, "office", 0);
+    advance(29000);
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_CONNECTED, "gave up before peer_timeout");
+    advance(2000);
+    cr_assert_eq(rph_peer_stats(c)->rejoins, 1);
+    cr_assert_eq(nodes[1].downs, 1);
+    advance(500);
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_CONNECTED);
+    size_t n;
+    struct rph_remote *r = rph_peer_remotes(c, &n);
+    cr_assert_eq(r[0].addr.port, 41000, "client talks to the new server endpoint");
+}
+
+Test(peer, server_drops_a_client_silent_for_peer_timeout)
+{
+    struct rph_peer *s = start(0, RPH_ROLE_SERVER, "office", 0);
+    start(1, RPH_ROLE_CLIENT, "office", 0);
+    advance(100);
+    cr_assert_eq(nodes[0].ups, 1);
+    drop_from = &nodes[1].addr;
+    advance(31000);
+    cr_assert_eq(nodes[0].downs, 1);
+    size_t n, used = 0;
+    struct rph_remote *r = rph_peer_remotes(s, &n);
+    for (size_t i = 0; i < n; i++)
+        used += r[i].in_use;
+    cr_assert_eq(used, 0);
+}
+
+Test(peer, a_dead_holepuncher_is_retried_with_backoff)
+{
+    drop_to = &hp_addr;
+    struct rph_peer *s = start(0, RPH_ROLE_SERVER, "office", 0);
+    advance(10000);
+    uint64_t first = rph_peer_stats(s)->registers_sent;
+    cr_assert_geq(first, 24);
+    advance(60000);
+    uint64_t later = rph_peer_stats(s)->registers_sent - first;
+    /* Backing off to the keepalive interval: far fewer than the 150 a fixed 400 ms would send. */
+    cr_assert_leq(later, 12, "sent %lu in a minute", (unsigned long)later);
+    cr_assert_geq(later, 5);
+    drop_to = NULL;
+    advance(10000);
+    cr_assert_eq(rph_peer_state(s), RPH_STATE_REGISTERED);
+}
+
+Test(peer, holepuncher_restart_is_registered_with_again)
+{
+    struct rph_peer *s = start(0, RPH_ROLE_SERVER, "office", 0);
+    rph_holepuncher_free(hp);
+    struct rph_holepuncher_config hc;
+    rph_holepuncher_config_defaults(&hc);
+    hp = rph_holepuncher_new(&hc, hp_send, NULL);
+    cr_assert_eq(rph_holepuncher_session_count(hp), 0);
+    advance(10100);
+    cr_assert_eq(rph_holepuncher_session_count(hp), 1);
+    cr_assert_str_eq(rph_peer_holepuncher_status(s, now), "registered");
+}
+
+Test(peer, local_interrupt_only_from_loopback)
+{
+    struct rph_peer *s = start(0, RPH_ROLE_SERVER, "office", 0);
+    uint8_t li[] = {0, 4, 0, 1};
+    struct rph_addr lo = {.family = 4, .ip = {127, 0, 0, 1}, .port = 5};
+    cr_assert_eq(rph_peer_input(s, li, 4, &lo, now), RPH_E_INTERRUPTED);
+    cr_assert_eq(rph_peer_input(s, li, 4, &nodes[3].addr, now), RPH_E_UNKNOWN_PEER);
+}
+
+Test(peer, garbage_is_counted_and_changes_nothing)
+{
+    struct rph_peer *s = start(0, RPH_ROLE_SERVER, "office", 0);
+    uint8_t junk[] = {0xff, 0xff, 0x00, 0x05, 1, 2, 3};
+    cr_assert_eq(rph_peer_input(s, junk, sizeof junk, &hp_addr, now), RPH_E_LENGTH);
+    cr_assert_eq(rph_peer_stats(s)->malformed, 1);
+    cr_assert_eq(rph_peer_state(s), RPH_STATE_REGISTERED);
+}

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: MIT
+// The wire codec against the Rust crate's byte samples, and every malformed case.
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ruphin/error.h"
+#include "ruphin/wire.h"
+
+static size_t unhex(const char *h, uint8_t *out, size_t cap)
+{
+    size_t n = 0;
+    while (h[0] && h[1] && n < cap) {
+        unsigned v;
+        cr_assert_eq(sscanf(h, "%2x", &v), 1);
+        out[n++] = (uint8_t)v;
+        h += 2;
+    }
+    return n;
+}
+
+Test(wire, vectors_round_trip_byte_for_byte)
+{
+    FILE *f = fopen(RUPHIN_SOURCE_DIR "/tests/vectors/ruphin-v1.txt", "r");
+    cr_assert_not_null(f, "tests/vectors/ruphin-v1.txt missing");
+    char line[512];
+    int valid = 0, invalid = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#' || line[0] == '\n') continue;
+        char *name = strtok(line, "\t");
+        char *hex = strtok(NULL, "\t");
+        cr_assert_not_null(hex);
+        uint8_t buf[256], enc[256];
+        size_t n = unhex(hex, buf, sizeof buf);
+        struct rph_msg m;
+        int r = rph_wire_decode(buf, n, &m);
+        if (strcmp(name, "Invalid") == 0) {
+            cr_assert_eq(r, RPH_E_LENGTH, "vector %s: got %d", hex, r);
+            invalid++;
+            continue;
+        }
+        cr_assert_eq(r, 0, "vector %s %s: %s", name, hex, rph_strerror(r));
+        cr_assert_str_eq(rph_type_name(m.type), name);
+        int e = rph_wire_encode(&m, enc, sizeof enc);
+        cr_assert_eq(e, (int)n, "vector %s: encoded %d bytes, want %zu", hex, e, n);
+        cr_assert_arr_eq(enc, buf, n, "vector %s re-encodes differently", hex);
+        valid++;
+    }
+    fclose(f);
+    cr_assert_eq(valid, 19);
+    cr_assert_eq(invalid, 1);
+}
+
+Test(wire, decoded_fields_match_the_samples)
+{
+    uint8_t b[64];
+    struct rph_msg m;
+    size_t n = unhex("000e00026f66666963652d6c616e", b, sizeof b);
+    cr_assert_eq(rph_wire_decode(b, n, &m), 0);
+    cr_assert_eq(m.type, RPH_REGISTER);
+    cr_assert_eq(m.session.len, 10);
+    cr_assert_arr_eq(m.session.id, "office-lan", 10);
+
+    n = unhex("000b000404cb007101cdde", b, sizeof b);
+    cr_assert_eq(rph_wire_decode(b, n, &m), 0);
+    char s[RPH_ADDR_STRLEN];
+    cr_assert_str_eq(rph_addr_format(&m.peer, s, sizeof s), "203.0.113.1:52702");
+
+    n = unhex("0017000406fd0000000000000000000000000000011e14", b, sizeof b);
+    cr_assert_eq(rph_wire_decode(b, n, &m), 0);
+    cr_assert_str_eq(rph_addr_format(&m.peer, s, sizeof s), "[fd00::1]:7700");
+
+    n = unhex("000e00056563686f3a68656c6c6f", b, sizeof b);
+    cr_assert_eq(rph_wire_decode(b, n, &m), 0);
+    cr_assert_eq(m.data_len, 10);
+    cr_assert_arr_eq(m.data, "echo:hello", 10);
+}
+
+Test(wire, malformed_inputs_get_distinct_errors)
+{
+    uint8_t b[80] = {0};
+    struct rph_msg m;
+    cr_assert_eq(rph_wire_decode(b, 0, &m), RPH_E_SHORT);
+    cr_assert_eq(rph_wire_decode((const uint8_t *)"\x00\x04\x00", 3, &m), RPH_E_SHORT);
+    /* length field larger and smaller than the datagram */
+    cr_assert_eq(rph_wire_decode((const uint8_t *)"\x00\x05\x00\x08", 4, &m), RPH_E_LENGTH);
+    cr_assert_eq(rph_wire_decode((const uint8_t *)"\x00\x04\x00\x02\x41", 5, &m), RPH_E_LENGTH);
+    cr_assert_eq(rph_wire_decode((const uint8_t *)"\x00\x04\x00\x00", 4, &m), RPH_E_TYPE);
+    cr_assert_eq(rph_wire_decode((const uint8_t *)"\x00\x04\x00\x0a", 4, &m), RPH_E_TYPE);
+    cr_assert_eq(rph_wire_decode((const uint8_t *)"\x00\x04\xff\xff", 4, &m), RPH_E_TYPE);
+    /* session of 21 bytes */
+    memset(b, 'a', sizeof b);
+    b[0] = 0;
+    b[1] = 25;
+    b[2] = 0;
+    b[3] = RPH_JOIN;
+    cr_assert_eq(rph_wire_decode(b, 25, &m), RPH_E_SESSION_LEN);
+    b[1] = 24; /* 20 bytes: the limit is allowed */
+    cr_assert_eq(rph_wire_decode(b, 24, &m), 0);
+    /* PeerInfo: bad family, wrong sizes, empty */
+    cr_assert_eq(
+        rph_wire_decode((const uint8_t *)"\x00\x0b\x00\x04\x05\x7f\x00\x00\x01\x9e\xe6", 11, &m),
+        RPH_E_FAMILY);
+    cr_assert_eq(
+        rph_wire_decode((const uint8_t *)"\x00\x0a\x00\x04\x04\x7f\x00\x00\x01\x9e", 10, &m),
+        RPH_E_PEERINFO_SIZE);
+    cr_assert_eq(
+        rph_wire_decode((const uint8_t *)"\x00\x0b\x00\x04\x06\x7f\x00\x00\x01\x9e\xe6", 11, &m),
+        RPH_E_PEERINFO_SIZE);
+    cr_assert_eq(rph_wire_decode((const uint8_t *)"\x00\x04\x00\x04", 4, &m), RPH_E_PEERINFO_SIZE);
+    /* bodies where none belong */
+    cr_assert_eq(rph_wire_decode((const uint8_t *)"\x00\x05\x00\x08\x00", 5, &m), RPH_E_BODY);
+    cr_assert_eq(rph_wire_decode((const uint8_t *)"\x00\x05\x00\x09\x00", 5, &m), RPH_E_BODY);
+    cr_assert_eq(rph_wire_decode((const uint8_t *)"\x00\x05\x00\x01\x00", 5, &m), RPH_E_BODY);
+}
+
+Test(wire, data_beyond_the_crates_1024_bytes_up_to_the_length_field)
+{
+    static uint8_t big[RPH_DATAGRAM_MAX + 8], payload[RPH_DATA_MAX + 1];
+    memset(payload, 0x5a, sizeof payload);
+    struct rph_msg m = {.type = RPH_DATA, .data = payload, .data_len = 1400};
+    cr_assert_eq(rph_wire_encode(&m, big, sizeof big), 1404);
+    struct rph_msg d;
+    cr_assert_eq(rph_wire_decode(big, 1404, &d), 0);
+    cr_assert_eq(d.data_len, 1400);
+    m.data_len = RPH_DATA_MAX;
+    cr_assert_eq(rph_wire_encode(&m, big, sizeof big), RPH_DATAGRAM_MAX);
+    cr_assert_eq(rph_wire_decode(big, RPH_DATAGRAM_MAX, &d), 0);
+    m.data_len = RPH_DATA_MAX + 1;
+    cr_assert_eq(rph_wire_encode(&m, big, sizeof big), RPH_E_TOOBIG);
+    /* A datagram longer than the length field can express never decodes. */
+    cr_assert_eq(rph_wire_decode(big, RPH_DATAGRAM_MAX + 1, &d), RPH_E_LENGTH);
+}
+
+Test(wire, encode_checks_its_buffer_and_arguments)
+{
+    uint8_t b[8];
+    struct rph_msg m = {.type = RPH_REGISTER};
+    rph_session_set(&m.session, "office-lan", 10);
+    cr_assert_eq(rph_wire_encode(&m, b, sizeof b), RPH_E_NOSPACE);
+    m.type = RPH_PEER_INFO;
+    m.peer.family = 5;
+    cr_assert_eq(rph_wire_encode(&m, b, sizeof b), RPH_E_FAMILY);
+    m.type = (enum rph_type)42;
+    cr_assert_eq(rph_wire_encode(&m, b, sizeof b), RPH_E_TYPE);
+    struct rph_session s;
+    cr_assert_eq(rph_session_set(&s, "012345678901234567890", 21), RPH_E_SESSION_LEN);
+}
+
+Test(wire, put_data_header_frames_in_place)
+{
+    uint8_t b[16] = {0, 0, 0, 0, 'h', 'e', 'l', 'l', 'o'};
+    cr_assert_eq(rph_wire_put_data_header(b, 5), 9);
+    cr_assert_arr_eq(b, "\x00\x09\x00\x05hello", 9);
+}
+
+Test(addr, parse_and_format)
+{
+    struct rph_addr a;
+    char s[RPH_ADDR_STRLEN];
+    cr_assert_eq(rph_addr_parse("203.0.113.10:7700", &a), 0);
+    cr_assert_str_eq(rph_addr_format(&a, s, sizeof s), "203.0.113.10:7700");
+    cr_assert_eq(rph_addr_parse("[2001:db8::1]:53", &a), 0);
+    cr_assert_str_eq(rph_addr_format(&a, s, sizeof s), "[2001:db8::1]:53");
+    cr_assert_eq(rph_addr_parse("[::ffff:192.0.2.1]:9", &a), 0);
+    cr_assert_eq(a.family, 4);
+    cr_assert_eq(rph_addr_parse("203.0.113.10", &a), RPH_E_INVALID);
+    cr_assert_eq(rph_addr_parse("203.0.113.10:70000", &a), RPH_E_INVALID);
+    cr_assert_eq(rph_addr_parse("host:1", &a), RPH_E_INVALID);
+    cr_assert_eq(rph_addr_parse("[::1:5", &a), RPH_E_INVALID);
+}
