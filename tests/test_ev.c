@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+// The event-driven modules: holepuncher, server and client on one libevent base, one thread.
+#include <criterion/criterion.h>
+#include <event2/event.h>
+#include <string.h>
+
+#include "ruphin/error.h"
+#include "ruphin/ev.h"
+
+struct world {
+    struct event_base *base;
+    struct rph_ev_peer *server, *client;
+    int server_ups, client_state_connected;
+    char client_got[64];
+    int client_got_len;
+};
+
+static void server_data(void *ctx, struct rph_remote *from, const uint8_t *d, size_t n)
+{
+    struct world *w = ctx;
+    uint8_t buf[RPH_HEADER_LEN + 128];
+    cr_assert_leq(n, 100);
+    memcpy(buf + RPH_HEADER_LEN, "re:", 3);
+    memcpy(buf + RPH_HEADER_LEN + 3, d, n);
+    /* the zero-copy path the tunnel uses */
+    cr_assert_eq(rph_ev_peer_send_framed(w->server, &from->addr, buf, n + 3), 0);
+}
+
+static void server_remote(void *ctx, struct rph_remote *r, bool up)
+{
+    (void)r;
+    struct world *w = ctx;
+    if (up) w->server_ups++;
+}
+
+static void client_state(void *ctx, enum rph_peer_state s, int err)
+{
+    (void)err;
+    struct world *w = ctx;
+    if (s != RPH_STATE_CONNECTED) return;
+    w->client_state_connected++;
+    size_t n;
+    struct rph_remote *r = rph_peer_remotes(rph_ev_peer_core(w->client), &n);
+    rph_ev_peer_send(w->client, &r[0].addr, "ping", 4);
+}
+
+static void client_data(void *ctx, struct rph_remote *from, const uint8_t *d, size_t n)
+{
+    (void)from;
+    struct world *w = ctx;
+    memcpy(w->client_got, d, n);
+    w->client_got_len = (int)n;
+    event_base_loopbreak(w->base);
+}
+
+Test(ev, handshake_and_data_on_one_event_base, .timeout = 20)
+{
+    struct world w = {0};
+    w.base = event_base_new();
+    struct rph_holepuncher_config hc;
+    rph_holepuncher_config_defaults(&hc);
+    struct rph_addr listen = {.family = 4, .ip = {127, 0, 0, 1}};
+    int err = 0;
+    struct rph_ev_holepuncher *hp = rph_ev_holepuncher_new(w.base, &hc, &listen, 1, &err);
+    cr_assert_not_null(hp, "%s", rph_strerror(err));
+    struct rph_addr hpa;
+    rph_ev_holepuncher_local_addr(hp, 0, &hpa);
+
+    struct rph_peer_config sc, cc;
+    rph_peer_config_defaults(&sc, RPH_ROLE_SERVER);
+    sc.holepuncher = hpa;
+    sc.handshake_timeout_ms = 0;
+    rph_session_set(&sc.session, "ev", 2);
+    cc = sc;
+    cc.role = RPH_ROLE_CLIENT;
+    struct rph_peer_callbacks scb = {.on_data = server_data, .on_remote = server_remote};
+    struct rph_peer_callbacks ccb = {.on_data = client_data, .on_state = client_state};
+    w.server = rph_ev_peer_new(w.base, &sc, NULL, &scb, &w, &err);
+    cr_assert_not_null(w.server, "%s", rph_strerror(err));
+    w.client = rph_ev_peer_new(w.base, &cc, NULL, &ccb, &w, &err);
+    cr_assert_not_null(w.client, "%s", rph_strerror(err));
+
+    struct timeval limit = {10, 0};
+    event_base_loopexit(w.base, &limit);
+    event_base_dispatch(w.base);
+
+    cr_assert_eq(w.client_state_connected, 1);
+    cr_assert_eq(w.server_ups, 1);
+    cr_assert_eq(w.client_got_len, 7);
+    cr_assert_arr_eq(w.client_got, "re:ping", 7);
+    cr_assert_eq(rph_holepuncher_stats(rph_ev_holepuncher_core(hp))->joins >= 1, 1);
+
+    rph_ev_peer_free(w.client);
+    rph_ev_peer_free(w.server);
+    rph_ev_holepuncher_free(hp);
+    event_base_free(w.base);
+}
