@@ -47,7 +47,8 @@ int cfg_load_file(const char *path, cJSON **out, struct cfg_err *err)
     }
     buf[n] = 0;
     const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(buf, n, &end, 1);
+    /* n + 1: cJSON wants the terminating NUL inside the length to prove nothing trails. */
+    cJSON *j = cJSON_ParseWithLengthOpts(buf, n + 1, &end, 1);
     if (!j) {
         size_t off = end ? (size_t)(end - buf) : 0;
         if (off > n) off = n;

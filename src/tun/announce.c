@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+// Encode/decode of the overlay-address announcement (docs/PROTOCOL.md, "Tunnel payloads").
+#include "announce.h"
+
+#include <string.h>
+
+/* Layout (25 bytes): tag 0x01, version 1, flags (bit 0 IPv4, bit 1 IPv6), prefix4, addr4[4],
+ * prefix6, addr6[16]. Fields of an absent family are zero. */
+size_t announce_encode(const struct announce *a, uint8_t out[ANNOUNCE_LEN])
+{
+    memset(out, 0, ANNOUNCE_LEN);
+    out[0] = ANNOUNCE_TAG;
+    out[1] = ANNOUNCE_VERSION;
+    out[2] = (uint8_t)((a->has4 ? 1 : 0) | (a->has6 ? 2 : 0));
+    if (a->has4) {
+        out[3] = a->prefix4;
+        memcpy(out + 4, a->addr4, 4);
+    }
+    if (a->has6) {
+        out[8] = a->prefix6;
+        memcpy(out + 9, a->addr6, 16);
+    }
+    return ANNOUNCE_LEN;
+}
+
+int announce_decode(const uint8_t *buf, size_t len, struct announce *out)
+{
+    if (len != ANNOUNCE_LEN || buf[0] != ANNOUNCE_TAG || buf[1] != ANNOUNCE_VERSION) return -1;
+    if (buf[2] & ~3u) return -1;
+    memset(out, 0, sizeof *out);
+    out->has4 = buf[2] & 1;
+    out->has6 = (buf[2] & 2) != 0;
+    if (!out->has4 && !out->has6) return -1;
+    if (out->has4) {
+        if (buf[3] > 32) return -1;
+        out->prefix4 = buf[3];
+        memcpy(out->addr4, buf + 4, 4);
+    }
+    if (out->has6) {
+        if (buf[8] > 128) return -1;
+        out->prefix6 = buf[8];
+        memcpy(out->addr6, buf + 9, 16);
+    }
+    return 0;
+}

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: MIT
+// ruphin-tund: command line, config, signals, and the event loop around the tunnel.
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "tunnel.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: ruphin-tund -c FILE [--check]\n"
+               "An IP tunnel between machines behind NATs, over a ruphin hole-punched UDP path.\n\n"
+               "  -c, --config FILE  the JSON config (see ruphin-tund.json(5), docs/CONFIG.md)\n"
+               "      --check        validate the config and exit\n"
+               "  -h, --help         this text\n"
+               "  -V, --version      print the version\n\n"
+               "Runs in the foreground. SIGTERM/SIGINT stop it and remove the interface;\n"
+               "SIGHUP re-reads log_level. Exit status: 0 ok, 1 runtime failure, 2 usage or\n"
+               "config error.\n");
+}
+
+struct app {
+    struct event_base *base;
+    const char *path;
+};
+
+static void on_stop(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    struct app *a = arg;
+    log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    event_base_loopbreak(a->base);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    struct app *a = arg;
+    struct tund_config c;
+    struct cfg_err err;
+    if (tund_config_load(a->path, &c, &err) < 0) {
+        log_error("reload: %s; keeping the running config", err.msg);
+        return;
+    }
+    log_set_level(c.log_level);
+    log_info("reload: log_level applied; other changes need a restart");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"check", no_argument, NULL, 'k'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {0, 0, 0, 0}};
+    const char *path = NULL;
+    int check = 0, o;
+    log_init("ruphin-tund");
+    while ((o = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c':
+            path = optarg;
+            break;
+        case 'k':
+            check = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("ruphin-tund %s\n", RUPHIN_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!path || optind != argc) {
+        fprintf(stderr, "ruphin-tund: %s\n", path ? "unexpected argument" : "missing -c FILE");
+        usage(stderr);
+        return 2;
+    }
+    struct tund_config cfg;
+    struct cfg_err cerr;
+    if (tund_config_load(path, &cfg, &cerr) < 0) {
+        log_error("%s", cerr.msg);
+        return 2;
+    }
+    if (check) {
+        printf("config %s: ok\n", path);
+        return 0;
+    }
+    log_set_level(cfg.log_level);
+    signal(SIGPIPE, SIG_IGN);
+    if (!cfg.seal)
+        log_warn("sealing is off (\"seal\": false): packets cross the network in clear and "
+                 "anyone who knows the session name can join it");
+
+    struct app app = {.path = path};
+    app.base = event_base_new();
+    if (!app.base) {
+        log_error("event loop: cannot create");
+        return 1;
+    }
+    char err[512] = "";
+    struct tunnel *t = NULL;
+    int r = tunnel_open(&t, &cfg, app.base, err, sizeof err);
+    if (r < 0) {
+        log_error("%s", err[0] ? err : strerror(-r));
+        event_base_free(app.base);
+        return 1;
+    }
+    log_info("interface %s up: %s%s%s, mtu %d; %s of session \"%s\" via holepuncher %s", cfg.ifname,
+             cfg.address, cfg.has_addr6 ? " " : "", cfg.address6, cfg.mtu,
+             cfg.role == RPH_ROLE_SERVER ? "server" : "client", cfg.session_str, cfg.holepuncher);
+    struct event *ev_int = evsignal_new(app.base, SIGINT, on_stop, &app);
+    struct event *ev_term = evsignal_new(app.base, SIGTERM, on_stop, &app);
+    struct event *ev_hup = evsignal_new(app.base, SIGHUP, on_hup, &app);
+    event_add(ev_int, NULL);
+    event_add(ev_term, NULL);
+    event_add(ev_hup, NULL);
+    int rc = event_base_dispatch(app.base) < 0 ? 1 : 0;
+    tunnel_close(t);
+    log_info("interface %s removed; bye", cfg.ifname);
+    event_free(ev_int);
+    event_free(ev_term);
+    event_free(ev_hup);
+    event_base_free(app.base);
+    return rc;
+}

@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: MIT
+// ruphin-tund's data path: TUN -> route by overlay destination -> frame -> UDP to the peer's
+// punched endpoint, and UDP -> check the inner source belongs to the sending peer -> TUN.
+#include "tunnel.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "announce.h"
+#include "control.h"
+#include "ippkt.h"
+#include "log.h"
+#include "route.h"
+#include "ruphin/clock.h"
+#include "ruphin/error.h"
+#include "ruphin/ev.h"
+#include "tun_linux.h"
+#include "tunnel_priv.h"
+
+static const char *fmt_addr(const struct rph_addr *a, char *b)
+{
+    return rph_addr_format(a, b, RPH_ADDR_STRLEN);
+}
+
+static struct tpeer *tp_of(struct tunnel *t, struct rph_remote *r)
+{
+    return &t->tp[r - t->rbase];
+}
+
+static void rebuild_routes(struct tunnel *t)
+{
+    route_clear(&t->routes);
+    for (size_t i = 0; i < t->n_slots; i++) {
+        struct tpeer *p = &t->tp[i];
+        if (!p->remote || !p->announced) continue;
+        if (p->ann.has4) route_add(&t->routes, 4, p->ann.addr4, p);
+        if (p->ann.has6) route_add(&t->routes, 6, p->ann.addr6, p);
+    }
+}
+
+static void send_announce(struct tunnel *t, struct rph_remote *r)
+{
+    uint8_t b[RPH_HEADER_LEN + ANNOUNCE_LEN];
+    size_t n = announce_encode(&t->self, b + RPH_HEADER_LEN);
+    rph_ev_peer_send_framed(t->ep, &r->addr, b, n);
+}
+
+static bool in_prefix(const uint8_t *a, const uint8_t *net, int bits)
+{
+    int full = bits / 8, rest = bits % 8;
+    if (memcmp(a, net, (size_t)full) != 0) return false;
+    if (!rest) return true;
+    uint8_t mask = (uint8_t)(0xff << (8 - rest));
+    return (a[full] & mask) == (net[full] & mask);
+}
+
+static bool same_addr(int fam, const uint8_t *a, const uint8_t *b)
+{
+    return memcmp(a, b, fam == 4 ? 4 : 16) == 0;
+}
+
+/* Is this an overlay address the server must know a peer for (in our subnet, not ours)? */
+static bool overlay_other(const struct tunnel *t, int fam, const uint8_t *a)
+{
+    if (fam == 4)
+        return in_prefix(a, t->self.addr4, t->self.prefix4) && !same_addr(4, a, t->self.addr4);
+    return t->self.has6 && in_prefix(a, t->self.addr6, t->self.prefix6) &&
+           !same_addr(6, a, t->self.addr6);
+}
+
+static void fmt_ip(int fam, const uint8_t *a, char *out, size_t cap)
+{
+    inet_ntop(fam == 4 ? AF_INET : AF_INET6, a, out, (socklen_t)cap);
+}
+
+static void on_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d, size_t n)
+{
+    struct announce a;
+    char ep[RPH_ADDR_STRLEN], ip[64];
+    if (announce_decode(d, n, &a) < 0) {
+        t->drops.bad_control++;
+        return;
+    }
+    if (t->cfg.role == RPH_ROLE_SERVER) {
+        /* An address must be in our subnet, not ours, and not held by another live peer:
+         * a client cannot take over another client's overlay address. */
+        for (int fam = 4; fam <= 6; fam += 2) {
+            bool has = fam == 4 ? a.has4 : a.has6;
+            const uint8_t *addr = fam == 4 ? a.addr4 : a.addr6;
+            if (!has) continue;
+            struct tpeer *owner = route_lookup(&t->routes, fam, addr);
+            fmt_ip(fam, addr, ip, sizeof ip);
+            if (!overlay_other(t, fam, addr) || (owner && owner != p)) {
+                t->drops.address_conflict++;
+                log_warn("peer %s announced %s, which is %s; ignored",
+                         fmt_addr(&p->remote->addr, ep), ip,
+                         owner && owner != p ? "held by another peer"
+                                             : "not a peer address of this network");
+                return;
+            }
+        }
+    }
+    bool changed = !p->announced || memcmp(&p->ann, &a, sizeof a) != 0;
+    p->ann = a;
+    p->announced = true;
+    if (!changed) return;
+    if (t->cfg.role == RPH_ROLE_SERVER) rebuild_routes(t);
+    fmt_ip(a.has4 ? 4 : 6, a.has4 ? a.addr4 : a.addr6, ip, sizeof ip);
+    log_info("peer %s is %s", fmt_addr(&p->remote->addr, ep), ip);
+}
+
+static void tun_write(struct tunnel *t, const uint8_t *d, size_t n)
+{
+    if (write(t->tun.fd, d, n) < 0) t->drops.tun_write++;
+}
+
+static void on_data(void *ctx, struct rph_remote *r, const uint8_t *d, size_t n)
+{
+    struct tunnel *t = ctx;
+    struct tpeer *p = r->user;
+    if (!p) return;
+    if (n > 0 && d[0] == ANNOUNCE_TAG) {
+        on_announce(t, p, d, n);
+        return;
+    }
+    struct ippkt ip;
+    if (ippkt_parse(d, n, &ip) < 0) {
+        t->drops.malformed++;
+        return;
+    }
+    p->rx_packets++;
+    p->rx_bytes += n;
+    if (t->cfg.role == RPH_ROLE_CLIENT) {
+        /* The server is our router: packets from any overlay address arrive through it. */
+        tun_write(t, d, n);
+        return;
+    }
+    bool own =
+        p->announced && ((ip.version == 4 && p->ann.has4 && same_addr(4, ip.src, p->ann.addr4)) ||
+                         (ip.version == 6 && p->ann.has6 && same_addr(6, ip.src, p->ann.addr6)));
+    if (!own) {
+        /* Also before the announcement arrives: nothing unattributed enters the network. */
+        if (p->announced)
+            t->drops.spoofed_source++, p->drop_spoofed++;
+        else
+            t->drops.no_address++;
+        return;
+    }
+    if (overlay_other(t, ip.version, ip.dst)) {
+        struct tpeer *to = route_lookup(&t->routes, ip.version, ip.dst);
+        if (!to) {
+            t->drops.no_route++;
+            return;
+        }
+        /* Client to client through the server: the ad-hoc LAN. */
+        if (rph_ev_peer_send(t->ep, &to->remote->addr, d, n) < 0) {
+            t->drops.udp_send++;
+            return;
+        }
+        to->tx_packets++;
+        to->tx_bytes += n;
+        return;
+    }
+    tun_write(t, d, n);
+}
+
+static struct tpeer *client_server(struct tunnel *t)
+{
+    for (size_t i = 0; i < t->n_slots; i++)
+        if (t->tp[i].remote) return &t->tp[i];
+    return NULL;
+}
+
+static void on_tun(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct tunnel *t = arg;
+    uint8_t *pkt = t->buf + RPH_HEADER_LEN;
+    for (int i = 0; i < TUN_BURST; i++) {
+        ssize_t n = read(fd, pkt, t->buf_cap - RPH_HEADER_LEN);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                log_warn("%s: read: %s", t->tun.name, strerror(errno));
+            break;
+        }
+        struct ippkt ip;
+        if (ippkt_parse(pkt, (size_t)n, &ip) < 0) {
+            t->drops.malformed++;
+            continue;
+        }
+        struct tpeer *to = t->cfg.role == RPH_ROLE_CLIENT
+                               ? client_server(t)
+                               : route_lookup(&t->routes, ip.version, ip.dst);
+        if (!to) {
+            t->drops.no_route++;
+            continue;
+        }
+        if (rph_ev_peer_send_framed(t->ep, &to->remote->addr, t->buf, (size_t)n) < 0) {
+            t->drops.udp_send++;
+            continue;
+        }
+        to->tx_packets++;
+        to->tx_bytes += (uint64_t)n;
+    }
+}
+
+static void on_remote(void *ctx, struct rph_remote *r, bool up)
+{
+    struct tunnel *t = ctx;
+    struct tpeer *p = tp_of(t, r);
+    char ep[RPH_ADDR_STRLEN];
+    if (up) {
+        memset(p, 0, sizeof *p);
+        p->remote = r;
+        r->user = p;
+        log_info("peer %s up (handshake %llu ms after PeerInfo)", fmt_addr(&r->addr, ep),
+                 (unsigned long long)(r->up_ms - r->added_ms));
+        send_announce(t, r);
+        return;
+    }
+    log_info("peer %s down: silent for %d s", fmt_addr(&r->addr, ep), t->cfg.peer_timeout);
+    bool routed = p->announced;
+    memset(p, 0, sizeof *p);
+    r->user = NULL;
+    if (routed && t->cfg.role == RPH_ROLE_SERVER) rebuild_routes(t);
+}
+
+static void on_state(void *ctx, enum rph_peer_state s, int err)
+{
+    struct tunnel *t = ctx;
+    char hp[RPH_ADDR_STRLEN];
+    fmt_addr(&t->cfg.holepuncher_addr, hp);
+    switch (s) {
+    case RPH_STATE_REGISTERED:
+        log_info("session \"%s\" registered with holepuncher %s", t->cfg.session_str, hp);
+        break;
+    case RPH_STATE_JOINING:
+        if (err == RPH_E_NOT_FOUND)
+            log_warn("holepuncher %s: session \"%s\" not found (is the server up?); retrying", hp,
+                     t->cfg.session_str);
+        else
+            log_info("joining session \"%s\" through holepuncher %s", t->cfg.session_str, hp);
+        break;
+    case RPH_STATE_PUNCHING:
+        log_info("got the server's endpoint from the holepuncher; punching");
+        break;
+    case RPH_STATE_CONNECTED:
+        log_info("connected to the server");
+        break;
+    default:
+        log_info("state %s", rph_state_name(s));
+        break;
+    }
+}
+
+static void on_announce_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct tunnel *t = arg;
+    /* Repeated with the keepalives so a restarted peer learns our address again. */
+    for (size_t i = 0; i < t->n_slots; i++)
+        if (t->tp[i].remote) send_announce(t, t->tp[i].remote);
+}
+
+static char *status_cb(void *ctx)
+{
+    return tunnel_status_json(ctx);
+}
+
+int tunnel_open(struct tunnel **out, const struct tund_config *cfg, struct event_base *base,
+                char *err, size_t errlen)
+{
+    struct tunnel *t = calloc(1, sizeof *t);
+    if (!t) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    t->cfg = *cfg;
+    t->base = base;
+    t->tun.fd = -1;
+    t->buf_cap = RPH_HEADER_LEN + RPH_DATA_MAX;
+    t->buf = malloc(t->buf_cap);
+    int r = -ENOMEM;
+    if (!t->buf || route_init(&t->routes, MAX_PEERS) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    t->self.has4 = true;
+    memcpy(t->self.addr4, cfg->addr4, 4);
+    t->self.prefix4 = (uint8_t)cfg->prefix4;
+    if (cfg->has_addr6) {
+        t->self.has6 = true;
+        memcpy(t->self.addr6, cfg->addr6, 16);
+        t->self.prefix6 = (uint8_t)cfg->prefix6;
+    }
+
+    r = tun_open(&t->tun, cfg->ifname, err, errlen);
+    if (r < 0) goto fail;
+    r = tun_configure(&t->tun, cfg->addr4, cfg->prefix4, cfg->has_addr6 ? cfg->addr6 : NULL,
+                      cfg->prefix6, cfg->mtu, err, errlen);
+    if (r < 0) goto fail;
+
+    struct rph_peer_config pc;
+    rph_peer_config_defaults(&pc, cfg->role);
+    pc.session = cfg->session;
+    pc.holepuncher = cfg->holepuncher_addr;
+    pc.keepalive_ms = (uint32_t)cfg->keepalive_interval * 1000u;
+    pc.peer_timeout_ms = (uint32_t)cfg->peer_timeout * 1000u;
+    pc.handshake_timeout_ms = 0; /* a daemon never gives up */
+    pc.max_remotes = MAX_PEERS;
+    struct rph_ev_peer_options opt = {.sndbuf = 4 << 20, .rcvbuf = 4 << 20};
+    opt.bind.family = cfg->holepuncher_addr.family;
+    opt.bind.port = cfg->port;
+    struct rph_peer_callbacks cb = {
+        .on_data = on_data, .on_remote = on_remote, .on_state = on_state};
+    t->ep = rph_ev_peer_new(base, &pc, &opt, &cb, t, &r);
+    if (!t->ep) {
+        snprintf(err, errlen, "UDP socket (port %u): %s", cfg->port, rph_strerror(r));
+        goto fail;
+    }
+    t->peer = rph_ev_peer_core(t->ep);
+    t->rbase = rph_peer_remotes(t->peer, &t->n_slots);
+    t->tp = calloc(t->n_slots, sizeof *t->tp);
+    t->tun_ev = event_new(base, t->tun.fd, EV_READ | EV_PERSIST, on_tun, t);
+    t->announce_ev = event_new(base, -1, EV_PERSIST, on_announce_timer, t);
+    r = -ENOMEM;
+    if (!t->tp || !t->tun_ev || !t->announce_ev) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    event_add(t->tun_ev, NULL);
+    struct timeval ka = {cfg->keepalive_interval, 0};
+    event_add(t->announce_ev, &ka);
+
+    t->ctl = control_new(base, cfg->control_socket, status_cb, t, err, errlen);
+    if (!t->ctl) {
+        r = -EADDRINUSE;
+        goto fail;
+    }
+    *out = t;
+    return 0;
+fail:
+    tunnel_close(t);
+    return r;
+}
+
+void tunnel_close(struct tunnel *t)
+{
+    if (!t) return;
+    if (t->ctl) control_free(t->ctl);
+    if (t->tun_ev) event_free(t->tun_ev);
+    if (t->announce_ev) event_free(t->announce_ev);
+    rph_ev_peer_free(t->ep);
+    tun_close(&t->tun);
+    route_free(&t->routes);
+    free(t->tp);
+    free(t->buf);
+    free(t);
+}

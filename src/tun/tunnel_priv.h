@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* The tunnel's state, shared by its data path (tunnel.c) and its status report (status.c). */
+#ifndef RUPHIN_TUN_TUNNEL_PRIV_H
+#define RUPHIN_TUN_TUNNEL_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "announce.h"
+#include "config.h"
+#include "route.h"
+#include "ruphin/ev.h"
+#include "tun_linux.h"
+
+struct event;
+struct control;
+
+#define MAX_PEERS 256
+/* Reads per TUN event before the loop gets a turn (the UDP side reads in batches too). */
+#define TUN_BURST 64
+
+struct tpeer {
+    struct rph_remote *remote; /* NULL: slot free */
+    bool announced;
+    struct announce ann;
+    uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+    uint64_t drop_spoofed;
+};
+
+struct drops {
+    uint64_t no_route, malformed, spoofed_source, no_address, tun_write, udp_send;
+    uint64_t address_conflict, bad_control;
+};
+
+struct tunnel {
+    struct tund_config cfg;
+    struct event_base *base;
+    struct tun_dev tun;
+    struct rph_ev_peer *ep;
+    struct rph_peer *peer;
+    struct rph_remote *rbase;
+    size_t n_slots;
+    struct tpeer *tp;
+    struct route routes;
+    struct event *tun_ev, *announce_ev;
+    struct control *ctl;
+    struct drops drops;
+    struct announce self;
+    uint8_t *buf; /* RPH_HEADER_LEN of headroom, then one packet */
+    size_t buf_cap;
+};
+
+#endif
