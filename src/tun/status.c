@@ -79,6 +79,7 @@ char *tunnel_status_json(struct tunnel *t)
     cJSON_AddNumberToObject(d, "address_conflict", (double)t->drops.address_conflict);
     cJSON_AddNumberToObject(d, "bad_control", (double)t->drops.bad_control);
     cJSON_AddNumberToObject(d, "unexpected", (double)(st->unexpected + st->session_mismatch));
+    cJSON_AddNumberToObject(d, "local_scope", (double)t->drops.local_scope);
     cJSON_AddNumberToObject(d, "tun_write", (double)t->drops.tun_write);
     cJSON_AddNumberToObject(d, "udp_send", (double)t->drops.udp_send);
     char *s = cJSON_PrintUnformatted(root);

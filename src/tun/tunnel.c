@@ -169,6 +169,13 @@ static void on_data(void *ctx, struct rph_remote *r, const uint8_t *d, size_t n)
     tun_write(t, d, n);
 }
 
+static bool local_scope(const struct ippkt *ip)
+{
+    if (ip->version == 4) return ip->dst[0] >= 224; /* multicast, limited broadcast */
+    return ip->dst[0] == 0xff || (ip->dst[0] == 0xfe && (ip->dst[1] & 0xc0) == 0x80) ||
+           (ip->src[0] == 0xfe && (ip->src[1] & 0xc0) == 0x80);
+}
+
 static struct tpeer *client_server(struct tunnel *t)
 {
     for (size_t i = 0; i < t->n_slots; i++)
@@ -191,6 +198,11 @@ static void on_tun(evutil_socket_t fd, short what, void *arg)
         struct ippkt ip;
         if (ippkt_parse(pkt, (size_t)n, &ip) < 0) {
             t->drops.malformed++;
+            continue;
+        }
+        if (local_scope(&ip)) {
+            /* Multicast and link-local traffic (MLD, DAD) belongs to this link only. */
+            t->drops.local_scope++;
             continue;
         }
         struct tpeer *to = t->cfg.role == RPH_ROLE_CLIENT

@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: MIT
+// The Linux TUN device of ruphin-tund: create it, give it addresses, MTU and link up.
+#ifndef RUPHIN_TUN_TUN_LINUX_H
+#define RUPHIN_TUN_TUN_LINUX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tun_dev {
+    int fd; /* non-blocking; IFF_TUN | IFF_NO_PI: each read/write is one bare IP packet */
+    char name[16];
+    int ifindex;
+};
+
+/* Creates a new, non-persistent TUN interface called name. Refuses (-EEXIST, "interface rph0
+ * already exists") to take over an interface that is already there. 0 or a negative errno
+ * with err filled; t->fd is -1 on failure. */
+int tun_open(struct tun_dev *t, const char *name, char *err, size_t errlen);
+/* Sets the MTU, adds addr4/prefix4 and (when addr6 is not NULL) addr6/prefix6, then brings
+ * the link up, all over rtnetlink. 0 or a negative errno with err filled. */
+int tun_configure(struct tun_dev *t, const uint8_t addr4[4], int prefix4, const uint8_t *addr6,
+                  int prefix6, int mtu, char *err, size_t errlen);
+/* Closes the fd, which removes the interface with its addresses and routes. Safe to repeat. */
+void tun_close(struct tun_dev *t);
+
+#endif

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Two peers behind two NATs: ping both ways (IPv4 and IPv6 inside), a 50 MB TCP transfer
+# with its sha256 checked, and the status both sides report.
+set -u
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tun_lib.sh"
+e2e_require_root
+e2e_require_bin holepuncherd ruphin-tund ruphinctl
+e2e_require_cmd socat sha256sum
+topo_trap
+topo_up 2 || e2e_die "test bed"
+
+tun_start_hpd || e2e_die "holepuncherd did not start"
+tun_start_peer 1 server || e2e_die "server peer did not start"
+tun_start_peer 2 client || e2e_die "client peer did not start"
+if tun_wait_up 2 1 10 && tun_wait_up 1 1 5; then e2e_pass "handshake through both NATs"; else e2e_die "no handshake"; fi
+
+e2e_check "ping client -> server (10.77.0.1)" tun_ping 2 10.77.0.1
+e2e_check "ping server -> client (10.77.0.2)" tun_ping 1 10.77.0.2
+e2e_check "ping6 client -> server (fd77::1)" tun_ping 2 fd77::1
+e2e_check "ping6 server -> client (fd77::2)" tun_ping 1 fd77::2
+# A full-MTU packet crosses unfragmented: 1400 - 28 bytes of ICMP payload, DF set.
+ping_df() { topo_run "$NS_PEER2" ping -q -c 2 -i 0.2 -W 2 -M do -s 1372 10.77.0.1 >/dev/null; }
+e2e_check "full-MTU ping with DF" ping_df
+
+if r=$(tun_transfer 2 1 50); then
+    read -r mb secs <<<"$r"
+    e2e_pass "50 MB client -> server, sha256 ok ($(awk -v m="$mb" -v s="$secs" 'BEGIN{printf "%.0f Mbit/s", m*8*1.048576/s}'))"
+else
+    e2e_fail "50 MB transfer client -> server"
+fi
+if tun_transfer 1 2 10 >/dev/null; then e2e_pass "10 MB server -> client, sha256 ok"; else e2e_fail "10 MB server -> client"; fi
+
+st=$(tun_status 1)
+e2e_check "server status names the client's overlay address" grep -q '"overlay":"10.77.0.2"' <<<"$st"
+e2e_check "server status counts received bytes" grep -Eq '"rx_bytes":[1-9][0-9]{7}' <<<"$st"
+e2e_check "no spoofed or malformed drops" grep -q '"spoofed_source":0,"no_address":0' <<<"$st"
+e2e_check "ruphinctl plain status shows the peer" grep -q "peer: 10.77.0.2" <<<"$("$RUPHIN_BIN/ruphinctl" -s "$TOPO_DIR/peer1.sock" status)"
+
+# SIGTERM: exit 0 and the interface is gone.
+topo_kill peer2
+e2e_check "client's interface removed after SIGTERM" bash -c "! ip -n $NS_PEER2 link show rph0 >/dev/null 2>&1"
+e2e_check "client logged a clean stop" grep -q "removed; bye" "$TOPO_DIR/peer2.log"
+e2e_finish

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Helpers for tunnel e2e tests and the demo: configs, holepuncherd and ruphin-tund on the test bed.
+#
+#   . tests/e2e/lib.sh; . tests/e2e/tun_lib.sh
+#   topo_up 2; tun_start_hpd; tun_start_peer 1 server; tun_start_peer 2 client
+#   tun_wait_up 2 10 && topo_run "$NS_PEER2" ping -c1 10.77.0.1
+#
+# Peer K gets overlay address 10.77.0.K/24 (and fd77::K/64), interface rph0 in its own
+# namespace, its config at $TOPO_DIR/peerK.json and control socket $TOPO_DIR/peerK.sock.
+# shellcheck disable=SC2034
+
+TUN_SESSION=${TUN_SESSION:-office}
+TUN_KEEPALIVE=${TUN_KEEPALIVE:-2}
+TUN_PEER_TIMEOUT=${TUN_PEER_TIMEOUT:-6}
+TUN_LOG_LEVEL=${TUN_LOG_LEVEL:-info}
+
+# tun_write_hpd_config FILE: holepuncherd on the public host.
+tun_write_hpd_config() {
+    cat >"$1" <<JSON
+{"listen": ["$HP_IP:7700"], "session_ttl": 60, "max_sessions": 1000, "log_level": "$TUN_LOG_LEVEL"}
+JSON
+}
+
+# tun_write_peer_config K ROLE FILE [EXTRA_JSON]: ruphin-tund config of peer K.
+tun_write_peer_config() {
+    local k=$1 role=$2 file=$3 extra=${4:-}
+    cat >"$file" <<JSON
+{"holepuncher": "$HP_IP:7700", "session": "$TUN_SESSION", "role": "$role",
+ "interface": {"name": "rph0", "address": "10.77.0.$k/24", "address6": "fd77::$k/64", "mtu": 1400},
+ "keepalive_interval": $TUN_KEEPALIVE, "peer_timeout": $TUN_PEER_TIMEOUT, "seal": false,
+ "control_socket": "$TOPO_DIR/peer$k.sock", "log_level": "$TUN_LOG_LEVEL"$extra}
+JSON
+}
+
+tun_start_hpd() {
+    tun_write_hpd_config "$TOPO_DIR/hpd.json"
+    topo_spawn hpd "$NS_HP" "$TOPO_DIR/hpd.log" "$RUPHIN_BIN/holepuncherd" -c "$TOPO_DIR/hpd.json" || return 1
+    wait_for "grep -q 'listening on' '$TOPO_DIR/hpd.log'" 5
+}
+
+# tun_start_peer K ROLE: ruphin-tund as peer K (server or client); waits for its interface.
+tun_start_peer() {
+    local k=$1 role=$2 ns
+    ns=$(topo_ns peer "$k")
+    [[ -e $TOPO_DIR/peer$k.json ]] || tun_write_peer_config "$k" "$role" "$TOPO_DIR/peer$k.json"
+    topo_spawn "peer$k" "$ns" "$TOPO_DIR/peer$k.log" "$RUPHIN_BIN/ruphin-tund" -c "$TOPO_DIR/peer$k.json" || return 1
+    wait_for "ip -n $ns link show rph0 >/dev/null 2>&1 && [ -S '$TOPO_DIR/peer$k.sock' ]" 5
+}
+
+# tun_status K: peer K's status document (JSON).
+tun_status() {
+    "$RUPHIN_BIN/ruphinctl" -s "$TOPO_DIR/peer$1.sock" status --json
+}
+
+# tun_peers_up K: how many peers K sees up.
+tun_peers_up() {
+    tun_status "$1" 2>/dev/null | grep -o '"state":"up"' | wc -l
+}
+
+# tun_wait_up K N [TIMEOUT]: wait until peer K has N peers up.
+tun_wait_up() {
+    wait_for "[ \$(tun_peers_up $1) -ge $2 ]" "${3:-10}"
+}
+
+# tun_ping FROM_K TO_ADDR [COUNT]: ping across the tunnel from peer FROM_K.
+tun_ping() {
+    topo_run "$(topo_ns peer "$1")" ping -q -c "${3:-3}" -i 0.2 -W 2 "$2" >/dev/null 2>&1
+}
+
+# tun_transfer FROM_K TO_K MB: a TCP transfer of MB MiB of random data over the tunnel
+# (socat), checked with sha256 at the far end. Prints "MB seconds"; fails on mismatch.
+tun_transfer() {
+    local from=$1 to=$2 mb=$3 src dst port=5001 t0 t1 want got
+    src=$(topo_ns peer "$from")
+    dst=$(topo_ns peer "$to")
+    head -c "$((mb * 1024 * 1024))" /dev/urandom >"$TOPO_DIR/blob"
+    want=$(sha256sum <"$TOPO_DIR/blob" | cut -d' ' -f1)
+    rm -f "$TOPO_DIR/received"
+    topo_spawn sink "$dst" "$TOPO_DIR/sink.log" socat -u "TCP-LISTEN:$port,reuseaddr" "OPEN:$TOPO_DIR/received,creat,trunc" || return 1
+    wait_for "ip netns exec $dst ss -ltn | grep -q ':$port '" 5 || return 1
+    t0=$(date +%s.%N)
+    timeout 120 ip netns exec "$src" socat -u "OPEN:$TOPO_DIR/blob" "TCP:10.77.0.$to:$port,connect-timeout=5" || { topo_kill sink; return 1; }
+    topo_wait sink 30 || true
+    t1=$(date +%s.%N)
+    topo_kill sink
+    got=$(sha256sum <"$TOPO_DIR/received" | cut -d' ' -f1)
+    rm -f "$TOPO_DIR/blob" "$TOPO_DIR/received"
+    [[ $got == "$want" ]] || { echo "sha256 mismatch: sent $want, received $got" >&2; return 1; }
+    awk -v mb="$mb" -v a="$t0" -v b="$t1" 'BEGIN { printf "%d %.3f\n", mb, b - a }'
+}
