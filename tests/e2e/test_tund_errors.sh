@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# ruphin-tund's failures are clear and exit with the documented code: config errors (2),
+# no CAP_NET_ADMIN, no /dev/net/tun, an interface name clash, a busy control socket (1).
+set -u
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tun_lib.sh"
+e2e_require_root
+e2e_require_bin ruphin-tund
+e2e_require_cmd capsh unshare
+topo_trap
+topo_up 1 || e2e_die "test bed"
+D=$TOPO_DIR
+tund=$RUPHIN_BIN/ruphin-tund
+
+# expect CODE PATTERN CMD...: CMD exits with CODE and its stderr matches PATTERN.
+expect() {
+    local code=$1 pat=$2 rc=0
+    shift 2
+    # Bounded: a daemon that wrongly starts is killed after 10 s and the check fails.
+    timeout 10 "$@" >"$D/out" 2>"$D/err" </dev/null || rc=$?
+    if [[ $rc -ne $code ]]; then
+        echo "exit $rc, want $code; stderr: $(head -c 300 "$D/err")"
+        return 1
+    fi
+    [[ -z $pat ]] || grep -Eq -- "$pat" "$D/err" || { echo "stderr lacks /$pat/: $(head -c 300 "$D/err")"; return 1; }
+}
+
+tun_write_peer_config 1 server "$D/good.json"
+e2e_check "--check accepts a good config (exit 0)" expect 0 "" "$tund" -c "$D/good.json" --check
+sed 's/"mtu": 1400/"mtu": 70000/' "$D/good.json" >"$D/mtu.json"
+e2e_check "mtu 70000: exit 2 naming interface.mtu" expect 2 'interface\.mtu' "$tund" -c "$D/mtu.json"
+sed 's/"role": "server"/"role": "boss"/' "$D/good.json" >"$D/role.json"
+e2e_check "role \"boss\": exit 2 naming role" expect 2 '"role"' "$tund" -c "$D/role.json"
+printf '{"holepuncher": ' >"$D/broken.json"
+e2e_check "truncated JSON: exit 2 naming the file" expect 2 "broken.json" "$tund" -c "$D/broken.json"
+e2e_check "missing file: exit 2" expect 2 "nosuch.json" "$tund" -c "$D/nosuch.json"
+e2e_check "no arguments: usage, exit 2" expect 2 "Usage" "$tund"
+e2e_check "--version: exit 0" expect 0 "" "$tund" --version
+e2e_check "--help: exit 0" expect 0 "" "$tund" --help
+
+ns=$NS_PEER1
+e2e_check "without CAP_NET_ADMIN: exit 1 naming the capability" \
+    expect 1 "CAP_NET_ADMIN" ip netns exec "$ns" capsh --drop=cap_net_admin -- -c "exec $tund -c $D/good.json"
+e2e_check "without /dev/net/tun: exit 1 naming it" \
+    expect 1 "/dev/net/tun" ip netns exec "$ns" unshare -m sh -c "mount -t tmpfs none /dev/net && exec $tund -c $D/good.json"
+ip -n "$ns" link add rph0 type bridge
+e2e_check "interface rph0 exists: exit 1, 'already exists'" expect 1 "rph0 already exists" ip netns exec "$ns" "$tund" -c "$D/good.json"
+bridge_kept() { ip -n "$ns" link show rph0 type bridge >/dev/null; }
+e2e_check "the existing rph0 is left alone" bridge_kept
+ip -n "$ns" link del rph0
+
+# A second daemon on a live control socket is refused, and the first keeps running.
+topo_spawn first "$ns" "$D/first.log" "$tund" -c "$D/good.json"
+wait_for "[ -S '$D/peer1.sock' ]" 5 || e2e_fail "first daemon did not start"
+sed 's/"name": "rph0"/"name": "rph1"/' "$D/good.json" >"$D/second.json"
+e2e_check "a busy control socket: exit 1" expect 1 "in use" ip netns exec "$ns" "$tund" -c "$D/second.json"
+e2e_check "the first daemon still runs" topo_alive first
+e2e_check "ruphin-tund removed rph1 after failing" bash -c "! ip -n $ns link show rph1 >/dev/null 2>&1"
+e2e_finish
