@@ -32,6 +32,8 @@ struct rph_peer *rph_ev_peer_core(struct rph_ev_peer *p);
 int rph_ev_peer_fd(const struct rph_ev_peer *p);
 int rph_ev_peer_local_addr(const struct rph_ev_peer *p, struct rph_addr *out);
 
+/* Binds one UDP socket per listen address (IPv6 ones v6-only) and expires sessions on its own
+ * one-second timer. On failure *err is a negative errno (e.g. -EADDRINUSE from bind). */
 struct rph_ev_holepuncher *rph_ev_holepuncher_new(struct event_base *base,
                                                   const struct rph_holepuncher_config *cfg,
                                                   const struct rph_addr *listen, size_t n_listen,

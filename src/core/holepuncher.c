@@ -3,6 +3,7 @@
 // client and the session's server to each other, HelloReq is answered. Garbage gets no reply.
 #include "ruphin/holepuncher.h"
 
+#include <errno.h>
 #include <stdlib.h>
 
 #include "ruphin/error.h"
@@ -87,6 +88,8 @@ static void on_register(struct rph_holepuncher *hp, const struct rph_msg *m,
     const struct rph_addr *old = rph_store_get(hp->store, &m->session, now);
     struct rph_addr prev = old ? *old : (struct rph_addr){0};
     int r = rph_store_put(hp->store, &m->session, from, now + hp->cfg.session_ttl_ms);
+    if (r == -ENOMEM) /* nothing was stored, and it is not the cap: no ack, not counted as full */
+        return;
     if (r < 0) {
         /* Full: refused without an answer, so the server keeps retrying and sees no ack. */
         hp->stats.refused_full++;

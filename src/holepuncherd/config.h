@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+// holepuncherd's JSON config: the listen addresses and the session table's limits.
+#ifndef HOLEPUNCHERD_CONFIG_H
+#define HOLEPUNCHERD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "jsoncfg.h"
+#include "log.h"
+#include "ruphin/addr.h"
+
+/* ev.c binds at most this many sockets. */
+#define HPD_MAX_LISTEN 8
+
+#define HPD_TTL_MIN 5
+#define HPD_TTL_MAX 86400
+#define HPD_TTL_DEFAULT 60
+#define HPD_MAX_SESSIONS_MIN 1
+#define HPD_MAX_SESSIONS_MAX 10000000
+#define HPD_MAX_SESSIONS_DEFAULT 100000
+
+struct hpd_config {
+    struct rph_addr listen[HPD_MAX_LISTEN];
+    size_t n_listen;
+    uint32_t session_ttl_s;
+    size_t max_sessions;
+    enum log_level log_level;
+};
+
+/* Fills out from a parsed config object; 0, or -1 with err naming the key and the problem. */
+int hpd_config_parse(const cJSON *root, struct hpd_config *out, struct cfg_err *err);
+/* Reads and parses path; errors name the file too. */
+int hpd_config_load(const char *path, struct hpd_config *out, struct cfg_err *err);
+/* true when both configs listen on the same set of addresses (in any order). */
+bool hpd_config_same_listen(const struct hpd_config *a, const struct hpd_config *b);
+
+#endif

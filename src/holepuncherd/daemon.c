@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: MIT
+// holepuncherd's runtime: the library's event-driven holepuncher on a libevent base, plus
+// signals (stop, reload), a one-second timer and the log lines around them.
+#include "daemon.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event_log.h"
+#include "listen_probe.h"
+#include "log.h"
+#include "ruphin/clock.h"
+#include "ruphin/error.h"
+#include "ruphin/ev.h"
+
+static const int handled_signals[] = {SIGTERM, SIGINT, SIGHUP};
+#define N_SIGNALS (sizeof handled_signals / sizeof handled_signals[0])
+
+struct hpd_daemon {
+    struct event_base *base;
+    struct rph_ev_holepuncher *evh;
+    struct rph_holepuncher *hp;
+    struct event *sig[N_SIGNALS];
+    struct event *tick;
+    struct hpd_config cfg; /* listen: what is bound; the rest: what is applied */
+    char *config_path;
+    struct hpd_event_log elog;
+    int stop_signal;
+};
+
+static const char *level_name(enum log_level l)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    return (unsigned)l < 4 ? names[l] : "?";
+}
+
+static void core_config(const struct hpd_config *cfg, struct rph_holepuncher_config *hc)
+{
+    rph_holepuncher_config_defaults(hc);
+    hc->session_ttl_ms = cfg->session_ttl_s * 1000u;
+    hc->max_sessions = cfg->max_sessions;
+    /* LocalInterrupt is the crate's test hook; a daemon must not stop on a datagram. */
+    hc->allow_local_interrupt = false;
+}
+
+/* "a b c" from the configured listen addresses. */
+static void listen_text(const struct hpd_config *cfg, char *buf, size_t cap)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < cfg->n_listen && o < cap; i++) {
+        char a[RPH_ADDR_STRLEN];
+        int n = snprintf(buf + o, cap - o, "%s%s", i ? " " : "",
+                         rph_addr_format(&cfg->listen[i], a, sizeof a));
+        if (n < 0) break;
+        o += (size_t)n;
+    }
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct hpd_daemon *d = arg;
+    /* Expiry is the event module's own one-second tick (ev.h); this one flushes log counts. */
+    hpd_event_log_flush(&d->elog, rph_now_ms());
+}
+
+int hpd_daemon_reload(struct hpd_daemon *d)
+{
+    struct hpd_config nc;
+    struct cfg_err err;
+    if (hpd_config_load(d->config_path, &nc, &err) < 0) {
+        log_error("reload failed, keeping the running config: %s", err.msg);
+        return -1;
+    }
+    log_set_level(nc.log_level);
+    struct rph_holepuncher_config hc;
+    core_config(&nc, &hc);
+    rph_holepuncher_reconfigure(d->hp, &hc);
+    d->elog.max_sessions = nc.max_sessions;
+    if (!hpd_config_same_listen(&d->cfg, &nc)) {
+        char cur[HPD_MAX_LISTEN * (RPH_ADDR_STRLEN + 1)];
+        listen_text(&d->cfg, cur, sizeof cur);
+        log_warn("reload: \"listen\" changed; it needs a restart, still listening on %s", cur);
+    }
+    d->cfg.session_ttl_s = nc.session_ttl_s;
+    d->cfg.max_sessions = nc.max_sessions;
+    d->cfg.log_level = nc.log_level;
+    size_t count = rph_holepuncher_session_count(d->hp);
+    log_info("reloaded config %s: session_ttl %u s, max_sessions %zu, log_level %s "
+             "(sessions kept: %zu)",
+             d->config_path, nc.session_ttl_s, nc.max_sessions, level_name(nc.log_level), count);
+    if (count > nc.max_sessions)
+        log_warn("reload: %zu sessions exceed max_sessions %zu; new sessions are refused until "
+                 "enough expire",
+                 count, nc.max_sessions);
+    return 0;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    struct hpd_daemon *d = arg;
+    if (sig == SIGHUP) {
+        log_info("SIGHUP: reloading config %s", d->config_path);
+        hpd_daemon_reload(d);
+        return;
+    }
+    d->stop_signal = (int)sig;
+    event_base_loopbreak(d->base);
+}
+
+static void bind_error(const struct hpd_config *cfg, int err, char *msg, size_t cap)
+{
+    int perr = 0;
+    int i = hpd_listen_probe(cfg->listen, cfg->n_listen, &perr);
+    char a[RPH_ADDR_STRLEN];
+    if (i >= 0) {
+        snprintf(msg, cap, "cannot bind %s: %s", rph_addr_format(&cfg->listen[i], a, sizeof a),
+                 rph_strerror(perr));
+        return;
+    }
+    /* All bind now: the failure was elsewhere (memory) or the address was freed since. */
+    char all[HPD_MAX_LISTEN * (RPH_ADDR_STRLEN + 1)];
+    listen_text(cfg, all, sizeof all);
+    snprintf(msg, cap, "cannot listen on %s: %s", all, rph_strerror(err));
+}
+
+int hpd_daemon_new(const char *config_path, const struct hpd_config *cfg, struct hpd_daemon **out,
+                   char *msg, size_t cap)
+{
+    int e = -ENOMEM;
+    struct hpd_daemon *d = calloc(1, sizeof *d);
+    if (!d) goto nomem;
+    d->cfg = *cfg;
+    d->config_path = strdup(config_path);
+    if (!d->config_path) goto nomem;
+    hpd_event_log_init(&d->elog, cfg->max_sessions);
+    d->base = event_base_new();
+    if (!d->base) {
+        snprintf(msg, cap, "cannot create the libevent base");
+        goto fail;
+    }
+    struct rph_holepuncher_config hc;
+    core_config(cfg, &hc);
+    d->evh = rph_ev_holepuncher_new(d->base, &hc, cfg->listen, cfg->n_listen, &e);
+    if (!d->evh) {
+        bind_error(cfg, e, msg, cap);
+        goto fail;
+    }
+    d->hp = rph_ev_holepuncher_core(d->evh);
+    rph_holepuncher_set_event_cb(d->hp, hpd_event_log_cb, &d->elog);
+    for (size_t i = 0; i < N_SIGNALS; i++) {
+        d->sig[i] = evsignal_new(d->base, handled_signals[i], on_signal, d);
+        if (!d->sig[i] || evsignal_add(d->sig[i], NULL) < 0) {
+            snprintf(msg, cap, "cannot handle signal %s", strsignal(handled_signals[i]));
+            goto fail;
+        }
+    }
+    d->tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
+    struct timeval sec = {1, 0};
+    if (!d->tick || event_add(d->tick, &sec) < 0) {
+        snprintf(msg, cap, "cannot start the expiry timer");
+        goto fail;
+    }
+    *out = d;
+    return 0;
+nomem:
+    snprintf(msg, cap, "out of memory");
+fail:
+    hpd_daemon_free(d);
+    return e < 0 ? e : -ENOMEM;
+}
+
+static void log_stats(const struct hpd_daemon *d, const char *why)
+{
+    const struct rph_holepuncher_stats *s = rph_holepuncher_stats(d->hp);
+    log_info("%s: %zu sessions; received %llu, sent %llu, registers %llu, joins %llu, hellos %llu, "
+             "peerinfos_sent %llu, not_found %llu, refused_full %llu, malformed %llu, "
+             "unexpected %llu, expired %llu",
+             why, rph_holepuncher_session_count(d->hp), (unsigned long long)s->received,
+             (unsigned long long)s->sent, (unsigned long long)s->registers,
+             (unsigned long long)s->joins, (unsigned long long)s->hellos,
+             (unsigned long long)s->peerinfos_sent, (unsigned long long)s->not_found,
+             (unsigned long long)s->refused_full, (unsigned long long)s->malformed,
+             (unsigned long long)s->unexpected, (unsigned long long)s->expired);
+}
+
+int hpd_daemon_run(struct hpd_daemon *d)
+{
+    char bound[HPD_MAX_LISTEN * (RPH_ADDR_STRLEN + 1)];
+    listen_text(&d->cfg, bound, sizeof bound);
+    log_info("holepuncherd %s listening on %s (session_ttl %u s, max_sessions %zu, log_level %s)",
+             RUPHIN_VERSION, bound, d->cfg.session_ttl_s, d->cfg.max_sessions,
+             level_name(d->cfg.log_level));
+    int r = event_base_dispatch(d->base);
+    if (r < 0) {
+        log_error("event loop failed: %s", strerror(errno));
+        log_stats(d, "stopped on an error");
+        return -EIO;
+    }
+    char why[64];
+    snprintf(why, sizeof why, "stopped on %s",
+             d->stop_signal == SIGINT    ? "SIGINT"
+             : d->stop_signal == SIGTERM ? "SIGTERM"
+                                         : "exit");
+    log_stats(d, why);
+    return 0;
+}
+
+void hpd_daemon_free(struct hpd_daemon *d)
+{
+    if (!d) return;
+    if (d->tick) event_free(d->tick);
+    for (size_t i = 0; i < N_SIGNALS; i++)
+        if (d->sig[i]) event_free(d->sig[i]);
+    rph_ev_holepuncher_free(d->evh);
+    if (d->base) event_base_free(d->base);
+    free(d->config_path);
+    free(d);
+}

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: MIT
+// Log lines for holepuncher events (registered, moved, joined, expired, refused, dropped).
+#include "event_log.h"
+
+#include "log.h"
+#include "ruphin/clock.h"
+#include "ruphin/error.h"
+#include "session_text.h"
+
+void hpd_event_log_init(struct hpd_event_log *el, size_t max_sessions)
+{
+    el->max_sessions = max_sessions;
+    hpd_ratelimit_init(&el->refused, 1000);
+    hpd_ratelimit_init(&el->dropped, 1000);
+}
+
+static const char *addr_text(const struct rph_addr *a, char *buf, size_t cap)
+{
+    if (!a) return "(unknown)";
+    return rph_addr_format(a, buf, cap);
+}
+
+void hpd_event_log_cb(void *ctx, const struct rph_hp_event *ev)
+{
+    struct hpd_event_log *el = ctx;
+    char sess[HPD_SESSION_TEXT_MAX] = "(none)";
+    char from[RPH_ADDR_STRLEN], server[RPH_ADDR_STRLEN];
+    uint64_t more;
+
+    if (ev->session) hpd_session_text(ev->session, sess, sizeof sess);
+    switch (ev->type) {
+    case RPH_HP_REGISTERED:
+        log_info("session %s registered by %s", sess, addr_text(ev->from, from, sizeof from));
+        break;
+    case RPH_HP_REFRESHED:
+        log_debug("session %s refreshed by %s", sess, addr_text(ev->from, from, sizeof from));
+        break;
+    case RPH_HP_MOVED:
+        /* Anyone who knows the ID can take a session over (as in the crate): worth a warning. */
+        log_warn("session %s moved from %s to %s", sess,
+                 addr_text(ev->server, server, sizeof server),
+                 addr_text(ev->from, from, sizeof from));
+        break;
+    case RPH_HP_JOINED:
+        log_info("session %s joined by %s, server %s", sess, addr_text(ev->from, from, sizeof from),
+                 addr_text(ev->server, server, sizeof server));
+        break;
+    case RPH_HP_NOT_FOUND:
+        log_info("session %s not found, join from %s", sess,
+                 addr_text(ev->from, from, sizeof from));
+        break;
+    case RPH_HP_REFUSED_FULL:
+        if (hpd_ratelimit_take(&el->refused, rph_now_ms(), &more)) {
+            if (more)
+                log_warn("session %s refused: table full (max_sessions %zu), register from %s; "
+                         "%llu more refused since the last line",
+                         sess, el->max_sessions, addr_text(ev->from, from, sizeof from),
+                         (unsigned long long)more);
+            else
+                log_warn("session %s refused: table full (max_sessions %zu), register from %s",
+                         sess, el->max_sessions, addr_text(ev->from, from, sizeof from));
+        }
+        break;
+    case RPH_HP_EXPIRED:
+        log_info("session %s expired, server was %s", sess,
+                 addr_text(ev->server, server, sizeof server));
+        break;
+    case RPH_HP_DROPPED:
+        /* Formatting costs something under a flood; skip it when the line would be discarded. */
+        if (log_get_level() < LOG_LVL_DEBUG) break;
+        if (hpd_ratelimit_take(&el->dropped, rph_now_ms(), &more)) {
+            if (more)
+                log_debug("dropped a datagram from %s: %s; %llu more dropped since the last line",
+                          addr_text(ev->from, from, sizeof from), rph_strerror(ev->err),
+                          (unsigned long long)more);
+            else
+                log_debug("dropped a datagram from %s: %s", addr_text(ev->from, from, sizeof from),
+                          rph_strerror(ev->err));
+        }
+        break;
+    }
+}
+
+void hpd_event_log_flush(struct hpd_event_log *el, uint64_t now_ms)
+{
+    uint64_t n = hpd_ratelimit_flush(&el->refused, now_ms);
+    if (n)
+        log_warn("%llu more sessions refused: table full (max_sessions %zu)", (unsigned long long)n,
+                 el->max_sessions);
+    n = hpd_ratelimit_flush(&el->dropped, now_ms);
+    if (n && log_get_level() >= LOG_LVL_DEBUG)
+        log_debug("%llu more datagrams dropped", (unsigned long long)n);
+}
