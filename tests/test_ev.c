@@ -18,12 +18,12 @@ struct world {
 static void server_data(void *ctx, struct rph_remote *from, const uint8_t *d, size_t n)
 {
     struct world *w = ctx;
-    uint8_t buf[RPH_HEADER_LEN + 128];
+    uint8_t buf[RPH_FRAME_HEADROOM + 128 + RPH_FRAME_TAILROOM];
     cr_assert_leq(n, 100);
-    memcpy(buf + RPH_HEADER_LEN, "re:", 3);
-    memcpy(buf + RPH_HEADER_LEN + 3, d, n);
+    memcpy(buf + RPH_FRAME_HEADROOM, "re:", 3);
+    memcpy(buf + RPH_FRAME_HEADROOM + 3, d, n);
     /* the zero-copy path the tunnel uses */
-    cr_assert_eq(rph_ev_peer_send_framed(w->server, &from->addr, buf, n + 3), 0);
+    cr_assert_eq(rph_ev_peer_send_frame(w->server, from, buf, n + 3), 0);
 }
 
 static void server_remote(void *ctx, struct rph_remote *r, bool up)

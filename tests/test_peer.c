@@ -2,8 +2,10 @@
 // The peer and holepuncher state machines wired together in memory, on a fake clock:
 // handshakes, several clients, retries, timeouts, keepalives, re-join, and the crate fixes.
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "ruphin/clock.h"
 #include "ruphin/error.h"
 #include "ruphin/holepuncher.h"
 #include "ruphin/peer.h"
@@ -118,6 +120,8 @@ static void advance(uint64_t ms)
     }
 }
 
+static const uint8_t *seal_key; /* set: start() makes sealed peers with this key */
+
 static struct rph_peer *start(int k, enum rph_role role, const char *session, uint32_t hs_timeout)
 {
     struct rph_peer_config c;
@@ -125,6 +129,11 @@ static struct rph_peer *start(int k, enum rph_role role, const char *session, ui
     c.holepuncher = hp_addr;
     c.handshake_timeout_ms = hs_timeout;
     rph_session_set(&c.session, session, strlen(session));
+    if (seal_key) {
+        c.sealed = true;
+        rph_seal_init();
+        rph_seal_derive(&c.seal, seal_key, session, strlen(session));
+    }
     struct rph_peer_callbacks cb = {
         .send = node_send, .on_data = node_data, .on_remote = node_remote};
     int err = 0;
@@ -137,6 +146,7 @@ static struct rph_peer *start(int k, enum rph_role role, const char *session, ui
 static void setup(void)
 {
     qn = 0;
+    seal_key = NULL;
     now = 1000000;
     dropped = 0;
     drop_from = drop_to = NULL;
@@ -362,4 +372,187 @@ Test(peer, garbage_is_counted_and_changes_nothing)
     cr_assert_eq(rph_peer_input(s, junk, sizeof junk, &hp_addr, now), RPH_E_LENGTH);
     cr_assert_eq(rph_peer_stats(s)->malformed, 1);
     cr_assert_eq(rph_peer_state(s), RPH_STATE_REGISTERED);
+}
+
+/* ---- sealed mode ---- */
+
+static const uint8_t KEY[32] = {42, 1, 2, 3};
+static const uint8_t OTHER_KEY[32] = {43, 1, 2, 3};
+
+static bool queue_contains(const char *needle)
+{
+    for (size_t i = 0; i < qn; i++)
+        if (memmem(q[i].buf, q[i].len, needle, strlen(needle))) return true;
+    return false;
+}
+
+static size_t up_remotes(struct rph_peer *p)
+{
+    size_t n, up = 0;
+    struct rph_remote *r = rph_peer_remotes(p, &n);
+    for (size_t i = 0; i < n; i++)
+        up += r[i].in_use && r[i].up;
+    return up;
+}
+
+Test(peer, sealed_handshake_and_data_never_in_clear)
+{
+    seal_key = KEY;
+    struct rph_peer *s = start(0, RPH_ROLE_SERVER, "office", 0);
+    cr_assert_eq(rph_peer_state(s), RPH_STATE_REGISTERED);
+    struct rph_peer *c = start(1, RPH_ROLE_CLIENT, "office", 0);
+    advance(500);
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_CONNECTED);
+    cr_assert_eq(up_remotes(s), 1);
+    cr_assert_eq(rph_peer_send_data(c, &nodes[0].addr, "hello", 5), 0);
+    cr_assert_not(queue_contains("hello"), "plaintext on the wire");
+    run();
+    cr_assert_str_eq(nodes[0].last_data, "hello");
+    rph_peer_send_data(s, &nodes[1].addr, "echo:hello", 10);
+    cr_assert_not(queue_contains("echo"), "plaintext on the wire");
+    run();
+    cr_assert_str_eq(nodes[1].last_data, "echo:hello");
+    /* the session name never reaches the holepuncher: only a hash of the owner key */
+    cr_assert_eq(rph_holepuncher_stats(hp)->sealed_registers, 1);
+    cr_assert_eq(rph_holepuncher_stats(hp)->registers, 0);
+}
+
+Test(peer, sealed_session_resists_strangers)
+{
+    seal_key = KEY;
+    start(0, RPH_ROLE_SERVER, "office", 0);
+    struct rph_session wire = rph_peer_config(nodes[0].peer)->seal.wire_session;
+    /* A stranger with another key joins the same name: its Join names another session. */
+    seal_key = OTHER_KEY;
+    struct rph_peer *x = start(3, RPH_ROLE_CLIENT, "office", 10000);
+    cr_assert_eq(rph_peer_state(x), RPH_STATE_FAILED);
+    cr_assert_eq(rph_peer_last_error(x), RPH_E_NOT_FOUND);
+    /* The wire session ID, seen on the wire, in a plaintext Register and Join: refused. */
+    uint8_t reg[4 + RPH_SESSION_MAX] = {0, 4 + RPH_SESSION_MAX, 0, RPH_REGISTER};
+    memcpy(reg + 4, wire.id, RPH_SESSION_MAX);
+    qn = 0;
+    rph_holepuncher_input(hp, reg, sizeof reg, &nodes[3].addr, now);
+    reg[3] = RPH_JOIN;
+    rph_holepuncher_input(hp, reg, sizeof reg, &nodes[3].addr, now);
+    cr_assert_eq(qn, 0, "the holepuncher answered a plaintext message for a sealed session");
+    cr_assert_eq(rph_holepuncher_stats(hp)->refused_sealed, 2);
+    /* A replayed SealedRegister from the stranger's address does not move the session. */
+    rph_peer_free(x);
+    nodes[3].peer = NULL;
+    seal_key = KEY;
+    start(1, RPH_ROLE_CLIENT, "office", 0);
+    advance(500);
+    cr_assert_eq(rph_peer_state(nodes[1].peer), RPH_STATE_CONNECTED,
+                 "the real client still joins the real server");
+}
+
+Test(peer, sealed_register_replay_cannot_move_the_session)
+{
+    seal_key = KEY;
+    struct rph_peer *s = start(0, RPH_ROLE_SERVER, "office", 0);
+    /* A genuine Register from two seconds ago, as an eavesdropper would have recorded it. */
+    uint8_t captured[RPH_OWNER_LEN];
+    struct rph_seal_keys keys = rph_peer_config(s)->seal;
+    cr_assert_eq(rph_owner_encode(&keys, RPH_SEALED_REGISTER, now - 2000 + rph_wall_offset_ms(),
+                                  captured, sizeof captured),
+                 RPH_OWNER_LEN);
+    advance(10000); /* the server has re-registered since: its proof is newer */
+    qn = 0;
+    rph_holepuncher_input(hp, captured, sizeof captured, &nodes[3].addr, now);
+    cr_assert_eq(qn, 0, "a stale Register was acknowledged");
+    cr_assert_geq(rph_holepuncher_stats(hp)->stale, 1);
+    start(1, RPH_ROLE_CLIENT, "office", 0);
+    advance(500);
+    cr_assert_eq(rph_peer_state(nodes[1].peer), RPH_STATE_CONNECTED);
+}
+
+Test(peer, sealed_transport_drops_tampered_and_replayed_packets)
+{
+    seal_key = KEY;
+    struct rph_peer *s = start(0, RPH_ROLE_SERVER, "office", 0);
+    struct rph_peer *c = start(1, RPH_ROLE_CLIENT, "office", 0);
+    advance(500);
+    rph_peer_send_data(c, &nodes[0].addr, "one", 3);
+    cr_assert_eq(qn, 1);
+    struct dgram orig = q[0];
+    run();
+    cr_assert_eq(nodes[0].data_count, 1);
+    /* replay */
+    struct dgram d = orig;
+    cr_assert_eq(rph_peer_input(s, d.buf, d.len, &nodes[1].addr, now), RPH_E_REPLAY);
+    /* tamper, from the right address and from a stranger's */
+    d = orig;
+    d.buf[d.len - 1] ^= 1;
+    d.buf[15] ^= 0x10; /* a fresh counter, so it is the tag that fails */
+    cr_assert_eq(rph_peer_input(s, d.buf, d.len, &nodes[1].addr, now), RPH_E_AUTH);
+    d = orig;
+    d.buf[15] ^= 0x20;
+    d.buf[20] ^= 1;
+    cr_assert_eq(rph_peer_input(s, d.buf, d.len, &nodes[3].addr, now), RPH_E_AUTH);
+    cr_assert_eq(nodes[0].data_count, 1, "a bad packet was delivered");
+    cr_assert_eq(rph_peer_stats(s)->replayed, 1);
+    cr_assert_eq(rph_peer_stats(s)->auth_failed, 2);
+    /* plaintext Data and hellos from the client's address change nothing */
+    uint8_t data[] = {0, 7, 0, 5, 'x', 'y', 'z'};
+    cr_assert_eq(rph_peer_input(s, data, sizeof data, &nodes[1].addr, now), RPH_E_UNEXPECTED);
+    cr_assert_eq(nodes[0].data_count, 1);
+    /* the endpoint did not move to the stranger */
+    size_t n;
+    cr_assert(rph_addr_equal(&rph_peer_remotes(s, &n)[0].addr, &nodes[1].addr));
+}
+
+Test(peer, sealed_endpoint_follows_authenticated_packets)
+{
+    seal_key = KEY;
+    struct rph_peer *s = start(0, RPH_ROLE_SERVER, "office", 0);
+    struct rph_peer *c = start(1, RPH_ROLE_CLIENT, "office", 0);
+    advance(500);
+    /* The client's NAT rebinds: same host, new port. */
+    nodes[1].addr.port = 50000;
+    rph_peer_send_data(c, &nodes[0].addr, "moved", 5);
+    run();
+    cr_assert_str_eq(nodes[0].last_data, "moved");
+    cr_assert_eq(rph_peer_stats(s)->roamed, 1);
+    rph_peer_send_data(s, &nodes[1].addr, "found you", 9);
+    run();
+    cr_assert_str_eq(nodes[1].last_data, "found you");
+    cr_assert_eq(nodes[0].downs, 0, "the peer was dropped instead of followed");
+}
+
+Test(peer, sealed_keys_rotate_and_traffic_goes_on)
+{
+    seal_key = KEY;
+    struct rph_peer *s = start(0, RPH_ROLE_SERVER, "office", 0);
+    struct rph_peer *c = start(1, RPH_ROLE_CLIENT, "office", 0);
+    advance(500);
+    uint64_t hs = rph_peer_stats(c)->handshakes_done;
+    for (int minute = 0; minute < 5; minute++) {
+        advance(60000);
+        char msg[16];
+        snprintf(msg, sizeof msg, "minute %d", minute);
+        cr_assert_eq(rph_peer_send_data(c, &nodes[0].addr, msg, strlen(msg)), 0);
+        run();
+        cr_assert_str_eq(nodes[0].last_data, msg);
+    }
+    cr_assert_geq(rph_peer_stats(c)->handshakes_done, hs + 2, "no rekey in 5 minutes");
+    cr_assert_eq(nodes[0].downs, 0);
+    cr_assert_eq(up_remotes(s), 1);
+}
+
+Test(peer, sealed_client_finds_a_restarted_server)
+{
+    seal_key = KEY;
+    start(0, RPH_ROLE_SERVER, "office", 0);
+    struct rph_peer *c = start(1, RPH_ROLE_CLIENT, "office", 0);
+    advance(500);
+    rph_peer_free(nodes[0].peer);
+    nodes[0].peer = NULL;
+    nodes[0].addr.port = 41000;
+    start(0, RPH_ROLE_SERVER, "office", 0);
+    advance(32000);
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_CONNECTED);
+    cr_assert_eq(rph_peer_stats(c)->rejoins, 1);
+    rph_peer_send_data(c, &nodes[0].addr, "again", 5);
+    run();
+    cr_assert_str_eq(nodes[0].last_data, "again");
 }

@@ -77,8 +77,8 @@ Test(store, never_grows_past_max_sessions)
     struct rph_session k1 = sess(1);
     cr_assert_eq(rph_store_put(s, &k1, &v, 200), 0);
     cr_assert_eq(rph_store_count(s), 3);
-    rph_store_expire(s, 150, 1000, NULL, NULL);
-    cr_assert_eq(rph_store_put(s, &k, &v, 300), 1, "room after expiry");
+    rph_store_expire(s, 1000, 1000, NULL, NULL);
+    cr_assert_eq(rph_store_put(s, &k, &v, 3000), 1, "room after expiry");
     rph_store_free(s);
 }
 
@@ -97,20 +97,34 @@ Test(store, many_sessions_churn)
     for (unsigned i = 0; i < 100000; i++) {
         struct rph_session k = sess(i);
         struct rph_addr v = addr(i);
-        cr_assert_eq(rph_store_put(s, &k, &v, (i % 2) ? 10 : 20), 1);
+        cr_assert_eq(rph_store_put(s, &k, &v, (i % 2) ? 10000 : 20000), 1);
     }
     cr_assert_eq(rph_store_count(s), 100000);
     expired_seen = 0;
     size_t total = 0;
     for (int round = 0; round < 64 && rph_store_count(s) > 50000; round++)
-        total += rph_store_expire(s, 10, 65536, count_expired, NULL);
+        total += rph_store_expire(s, 10000, 65536, count_expired, NULL);
     cr_assert_eq(total, 50000);
     cr_assert_eq(expired_seen, 50000);
     for (unsigned i = 0; i < 100000; i += 2) {
         struct rph_session k = sess(i);
-        cr_assert_not_null(rph_store_get(s, &k, 10), "session %u lost", i);
+        cr_assert_not_null(rph_store_get(s, &k, 10000), "session %u lost", i);
     }
     /* one flat table: a bounded cost per session, whatever the power-of-two rounding */
-    cr_assert_leq(rph_store_memory(s) / 100000, 160);
+    cr_assert_leq(rph_store_memory(s) / 100000, 140);
+    rph_store_free(s);
+}
+
+Test(store, sealed_entries_keep_their_flag_and_timestamp)
+{
+    struct rph_store *s = rph_store_new(10);
+    struct rph_session k = sess(7);
+    struct rph_store_entry e = {.server = addr(7), .sealed = true, .ts_s = 1764000000}, got;
+    cr_assert_eq(rph_store_put_entry(s, &k, &e, 60000), 1);
+    cr_assert(rph_store_find(s, &k, 0, &got));
+    cr_assert(got.sealed);
+    cr_assert_eq(got.ts_s, 1764000000u);
+    cr_assert(rph_addr_equal(&got.server, &e.server));
+    cr_assert_not(rph_store_find(s, &k, 60000, &got), "expired entry found");
     rph_store_free(s);
 }

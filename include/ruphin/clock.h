@@ -6,5 +6,7 @@
 #include <stdint.h>
 
 uint64_t rph_now_ms(void);
+/* CLOCK_REALTIME minus CLOCK_MONOTONIC, in ms: wall time = rph_now_ms() + this. */
+int64_t rph_wall_offset_ms(void);
 
 #endif

@@ -21,6 +21,12 @@ enum rph_error {
     RPH_E_UNEXPECTED = -1015,    /* valid message that makes no sense here (wrong sender/state) */
     RPH_E_SESSION_MISMATCH = -1016, /* ack/not-found for a session we did not ask for */
     RPH_E_INVALID = -1017,          /* invalid argument */
+    RPH_E_SIZE = -1018,             /* sealed-mode message of the wrong size for its type */
+    RPH_E_AUTH = -1019,             /* signature, MAC or AEAD tag did not verify */
+    RPH_E_REPLAY = -1020,           /* counter already seen or too old, or a stale timestamp */
+    RPH_E_NOKEY = -1021,            /* no usable key for this packet or peer yet */
+    RPH_E_NOTSUP = -1022,           /* built without libsodium */
+    RPH_E_RATE = -1023,             /* over a rate limit */
 };
 
 /* Text for a negative errno or an rph_error; never NULL. */

@@ -25,9 +25,10 @@ struct rph_ev_peer *rph_ev_peer_new(struct event_base *base, const struct rph_pe
 void rph_ev_peer_free(struct rph_ev_peer *p);
 int rph_ev_peer_send(struct rph_ev_peer *p, const struct rph_addr *to, const void *data,
                      size_t len);
-/* buf holds RPH_HEADER_LEN bytes of headroom, then the payload: sent with no copy. */
-int rph_ev_peer_send_framed(struct rph_ev_peer *p, const struct rph_addr *to, uint8_t *buf,
-                            size_t payload_len);
+/* Sends a payload at buf + RPH_FRAME_HEADROOM (with RPH_FRAME_TAILROOM free after it) to
+ * remote r, framed (and sealed) in place: no copy. RPH_E_NOKEY before a sealed handshake. */
+int rph_ev_peer_send_frame(struct rph_ev_peer *p, struct rph_remote *r, uint8_t *buf,
+                           size_t payload_len);
 struct rph_peer *rph_ev_peer_core(struct rph_ev_peer *p);
 int rph_ev_peer_fd(const struct rph_ev_peer *p);
 int rph_ev_peer_local_addr(const struct rph_ev_peer *p, struct rph_addr *out);

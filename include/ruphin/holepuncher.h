@@ -13,6 +13,11 @@ struct rph_holepuncher_config {
     uint32_t session_ttl_ms;    /* a session whose server has not re-registered is dropped */
     size_t max_sessions;        /* Register of a new session beyond this is refused */
     bool allow_local_interrupt; /* LocalInterrupt from loopback stops serve() (the crate's) */
+    /* Register/Join (plain or sealed) allowed per source IP address: a token bucket of
+     * rate_burst tokens refilled at rate_per_s. 0 turns the limit off. */
+    uint32_t rate_per_s, rate_burst;
+    /* Sealed Register/Join must carry a UNIX time within this of ours. */
+    uint32_t sealed_skew_ms;
 };
 
 struct rph_holepuncher_stats {
@@ -22,6 +27,13 @@ struct rph_holepuncher_stats {
     uint64_t malformed;    /* failed to decode */
     uint64_t unexpected;   /* decoded, but not a message a holepuncher takes */
     uint64_t expired;
+    /* sealed sessions and limits */
+    uint64_t sealed_registers, sealed_joins;
+    uint64_t bad_signature;  /* sealed message whose signature does not verify */
+    uint64_t stale;          /* sealed message outside the clock window, or replayed */
+    uint64_t refused_sealed; /* plaintext Register/Join for a sealed session */
+    uint64_t rate_limited;
+    uint64_t no_crypto; /* sealed message to a holepuncher built without libsodium */
 };
 
 /* Called for each reply; to is never NULL. */
@@ -36,6 +48,9 @@ enum rph_hp_event_type {
     RPH_HP_REFUSED_FULL, /* Register of a new session with the table full */
     RPH_HP_EXPIRED,      /* session_ttl passed without a Register */
     RPH_HP_DROPPED,      /* malformed or unexpected datagram; err says why */
+    RPH_HP_REFUSED,      /* a well-formed request refused: err is RPH_E_AUTH (bad signature),
+                          * RPH_E_REPLAY (stale or replayed), RPH_E_RATE, or RPH_E_UNEXPECTED
+                          * (plaintext message for a sealed session) */
 };
 
 struct rph_hp_event {
@@ -57,6 +72,8 @@ void rph_holepuncher_free(struct rph_holepuncher *hp);
 /* For logging: one call per event, from inside input() and tick(). */
 void rph_holepuncher_set_event_cb(struct rph_holepuncher *hp, rph_hp_event_fn fn, void *ctx);
 /* Applies new limits without dropping sessions (config reload). */
+/* Wall clock minus the clock passed as now_ms, for sealed timestamps; keep it current. */
+void rph_holepuncher_set_wall_offset(struct rph_holepuncher *hp, int64_t offset_ms);
 void rph_holepuncher_reconfigure(struct rph_holepuncher *hp,
                                  const struct rph_holepuncher_config *cfg);
 /* 0 when handled, RPH_E_INTERRUPTED for an accepted LocalInterrupt, another RPH_E_* when dropped.

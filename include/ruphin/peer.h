@@ -10,7 +10,12 @@
 
 #include "ruphin/addr.h"
 #include "ruphin/holepuncher.h" /* rph_send_fn */
+#include "ruphin/seal.h"
 #include "ruphin/wire.h"
+
+/* Room a caller leaves around a payload for rph_peer_frame (sealed or not). */
+#define RPH_FRAME_HEADROOM RPH_TRANSPORT_HEADER_LEN
+#define RPH_FRAME_TAILROOM RPH_TAG_LEN
 
 enum rph_role { RPH_ROLE_SERVER = 1, RPH_ROLE_CLIENT = 2 };
 
@@ -31,7 +36,12 @@ struct rph_peer_config {
     uint32_t keepalive_ms;         /* server re-Register, client HelloReq; crate: 10000 */
     uint32_t peer_timeout_ms;      /* a silent remote is dropped (client: re-joins) */
     uint32_t handshake_timeout_ms; /* 0: retry forever (daemons); crate: 10000 */
-    uint32_t max_remotes;          /* clients a server keeps at once */
+    uint32_t max_remotes;          /* clients a server keeps at once (sealed: at most 1000) */
+    /* Sealed mode (docs/SECURITY.md): Sealed Register/Join, authenticated handshake,
+     * AEAD transport. Off (false) is the crate's plaintext protocol. */
+    bool sealed;
+    struct rph_seal_keys seal;
+    uint32_t rekey_ms; /* sealed: the client re-handshakes this often; default 120000 */
 };
 
 struct rph_remote {
@@ -44,6 +54,8 @@ struct rph_remote {
     uint64_t last_hello_ms; /* last HelloReq/HelloResp from it: the "handshake" */
     uint64_t punch_until_ms;
     uint64_t next_hello_ms;
+    uint8_t sender_id[8]; /* sealed: the initiator's identity for this run (roaming) */
+    bool has_id;
     void *user; /* the caller's per-peer data; the slot never moves while in use */
 };
 
@@ -57,6 +69,12 @@ struct rph_peer_stats {
     uint64_t remotes_full;     /* PeerInfo dropped: max_remotes reached */
     uint64_t registers_sent, joins_sent, hellos_sent;
     uint64_t rejoins; /* client: server went silent, joined again */
+    /* sealed mode */
+    uint64_t auth_failed; /* MAC, signature or AEAD tag did not verify */
+    uint64_t replayed;    /* transport counter seen before or too old */
+    uint64_t no_key;      /* transport for an index we do not have */
+    uint64_t handshakes_sent, handshakes_done;
+    uint64_t roamed; /* a peer's endpoint moved, following authenticated packets */
 };
 
 struct rph_peer_callbacks {
@@ -76,12 +94,20 @@ struct rph_peer *rph_peer_new(const struct rph_peer_config *cfg,
 void rph_peer_free(struct rph_peer *p);
 /* One received datagram. 0 when taken, RPH_E_INTERRUPTED for LocalInterrupt from loopback,
  * another RPH_E_* naming why it was dropped (also counted in the stats). */
-int rph_peer_input(struct rph_peer *p, const uint8_t *buf, size_t len, const struct rph_addr *from,
+int rph_peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rph_addr *from,
                    uint64_t now_ms);
 /* Retries, keepalives, punching and timeouts due at now_ms. */
 void rph_peer_tick(struct rph_peer *p, uint64_t now_ms);
 /* When rph_peer_tick next has something to do. */
 uint64_t rph_peer_next_deadline(const struct rph_peer *p);
+/* Frames (plaintext: Data; sealed: Transport, encrypted in place) a payload that sits at
+ * buf + RPH_FRAME_HEADROOM with RPH_FRAME_TAILROOM bytes free after it. *dgram is set to
+ * the datagram inside buf; returns its length, or RPH_E_NOKEY before keys exist. */
+int rph_peer_frame(struct rph_peer *p, struct rph_remote *r, uint8_t *buf, size_t payload_len,
+                   uint8_t **dgram);
+/* Wall clock minus the monotonic clock passed as now_ms (sealed Register/Join carry the
+ * UNIX time); the wrappers keep it current. */
+void rph_peer_set_wall_offset(struct rph_peer *p, int64_t offset_ms);
 /* Frames and sends one Data datagram to a remote. */
 int rph_peer_send_data(struct rph_peer *p, const struct rph_addr *to, const void *data, size_t len);
 /* Client: forget the server and join again now (e.g. after a network change). */

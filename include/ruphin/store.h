@@ -3,6 +3,7 @@
 #ifndef RUPHIN_STORE_H
 #define RUPHIN_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,15 +12,28 @@
 
 struct rph_store;
 
+/* What a session holds besides its ID. Times are kept in seconds to keep slots small. */
+struct rph_store_entry {
+    struct rph_addr server;
+    bool sealed;   /* registered with a SealedRegister: plaintext messages cannot touch it */
+    uint32_t ts_s; /* sealed: UNIX time of the newest accepted SealedRegister */
+};
+
 struct rph_store *rph_store_new(size_t max_sessions);
 void rph_store_free(struct rph_store *s);
 void rph_store_set_max(struct rph_store *s, size_t max_sessions);
 /* 1 if the session was added, 0 if it was refreshed, RPH_E_FULL or -ENOMEM. */
 int rph_store_put(struct rph_store *s, const struct rph_session *id, const struct rph_addr *server,
                   uint64_t expires_ms);
+/* Adds or replaces the whole entry (sealed flag and timestamp too). Same returns as put. */
+int rph_store_put_entry(struct rph_store *s, const struct rph_session *id,
+                        const struct rph_store_entry *e, uint64_t expires_ms);
 /* NULL when absent or expired at now_ms. */
 const struct rph_addr *rph_store_get(const struct rph_store *s, const struct rph_session *id,
                                      uint64_t now_ms);
+/* false when absent or expired; else fills *out. */
+bool rph_store_find(const struct rph_store *s, const struct rph_session *id, uint64_t now_ms,
+                    struct rph_store_entry *out);
 /* Removes up to budget expired sessions (a sweep that resumes where it stopped); returns how many.
  */
 typedef void (*rph_store_expire_fn)(void *ctx, const struct rph_session *id,

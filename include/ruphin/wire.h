@@ -25,7 +25,20 @@ enum rph_type {
     RPH_SESSION_NOT_FOUND = 7,
     RPH_HELLO_REQ = 8,
     RPH_HELLO_RESP = 9,
+    /* Sealed mode (docs/SECURITY.md); not in the Rust crate. */
+    RPH_SEALED_REGISTER = 10, /* owner: pk[32] ts[8] sig[64] */
+    RPH_SEALED_JOIN = 11,     /* owner: pk[32] ts[8] sig[64] */
+    RPH_HANDSHAKE_INIT = 12,  /* hs: sender[4] sender_id[8] ephemeral[32] mac[16] */
+    RPH_HANDSHAKE_RESP = 13,  /* hs: sender[4] receiver[4] ephemeral[32] mac[16] */
+    RPH_TRANSPORT = 14,       /* tr: receiver[4] counter[8], then ciphertext + 16-byte tag */
 };
+
+#define RPH_OWNER_LEN (RPH_HEADER_LEN + 32 + 8 + 64)
+#define RPH_HS_INIT_LEN (RPH_HEADER_LEN + 4 + 8 + 32 + 16)
+#define RPH_HS_RESP_LEN (RPH_HEADER_LEN + 4 + 4 + 32 + 16)
+#define RPH_TRANSPORT_HEADER_LEN (RPH_HEADER_LEN + 4 + 8)
+#define RPH_TAG_LEN 16
+#define RPH_MAC_LEN 16
 
 struct rph_session {
     uint8_t len;
@@ -36,8 +49,23 @@ struct rph_msg {
     enum rph_type type;
     struct rph_session session; /* Register, Join, RegisterAck, SessionNotFound */
     struct rph_addr peer;       /* PeerInfo */
-    const uint8_t *data;        /* Data: points into the decoded buffer */
+    const uint8_t *data;        /* Data, Transport (ciphertext + tag): into the buffer */
     size_t data_len;
+    struct {
+        uint8_t pk[32];
+        uint64_t ts_ms; /* UNIX time, milliseconds */
+        uint8_t sig[64];
+    } owner; /* SealedRegister, SealedJoin */
+    struct {
+        uint32_t sender, receiver;
+        uint8_t sender_id[8];
+        uint8_t ephemeral[32];
+        uint8_t mac[RPH_MAC_LEN];
+    } hs; /* HandshakeInit, HandshakeResp */
+    struct {
+        uint32_t receiver;
+        uint64_t counter;
+    } tr; /* Transport */
 };
 
 /* Strict decode: 0, or a distinct RPH_E_* for each way a datagram can be malformed. */

@@ -42,6 +42,18 @@ const char *rph_strerror(int err)
     case RPH_E_SESSION_MISMATCH:
         return "message for another session";
     case RPH_E_INVALID:
+    case RPH_E_SIZE:
+        return "message size does not match its type";
+    case RPH_E_AUTH:
+        return "authentication failed";
+    case RPH_E_REPLAY:
+        return "replayed or stale message";
+    case RPH_E_NOKEY:
+        return "no session key yet";
+    case RPH_E_NOTSUP:
+        return "sealing is not available in this build (no libsodium)";
+    case RPH_E_RATE:
+        return "rate limited";
         return "invalid argument";
     default:
         break;

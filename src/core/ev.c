@@ -108,6 +108,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct rph_ev_peer *p = arg;
+    /* The wall clock may be stepped (NTP); sealed Register/Join carry it. */
+    rph_peer_set_wall_offset(p->peer, rph_wall_offset_ms());
     rph_peer_tick(p->peer, rph_now_ms());
     arm_timer(p);
 }
@@ -164,6 +166,7 @@ struct rph_ev_peer *rph_ev_peer_new(struct event_base *base, const struct rph_pe
     if (!p->rd || !p->timer) goto fail;
     struct rph_peer_callbacks inner = {
         .send = peer_send, .on_data = peer_data, .on_remote = peer_remote, .on_state = peer_state};
+    if (cfg->sealed) rph_seal_init();
     p->peer = rph_peer_new(cfg, &inner, p, rph_now_ms(), &e);
     if (!p->peer) goto fail;
     event_add(p->rd, NULL);
@@ -191,12 +194,13 @@ int rph_ev_peer_send(struct rph_ev_peer *p, const struct rph_addr *to, const voi
     return rph_peer_send_data(p->peer, to, data, len);
 }
 
-int rph_ev_peer_send_framed(struct rph_ev_peer *p, const struct rph_addr *to, uint8_t *buf,
-                            size_t payload_len)
+int rph_ev_peer_send_frame(struct rph_ev_peer *p, struct rph_remote *r, uint8_t *buf,
+                           size_t payload_len)
 {
-    int n = rph_wire_put_data_header(buf, payload_len);
+    uint8_t *d;
+    int n = rph_peer_frame(p->peer, r, buf, payload_len, &d);
     if (n < 0) return n;
-    return rph_udp_send(p->fd, p->family, to, buf, (size_t)n);
+    return rph_udp_send(p->fd, p->family, &r->addr, d, (size_t)n);
 }
 
 struct rph_peer *rph_ev_peer_core(struct rph_ev_peer *p)
@@ -280,6 +284,7 @@ static void hp_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct rph_ev_holepuncher *h = arg;
+    rph_holepuncher_set_wall_offset(h->hp, rph_wall_offset_ms());
     rph_holepuncher_tick(h->hp, rph_now_ms());
 }
 
@@ -300,6 +305,7 @@ struct rph_ev_holepuncher *rph_ev_holepuncher_new(struct event_base *base,
     if (rxbatch_init(&h->rx) < 0) goto fail;
     h->hp = rph_holepuncher_new(cfg, hp_send, h);
     if (!h->hp) goto fail;
+    rph_holepuncher_set_wall_offset(h->hp, rph_wall_offset_ms());
     for (size_t i = 0; i < n_listen; i++) {
         struct hp_sock *s = &h->socks[i];
         s->owner = h;

@@ -6,9 +6,17 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include <string.h>
+
+#include "ratelimit.h"
+#include "ruphin/clock.h"
 #include "ruphin/error.h"
+#include "ruphin/seal.h"
 #include "ruphin/store.h"
 #include "ruphin/wire.h"
+
+/* Signatures of recently accepted SealedJoins: a replayed Join is refused, not answered. */
+#define JOIN_CACHE 4096
 
 struct rph_holepuncher {
     struct rph_holepuncher_config cfg;
@@ -18,6 +26,10 @@ struct rph_holepuncher {
     rph_hp_event_fn on_event;
     void *ev_ctx;
     struct rph_holepuncher_stats stats;
+    int64_t wall_offset_ms;
+    struct ratelimit rl;
+    uint64_t join_seen[JOIN_CACHE];
+    size_t join_next;
 };
 
 void rph_holepuncher_config_defaults(struct rph_holepuncher_config *c)
@@ -25,6 +37,9 @@ void rph_holepuncher_config_defaults(struct rph_holepuncher_config *c)
     c->session_ttl_ms = 60000;
     c->max_sessions = 100000;
     c->allow_local_interrupt = false;
+    c->rate_per_s = 20;
+    c->rate_burst = 40;
+    c->sealed_skew_ms = 300000;
 }
 
 struct rph_holepuncher *rph_holepuncher_new(const struct rph_holepuncher_config *cfg,
@@ -40,6 +55,9 @@ struct rph_holepuncher *rph_holepuncher_new(const struct rph_holepuncher_config 
         free(hp);
         return NULL;
     }
+    rl_init(&hp->rl, cfg->rate_per_s, cfg->rate_burst);
+    rph_seal_init();
+    hp->wall_offset_ms = rph_wall_offset_ms();
     return hp;
 }
 
@@ -61,6 +79,12 @@ void rph_holepuncher_reconfigure(struct rph_holepuncher *hp,
 {
     hp->cfg = *cfg;
     rph_store_set_max(hp->store, cfg->max_sessions);
+    rl_init(&hp->rl, cfg->rate_per_s, cfg->rate_burst);
+}
+
+void rph_holepuncher_set_wall_offset(struct rph_holepuncher *hp, int64_t offset_ms)
+{
+    hp->wall_offset_ms = offset_ms;
 }
 
 static void emit(struct rph_holepuncher *hp, enum rph_hp_event_type t,
@@ -81,50 +105,158 @@ static void reply(struct rph_holepuncher *hp, const struct rph_addr *to, const s
     hp->send(hp->ctx, to, buf, (size_t)n);
 }
 
+static void refuse(struct rph_holepuncher *hp, const struct rph_session *s,
+                   const struct rph_addr *from, int why)
+{
+    switch (why) {
+    case RPH_E_AUTH:
+        hp->stats.bad_signature++;
+        break;
+    case RPH_E_REPLAY:
+        hp->stats.stale++;
+        break;
+    case RPH_E_RATE:
+        hp->stats.rate_limited++;
+        break;
+    case RPH_E_NOTSUP:
+        hp->stats.no_crypto++;
+        break;
+    default:
+        hp->stats.refused_sealed++;
+        break;
+    }
+    emit(hp, RPH_HP_REFUSED, s, from, NULL, why);
+}
+
+/* Stores (session -> from) and acknowledges; e says whether the session is sealed. */
+static void do_register(struct rph_holepuncher *hp, const struct rph_session *sess,
+                        const struct rph_store_entry *e, bool existed, const struct rph_addr *prev,
+                        const struct rph_addr *from, uint64_t now)
+{
+    int r = rph_store_put_entry(hp->store, sess, e, now + hp->cfg.session_ttl_ms);
+    if (r == -ENOMEM) return;
+    if (r < 0) {
+        /* Full: refused without an answer, so the server keeps retrying and sees no ack. */
+        hp->stats.refused_full++;
+        emit(hp, RPH_HP_REFUSED_FULL, sess, from, NULL, r);
+        return;
+    }
+    if (!existed)
+        emit(hp, RPH_HP_REGISTERED, sess, from, NULL, 0);
+    else if (!rph_addr_equal(prev, from))
+        emit(hp, RPH_HP_MOVED, sess, from, prev, 0);
+    else
+        emit(hp, RPH_HP_REFRESHED, sess, from, NULL, 0);
+    struct rph_msg ack = {.type = RPH_REGISTER_ACK, .session = *sess};
+    reply(hp, from, &ack);
+}
+
 static void on_register(struct rph_holepuncher *hp, const struct rph_msg *m,
                         const struct rph_addr *from, uint64_t now)
 {
     hp->stats.registers++;
-    const struct rph_addr *old = rph_store_get(hp->store, &m->session, now);
-    struct rph_addr prev = old ? *old : (struct rph_addr){0};
-    int r = rph_store_put(hp->store, &m->session, from, now + hp->cfg.session_ttl_ms);
-    if (r == -ENOMEM) /* nothing was stored, and it is not the cap: no ack, not counted as full */
-        return;
-    if (r < 0) {
-        /* Full: refused without an answer, so the server keeps retrying and sees no ack. */
-        hp->stats.refused_full++;
-        emit(hp, RPH_HP_REFUSED_FULL, &m->session, from, NULL, r);
+    struct rph_store_entry old, e = {.server = *from};
+    bool existed = rph_store_find(hp->store, &m->session, now, &old);
+    if (existed && old.sealed) {
+        /* The crate lets any Register take a session over; a sealed one only its key holder. */
+        refuse(hp, &m->session, from, RPH_E_UNEXPECTED);
         return;
     }
-    if (!old)
-        emit(hp, RPH_HP_REGISTERED, &m->session, from, NULL, 0);
-    else if (!rph_addr_equal(&prev, from))
-        emit(hp, RPH_HP_MOVED, &m->session, from, &prev, 0);
-    else
-        emit(hp, RPH_HP_REFRESHED, &m->session, from, NULL, 0);
-    struct rph_msg ack = {.type = RPH_REGISTER_ACK, .session = m->session};
-    reply(hp, from, &ack);
+    do_register(hp, &m->session, &e, existed, &old.server, from, now);
+}
+
+/* A signed, fresh SealedRegister/SealedJoin: 0 with *sess set, or the reason to refuse. */
+static int check_owner(struct rph_holepuncher *hp, const uint8_t *raw, const struct rph_msg *m,
+                       uint64_t now, struct rph_session *sess)
+{
+    if (!rph_seal_available()) return RPH_E_NOTSUP;
+    int64_t wall = (int64_t)now + hp->wall_offset_ms;
+    int64_t skew = (int64_t)m->owner.ts_ms - wall;
+    /* Check the cheap clock window before the costly signature. */
+    if (skew > (int64_t)hp->cfg.sealed_skew_ms || -skew > (int64_t)hp->cfg.sealed_skew_ms)
+        return RPH_E_REPLAY;
+    return rph_owner_verify(raw, m, sess);
+}
+
+static void on_sealed_register(struct rph_holepuncher *hp, const uint8_t *raw,
+                               const struct rph_msg *m, const struct rph_addr *from, uint64_t now)
+{
+    hp->stats.sealed_registers++;
+    struct rph_session sess;
+    int r = check_owner(hp, raw, m, now, &sess);
+    if (r < 0) {
+        refuse(hp, NULL, from, r);
+        return;
+    }
+    uint32_t ts_s = (uint32_t)(m->owner.ts_ms / 1000);
+    struct rph_store_entry old, e = {.server = *from, .sealed = true, .ts_s = ts_s};
+    bool existed = rph_store_find(hp->store, &sess, now, &old);
+    /* Only newer proofs move a sealed session; the same second is a retry from the same
+     * address. A plaintext squatter on the ID is simply replaced. */
+    if (existed && old.sealed &&
+        !(ts_s > old.ts_s || (ts_s == old.ts_s && rph_addr_equal(&old.server, from)))) {
+        refuse(hp, &sess, from, RPH_E_REPLAY);
+        return;
+    }
+    if (existed && old.sealed && ts_s < old.ts_s) e.ts_s = old.ts_s;
+    do_register(hp, &sess, &e, existed, &old.server, from, now);
+}
+/* Join (sealed or not) of a session: PeerInfo both ways, or SessionNotFound. */
+static void do_join(struct rph_holepuncher *hp, const struct rph_session *sess, bool sealed,
+                    const struct rph_addr *from, uint64_t now)
+{
+    struct rph_store_entry e;
+    bool found = rph_store_find(hp->store, sess, now, &e);
+    if (found && e.sealed && !sealed) {
+        /* Silence, not SessionNotFound: a plaintext Join learns nothing of a sealed session. */
+        refuse(hp, sess, from, RPH_E_UNEXPECTED);
+        return;
+    }
+    if (!found || (sealed && !e.sealed)) {
+        hp->stats.not_found++;
+        emit(hp, RPH_HP_NOT_FOUND, sess, from, NULL, 0);
+        struct rph_msg nf = {.type = RPH_SESSION_NOT_FOUND, .session = *sess};
+        reply(hp, from, &nf);
+        return;
+    }
+    struct rph_addr server = e.server;
+    struct rph_msg to_client = {.type = RPH_PEER_INFO, .peer = server};
+    struct rph_msg to_server = {.type = RPH_PEER_INFO, .peer = *from};
+    reply(hp, from, &to_client);
+    reply(hp, &server, &to_server);
+    hp->stats.peerinfos_sent += 2;
+    emit(hp, RPH_HP_JOINED, sess, from, &server, 0);
 }
 
 static void on_join(struct rph_holepuncher *hp, const struct rph_msg *m,
                     const struct rph_addr *from, uint64_t now)
 {
     hp->stats.joins++;
-    const struct rph_addr *srv = rph_store_get(hp->store, &m->session, now);
-    if (!srv) {
-        hp->stats.not_found++;
-        emit(hp, RPH_HP_NOT_FOUND, &m->session, from, NULL, 0);
-        struct rph_msg nf = {.type = RPH_SESSION_NOT_FOUND, .session = m->session};
-        reply(hp, from, &nf);
+    do_join(hp, &m->session, false, from, now);
+}
+
+static void on_sealed_join(struct rph_holepuncher *hp, const uint8_t *raw, const struct rph_msg *m,
+                           const struct rph_addr *from, uint64_t now)
+{
+    hp->stats.sealed_joins++;
+    struct rph_session sess;
+    int r = check_owner(hp, raw, m, now, &sess);
+    if (r < 0) {
+        refuse(hp, NULL, from, r);
         return;
     }
-    struct rph_addr server = *srv;
-    struct rph_msg to_client = {.type = RPH_PEER_INFO, .peer = server};
-    struct rph_msg to_server = {.type = RPH_PEER_INFO, .peer = *from};
-    reply(hp, from, &to_client);
-    reply(hp, &server, &to_server);
-    hp->stats.peerinfos_sent += 2;
-    emit(hp, RPH_HP_JOINED, &m->session, from, &server, 0);
+    /* A signature is accepted once: replayed, it would tell a stranger the server's endpoint. */
+    uint64_t tag;
+    memcpy(&tag, m->owner.sig, sizeof tag);
+    for (size_t i = 0; i < JOIN_CACHE; i++) {
+        if (hp->join_seen[i] == tag) {
+            refuse(hp, &sess, from, RPH_E_REPLAY);
+            return;
+        }
+    }
+    hp->join_seen[hp->join_next] = tag;
+    hp->join_next = (hp->join_next + 1) % JOIN_CACHE;
+    do_join(hp, &sess, true, from, now);
 }
 
 int rph_holepuncher_input(struct rph_holepuncher *hp, const uint8_t *buf, size_t len,
@@ -138,12 +270,25 @@ int rph_holepuncher_input(struct rph_holepuncher *hp, const uint8_t *buf, size_t
         emit(hp, RPH_HP_DROPPED, NULL, from, NULL, r);
         return r;
     }
+    bool limited = m.type == RPH_REGISTER || m.type == RPH_JOIN || m.type == RPH_SEALED_REGISTER ||
+                   m.type == RPH_SEALED_JOIN;
+    if (limited && !rl_take(&hp->rl, from, now_ms)) {
+        refuse(hp, m.type == RPH_REGISTER || m.type == RPH_JOIN ? &m.session : NULL, from,
+               RPH_E_RATE);
+        return RPH_E_RATE;
+    }
     switch (m.type) {
     case RPH_REGISTER:
         on_register(hp, &m, from, now_ms);
         return 0;
     case RPH_JOIN:
         on_join(hp, &m, from, now_ms);
+        return 0;
+    case RPH_SEALED_REGISTER:
+        on_sealed_register(hp, buf, &m, from, now_ms);
+        return 0;
+    case RPH_SEALED_JOIN:
+        on_sealed_join(hp, buf, &m, from, now_ms);
         return 0;
     case RPH_HELLO_REQ: {
         hp->stats.hellos++;

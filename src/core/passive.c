@@ -77,6 +77,7 @@ static int passive_init(struct passive *p, const struct rph_peer_config *cfg)
     p->family = cfg->holepuncher.family;
     struct rph_peer_callbacks cb = {.send = p_send, .on_data = p_data};
     int err = 0;
+    if (cfg->sealed) rph_seal_init();
     p->peer = rph_peer_new(cfg, &cb, p, rph_now_ms(), &err);
     return p->peer ? 0 : err;
 }
@@ -116,6 +117,7 @@ static int pump(struct passive *p, int wait_ms)
         if (ir == RPH_E_INTERRUPTED) return ir;
         if (p->want && p->got != -1) break;
     }
+    rph_peer_set_wall_offset(p->peer, rph_wall_offset_ms());
     rph_peer_tick(p->peer, rph_now_ms());
     return 0;
 }

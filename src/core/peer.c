@@ -2,33 +2,17 @@
 // A ruphin peer as a state machine. Server: Register until acknowledged, re-Register as a
 // keepalive, punch toward each client a PeerInfo names. Client: Join until PeerInfo, punch
 // with HelloReq until the server answers, keep alive, re-join when the server goes silent.
+// Sealed mode swaps in signed Register/Join, an authenticated handshake and AEAD transport
+// (peer_seal.c); the state machine around them is the same.
 #include "ruphin/peer.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "peer_priv.h"
+#include "ruphin/clock.h"
 #include "ruphin/error.h"
-
-/* The crate's handshake window: retries at retry_ms for this long, then back off. */
-#define HANDSHAKE_WINDOW_MS 10000u
-
-struct rph_peer {
-    struct rph_peer_config cfg;
-    struct rph_peer_callbacks cb;
-    void *ctx;
-    enum rph_peer_state state;
-    uint64_t started_ms; /* start of the current handshake attempt */
-    uint64_t next_hp_ms; /* next Register/Join */
-    uint32_t hp_backoff_ms;
-    bool hp_pending; /* a Register/Join is unanswered */
-    uint64_t hp_pending_since_ms;
-    uint64_t hp_last_ms; /* last RegisterAck / PeerInfo */
-    int last_err;
-    struct rph_remote *remotes;
-    size_t n_slots;
-    struct rph_peer_stats stats;
-    uint8_t txbuf[RPH_DATAGRAM_MAX];
-};
 
 void rph_peer_config_defaults(struct rph_peer_config *c, enum rph_role role)
 {
@@ -39,15 +23,20 @@ void rph_peer_config_defaults(struct rph_peer_config *c, enum rph_role role)
     c->peer_timeout_ms = 30000;
     c->handshake_timeout_ms = 10000;
     c->max_remotes = 256;
+    c->rekey_ms = 120000;
+}
+
+void peer_send_raw(struct rph_peer *p, const struct rph_addr *to, const uint8_t *buf, size_t len)
+{
+    p->stats.sent++;
+    p->cb.send(p->ctx, to, buf, len);
 }
 
 static void send_msg(struct rph_peer *p, const struct rph_addr *to, const struct rph_msg *m)
 {
     uint8_t buf[RPH_PEERINFO6_LEN + RPH_SESSION_MAX];
     int n = rph_wire_encode(m, buf, sizeof buf);
-    if (n < 0) return;
-    p->stats.sent++;
-    p->cb.send(p->ctx, to, buf, (size_t)n);
+    if (n > 0) peer_send_raw(p, to, buf, (size_t)n);
 }
 
 static void send_hello(struct rph_peer *p, struct rph_remote *r, enum rph_type t)
@@ -64,19 +53,31 @@ static void set_state(struct rph_peer *p, enum rph_peer_state s, int err)
     if (p->cb.on_state) p->cb.on_state(p->ctx, s, err);
 }
 
+/* The session ID the holepuncher knows us by: the name, or in sealed mode the key's hash. */
+static const struct rph_session *wire_session(const struct rph_peer *p)
+{
+    return p->cfg.sealed ? &p->cfg.seal.wire_session : &p->cfg.session;
+}
+
 /* Register or Join, with the crate's fixed retry inside the handshake window and an
  * exponential back-off after it, so a daemon facing a dead holepuncher stays quiet. */
 static void send_to_holepuncher(struct rph_peer *p, uint64_t now)
 {
-    struct rph_msg m = {.session = p->cfg.session};
-    if (p->cfg.role == RPH_ROLE_SERVER) {
-        m.type = RPH_REGISTER;
+    bool server = p->cfg.role == RPH_ROLE_SERVER;
+    if (server)
         p->stats.registers_sent++;
-    } else {
-        m.type = RPH_JOIN;
+    else
         p->stats.joins_sent++;
+    if (p->cfg.sealed) {
+        uint8_t buf[RPH_OWNER_LEN];
+        uint64_t wall = (uint64_t)((int64_t)now + p->wall_offset_ms);
+        int n = rph_owner_encode(&p->cfg.seal, server ? RPH_SEALED_REGISTER : RPH_SEALED_JOIN, wall,
+                                 buf, sizeof buf);
+        if (n > 0) peer_send_raw(p, &p->cfg.holepuncher, buf, (size_t)n);
+    } else {
+        struct rph_msg m = {.type = server ? RPH_REGISTER : RPH_JOIN, .session = p->cfg.session};
+        send_msg(p, &p->cfg.holepuncher, &m);
     }
-    send_msg(p, &p->cfg.holepuncher, &m);
     if (!p->hp_pending) {
         p->hp_pending = true;
         p->hp_pending_since_ms = now;
@@ -94,28 +95,35 @@ struct rph_peer *rph_peer_new(const struct rph_peer_config *cfg,
                               int *err)
 {
     int e = RPH_E_INVALID;
+    struct rph_peer *p = NULL;
     if (!cfg || !cb || !cb->send ||
         (cfg->role != RPH_ROLE_SERVER && cfg->role != RPH_ROLE_CLIENT) ||
         cfg->holepuncher.family == 0 || cfg->retry_ms == 0 || cfg->keepalive_ms == 0 ||
-        cfg->peer_timeout_ms == 0 || cfg->session.len > RPH_SESSION_MAX)
+        cfg->peer_timeout_ms == 0 || cfg->session.len > RPH_SESSION_MAX ||
+        (cfg->sealed && (cfg->rekey_ms == 0 || cfg->max_remotes > SEAL_MAX_REMOTES)))
         goto fail;
-    e = -12; /* -ENOMEM */
-    struct rph_peer *p = calloc(1, sizeof *p);
+    if (cfg->sealed && !rph_seal_available()) {
+        e = RPH_E_NOTSUP;
+        goto fail;
+    }
+    e = -ENOMEM;
+    p = calloc(1, sizeof *p);
     if (!p) goto fail;
     p->cfg = *cfg;
     p->cb = *cb;
     p->ctx = ctx;
     p->n_slots = cfg->role == RPH_ROLE_CLIENT ? 1 : (cfg->max_remotes ? cfg->max_remotes : 1);
     p->remotes = calloc(p->n_slots, sizeof *p->remotes);
-    if (!p->remotes) {
-        free(p);
-        goto fail;
-    }
+    if (!p->remotes) goto fail;
+    if (cfg->sealed && (e = seal_setup(p)) < 0) goto fail;
+    /* The first Register/Join goes out below; callers may set another offset (tests). */
+    p->wall_offset_ms = rph_wall_offset_ms();
     p->started_ms = now_ms;
     p->state = cfg->role == RPH_ROLE_SERVER ? RPH_STATE_REGISTERING : RPH_STATE_JOINING;
     send_to_holepuncher(p, now_ms);
     return p;
 fail:
+    rph_peer_free(p);
     if (err) *err = e;
     return NULL;
 }
@@ -124,7 +132,17 @@ void rph_peer_free(struct rph_peer *p)
 {
     if (!p) return;
     free(p->remotes);
+    if (p->sr) {
+        rph_seal_wipe(p->sr, p->n_slots * sizeof *p->sr);
+        free(p->sr);
+    }
+    rph_seal_wipe(p, sizeof *p);
     free(p);
+}
+
+void rph_peer_set_wall_offset(struct rph_peer *p, int64_t offset_ms)
+{
+    p->wall_offset_ms = offset_ms;
 }
 
 struct rph_remote *rph_peer_find(struct rph_peer *p, const struct rph_addr *addr)
@@ -135,11 +153,11 @@ struct rph_remote *rph_peer_find(struct rph_peer *p, const struct rph_addr *addr
     return NULL;
 }
 
-static void drop_remote(struct rph_peer *p, struct rph_remote *r)
+void peer_drop_remote(struct rph_peer *p, struct rph_remote *r)
 {
-    bool was_up = r->up;
     /* Tell the caller while the slot still holds the address and its user pointer. */
-    if (was_up && p->cb.on_remote) p->cb.on_remote(p->ctx, r, false);
+    if (r->up && p->cb.on_remote) p->cb.on_remote(p->ctx, r, false);
+    if (p->sr) seal_forget(p, r);
     memset(r, 0, sizeof *r);
 }
 
@@ -148,28 +166,42 @@ static uint32_t punch_window(const struct rph_peer *p)
     return p->cfg.handshake_timeout_ms ? p->cfg.handshake_timeout_ms : HANDSHAKE_WINDOW_MS;
 }
 
-static struct rph_remote *add_remote(struct rph_peer *p, const struct rph_addr *addr, uint64_t now)
+struct rph_remote *peer_alloc_remote(struct rph_peer *p, const struct rph_addr *addr, uint64_t now)
 {
-    struct rph_remote *r = rph_peer_find(p, addr);
+    struct rph_remote *r = NULL;
+    for (size_t i = 0; i < p->n_slots && !r; i++)
+        if (!p->remotes[i].in_use) r = &p->remotes[i];
     if (!r) {
-        for (size_t i = 0; i < p->n_slots && !r; i++)
-            if (!p->remotes[i].in_use) r = &p->remotes[i];
-        if (!r) {
-            p->stats.remotes_full++;
-            return NULL;
-        }
-        memset(r, 0, sizeof *r);
-        r->in_use = true;
-        r->addr = *addr;
-        r->added_ms = now;
+        p->stats.remotes_full++;
+        return NULL;
     }
+    memset(r, 0, sizeof *r);
+    r->in_use = true;
+    r->addr = *addr;
+    r->added_ms = now;
     r->punch_until_ms = now + punch_window(p);
-    r->next_hello_ms = now + p->cfg.retry_ms;
-    send_hello(p, r, RPH_HELLO_REQ);
     return r;
 }
 
-static void remote_alive(struct rph_peer *p, struct rph_remote *r, bool hello, uint64_t now)
+/* PeerInfo named addr: punch toward it (and, as a sealed client, start the handshake). */
+static struct rph_remote *add_remote(struct rph_peer *p, const struct rph_addr *addr, uint64_t now)
+{
+    struct rph_remote *r = rph_peer_find(p, addr);
+    if (!r) r = peer_alloc_remote(p, addr, now);
+    if (!r) return NULL;
+    r->punch_until_ms = now + punch_window(p);
+    if (p->cfg.sealed && p->cfg.role == RPH_ROLE_CLIENT) {
+        seal_start(p, r, now);
+    } else {
+        /* The server's punches open its NAT toward the client; in sealed mode the
+         * client ignores them and the handshake does the rest. */
+        r->next_hello_ms = now + p->cfg.retry_ms;
+        send_hello(p, r, RPH_HELLO_REQ);
+    }
+    return r;
+}
+
+void peer_remote_alive(struct rph_peer *p, struct rph_remote *r, bool hello, uint64_t now)
 {
     r->last_rx_ms = now;
     if (hello) r->last_hello_ms = now;
@@ -182,13 +214,19 @@ static void remote_alive(struct rph_peer *p, struct rph_remote *r, bool hello, u
     if (p->cb.on_remote) p->cb.on_remote(p->ctx, r, true);
 }
 
+void peer_deliver(struct rph_peer *p, struct rph_remote *r, const uint8_t *d, size_t n)
+{
+    p->stats.data_in++;
+    if (p->cb.on_data) p->cb.on_data(p->ctx, r, d, n);
+}
+
 static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_t now)
 {
     bool server = p->cfg.role == RPH_ROLE_SERVER;
     switch (m->type) {
     case RPH_REGISTER_ACK:
         if (!server) break;
-        if (!rph_session_equal(&m->session, &p->cfg.session)) goto mismatch;
+        if (!rph_session_equal(&m->session, wire_session(p))) goto mismatch;
         p->hp_last_ms = now;
         if (p->hp_pending) {
             p->hp_pending = false;
@@ -198,7 +236,7 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
         return 0;
     case RPH_SESSION_NOT_FOUND:
         if (server || p->state != RPH_STATE_JOINING) break;
-        if (!rph_session_equal(&m->session, &p->cfg.session)) goto mismatch;
+        if (!rph_session_equal(&m->session, wire_session(p))) goto mismatch;
         if (p->cfg.handshake_timeout_ms) {
             set_state(p, RPH_STATE_FAILED, RPH_E_NOT_FOUND);
         } else {
@@ -230,7 +268,7 @@ mismatch:
     return RPH_E_SESSION_MISMATCH;
 }
 
-int rph_peer_input(struct rph_peer *p, const uint8_t *buf, size_t len, const struct rph_addr *from,
+int rph_peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rph_addr *from,
                    uint64_t now_ms)
 {
     struct rph_msg m;
@@ -241,6 +279,9 @@ int rph_peer_input(struct rph_peer *p, const uint8_t *buf, size_t len, const str
         return r;
     }
     if (m.type == RPH_LOCAL_INTERRUPT && rph_addr_is_loopback(from)) return RPH_E_INTERRUPTED;
+    /* Sealed messages authenticate themselves, whatever address they come from (roaming). */
+    if (p->cfg.sealed && m.type >= RPH_HANDSHAKE_INIT && m.type <= RPH_TRANSPORT)
+        return seal_input(p, &m, buf, len, from, now_ms);
     struct rph_remote *rem = rph_peer_find(p, from);
     if (!rem) {
         /* PeerInfo is believed only from the holepuncher we talk to (a fix over the crate). */
@@ -248,18 +289,23 @@ int rph_peer_input(struct rph_peer *p, const uint8_t *buf, size_t len, const str
         p->stats.unknown_peer++;
         return RPH_E_UNKNOWN_PEER;
     }
+    if (p->cfg.sealed) {
+        /* Plain hellos are only punches here: they prove nothing and get no answer. */
+        if (m.type == RPH_HELLO_REQ || m.type == RPH_HELLO_RESP) return 0;
+        p->stats.unexpected++;
+        return RPH_E_UNEXPECTED;
+    }
     switch (m.type) {
     case RPH_HELLO_REQ:
-        remote_alive(p, rem, true, now_ms);
+        peer_remote_alive(p, rem, true, now_ms);
         send_hello(p, rem, RPH_HELLO_RESP);
         return 0;
     case RPH_HELLO_RESP:
-        remote_alive(p, rem, true, now_ms);
+        peer_remote_alive(p, rem, true, now_ms);
         return 0;
     case RPH_DATA:
-        remote_alive(p, rem, false, now_ms);
-        p->stats.data_in++;
-        if (p->cb.on_data) p->cb.on_data(p->ctx, rem, m.data, m.data_len);
+        peer_remote_alive(p, rem, false, now_ms);
+        peer_deliver(p, rem, m.data, m.data_len);
         return 0;
     default:
         p->stats.unexpected++;
@@ -270,7 +316,7 @@ int rph_peer_input(struct rph_peer *p, const uint8_t *buf, size_t len, const str
 static void client_rejoin(struct rph_peer *p, uint64_t now)
 {
     for (size_t i = 0; i < p->n_slots; i++)
-        if (p->remotes[i].in_use) drop_remote(p, &p->remotes[i]);
+        if (p->remotes[i].in_use) peer_drop_remote(p, &p->remotes[i]);
     p->stats.rejoins++;
     p->started_ms = now;
     p->hp_pending = false;
@@ -300,31 +346,28 @@ void rph_peer_tick(struct rph_peer *p, uint64_t now)
     /* A server keeps registering (keepalive); a client talks to the holepuncher only to join. */
     bool hp_due = p->cfg.role == RPH_ROLE_SERVER || p->state == RPH_STATE_JOINING;
     if (hp_due && now >= p->next_hp_ms) send_to_holepuncher(p, now);
+    if (p->sr) seal_expire_pending(p, now);
 
+    bool client = p->cfg.role == RPH_ROLE_CLIENT;
     for (size_t i = 0; i < p->n_slots; i++) {
         struct rph_remote *r = &p->remotes[i];
         if (!r->in_use) continue;
-        if (!r->up) {
-            if (now >= r->punch_until_ms) {
-                drop_remote(p, r);
-                /* The server never answered our punches: ask the holepuncher again. */
-                if (p->cfg.role == RPH_ROLE_CLIENT) client_rejoin(p, now);
-                continue;
-            }
-            if (now >= r->next_hello_ms) {
-                send_hello(p, r, RPH_HELLO_REQ);
-                r->next_hello_ms = now + p->cfg.retry_ms;
-            }
+        if (!r->up && now >= r->punch_until_ms) {
+            peer_drop_remote(p, r);
+            /* The server never answered our punches: ask the holepuncher again. */
+            if (client) client_rejoin(p, now);
             continue;
         }
-        if (now - r->last_rx_ms >= p->cfg.peer_timeout_ms) {
-            drop_remote(p, r);
-            if (p->cfg.role == RPH_ROLE_CLIENT) client_rejoin(p, now);
+        if (r->up && now - r->last_rx_ms >= p->cfg.peer_timeout_ms) {
+            peer_drop_remote(p, r);
+            if (client) client_rejoin(p, now);
             continue;
         }
-        if (now >= r->next_hello_ms) {
+        if (p->cfg.sealed) {
+            seal_tick_remote(p, r, now);
+        } else if (now >= r->next_hello_ms) {
             send_hello(p, r, RPH_HELLO_REQ);
-            r->next_hello_ms = now + p->cfg.keepalive_ms;
+            r->next_hello_ms = now + (r->up ? p->cfg.keepalive_ms : p->cfg.retry_ms);
         }
     }
 }
@@ -344,20 +387,47 @@ uint64_t rph_peer_next_deadline(const struct rph_peer *p)
     for (size_t i = 0; i < p->n_slots; i++) {
         const struct rph_remote *r = &p->remotes[i];
         if (!r->in_use) continue;
-        MIN_D(r->next_hello_ms);
         MIN_D(r->up ? r->last_rx_ms + p->cfg.peer_timeout_ms : r->punch_until_ms);
+        if (p->cfg.sealed)
+            MIN_D(seal_deadline(p, r));
+        else
+            MIN_D(r->next_hello_ms);
     }
+    if (p->sr)
+        for (size_t i = 0; i < SEAL_PENDING; i++)
+            if (p->pending[i].used) MIN_D(p->pending[i].created_ms + punch_window(p));
 #undef MIN_D
     return d;
+}
+
+int rph_peer_frame(struct rph_peer *p, struct rph_remote *r, uint8_t *buf, size_t payload_len,
+                   uint8_t **dgram)
+{
+    if (p->cfg.sealed) return seal_frame(p, r, buf, payload_len, dgram);
+    uint8_t *h = buf + RPH_FRAME_HEADROOM - RPH_HEADER_LEN;
+    int n = rph_wire_put_data_header(h, payload_len);
+    if (n < 0) return n;
+    *dgram = h;
+    return n;
 }
 
 int rph_peer_send_data(struct rph_peer *p, const struct rph_addr *to, const void *data, size_t len)
 {
     if (len > RPH_DATA_MAX) return RPH_E_TOOBIG;
-    memcpy(p->txbuf + RPH_HEADER_LEN, data, len);
-    int n = rph_wire_put_data_header(p->txbuf, len);
-    p->stats.sent++;
-    p->cb.send(p->ctx, to, p->txbuf, (size_t)n);
+    struct rph_remote *r = rph_peer_find(p, to);
+    if (!r && p->cfg.sealed) return RPH_E_UNKNOWN_PEER;
+    memcpy(p->txbuf + RPH_FRAME_HEADROOM, data, len);
+    uint8_t *d;
+    int n;
+    if (r) {
+        n = rph_peer_frame(p, r, p->txbuf, len, &d);
+    } else {
+        /* Plaintext, as the crate: Data may go to any address the caller names. */
+        d = p->txbuf + RPH_FRAME_HEADROOM - RPH_HEADER_LEN;
+        n = rph_wire_put_data_header(d, len);
+    }
+    if (n < 0) return n;
+    peer_send_raw(p, to, d, (size_t)n);
     return 0;
 }
 

@@ -10,12 +10,28 @@
 
 #include "ruphin/error.h"
 
+/* 52 bytes: at a million sessions (2^21 slots, load <= 3/4) about 110 bytes a session. */
 struct slot {
-    uint64_t expires_ms;
+    uint32_t expires_s; /* seconds of the caller's clock, rounded up */
+    uint32_t ts_s;
     struct rph_addr addr;
     struct rph_session id;
-    uint8_t used;
+    uint8_t used; /* SLOT_USED, | SLOT_SEALED */
 };
+
+#define SLOT_USED 1
+#define SLOT_SEALED 2
+
+static uint32_t to_s_up(uint64_t ms)
+{
+    uint64_t s = (ms + 999) / 1000;
+    return s > UINT32_MAX ? UINT32_MAX : (uint32_t)s;
+}
+
+static bool expired(const struct slot *sl, uint64_t now_ms)
+{
+    return now_ms / 1000 >= sl->expires_s;
+}
 
 struct rph_store {
     struct slot *slots;
@@ -106,14 +122,28 @@ static int grow(struct rph_store *s)
     return 0;
 }
 
+static void fill(struct slot *sl, const struct rph_store_entry *e, uint64_t expires_ms)
+{
+    sl->addr = e->server;
+    sl->ts_s = e->ts_s;
+    sl->expires_s = to_s_up(expires_ms);
+    sl->used = SLOT_USED | (e->sealed ? SLOT_SEALED : 0);
+}
+
 int rph_store_put(struct rph_store *s, const struct rph_session *id, const struct rph_addr *server,
                   uint64_t expires_ms)
+{
+    struct rph_store_entry e = {.server = *server};
+    return rph_store_put_entry(s, id, &e, expires_ms);
+}
+
+int rph_store_put_entry(struct rph_store *s, const struct rph_session *id,
+                        const struct rph_store_entry *e, uint64_t expires_ms)
 {
     bool found;
     size_t i = probe(s, id, &found);
     if (found) {
-        s->slots[i].addr = *server;
-        s->slots[i].expires_ms = expires_ms;
+        fill(&s->slots[i], e, expires_ms);
         return 0;
     }
     if (s->count >= s->max) return RPH_E_FULL;
@@ -124,10 +154,8 @@ int rph_store_put(struct rph_store *s, const struct rph_session *id, const struc
         i = probe(s, id, &found);
     }
     struct slot *sl = &s->slots[i];
-    sl->used = 1;
     sl->id = *id;
-    sl->addr = *server;
-    sl->expires_ms = expires_ms;
+    fill(sl, e, expires_ms);
     s->count++;
     return 1;
 }
@@ -137,8 +165,21 @@ const struct rph_addr *rph_store_get(const struct rph_store *s, const struct rph
 {
     bool found;
     size_t i = probe(s, id, &found);
-    if (!found || s->slots[i].expires_ms <= now_ms) return NULL;
+    if (!found || expired(&s->slots[i], now_ms)) return NULL;
     return &s->slots[i].addr;
+}
+
+bool rph_store_find(const struct rph_store *s, const struct rph_session *id, uint64_t now_ms,
+                    struct rph_store_entry *out)
+{
+    bool found;
+    size_t i = probe(s, id, &found);
+    if (!found || expired(&s->slots[i], now_ms)) return false;
+    const struct slot *sl = &s->slots[i];
+    out->server = sl->addr;
+    out->sealed = (sl->used & SLOT_SEALED) != 0;
+    out->ts_s = sl->ts_s;
+    return true;
 }
 
 /* Backward-shift deletion: later members of the probe run move up, so no tombstones pile up. */
@@ -170,7 +211,7 @@ size_t rph_store_expire(struct rph_store *s, uint64_t now_ms, size_t budget, rph
     while (visited < budget && advanced < s->cap && s->count > 0) {
         size_t i = s->sweep;
         struct slot *sl = &s->slots[i];
-        if (sl->used && sl->expires_ms <= now_ms) {
+        if (sl->used && expired(sl, now_ms)) {
             if (fn) {
                 struct rph_session id = sl->id;
                 struct rph_addr addr = sl->addr;

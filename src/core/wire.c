@@ -18,6 +18,65 @@ static void put16(uint8_t *p, uint16_t v)
     p[1] = (uint8_t)v;
 }
 
+static uint32_t get32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, (uint16_t)(v >> 16));
+    put16(p + 2, (uint16_t)v);
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    return ((uint64_t)get32(p) << 32) | get32(p + 4);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    put32(p, (uint32_t)(v >> 32));
+    put32(p + 4, (uint32_t)v);
+}
+
+static int decode_sealed(const uint8_t *buf, size_t len, struct rph_msg *out)
+{
+    const uint8_t *b = buf + RPH_HEADER_LEN;
+    switch (out->type) {
+    case RPH_SEALED_REGISTER:
+    case RPH_SEALED_JOIN:
+        if (len != RPH_OWNER_LEN) return RPH_E_SIZE;
+        memcpy(out->owner.pk, b, 32);
+        out->owner.ts_ms = get64(b + 32);
+        memcpy(out->owner.sig, b + 40, 64);
+        return 0;
+    case RPH_HANDSHAKE_INIT:
+        if (len != RPH_HS_INIT_LEN) return RPH_E_SIZE;
+        out->hs.sender = get32(b);
+        memcpy(out->hs.sender_id, b + 4, 8);
+        memcpy(out->hs.ephemeral, b + 12, 32);
+        memcpy(out->hs.mac, b + 44, RPH_MAC_LEN);
+        return 0;
+    case RPH_HANDSHAKE_RESP:
+        if (len != RPH_HS_RESP_LEN) return RPH_E_SIZE;
+        out->hs.sender = get32(b);
+        out->hs.receiver = get32(b + 4);
+        memcpy(out->hs.ephemeral, b + 8, 32);
+        memcpy(out->hs.mac, b + 40, RPH_MAC_LEN);
+        return 0;
+    case RPH_TRANSPORT:
+        if (len < RPH_TRANSPORT_HEADER_LEN + RPH_TAG_LEN) return RPH_E_SIZE;
+        out->tr.receiver = get32(b);
+        out->tr.counter = get64(b + 4);
+        out->data = buf + RPH_TRANSPORT_HEADER_LEN;
+        out->data_len = len - RPH_TRANSPORT_HEADER_LEN;
+        return 0;
+    default:
+        return RPH_E_TYPE;
+    }
+}
+
 static int decode_session(const uint8_t *body, size_t n, struct rph_msg *out)
 {
     if (n > RPH_SESSION_MAX) return RPH_E_SESSION_LEN;
@@ -69,7 +128,7 @@ int rph_wire_decode(const uint8_t *buf, size_t len, struct rph_msg *out)
     case RPH_HELLO_RESP:
         return n == 0 ? 0 : RPH_E_BODY;
     default:
-        return RPH_E_TYPE;
+        return decode_sealed(buf, len, out);
     }
 }
 
@@ -101,6 +160,21 @@ int rph_wire_encode(const struct rph_msg *m, uint8_t *buf, size_t cap)
     case RPH_HELLO_RESP:
         body = 0;
         break;
+    case RPH_SEALED_REGISTER:
+    case RPH_SEALED_JOIN:
+        body = RPH_OWNER_LEN - RPH_HEADER_LEN;
+        break;
+    case RPH_HANDSHAKE_INIT:
+        body = RPH_HS_INIT_LEN - RPH_HEADER_LEN;
+        break;
+    case RPH_HANDSHAKE_RESP:
+        body = RPH_HS_RESP_LEN - RPH_HEADER_LEN;
+        break;
+    case RPH_TRANSPORT:
+        if (m->data_len < RPH_TAG_LEN) return RPH_E_SIZE;
+        if (m->data_len > RPH_DATAGRAM_MAX - RPH_TRANSPORT_HEADER_LEN) return RPH_E_TOOBIG;
+        body = 4 + 8 + m->data_len;
+        break;
     default:
         return RPH_E_TYPE;
     }
@@ -124,6 +198,29 @@ int rph_wire_encode(const struct rph_msg *m, uint8_t *buf, size_t cap)
     case RPH_LOCAL_INTERRUPT:
     case RPH_HELLO_REQ:
     case RPH_HELLO_RESP:
+        break;
+    case RPH_SEALED_REGISTER:
+    case RPH_SEALED_JOIN:
+        memcpy(p, m->owner.pk, 32);
+        put64(p + 32, m->owner.ts_ms);
+        memcpy(p + 40, m->owner.sig, 64);
+        break;
+    case RPH_HANDSHAKE_INIT:
+        put32(p, m->hs.sender);
+        memcpy(p + 4, m->hs.sender_id, 8);
+        memcpy(p + 12, m->hs.ephemeral, 32);
+        memcpy(p + 44, m->hs.mac, RPH_MAC_LEN);
+        break;
+    case RPH_HANDSHAKE_RESP:
+        put32(p, m->hs.sender);
+        put32(p + 4, m->hs.receiver);
+        memcpy(p + 8, m->hs.ephemeral, 32);
+        memcpy(p + 40, m->hs.mac, RPH_MAC_LEN);
+        break;
+    case RPH_TRANSPORT:
+        put32(p, m->tr.receiver);
+        put64(p + 4, m->tr.counter);
+        memmove(p + 12, m->data, m->data_len);
         break;
     default:
         memcpy(p, m->session.id, body);

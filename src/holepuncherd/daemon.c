@@ -13,6 +13,7 @@
 #include "event_log.h"
 #include "listen_probe.h"
 #include "log.h"
+#include "notify.h"
 #include "ruphin/clock.h"
 #include "ruphin/error.h"
 #include "ruphin/ev.h"
@@ -108,9 +109,12 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     struct hpd_daemon *d = arg;
     if (sig == SIGHUP) {
         log_info("SIGHUP: reloading config %s", d->config_path);
+        notify_reloading();
         hpd_daemon_reload(d);
+        notify_ready();
         return;
     }
+    notify_stopping();
     d->stop_signal = (int)sig;
     event_base_loopbreak(d->base);
 }
@@ -198,6 +202,7 @@ int hpd_daemon_run(struct hpd_daemon *d)
     log_info("holepuncherd %s listening on %s (session_ttl %u s, max_sessions %zu, log_level %s)",
              RUPHIN_VERSION, bound, d->cfg.session_ttl_s, d->cfg.max_sessions,
              level_name(d->cfg.log_level));
+    notify_ready(); /* the sockets are bound (hpd_daemon_new) */
     int r = event_base_dispatch(d->base);
     if (r < 0) {
         log_error("event loop failed: %s", strerror(errno));

@@ -12,6 +12,7 @@ void hpd_event_log_init(struct hpd_event_log *el, size_t max_sessions)
     el->max_sessions = max_sessions;
     hpd_ratelimit_init(&el->refused, 1000);
     hpd_ratelimit_init(&el->dropped, 1000);
+    hpd_ratelimit_init(&el->denied, 1000);
 }
 
 static const char *addr_text(const struct rph_addr *a, char *buf, size_t cap)
@@ -65,6 +66,15 @@ void hpd_event_log_cb(void *ctx, const struct rph_hp_event *ev)
         log_info("session %s expired, server was %s", sess,
                  addr_text(ev->server, server, sizeof server));
         break;
+    case RPH_HP_REFUSED:
+        /* An attack or a misconfigured peer: worth a line, but a flood gets one a second. */
+        if (hpd_ratelimit_take(&el->denied, rph_now_ms(), &more))
+            log_warn("refused a request from %s%s%s: %s%s", addr_text(ev->from, from, sizeof from),
+                     ev->session ? " for session " : "", ev->session ? sess : "",
+                     ev->err == RPH_E_UNEXPECTED ? "plaintext message for a sealed session"
+                                                 : rph_strerror(ev->err),
+                     more ? " (and more since the last line)" : "");
+        break;
     case RPH_HP_DROPPED:
         /* Formatting costs something under a flood; skip it when the line would be discarded. */
         if (log_get_level() < LOG_LVL_DEBUG) break;
@@ -87,6 +97,8 @@ void hpd_event_log_flush(struct hpd_event_log *el, uint64_t now_ms)
     if (n)
         log_warn("%llu more sessions refused: table full (max_sessions %zu)", (unsigned long long)n,
                  el->max_sessions);
+    n = hpd_ratelimit_flush(&el->denied, now_ms);
+    if (n) log_warn("%llu more requests refused", (unsigned long long)n);
     n = hpd_ratelimit_flush(&el->dropped, now_ms);
     if (n && log_get_level() >= LOG_LVL_DEBUG)
         log_debug("%llu more datagrams dropped", (unsigned long long)n);

@@ -14,6 +14,7 @@ struct hpd_event_log {
     size_t max_sessions; /* named in the "table full" line */
     struct hpd_ratelimit refused;
     struct hpd_ratelimit dropped;
+    struct hpd_ratelimit denied; /* well-formed requests refused (bad signature, stale, rate) */
 };
 
 void hpd_event_log_init(struct hpd_event_log *el, size_t max_sessions);

@@ -2,6 +2,8 @@
 // Reads ruphin-tund's JSON config strictly: unknown keys, wrong types and bad ranges all fail.
 #include "config.h"
 
+#include "ruphin/seal.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -11,9 +13,9 @@
 #include "hostport.h"
 
 static const char *const top_keys[] = {
-    "holepuncher", "session", "role",           "interface", "keepalive_interval",
-    "peer_timeout", "seal",   "control_socket", "log_level", "port",
-    NULL};
+    "holepuncher",        "session",      "role", "interface",
+    "keepalive_interval", "peer_timeout", "seal", "control_socket",
+    "log_level",          "port",         NULL};
 static const char *const iface_keys[] = {"name", "address", "address6", "mtu", NULL};
 
 /* The shared getters name the bare key; a key inside "interface" is reported with its path
@@ -72,8 +74,9 @@ static int parse_holepuncher(const cJSON *root, struct tund_config *c, struct cf
     unsigned port;
     /* Split first so a malformed value is reported as such, not as a failed DNS lookup. */
     if (hostport_split(s, host, sizeof host, &port, &why) < 0) {
-        cfg_errorf(err, "config: \"holepuncher\" must be \"host:port\" or \"[IPv6]:port\": %s, got \"%s\"",
-                   why, s);
+        cfg_errorf(
+            err, "config: \"holepuncher\" must be \"host:port\" or \"[IPv6]:port\": %s, got \"%s\"",
+            why, s);
         return -EINVAL;
     }
     if (hostport_resolve(s, &c->holepuncher_addr, &why) < 0) {
@@ -82,8 +85,8 @@ static int parse_holepuncher(const cJSON *root, struct tund_config *c, struct cf
     }
     static const uint8_t zero[16];
     if (memcmp(c->holepuncher_addr.ip, zero, sizeof zero) == 0) {
-        cfg_errorf(err, "config: \"holepuncher\" must name a host, got the unspecified address \"%s\"",
-                   s);
+        cfg_errorf(
+            err, "config: \"holepuncher\" must name a host, got the unspecified address \"%s\"", s);
         return -EINVAL;
     }
     strcpy(c->holepuncher, s);
@@ -294,14 +297,39 @@ static int parse_seal(const cJSON *root, struct tund_config *c, struct cfg_err *
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "seal");
     c->seal = false;
     if (!v || cJSON_IsFalse(v)) return 0;
-    /* A config that asks for sealing must not silently run in the clear. */
-    if (cJSON_IsTrue(v) || cJSON_IsObject(v)) {
-        cfg_errorf(err, "config: \"seal\": sealing is not available in this version yet");
+    if (!cJSON_IsObject(v)) {
+        cfg_errorf(err,
+                   "config: \"seal\" must be false or {\"key_file\": \"/etc/ruphin/NAME.key\"}");
         return -EINVAL;
     }
-    cfg_errorf(err, "config: \"seal\" must be false (sealing is not available in this version "
-                    "yet)");
-    return -EINVAL;
+    static const char *const keys[] = {"key_file", NULL};
+    if (cfg_check_keys(v, "seal", keys, err) < 0) return -EINVAL;
+    const cJSON *kf = cJSON_GetObjectItemCaseSensitive(v, "key_file");
+    if (!cJSON_IsString(kf) || !kf->valuestring[0]) {
+        cfg_errorf(err, "config: \"seal.key_file\" must be the path of a key file (make one with "
+                        "`ruphinctl genkey`)");
+        return -EINVAL;
+    }
+    if (strlen(kf->valuestring) >= sizeof c->seal_key_file) {
+        cfg_errorf(err, "config: \"seal.key_file\" is longer than %zu bytes",
+                   sizeof c->seal_key_file - 1);
+        return -EINVAL;
+    }
+    /* A config that asks for sealing must never silently run in the clear. */
+    if (!rph_seal_available()) {
+        cfg_errorf(err, "config: \"seal\": this build has no libsodium, so it cannot seal; "
+                        "rebuild with -DRUPHIN_SODIUM=ON or set \"seal\": false");
+        return -EINVAL;
+    }
+    char why[512];
+    rph_seal_init();
+    if (rph_key_load_file(kf->valuestring, c->seal_key, why, sizeof why) < 0) {
+        cfg_errorf(err, "config: \"seal.key_file\": %s", why);
+        return -EINVAL;
+    }
+    snprintf(c->seal_key_file, sizeof c->seal_key_file, "%s", kf->valuestring);
+    c->seal = true;
+    return 0;
 }
 
 static int parse_control_socket(const cJSON *root, struct tund_config *c, struct cfg_err *err)
@@ -336,8 +364,7 @@ static int parse_control_socket(const cJSON *root, struct tund_config *c, struct
         return -EINVAL;
     }
     if (s[n - 1] == '/') {
-        cfg_errorf(err, "config: \"control_socket\" must name a file, got the directory \"%s\"",
-                   s);
+        cfg_errorf(err, "config: \"control_socket\" must name a file, got the directory \"%s\"", s);
         return -EINVAL;
     }
     memcpy(c->control_socket, s, n + 1);

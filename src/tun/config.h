@@ -14,8 +14,8 @@
 #include "ruphin/peer.h"
 #include "ruphin/wire.h"
 
-#define TUND_IFNAME_MAX 15      /* IFNAMSIZ - 1 */
-#define TUND_SOCKPATH_MAX 108   /* sizeof sun_path, the NUL included */
+#define TUND_IFNAME_MAX 15       /* IFNAMSIZ - 1 */
+#define TUND_SOCKPATH_MAX 108    /* sizeof sun_path, the NUL included */
 #define TUND_HOLEPUNCHER_MAX 263 /* "[" 255-byte host "]:65535" */
 
 #define TUND_DEFAULT_MTU 1400
@@ -39,7 +39,9 @@ struct tund_config {
     int mtu;
     int keepalive_interval; /* seconds */
     int peer_timeout;       /* seconds, > keepalive_interval */
-    bool seal;              /* always false in this version */
+    bool seal;              /* "seal": {"key_file": ...} */
+    char seal_key_file[256];
+    uint8_t seal_key[32]; /* the session key read from seal_key_file */
     char control_socket[TUND_SOCKPATH_MAX];
     enum log_level log_level;
     uint16_t port; /* local UDP port, 0 = ephemeral */

@@ -123,7 +123,8 @@ static void client_respond(struct client *cl, const char *error)
     } else {
         char *r = cl->req;
         size_t n = strlen(r);
-        while (n > 0 && (r[n - 1] == '\r' || r[n - 1] == ' ' || r[n - 1] == '\t')) r[--n] = 0;
+        while (n > 0 && (r[n - 1] == '\r' || r[n - 1] == ' ' || r[n - 1] == '\t'))
+            r[--n] = 0;
         if (strcmp(r, "status") == 0) {
             doc = cl->ctl->fn(cl->ctl->ctx);
             if (!doc) doc = error_json("status is unavailable");
@@ -137,6 +138,10 @@ static void client_respond(struct client *cl, const char *error)
             doc = error_json(msg);
         }
     }
+    /* The answer must be one line. Raw newlines in JSON text can only be whitespace between
+     * tokens (inside strings they are escaped), so blanking them keeps the document intact. */
+    for (char *p = doc; p && *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
     size_t len = doc ? strlen(doc) : 0;
     char *resp = doc ? realloc(doc, len + 2) : NULL;
     if (!resp) {
@@ -174,8 +179,8 @@ static void client_read(struct client *cl)
                 return;
             }
             cl->req[cl->req_len] = 0;
-            client_respond(cl, memchr(cl->req, 0, cl->req_len) ? "request contains a NUL byte"
-                                                               : NULL);
+            client_respond(cl,
+                           memchr(cl->req, 0, cl->req_len) ? "request contains a NUL byte" : NULL);
             return;
         }
         char *nl = memchr(cl->req + cl->req_len, '\n', (size_t)n);
@@ -401,7 +406,8 @@ undo:
 void control_free(struct control *c)
 {
     if (!c) return;
-    while (c->clients) client_free(c->clients);
+    while (c->clients)
+        client_free(c->clients);
     event_free(c->accept_ev);
     event_free(c->resume_ev);
     close(c->fd);

@@ -15,7 +15,8 @@ struct control;
 /* A client that neither finishes its request nor reads its answer for this long is dropped. */
 #define CONTROL_CLIENT_TIMEOUT_S 5
 
-/* The status document as malloc'd JSON text (no trailing newline); control frees it.
+/* The status document as malloc'd JSON text; control frees it. Newlines in it are sent as
+ * spaces (the answer is one line), so cJSON_Print's formatting is fine but wasted.
  * NULL makes the client get {"error": "status is unavailable"}. */
 typedef char *(*control_status_fn)(void *ctx);
 

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "notify.h"
 #include "tunnel.h"
 
 static void usage(FILE *f)
@@ -34,6 +35,7 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
     (void)what;
     struct app *a = arg;
     log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    notify_stopping();
     event_base_loopbreak(a->base);
 }
 
@@ -44,12 +46,15 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     struct app *a = arg;
     struct tund_config c;
     struct cfg_err err;
+    notify_reloading();
     if (tund_config_load(a->path, &c, &err) < 0) {
         log_error("reload: %s; keeping the running config", err.msg);
+        notify_ready();
         return;
     }
     log_set_level(c.log_level);
     log_info("reload: log_level applied; other changes need a restart");
+    notify_ready();
 }
 
 int main(int argc, char **argv)
@@ -125,6 +130,7 @@ int main(int argc, char **argv)
     event_add(ev_int, NULL);
     event_add(ev_term, NULL);
     event_add(ev_hup, NULL);
+    notify_ready(); /* the interface is up and the control socket listens (tunnel_open) */
     int rc = event_base_dispatch(app.base) < 0 ? 1 : 0;
     tunnel_close(t);
     log_info("interface %s removed; bye", cfg.ifname);

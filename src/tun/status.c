@@ -37,7 +37,7 @@ char *tunnel_status_json(struct tunnel *t)
     if (rph_ev_peer_local_addr(t->ep, &local) == 0)
         cJSON_AddStringToObject(root, "listen", rph_addr_format(&local, a, sizeof a));
     cJSON_AddStringToObject(root, "version", RUPHIN_VERSION);
-    cJSON_AddBoolToObject(root, "sealed", false);
+    cJSON_AddBoolToObject(root, "sealed", t->cfg.seal);
 
     cJSON *hp = cJSON_AddObjectToObject(root, "holepuncher");
     cJSON_AddStringToObject(hp, "address", t->cfg.holepuncher);
@@ -80,6 +80,9 @@ char *tunnel_status_json(struct tunnel *t)
     cJSON_AddNumberToObject(d, "bad_control", (double)t->drops.bad_control);
     cJSON_AddNumberToObject(d, "unexpected", (double)(st->unexpected + st->session_mismatch));
     cJSON_AddNumberToObject(d, "local_scope", (double)t->drops.local_scope);
+    cJSON_AddNumberToObject(d, "auth_failed", (double)st->auth_failed);
+    cJSON_AddNumberToObject(d, "replayed", (double)st->replayed);
+    cJSON_AddNumberToObject(d, "no_key", (double)(st->no_key + t->drops.no_key));
     cJSON_AddNumberToObject(d, "tun_write", (double)t->drops.tun_write);
     cJSON_AddNumberToObject(d, "udp_send", (double)t->drops.udp_send);
     char *s = cJSON_PrintUnformatted(root);

@@ -49,9 +49,8 @@ int tun_open(struct tun_dev *t, const char *name, char *err, size_t errlen)
     int fd = open(TUN_PATH, O_RDWR | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
-        const char *hint = (e == ENOENT || e == ENODEV || e == ENXIO)
-                               ? " (is the tun module loaded?)"
-                               : "";
+        const char *hint =
+            (e == ENOENT || e == ENODEV || e == ENXIO) ? " (is the tun module loaded?)" : "";
         return fail(err, errlen, -e, TUN_PATH ": %s%s", strerror(e), hint);
     }
     struct ifreq ifr;
@@ -80,8 +79,7 @@ int tun_open(struct tun_dev *t, const char *name, char *err, size_t errlen)
     if (idx == 0) {
         int e = errno;
         close(fd);
-        return fail(err, errlen, -e, "created %s but cannot find its index: %s", name,
-                    strerror(e));
+        return fail(err, errlen, -e, "created %s but cannot find its index: %s", name, strerror(e));
     }
     t->fd = fd;
     snprintf(t->name, sizeof t->name, "%s", ifr.ifr_name);
@@ -145,9 +143,11 @@ static int nl_talk(int fd, struct nlreq *r, uint32_t seq, char *buf, size_t cap,
             if (errno == EINTR) continue;
             return errno == EAGAIN ? -ETIMEDOUT : -errno;
         }
-        int len = (int)n;
-        for (struct nlmsghdr *h = (struct nlmsghdr *)rx; NLMSG_OK(h, len);
-             h = NLMSG_NEXT(h, len)) {
+        /* NLMSG_OK/NLMSG_NEXT by hand: the macros mix signed and unsigned lengths. */
+        for (size_t off = 0; off + NLMSG_HDRLEN <= (size_t)n;) {
+            struct nlmsghdr *h = (struct nlmsghdr *)(rx + off);
+            if (h->nlmsg_len < NLMSG_HDRLEN || h->nlmsg_len > (size_t)n - off) break;
+            off += NLMSG_ALIGN(h->nlmsg_len);
             if (h->nlmsg_seq != seq || h->nlmsg_type != NLMSG_ERROR) continue;
             if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr))) return -EPROTO;
             const struct nlmsgerr *e = NLMSG_DATA(h);
@@ -244,8 +244,10 @@ int tun_configure(struct tun_dev *t, const uint8_t addr4[4], int prefix4, const 
         if ((rc = nl_talk(fd, &r, seq++, kmsg, sizeof kmsg, &detail)) < 0) {
             inet_ntop(AF_INET6, addr6, ip, sizeof ip);
             /* The kernel answers EACCES when IPv6 is switched off for the device. */
-            const char *hint = rc == -EACCES         ? " (is IPv6 disabled? see sysctl "
-                                                       "net.ipv6.conf.default.disable_ipv6)"
+            const char *hint = rc == -EACCES ? (detail ? " (see sysctl net.ipv6.conf.default."
+                                                         "disable_ipv6)"
+                                                       : " (is IPv6 disabled? see sysctl "
+                                                         "net.ipv6.conf.default.disable_ipv6)")
                                : rc == -EAFNOSUPPORT ? " (this kernel has no IPv6)"
                                                      : "";
             fail(err, errlen, rc, "adding %s/%d to %s: %s%s%s%s", ip, prefix6, t->name,
@@ -260,8 +262,8 @@ int tun_configure(struct tun_dev *t, const uint8_t addr4[4], int prefix4, const 
     r.u.ifi.ifi_flags = IFF_UP;
     r.u.ifi.ifi_change = IFF_UP;
     if ((rc = nl_talk(fd, &r, seq++, kmsg, sizeof kmsg, &detail)) < 0) {
-        fail(err, errlen, rc, "bringing %s up: %s%s%s", t->name, strerror(-rc),
-             detail ? ": " : "", detail ? detail : "");
+        fail(err, errlen, rc, "bringing %s up: %s%s%s", t->name, strerror(-rc), detail ? ": " : "",
+             detail ? detail : "");
         goto out;
     }
     rc = 0;

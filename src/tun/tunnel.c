@@ -45,9 +45,9 @@ static void rebuild_routes(struct tunnel *t)
 
 static void send_announce(struct tunnel *t, struct rph_remote *r)
 {
-    uint8_t b[RPH_HEADER_LEN + ANNOUNCE_LEN];
-    size_t n = announce_encode(&t->self, b + RPH_HEADER_LEN);
-    rph_ev_peer_send_framed(t->ep, &r->addr, b, n);
+    uint8_t b[RPH_FRAME_HEADROOM + ANNOUNCE_LEN + RPH_FRAME_TAILROOM];
+    size_t n = announce_encode(&t->self, b + RPH_FRAME_HEADROOM);
+    rph_ev_peer_send_frame(t->ep, r, b, n);
 }
 
 static bool in_prefix(const uint8_t *a, const uint8_t *net, int bits)
@@ -187,9 +187,9 @@ static void on_tun(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     struct tunnel *t = arg;
-    uint8_t *pkt = t->buf + RPH_HEADER_LEN;
+    uint8_t *pkt = t->buf + RPH_FRAME_HEADROOM;
     for (int i = 0; i < TUN_BURST; i++) {
-        ssize_t n = read(fd, pkt, t->buf_cap - RPH_HEADER_LEN);
+        ssize_t n = read(fd, pkt, t->buf_cap - RPH_FRAME_HEADROOM - RPH_FRAME_TAILROOM);
         if (n < 0) {
             if (errno != EAGAIN && errno != EINTR)
                 log_warn("%s: read: %s", t->tun.name, strerror(errno));
@@ -212,8 +212,12 @@ static void on_tun(evutil_socket_t fd, short what, void *arg)
             t->drops.no_route++;
             continue;
         }
-        if (rph_ev_peer_send_framed(t->ep, &to->remote->addr, t->buf, (size_t)n) < 0) {
-            t->drops.udp_send++;
+        int sr = rph_ev_peer_send_frame(t->ep, to->remote, t->buf, (size_t)n);
+        if (sr < 0) {
+            if (sr == RPH_E_NOKEY)
+                t->drops.no_key++; /* sealed, and the handshake has not finished yet */
+            else
+                t->drops.udp_send++;
             continue;
         }
         to->tx_packets++;
@@ -296,7 +300,7 @@ int tunnel_open(struct tunnel **out, const struct tund_config *cfg, struct event
     t->cfg = *cfg;
     t->base = base;
     t->tun.fd = -1;
-    t->buf_cap = RPH_HEADER_LEN + RPH_DATA_MAX;
+    t->buf_cap = RPH_FRAME_HEADROOM + RPH_DATA_MAX + RPH_FRAME_TAILROOM;
     t->buf = malloc(t->buf_cap);
     int r = -ENOMEM;
     if (!t->buf || route_init(&t->routes, MAX_PEERS) < 0) {
@@ -326,12 +330,20 @@ int tunnel_open(struct tunnel **out, const struct tund_config *cfg, struct event
     pc.peer_timeout_ms = (uint32_t)cfg->peer_timeout * 1000u;
     pc.handshake_timeout_ms = 0; /* a daemon never gives up */
     pc.max_remotes = MAX_PEERS;
+    if (cfg->seal) {
+        pc.sealed = true;
+        rph_seal_init();
+        rph_seal_derive(&pc.seal, cfg->seal_key, cfg->session.id, cfg->session.len);
+        /* Only the derived keys are kept; the session key itself is not needed any more. */
+        rph_seal_wipe(t->cfg.seal_key, sizeof t->cfg.seal_key);
+    }
     struct rph_ev_peer_options opt = {.sndbuf = 4 << 20, .rcvbuf = 4 << 20};
     opt.bind.family = cfg->holepuncher_addr.family;
     opt.bind.port = cfg->port;
     struct rph_peer_callbacks cb = {
         .on_data = on_data, .on_remote = on_remote, .on_state = on_state};
     t->ep = rph_ev_peer_new(base, &pc, &opt, &cb, t, &r);
+    rph_seal_wipe(&pc.seal, sizeof pc.seal);
     if (!t->ep) {
         snprintf(err, errlen, "UDP socket (port %u): %s", cfg->port, rph_strerror(r));
         goto fail;

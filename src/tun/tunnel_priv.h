@@ -29,7 +29,7 @@ struct tpeer {
 
 struct drops {
     uint64_t no_route, malformed, spoofed_source, no_address, tun_write, udp_send;
-    uint64_t address_conflict, bad_control, local_scope;
+    uint64_t address_conflict, bad_control, local_scope, no_key;
 };
 
 struct tunnel {

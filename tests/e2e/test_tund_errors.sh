@@ -36,6 +36,11 @@ printf '{"holepuncher": ' >"$D/broken.json"
 e2e_check "truncated JSON: exit 2 naming the file" expect 2 "broken.json" "$tund" -c "$D/broken.json"
 e2e_check "missing file: exit 2" expect 2 "nosuch.json" "$tund" -c "$D/nosuch.json"
 e2e_check "no arguments: usage, exit 2" expect 2 "Usage" "$tund"
+sed "s|\"key_file\": \"[^\"]*\"|\"key_file\": \"$D/nokey\"|" "$D/good.json" >"$D/nokey.json"
+e2e_check "missing key file: exit 2 naming seal.key_file" expect 2 'seal\.key_file.*No such file' "$tund" -c "$D/nokey.json"
+install -m 0644 "$(tun_key)" "$D/open.key"
+sed "s|\"key_file\": \"[^\"]*\"|\"key_file\": \"$D/open.key\"|" "$D/good.json" >"$D/open.json"
+e2e_check "world-readable key file: exit 2, 'chmod 600'" expect 2 'chmod 600' "$tund" -c "$D/open.json"
 e2e_check "--version: exit 0" expect 0 "" "$tund" --version
 e2e_check "--help: exit 0" expect 0 "" "$tund" --help
 

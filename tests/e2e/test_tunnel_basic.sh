@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Two peers behind two NATs: ping both ways (IPv4 and IPv6 inside), a 50 MB TCP transfer
+# Two sealed peers behind two NATs: ping both ways (IPv4 and IPv6 inside), a 50 MB TCP transfer
 # with its sha256 checked, and the status both sides report.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -36,6 +36,8 @@ st=$(tun_status 1)
 e2e_check "server status names the client's overlay address" grep -q '"overlay":"10.77.0.2"' <<<"$st"
 e2e_check "server status counts received bytes" grep -Eq '"rx_bytes":[1-9][0-9]{7}' <<<"$st"
 e2e_check "no spoofed or malformed drops" grep -q '"spoofed_source":0,"no_address":0' <<<"$st"
+e2e_check "the tunnel is sealed" grep -q '"sealed":true' <<<"$st"
+e2e_check "no authentication failures" grep -q '"auth_failed":0,"replayed":0' <<<"$st"
 e2e_check "ruphinctl plain status shows the peer" grep -q "peer: 10.77.0.2" <<<"$("$RUPHIN_BIN/ruphinctl" -s "$TOPO_DIR/peer1.sock" status)"
 
 # SIGTERM: exit 0 and the interface is gone.

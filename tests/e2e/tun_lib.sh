@@ -14,6 +14,19 @@ TUN_SESSION=${TUN_SESSION:-office}
 TUN_KEEPALIVE=${TUN_KEEPALIVE:-2}
 TUN_PEER_TIMEOUT=${TUN_PEER_TIMEOUT:-6}
 TUN_LOG_LEVEL=${TUN_LOG_LEVEL:-info}
+# Sealed by default, as the shipped configs are; TUN_SEAL=0 runs the crate's plaintext mode.
+TUN_SEAL=${TUN_SEAL:-1}
+
+# tun_key: the session key file (made once per test bed with ruphinctl genkey).
+tun_key() {
+    [[ -e $TOPO_DIR/session.key ]] || "$RUPHIN_BIN/ruphinctl" genkey "$TOPO_DIR/session.key" 2>/dev/null
+    printf '%s\n' "$TOPO_DIR/session.key"
+}
+
+# tun_seal_json: the "seal" value for configs.
+tun_seal_json() {
+    if [[ $TUN_SEAL == 1 ]]; then printf '{"key_file": "%s"}' "$(tun_key)"; else printf 'false'; fi
+}
 
 # tun_write_hpd_config FILE: holepuncherd on the public host.
 tun_write_hpd_config() {
@@ -28,7 +41,7 @@ tun_write_peer_config() {
     cat >"$file" <<JSON
 {"holepuncher": "$HP_IP:7700", "session": "$TUN_SESSION", "role": "$role",
  "interface": {"name": "rph0", "address": "10.77.0.$k/24", "address6": "fd77::$k/64", "mtu": 1400},
- "keepalive_interval": $TUN_KEEPALIVE, "peer_timeout": $TUN_PEER_TIMEOUT, "seal": false,
+ "keepalive_interval": $TUN_KEEPALIVE, "peer_timeout": $TUN_PEER_TIMEOUT, "seal": $(tun_seal_json),
  "control_socket": "$TOPO_DIR/peer$k.sock", "log_level": "$TUN_LOG_LEVEL"$extra}
 JSON
 }

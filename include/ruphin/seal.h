@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/* Sealed mode: keys from a shared 32-byte session key, ownership proofs for the holepuncher,
+ * the peer handshake and AEAD transport (docs/SECURITY.md). Needs libsodium at build time. */
+#ifndef RUPHIN_SEAL_H
+#define RUPHIN_SEAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ruphin/replay.h"
+#include "ruphin/wire.h"
+
+#define RPH_KEY_LEN 32
+#define RPH_KEY_B64_LEN 44 /* base64 text of a key, without the NUL */
+
+/* Everything derived from (session key, session name). */
+struct rph_seal_keys {
+    uint8_t prk[32];     /* BLAKE2b(key = session key, "ruphin-seal-v1" || name) */
+    uint8_t hs_key[32];  /* MAC key of the peer handshake */
+    uint8_t sign_pk[32]; /* Ed25519 ownership key: the holepuncher sees only this */
+    uint8_t sign_sk[64];
+    struct rph_session wire_session; /* BLAKE2b-160(sign_pk): the session ID on the wire */
+};
+
+/* One direction pair of transport keys from one handshake. */
+struct rph_keypair {
+    bool valid;
+    bool confirmed; /* responder: a transport packet under these keys arrived */
+    bool initiator;
+    uint32_t local_index, remote_index;
+    uint8_t send_key[32], recv_key[32];
+    uint64_t send_counter;
+    uint64_t created_ms;
+    struct rph_replay replay;
+};
+
+bool rph_seal_available(void);
+/* libsodium's init; 0, or RPH_E_NOTSUP without libsodium. */
+int rph_seal_init(void);
+int rph_seal_derive(struct rph_seal_keys *k, const uint8_t key[RPH_KEY_LEN], const void *name,
+                    size_t name_len);
+void rph_seal_wipe(void *p, size_t n);
+
+int rph_key_generate(uint8_t key[RPH_KEY_LEN]);
+/* out must hold RPH_KEY_B64_LEN + 1 bytes. */
+int rph_key_to_base64(const uint8_t key[RPH_KEY_LEN], char *out, size_t cap);
+/* Surrounding whitespace is ignored; anything but exactly 32 bytes of base64 is RPH_E_INVALID. */
+int rph_key_from_base64(const char *text, uint8_t key[RPH_KEY_LEN]);
+/* Reads a key file, refusing one that others may read (mode & 077) or that is not a regular
+ * file; err says which. 0, or a negative code. */
+int rph_key_load_file(const char *path, uint8_t key[RPH_KEY_LEN], char *err, size_t errlen);
+
+/* SealedRegister / SealedJoin: pk, wall-clock time and an Ed25519 signature over both. */
+int rph_owner_encode(const struct rph_seal_keys *k, enum rph_type type, uint64_t wall_ms,
+                     uint8_t *buf, size_t cap);
+/* Verifies a decoded SealedRegister/SealedJoin (raw: its bytes); on success *session is the
+ * session ID the key owns. RPH_E_AUTH on a bad signature. */
+int rph_owner_verify(const uint8_t *raw, const struct rph_msg *m, struct rph_session *session);
+
+/* The handshake. The initiator keeps e_sk until the response arrives. */
+int rph_hs_init_encode(const struct rph_seal_keys *k, uint32_t sender, const uint8_t sender_id[8],
+                       uint8_t e_sk[32], uint8_t out[RPH_HS_INIT_LEN]);
+int rph_hs_init_verify(const struct rph_seal_keys *k, const uint8_t raw[RPH_HS_INIT_LEN]);
+/* Responder: answers a verified init and derives its keypair (not confirmed yet). */
+int rph_hs_respond(const struct rph_seal_keys *k, const uint8_t init_raw[RPH_HS_INIT_LEN],
+                   const struct rph_msg *init, uint32_t sender, uint64_t now_ms,
+                   uint8_t out[RPH_HS_RESP_LEN], struct rph_keypair *kp);
+/* Initiator: verifies the response to our init and derives the keypair. */
+int rph_hs_complete(const struct rph_seal_keys *k, const uint8_t init_raw[RPH_HS_INIT_LEN],
+                    const uint8_t e_sk[32], const uint8_t resp_raw[RPH_HS_RESP_LEN],
+                    const struct rph_msg *resp, uint64_t now_ms, struct rph_keypair *kp);
+
+/* Transport. buf holds RPH_TRANSPORT_HEADER_LEN bytes of headroom, the payload, and
+ * RPH_TAG_LEN bytes of tailroom; sealed in place. Returns the datagram length. */
+int rph_transport_seal(struct rph_keypair *kp, uint8_t *buf, size_t payload_len);
+/* Opens a decoded Transport datagram in place (raw is writable); on success *plain points to
+ * the payload inside raw. Checks the replay window before and updates it after the tag. */
+int rph_transport_open(struct rph_keypair *kp, uint8_t *raw, const struct rph_msg *m,
+                       uint8_t **plain, size_t *plain_len);
+
+#endif

@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: MIT
+// Sealed mode's cryptography, all from libsodium: BLAKE2b for derivation and MACs, Ed25519
+// for ownership proofs, X25519 ephemerals for fresh keys per handshake, ChaCha20-Poly1305.
+#include "ruphin/seal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ruphin/error.h"
+
+#ifdef RUPHIN_HAVE_SODIUM
+#include <sodium.h>
+
+static const char LABEL[] = "ruphin-seal-v1";
+
+bool rph_seal_available(void)
+{
+    return true;
+}
+
+int rph_seal_init(void)
+{
+    return sodium_init() < 0 ? -ENOMEM : 0;
+}
+
+void rph_seal_wipe(void *p, size_t n)
+{
+    sodium_memzero(p, n);
+}
+
+static void kdf(uint8_t *out, size_t outlen, const uint8_t key[32], const char *label)
+{
+    crypto_generichash(out, outlen, (const uint8_t *)label, strlen(label), key, 32);
+}
+
+int rph_seal_derive(struct rph_seal_keys *k, const uint8_t key[RPH_KEY_LEN], const void *name,
+                    size_t name_len)
+{
+    if (name_len > RPH_SESSION_MAX) return RPH_E_SESSION_LEN;
+    uint8_t in[sizeof LABEL + RPH_SESSION_MAX];
+    memcpy(in, LABEL, sizeof LABEL); /* the NUL separates label and name */
+    memcpy(in + sizeof LABEL, name, name_len);
+    crypto_generichash(k->prk, 32, in, sizeof LABEL + name_len, key, RPH_KEY_LEN);
+    kdf(k->hs_key, 32, k->prk, "handshake");
+    uint8_t seed[32];
+    kdf(seed, 32, k->prk, "owner");
+    crypto_sign_seed_keypair(k->sign_pk, k->sign_sk, seed);
+    sodium_memzero(seed, sizeof seed);
+    k->wire_session.len = RPH_SESSION_MAX;
+    crypto_generichash(k->wire_session.id, RPH_SESSION_MAX, k->sign_pk, 32, NULL, 0);
+    return 0;
+}
+
+int rph_key_generate(uint8_t key[RPH_KEY_LEN])
+{
+    randombytes_buf(key, RPH_KEY_LEN);
+    return 0;
+}
+
+int rph_key_to_base64(const uint8_t key[RPH_KEY_LEN], char *out, size_t cap)
+{
+    if (cap < RPH_KEY_B64_LEN + 1) return RPH_E_NOSPACE;
+    sodium_bin2base64(out, cap, key, RPH_KEY_LEN, sodium_base64_VARIANT_ORIGINAL);
+    return 0;
+}
+
+int rph_key_from_base64(const char *text, uint8_t key[RPH_KEY_LEN])
+{
+    while (*text == ' ' || *text == '\t' || *text == '\n' || *text == '\r')
+        text++;
+    size_t n = strlen(text);
+    while (n && (text[n - 1] == ' ' || text[n - 1] == '\t' || text[n - 1] == '\n' ||
+                 text[n - 1] == '\r'))
+        n--;
+    size_t got = 0;
+    const char *end = NULL;
+    if (n != RPH_KEY_B64_LEN ||
+        sodium_base642bin(key, RPH_KEY_LEN, text, n, NULL, &got, &end,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        got != RPH_KEY_LEN || end != text + n)
+        return RPH_E_INVALID;
+    return 0;
+}
+
+int rph_owner_encode(const struct rph_seal_keys *k, enum rph_type type, uint64_t wall_ms,
+                     uint8_t *buf, size_t cap)
+{
+    if (type != RPH_SEALED_REGISTER && type != RPH_SEALED_JOIN) return RPH_E_INVALID;
+    struct rph_msg m = {.type = type};
+    memcpy(m.owner.pk, k->sign_pk, 32);
+    m.owner.ts_ms = wall_ms;
+    int n = rph_wire_encode(&m, buf, cap);
+    if (n < 0) return n;
+    /* The signature covers header (length and type: Register and Join differ), key, time. */
+    crypto_sign_detached(buf + RPH_OWNER_LEN - 64, NULL, buf, RPH_OWNER_LEN - 64, k->sign_sk);
+    return n;
+}
+
+int rph_owner_verify(const uint8_t *raw, const struct rph_msg *m, struct rph_session *session)
+{
+    if (m->type != RPH_SEALED_REGISTER && m->type != RPH_SEALED_JOIN) return RPH_E_INVALID;
+    if (crypto_sign_verify_detached(m->owner.sig, raw, RPH_OWNER_LEN - 64, m->owner.pk) != 0)
+        return RPH_E_AUTH;
+    session->len = RPH_SESSION_MAX;
+    crypto_generichash(session->id, RPH_SESSION_MAX, m->owner.pk, 32, NULL, 0);
+    return 0;
+}
+
+static void mac(uint8_t out[RPH_MAC_LEN], const uint8_t *a, size_t alen, const uint8_t *b,
+                size_t blen, const uint8_t key[32])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, key, 32, RPH_MAC_LEN);
+    crypto_generichash_update(&st, a, alen);
+    if (blen) crypto_generichash_update(&st, b, blen);
+    crypto_generichash_final(&st, out, RPH_MAC_LEN);
+}
+
+int rph_hs_init_encode(const struct rph_seal_keys *k, uint32_t sender, const uint8_t sender_id[8],
+                       uint8_t e_sk[32], uint8_t out[RPH_HS_INIT_LEN])
+{
+    struct rph_msg m = {.type = RPH_HANDSHAKE_INIT};
+    m.hs.sender = sender;
+    memcpy(m.hs.sender_id, sender_id, 8);
+    crypto_box_keypair(m.hs.ephemeral, e_sk);
+    int n = rph_wire_encode(&m, out, RPH_HS_INIT_LEN);
+    if (n < 0) return n;
+    mac(out + RPH_HS_INIT_LEN - RPH_MAC_LEN, out, RPH_HS_INIT_LEN - RPH_MAC_LEN, NULL, 0,
+        k->hs_key);
+    return n;
+}
+
+int rph_hs_init_verify(const struct rph_seal_keys *k, const uint8_t raw[RPH_HS_INIT_LEN])
+{
+    uint8_t want[RPH_MAC_LEN];
+    mac(want, raw, RPH_HS_INIT_LEN - RPH_MAC_LEN, NULL, 0, k->hs_key);
+    return sodium_memcmp(want, raw + RPH_HS_INIT_LEN - RPH_MAC_LEN, RPH_MAC_LEN) == 0 ? 0
+                                                                                      : RPH_E_AUTH;
+}
+
+/* Transport keys: BLAKE2b(key = prk, "transport" || X25519 || E_i || E_r || indices). Both
+ * ephemerals are fresh, so keys (and nonces under them) never repeat across handshakes. */
+static int derive(const struct rph_seal_keys *k, const uint8_t e_sk[32], const uint8_t e_remote[32],
+                  const uint8_t ei[32], const uint8_t er[32], uint32_t ii, uint32_t ir,
+                  bool initiator, uint64_t now_ms, struct rph_keypair *kp)
+{
+    uint8_t shared[32];
+    if (crypto_scalarmult(shared, e_sk, e_remote) != 0) return RPH_E_AUTH; /* low-order point */
+    uint8_t idx[8] = {(uint8_t)(ii >> 24), (uint8_t)(ii >> 16), (uint8_t)(ii >> 8), (uint8_t)ii,
+                      (uint8_t)(ir >> 24), (uint8_t)(ir >> 16), (uint8_t)(ir >> 8), (uint8_t)ir};
+    uint8_t okm[64];
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, k->prk, 32, sizeof okm);
+    crypto_generichash_update(&st, (const uint8_t *)"transport", 9);
+    crypto_generichash_update(&st, shared, 32);
+    crypto_generichash_update(&st, ei, 32);
+    crypto_generichash_update(&st, er, 32);
+    crypto_generichash_update(&st, idx, 8);
+    crypto_generichash_final(&st, okm, sizeof okm);
+    memset(kp, 0, sizeof *kp);
+    kp->valid = true;
+    kp->initiator = initiator;
+    kp->confirmed = initiator; /* the response itself confirms the responder to the initiator */
+    kp->local_index = initiator ? ii : ir;
+    kp->remote_index = initiator ? ir : ii;
+    memcpy(kp->send_key, initiator ? okm : okm + 32, 32);
+    memcpy(kp->recv_key, initiator ? okm + 32 : okm, 32);
+    kp->created_ms = now_ms;
+    rph_replay_init(&kp->replay);
+    sodium_memzero(shared, sizeof shared);
+    sodium_memzero(okm, sizeof okm);
+    return 0;
+}
+
+int rph_hs_respond(const struct rph_seal_keys *k, const uint8_t init_raw[RPH_HS_INIT_LEN],
+                   const struct rph_msg *init, uint32_t sender, uint64_t now_ms,
+                   uint8_t out[RPH_HS_RESP_LEN], struct rph_keypair *kp)
+{
+    uint8_t e_sk[32];
+    struct rph_msg m = {.type = RPH_HANDSHAKE_RESP};
+    m.hs.sender = sender;
+    m.hs.receiver = init->hs.sender;
+    crypto_box_keypair(m.hs.ephemeral, e_sk);
+    int r = derive(k, e_sk, init->hs.ephemeral, init->hs.ephemeral, m.hs.ephemeral, init->hs.sender,
+                   sender, false, now_ms, kp);
+    sodium_memzero(e_sk, sizeof e_sk);
+    if (r < 0) return r;
+    int n = rph_wire_encode(&m, out, RPH_HS_RESP_LEN);
+    if (n < 0) return n;
+    /* Binding the init's MAC ties the response to that very init. */
+    mac(out + RPH_HS_RESP_LEN - RPH_MAC_LEN, out, RPH_HS_RESP_LEN - RPH_MAC_LEN,
+        init_raw + RPH_HS_INIT_LEN - RPH_MAC_LEN, RPH_MAC_LEN, k->hs_key);
+    return n;
+}
+
+int rph_hs_complete(const struct rph_seal_keys *k, const uint8_t init_raw[RPH_HS_INIT_LEN],
+                    const uint8_t e_sk[32], const uint8_t resp_raw[RPH_HS_RESP_LEN],
+                    const struct rph_msg *resp, uint64_t now_ms, struct rph_keypair *kp)
+{
+    uint8_t want[RPH_MAC_LEN];
+    mac(want, resp_raw, RPH_HS_RESP_LEN - RPH_MAC_LEN, init_raw + RPH_HS_INIT_LEN - RPH_MAC_LEN,
+        RPH_MAC_LEN, k->hs_key);
+    if (sodium_memcmp(want, resp_raw + RPH_HS_RESP_LEN - RPH_MAC_LEN, RPH_MAC_LEN) != 0)
+        return RPH_E_AUTH;
+    struct rph_msg init;
+    int r = rph_wire_decode(init_raw, RPH_HS_INIT_LEN, &init);
+    if (r < 0) return r;
+    if (resp->hs.receiver != init.hs.sender) return RPH_E_AUTH;
+    return derive(k, e_sk, resp->hs.ephemeral, init.hs.ephemeral, resp->hs.ephemeral,
+                  init.hs.sender, resp->hs.sender, true, now_ms, kp);
+}
+
+static void nonce_of(uint8_t n[12], uint64_t counter)
+{
+    memset(n, 0, 4);
+    for (int i = 0; i < 8; i++)
+        n[4 + i] = (uint8_t)(counter >> (8 * i));
+}
+
+int rph_transport_seal(struct rph_keypair *kp, uint8_t *buf, size_t payload_len)
+{
+    if (!kp->valid) return RPH_E_NOKEY;
+    if (payload_len > RPH_DATAGRAM_MAX - RPH_TRANSPORT_HEADER_LEN - RPH_TAG_LEN)
+        return RPH_E_TOOBIG;
+    if (kp->send_counter == UINT64_MAX) return RPH_E_NOKEY;
+    uint64_t ctr = kp->send_counter++;
+    size_t total = RPH_TRANSPORT_HEADER_LEN + payload_len + RPH_TAG_LEN;
+    buf[0] = (uint8_t)(total >> 8);
+    buf[1] = (uint8_t)total;
+    buf[2] = 0;
+    buf[3] = RPH_TRANSPORT;
+    uint32_t ri = kp->remote_index;
+    buf[4] = (uint8_t)(ri >> 24);
+    buf[5] = (uint8_t)(ri >> 16);
+    buf[6] = (uint8_t)(ri >> 8);
+    buf[7] = (uint8_t)ri;
+    for (int i = 0; i < 8; i++)
+        buf[8 + i] = (uint8_t)(ctr >> (56 - 8 * i));
+    uint8_t nonce[12];
+    nonce_of(nonce, ctr);
+    uint8_t *p = buf + RPH_TRANSPORT_HEADER_LEN;
+    crypto_aead_chacha20poly1305_ietf_encrypt_detached(p, p + payload_len, NULL, p, payload_len,
+                                                       buf, RPH_TRANSPORT_HEADER_LEN, NULL, nonce,
+                                                       kp->send_key);
+    return (int)total;
+}
+
+int rph_transport_open(struct rph_keypair *kp, uint8_t *raw, const struct rph_msg *m,
+                       uint8_t **plain, size_t *plain_len)
+{
+    if (!kp->valid) return RPH_E_NOKEY;
+    if (!rph_replay_check(&kp->replay, m->tr.counter)) return RPH_E_REPLAY;
+    size_t clen = m->data_len - RPH_TAG_LEN;
+    uint8_t *c = raw + RPH_TRANSPORT_HEADER_LEN;
+    uint8_t nonce[12];
+    nonce_of(nonce, m->tr.counter);
+    if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+            c, NULL, c, clen, c + clen, raw, RPH_TRANSPORT_HEADER_LEN, nonce, kp->recv_key) != 0)
+        return RPH_E_AUTH;
+    if (!rph_replay_update(&kp->replay, m->tr.counter)) return RPH_E_REPLAY;
+    *plain = c;
+    *plain_len = clen;
+    return 0;
+}
+
+#else /* no libsodium */
+
+bool rph_seal_available(void)
+{
+    return false;
+}
+int rph_seal_init(void)
+{
+    return RPH_E_NOTSUP;
+}
+void rph_seal_wipe(void *p, size_t n)
+{
+    volatile uint8_t *v = p;
+    while (n--)
+        *v++ = 0;
+}
+int rph_seal_derive(struct rph_seal_keys *k, const uint8_t key[RPH_KEY_LEN], const void *name,
+                    size_t name_len)
+{
+    (void)k, (void)key, (void)name, (void)name_len;
+    return RPH_E_NOTSUP;
+}
+int rph_key_generate(uint8_t key[RPH_KEY_LEN])
+{
+    (void)key;
+    return RPH_E_NOTSUP;
+}
+int rph_key_to_base64(const uint8_t key[RPH_KEY_LEN], char *out, size_t cap)
+{
+    (void)key, (void)out, (void)cap;
+    return RPH_E_NOTSUP;
+}
+int rph_key_from_base64(const char *text, uint8_t key[RPH_KEY_LEN])
+{
+    (void)text, (void)key;
+    return RPH_E_NOTSUP;
+}
+int rph_owner_encode(const struct rph_seal_keys *k, enum rph_type type, uint64_t wall_ms,
+                     uint8_t *buf, size_t cap)
+{
+    (void)k, (void)type, (void)wall_ms, (void)buf, (void)cap;
+    return RPH_E_NOTSUP;
+}
+int rph_owner_verify(const uint8_t *raw, const struct rph_msg *m, struct rph_session *session)
+{
+    (void)raw, (void)m, (void)session;
+    return RPH_E_NOTSUP;
+}
+int rph_hs_init_encode(const struct rph_seal_keys *k, uint32_t sender, const uint8_t sender_id[8],
+                       uint8_t e_sk[32], uint8_t out[RPH_HS_INIT_LEN])
+{
+    (void)k, (void)sender, (void)sender_id, (void)e_sk, (void)out;
+    return RPH_E_NOTSUP;
+}
+int rph_hs_init_verify(const struct rph_seal_keys *k, const uint8_t raw[RPH_HS_INIT_LEN])
+{
+    (void)k, (void)raw;
+    return RPH_E_NOTSUP;
+}
+int rph_hs_respond(const struct rph_seal_keys *k, const uint8_t init_raw[RPH_HS_INIT_LEN],
+                   const struct rph_msg *init, uint32_t sender, uint64_t now_ms,
+                   uint8_t out[RPH_HS_RESP_LEN], struct rph_keypair *kp)
+{
+    (void)k, (void)init_raw, (void)init, (void)sender, (void)now_ms, (void)out, (void)kp;
+    return RPH_E_NOTSUP;
+}
+int rph_hs_complete(const struct rph_seal_keys *k, const uint8_t init_raw[RPH_HS_INIT_LEN],
+                    const uint8_t e_sk[32], const uint8_t resp_raw[RPH_HS_RESP_LEN],
+                    const struct rph_msg *resp, uint64_t now_ms, struct rph_keypair *kp)
+{
+    (void)k, (void)init_raw, (void)e_sk, (void)resp_raw, (void)resp, (void)now_ms, (void)kp;
+    return RPH_E_NOTSUP;
+}
+int rph_transport_seal(struct rph_keypair *kp, uint8_t *buf, size_t payload_len)
+{
+    (void)kp, (void)buf, (void)payload_len;
+    return RPH_E_NOTSUP;
+}
+int rph_transport_open(struct rph_keypair *kp, uint8_t *raw, const struct rph_msg *m,
+                       uint8_t **plain, size_t *plain_len)
+{
+    (void)kp, (void)raw, (void)m, (void)plain, (void)plain_len;
+    return RPH_E_NOTSUP;
+}
+#endif
+
+int rph_key_load_file(const char *path, uint8_t key[RPH_KEY_LEN], char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "key file %s: %s", path, strerror(e));
+        return -e;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        snprintf(err, errlen, "key file %s: not a regular file", path);
+        return RPH_E_INVALID;
+    }
+    if (st.st_mode & 077) {
+        close(fd);
+        snprintf(err, errlen, "key file %s: mode %03o lets others read the key; run: chmod 600 %s",
+                 path, (unsigned)(st.st_mode & 0777), path);
+        return -EPERM;
+    }
+    char text[128];
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n < 0) {
+        snprintf(err, errlen, "key file %s: read: %s", path, strerror(errno));
+        return -EIO;
+    }
+    text[n] = 0;
+    int r = rph_key_from_base64(text, key);
+    rph_seal_wipe(text, sizeof text);
+    if (r == RPH_E_NOTSUP) {
+        snprintf(err, errlen, "key file %s: %s", path, rph_strerror(r));
+        return r;
+    }
+    if (r < 0) {
+        snprintf(err, errlen,
+                 "key file %s: not a key (expected 44 characters of base64 for 32 bytes, "
+                 "as made by `ruphinctl genkey`)",
+                 path);
+        return r;
+    }
+    return 0;
+}

@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: MIT
+// ruphinctl: asks a running ruphin-tund for its status over the control socket and shows it.
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "ruphin/error.h"
+#include "ruphin/seal.h"
+
+#define DEFAULT_SOCKET "/run/ruphin/ruphin.sock"
+#define TIMEOUT_MS 2000
+/* Far above any real status document; only a broken peer would send more. */
+#define ANSWER_MAX (16u << 20)
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+static void usage(FILE *f)
+{
+    fputs("Usage: ruphinctl [-s SOCKET] status [--json]\n"
+          "       ruphinctl genkey [FILE]\n",
+          f);
+}
+
+static void help(void)
+{
+    usage(stdout);
+    fputs("Shows the state of a running ruphin-tund: its interface, holepuncher and peers.\n"
+          "\n"
+          "  -s, --socket SOCKET  the daemon's control socket (default " DEFAULT_SOCKET ";\n"
+          "                       ruphin-tund's own default is /run/ruphin/<session>.sock)\n"
+          "  --json               print the daemon's JSON status document as it is\n"
+          "  genkey [FILE]        make a new random session key (base64) for \"seal\":\n"
+          "                       {\"key_file\": FILE}; written to FILE with mode 0600 (never\n"
+          "                       over an existing file), or to standard output\n"
+          "  -h, --help           show this help and exit\n"
+          "  -V, --version        show the version and exit\n"
+          "\n"
+          "Exit status: 0 success, 1 the daemon could not be asked or answered an error,\n"
+          "2 usage error.\n",
+          stdout);
+}
+
+static int usage_error(const char *msg, const char *arg)
+{
+    fprintf(stderr, "ruphinctl: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
+    usage(stderr);
+    fputs("Try 'ruphinctl --help' for more.\n", stderr);
+    return EXIT_USAGE;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for ev on fd until the deadline: 1 ready, 0 timed out, -1 error (errno set). */
+static int wait_fd(int fd, short ev, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0) return 0;
+        struct pollfd p = {.fd = fd, .events = ev};
+        int rc = poll(&p, 1, (int)left);
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc <= 0) return rc;
+        return 1;
+    }
+}
+
+/* Sends req and reads the answer line (or up to the daemon's close). 0 with *out (malloc'd,
+ * NUL terminated), or -1 after printing why. */
+static int query(const char *path, const char *req, char **out, size_t *outlen)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int64_t deadline = now_ms() + TIMEOUT_MS;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        fprintf(stderr, "ruphinctl: socket: %s\n", strerror(errno));
+        return -1;
+    }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        int e = errno;
+        const char *hint = (e == ENOENT || e == ECONNREFUSED) ? " (is ruphin-tund running?)"
+                           : e == EACCES ? " (run as root or as a member of the socket's group)"
+                           : e == EAGAIN ? " (ruphin-tund is busy; try again)"
+                                         : "";
+        fprintf(stderr, "ruphinctl: cannot connect to %s: %s%s\n", path, strerror(e), hint);
+        close(fd);
+        return -1;
+    }
+    size_t off = 0, rlen = strlen(req);
+    while (off < rlen) {
+        ssize_t n = send(fd, req + off, rlen - off, MSG_NOSIGNAL);
+        if (n >= 0) {
+            off += (size_t)n;
+            continue;
+        }
+        if (errno == EINTR) continue;
+        if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_fd(fd, POLLOUT, deadline) > 0)
+            continue;
+        fprintf(stderr, "ruphinctl: sending to %s: %s\n", path,
+                errno == EAGAIN ? "timed out" : strerror(errno));
+        close(fd);
+        return -1;
+    }
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    if (!buf) {
+        fprintf(stderr, "ruphinctl: out of memory\n");
+        close(fd);
+        return -1;
+    }
+    for (;;) {
+        if (len + 1 >= cap) {
+            if (cap >= ANSWER_MAX) {
+                fprintf(stderr, "ruphinctl: answer from %s is larger than %u MiB\n", path,
+                        ANSWER_MAX >> 20);
+                goto fail;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                fprintf(stderr, "ruphinctl: out of memory\n");
+                goto fail;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t n = recv(fd, buf + len, cap - len - 1, 0);
+        if (n > 0) {
+            /* The answer is one line; stop there rather than rely on the close that follows
+             * (which may even come as a reset). */
+            bool eol = memchr(buf + len, '\n', (size_t)n) != NULL;
+            len += (size_t)n;
+            if (eol) break;
+            continue;
+        }
+        if (n == 0) break;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            int w = wait_fd(fd, POLLIN, deadline);
+            if (w > 0) continue;
+            if (w == 0) {
+                fprintf(stderr, "ruphinctl: no answer from %s within %d s\n", path,
+                        TIMEOUT_MS / 1000);
+                goto fail;
+            }
+        }
+        fprintf(stderr, "ruphinctl: reading from %s: %s\n", path, strerror(errno));
+        goto fail;
+    }
+    close(fd);
+    buf[len] = 0;
+    if (len == 0) {
+        fprintf(stderr, "ruphinctl: %s closed the connection without an answer\n", path);
+        free(buf);
+        return -1;
+    }
+    *out = buf;
+    *outlen = len;
+    return 0;
+fail:
+    close(fd);
+    free(buf);
+    return -1;
+}
+
+/* Strings from the socket go to a terminal: control characters must not reach it. */
+static void scrub(cJSON *j)
+{
+    for (; j; j = j->next) {
+        if (cJSON_IsString(j) && j->valuestring) {
+            for (char *p = j->valuestring; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+        }
+        scrub(j->child);
+    }
+}
+
+static const char *str(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
+}
+
+static const char *str_or(const cJSON *o, const char *key, const char *def)
+{
+    const char *s = str(o, key);
+    return s ? s : def;
+}
+
+static bool num(const cJSON *o, const char *key, double *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v)) return false;
+    *out = v->valuedouble;
+    return true;
+}
+
+static const char *fmt_bytes(double b, char *buf, size_t cap)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    if (b < 1024) {
+        snprintf(buf, cap, "%.0f B", b);
+        return buf;
+    }
+    int u = -1;
+    while (b >= 1024 && u < 5) {
+        b /= 1024;
+        u++;
+    }
+    snprintf(buf, cap, "%.2f %s", b, units[u]);
+    return buf;
+}
+
+/* "1.2 s ago", "3 min 4 s ago", ...; NULL when the key is null or missing (never). */
+static const char *fmt_ago(const cJSON *o, const char *key, char *buf, size_t cap)
+{
+    double s;
+    if (!num(o, key, &s)) return NULL;
+    if (s < 0) s = 0;
+    if (s < 60) {
+        snprintf(buf, cap, "%.1f s ago", s);
+    } else if (s < 3600) {
+        snprintf(buf, cap, "%d min %d s ago", (int)(s / 60), (int)s % 60);
+    } else if (s < 86400) {
+        snprintf(buf, cap, "%d h %d min ago", (int)(s / 3600), (int)s % 3600 / 60);
+    } else if (s < 1e15) {
+        long long whole = (long long)s;
+        snprintf(buf, cap, "%lld d %lld h ago", whole / 86400, whole % 86400 / 3600);
+    } else {
+        snprintf(buf, cap, "%.0f d ago", s / 86400);
+    }
+    return buf;
+}
+
+/* "name value, name value" for the numbers in a drops object. */
+static void print_drops(const char *indent, const cJSON *drops)
+{
+    if (!cJSON_IsObject(drops)) return;
+    printf("%sdrops:", indent);
+    const char *sep = " ";
+    const cJSON *d;
+    cJSON_ArrayForEach(d, drops)
+    {
+        if (!cJSON_IsNumber(d) || !d->string) continue;
+        printf("%s%s %.0f", sep, d->string, d->valuedouble);
+        sep = ", ";
+    }
+    printf("\n");
+}
+
+static void print_peer(const cJSON *p)
+{
+    char b1[32], b2[32], t[48];
+    const char *ov = str(p, "overlay"), *ov6 = str(p, "overlay6");
+    /* A peer is known by its endpoint before it has said which overlay address it uses. */
+    if (ov || ov6)
+        printf("\npeer: %s%s%s\n", ov ? ov : "", ov && ov6 ? ", " : "", ov6 ? ov6 : "");
+    else
+        printf("\npeer: (no overlay address yet)\n");
+    printf("  endpoint: %s\n", str_or(p, "endpoint", "(none)"));
+    printf("  state: %s\n", str_or(p, "state", "?"));
+    const char *hs = fmt_ago(p, "last_handshake_ago_s", t, sizeof t);
+    printf("  latest handshake: %s\n", hs ? hs : "never");
+    const char *rx = fmt_ago(p, "last_rx_ago_s", t, sizeof t);
+    printf("  last packet: %s\n", rx ? rx : "never");
+    double rxp = 0, rxb = 0, txp = 0, txb = 0;
+    num(p, "rx_packets", &rxp);
+    num(p, "rx_bytes", &rxb);
+    num(p, "tx_packets", &txp);
+    num(p, "tx_bytes", &txb);
+    printf("  transfer: %s received (%.0f packets), %s sent (%.0f packets)\n",
+           fmt_bytes(rxb, b1, sizeof b1), rxp, fmt_bytes(txb, b2, sizeof b2), txp);
+    print_drops("  ", cJSON_GetObjectItemCaseSensitive(p, "drops"));
+}
+
+static void print_status(const cJSON *st)
+{
+    char t[48];
+    printf("interface: %s (%s, session \"%s\")\n", str_or(st, "interface", "?"),
+           str_or(st, "role", "?"), str_or(st, "session", "?"));
+    const char *a6 = str(st, "address6");
+    printf("  address: %s%s%s\n", str_or(st, "address", "?"), a6 ? ", " : "", a6 ? a6 : "");
+    printf("  listening: %s\n", str_or(st, "listen", "?"));
+    const cJSON *sealed = cJSON_GetObjectItemCaseSensitive(st, "sealed");
+    if (cJSON_IsBool(sealed)) printf("  sealed: %s\n", cJSON_IsTrue(sealed) ? "yes" : "no");
+    const cJSON *hp = cJSON_GetObjectItemCaseSensitive(st, "holepuncher");
+    if (cJSON_IsObject(hp)) {
+        const char *addr = str_or(hp, "address", "?"), *ep = str(hp, "endpoint");
+        /* The resolved endpoint is only news when the config named the host. */
+        bool show_ep = ep && strcmp(ep, addr) != 0;
+        const char *ago = fmt_ago(hp, "last_contact_ago_s", t, sizeof t);
+        printf("  holepuncher: %s%s%s%s, %s, %s%s\n", addr, show_ep ? " (" : "", show_ep ? ep : "",
+               show_ep ? ")" : "", str_or(hp, "state", "?"),
+               ago ? "last contact " : "no contact yet", ago ? ago : "");
+    }
+    const cJSON *peers = cJSON_GetObjectItemCaseSensitive(st, "peers");
+    if (!cJSON_IsArray(peers)) peers = NULL;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, peers)
+    {
+        if (cJSON_IsObject(p)) print_peer(p);
+    }
+    const cJSON *drops = cJSON_GetObjectItemCaseSensitive(st, "drops");
+    if (cJSON_IsObject(drops)) {
+        printf("\n");
+        print_drops("", drops);
+    }
+}
+
+static int cmd_status(const char *path, bool json)
+{
+    char *raw;
+    size_t len;
+    if (query(path, "status\n", &raw, &len) < 0) return EXIT_FAIL;
+    char *nl = memchr(raw, '\n', len);
+    if (nl) len = (size_t)(nl - raw); /* anything after the line is not ours to show */
+    cJSON *st = cJSON_ParseWithLength(raw, len);
+    if (!cJSON_IsObject(st)) {
+        fprintf(stderr, "ruphinctl: malformed answer from %s: not a JSON object\n", path);
+        cJSON_Delete(st);
+        free(raw);
+        return EXIT_FAIL;
+    }
+    scrub(st);
+    const char *error = str(st, "error");
+    int rc = EXIT_OK;
+    if (error) {
+        fprintf(stderr, "ruphinctl: ruphin-tund answered: %s\n", error);
+        rc = EXIT_FAIL;
+    }
+    if (json) {
+        while (len > 0 && raw[len - 1] == '\r')
+            len--;
+        fwrite(raw, 1, len, stdout);
+        fputc('\n', stdout);
+    } else if (!error) {
+        print_status(st);
+    }
+    cJSON_Delete(st);
+    free(raw);
+    return rc;
+}
+
+static int cmd_genkey(const char *file)
+{
+    uint8_t key[RPH_KEY_LEN];
+    char text[RPH_KEY_B64_LEN + 2];
+    if (rph_seal_init() < 0 || rph_key_generate(key) < 0 ||
+        rph_key_to_base64(key, text, sizeof text) < 0) {
+        fprintf(stderr, "ruphinctl: genkey: %s\n", rph_strerror(RPH_E_NOTSUP));
+        return EXIT_FAIL;
+    }
+    rph_seal_wipe(key, sizeof key);
+    strcat(text, "\n");
+    if (!file) {
+        fputs(text, stdout);
+        rph_seal_wipe(text, sizeof text);
+        return EXIT_OK;
+    }
+    /* O_EXCL: a typo must never overwrite the key every peer of a session shares. */
+    int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "ruphinctl: genkey: %s: %s\n", file, strerror(errno));
+        rph_seal_wipe(text, sizeof text);
+        return EXIT_FAIL;
+    }
+    ssize_t n = write(fd, text, strlen(text));
+    int werr = n == (ssize_t)strlen(text) ? 0 : (n < 0 ? errno : EIO);
+    if (close(fd) < 0 && !werr) werr = errno;
+    rph_seal_wipe(text, sizeof text);
+    if (werr) {
+        fprintf(stderr, "ruphinctl: genkey: writing %s: %s\n", file, strerror(werr));
+        unlink(file);
+        return EXIT_FAIL;
+    }
+    fprintf(stderr, "ruphinctl: wrote a new key to %s (mode 0600); copy it to every peer\n", file);
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    const char *sock = DEFAULT_SOCKET, *cmd = NULL, *arg = NULL;
+    bool json = false, options_done = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!options_done && a[0] == '-' && a[1]) {
+            if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+                help();
+                return EXIT_OK;
+            } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+                printf("ruphinctl %s\n", RUPHIN_VERSION);
+                return EXIT_OK;
+            } else if (strcmp(a, "-s") == 0 || strcmp(a, "--socket") == 0) {
+                if (i + 1 >= argc) return usage_error("option needs a socket path", a);
+                sock = argv[++i];
+            } else if (strncmp(a, "--socket=", 9) == 0) {
+                sock = a + 9;
+            } else if (strncmp(a, "-s", 2) == 0) {
+                sock = a + 2;
+            } else if (strcmp(a, "--json") == 0) {
+                json = true;
+            } else if (strcmp(a, "--") == 0) {
+                options_done = true;
+            } else {
+                return usage_error("unknown option", a);
+            }
+        } else if (!cmd) {
+            cmd = a;
+        } else if (!arg && strcmp(cmd, "genkey") == 0) {
+            arg = a;
+        } else {
+            return usage_error("unexpected argument", a);
+        }
+    }
+    if (!cmd) return usage_error("missing command", NULL);
+    if (strcmp(cmd, "genkey") == 0) {
+        int r = cmd_genkey(arg);
+        if (fflush(stdout) != 0) return EXIT_FAIL;
+        return r;
+    }
+    if (strcmp(cmd, "status") != 0) return usage_error("unknown command", cmd);
+    if (sock[0] == 0) return usage_error("empty socket path", NULL);
+    if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return usage_error("socket path longer than 107 bytes", sock);
+    int rc = cmd_status(sock, json);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "ruphinctl: writing output: %s\n", strerror(errno));
+        return EXIT_FAIL;
+    }
+    return rc;
+}

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: MIT
+// Sealed mode's building blocks: key derivation and files, ownership proofs, the handshake,
+// AEAD transport with tampering, replays and wrong keys, and the replay window.
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ruphin/error.h"
+#include "ruphin/seal.h"
+
+static const uint8_t K1[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+static const uint8_t K2[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 11};
+
+static void derive(struct rph_seal_keys *k, const uint8_t *key, const char *name)
+{
+    cr_assert_eq(rph_seal_init(), 0);
+    cr_assert_eq(rph_seal_derive(k, key, name, strlen(name)), 0);
+}
+
+Test(seal, derivation_binds_key_and_name)
+{
+    struct rph_seal_keys a, b, c, d;
+    derive(&a, K1, "office");
+    derive(&b, K1, "office");
+    derive(&c, K1, "home");
+    derive(&d, K2, "office");
+    cr_assert(rph_session_equal(&a.wire_session, &b.wire_session));
+    cr_assert_eq(a.wire_session.len, 20);
+    cr_assert_not(rph_session_equal(&a.wire_session, &c.wire_session));
+    cr_assert_not(rph_session_equal(&a.wire_session, &d.wire_session));
+    cr_assert_neq(memcmp(a.hs_key, d.hs_key, 32), 0);
+}
+
+Test(seal, keys_in_base64_and_files)
+{
+    uint8_t k[32], back[32];
+    char text[64];
+    rph_seal_init();
+    rph_key_generate(k);
+    cr_assert_eq(rph_key_to_base64(k, text, sizeof text), 0);
+    cr_assert_eq(strlen(text), RPH_KEY_B64_LEN);
+    cr_assert_eq(rph_key_from_base64(text, back), 0);
+    cr_assert_arr_eq(k, back, 32);
+    cr_assert_eq(rph_key_from_base64("  short==\n", back), RPH_E_INVALID);
+    char junk[80];
+    snprintf(junk, sizeof junk, "%s!", text);
+    cr_assert_eq(rph_key_from_base64(junk, back), RPH_E_INVALID);
+
+    char path[] = "/tmp/rph-seal-XXXXXX";
+    int fd = mkstemp(path);
+    dprintf(fd, "%s\n", text);
+    close(fd);
+    char err[256];
+    chmod(path, 0600);
+    cr_assert_eq(rph_key_load_file(path, back, err, sizeof err), 0, "%s", err);
+    cr_assert_arr_eq(k, back, 32);
+    chmod(path, 0640);
+    cr_assert_lt(rph_key_load_file(path, back, err, sizeof err), 0);
+    cr_assert(strstr(err, "chmod 600"), "%s", err);
+    unlink(path);
+    cr_assert_lt(rph_key_load_file(path, back, err, sizeof err), 0);
+    cr_assert(strstr(err, "No such file"), "%s", err);
+}
+
+Test(seal, ownership_proofs_verify_and_tampering_fails)
+{
+    struct rph_seal_keys k;
+    derive(&k, K1, "office");
+    uint8_t buf[RPH_OWNER_LEN];
+    cr_assert_eq(rph_owner_encode(&k, RPH_SEALED_REGISTER, 1764000000123ull, buf, sizeof buf),
+                 RPH_OWNER_LEN);
+    struct rph_msg m;
+    cr_assert_eq(rph_wire_decode(buf, sizeof buf, &m), 0);
+    cr_assert_eq(m.owner.ts_ms, 1764000000123ull);
+    struct rph_session s;
+    cr_assert_eq(rph_owner_verify(buf, &m, &s), 0);
+    cr_assert(rph_session_equal(&s, &k.wire_session));
+    /* a Register's proof is no Join's: the type is signed */
+    buf[3] = RPH_SEALED_JOIN;
+    cr_assert_eq(rph_wire_decode(buf, sizeof buf, &m), 0);
+    cr_assert_eq(rph_owner_verify(buf, &m, &s), RPH_E_AUTH);
+    buf[3] = RPH_SEALED_REGISTER;
+    buf[40] ^= 1; /* the timestamp */
+    cr_assert_eq(rph_wire_decode(buf, sizeof buf, &m), 0);
+    cr_assert_eq(rph_owner_verify(buf, &m, &s), RPH_E_AUTH);
+}
+
+/* A full handshake between initiator (client) and responder (server). */
+static void handshake(struct rph_seal_keys *ki, struct rph_seal_keys *kr, struct rph_keypair *ci,
+                      struct rph_keypair *sr)
+{
+    uint8_t init[RPH_HS_INIT_LEN], resp[RPH_HS_RESP_LEN], esk[32];
+    const uint8_t id[8] = "client1";
+    cr_assert_eq(rph_hs_init_encode(ki, 0x1000, id, esk, init), RPH_HS_INIT_LEN);
+    cr_assert_eq(rph_hs_init_verify(kr, init), 0);
+    struct rph_msg mi, mr;
+    cr_assert_eq(rph_wire_decode(init, sizeof init, &mi), 0);
+    cr_assert_eq(rph_hs_respond(kr, init, &mi, 0x2000, 5, resp, sr), RPH_HS_RESP_LEN);
+    cr_assert_eq(rph_wire_decode(resp, sizeof resp, &mr), 0);
+    cr_assert_eq(rph_hs_complete(ki, init, esk, resp, &mr, 5, ci), 0);
+}
+
+static int seal_msg(struct rph_keypair *kp, uint8_t *buf, const char *text)
+{
+    size_t n = strlen(text);
+    memcpy(buf + RPH_TRANSPORT_HEADER_LEN, text, n);
+    return rph_transport_seal(kp, buf, n);
+}
+
+static int open_msg(struct rph_keypair *kp, uint8_t *buf, int n, char *out)
+{
+    struct rph_msg m;
+    int r = rph_wire_decode(buf, (size_t)n, &m);
+    if (r < 0) return r;
+    uint8_t *pt;
+    size_t pl;
+    r = rph_transport_open(kp, buf, &m, &pt, &pl);
+    if (r < 0) return r;
+    memcpy(out, pt, pl);
+    out[pl] = 0;
+    return 0;
+}
+
+Test(seal, handshake_and_transport_both_ways)
+{
+    struct rph_seal_keys k;
+    derive(&k, K1, "office");
+    struct rph_keypair c, s;
+    handshake(&k, &k, &c, &s);
+    cr_assert_arr_eq(c.send_key, s.recv_key, 32);
+    cr_assert_arr_eq(c.recv_key, s.send_key, 32);
+    cr_assert_eq(c.remote_index, s.local_index);
+    uint8_t buf[256];
+    char out[128];
+    int n = seal_msg(&c, buf, "hello through the tunnel");
+    cr_assert_eq(n, RPH_TRANSPORT_HEADER_LEN + 24 + RPH_TAG_LEN);
+    cr_assert_null(memmem(buf, (size_t)n, "hello", 5), "plaintext visible on the wire");
+    cr_assert_eq(open_msg(&s, buf, n, out), 0);
+    cr_assert_str_eq(out, "hello through the tunnel");
+    n = seal_msg(&s, buf, "and back");
+    cr_assert_eq(open_msg(&c, buf, n, out), 0);
+    cr_assert_str_eq(out, "and back");
+}
+
+Test(seal, tampering_replay_and_wrong_keys_are_refused)
+{
+    struct rph_seal_keys k, other;
+    derive(&k, K1, "office");
+    derive(&other, K2, "office");
+    struct rph_keypair c, s;
+    handshake(&k, &k, &c, &s);
+    uint8_t buf[256], copy[256];
+    char out[128];
+    int n = seal_msg(&c, buf, "payload");
+    memcpy(copy, buf, (size_t)n);
+    copy[RPH_TRANSPORT_HEADER_LEN + 2] ^= 0x40; /* ciphertext */
+    cr_assert_eq(open_msg(&s, copy, n, out), RPH_E_AUTH);
+    memcpy(copy, buf, (size_t)n);
+    copy[11] ^= 1; /* the counter, which is authenticated data */
+    cr_assert_eq(open_msg(&s, copy, n, out), RPH_E_AUTH);
+    memcpy(copy, buf, (size_t)n);
+    cr_assert_eq(open_msg(&s, buf, n, out), 0);
+    cr_assert_eq(open_msg(&s, copy, n, out), RPH_E_REPLAY, "replay accepted");
+
+    /* a stranger's init does not verify; nor does a response made with another key */
+    uint8_t init[RPH_HS_INIT_LEN], esk[32];
+    const uint8_t id[8] = "x";
+    rph_hs_init_encode(&other, 7, id, esk, init);
+    cr_assert_eq(rph_hs_init_verify(&k, init), RPH_E_AUTH);
+    rph_hs_init_encode(&k, 7, id, esk, init);
+    struct rph_msg mi, mr;
+    rph_wire_decode(init, sizeof init, &mi);
+    uint8_t resp[RPH_HS_RESP_LEN];
+    struct rph_keypair bad;
+    rph_hs_respond(&other, init, &mi, 9, 0, resp, &bad);
+    rph_wire_decode(resp, sizeof resp, &mr);
+    cr_assert_eq(rph_hs_complete(&k, init, esk, resp, &mr, 0, &bad), RPH_E_AUTH);
+    /* a packet sealed under another handshake's keys does not open */
+    struct rph_keypair c2, s2;
+    handshake(&k, &k, &c2, &s2);
+    seal_msg(&c2, buf, "first");
+    n = seal_msg(&c2, buf, "other session"); /* counter 1: not yet seen by s */
+    cr_assert_eq(open_msg(&s, buf, n, out), RPH_E_AUTH);
+}
+
+Test(replay, window_semantics)
+{
+    struct rph_replay r;
+    rph_replay_init(&r);
+    cr_assert(rph_replay_update(&r, 0));
+    cr_assert_not(rph_replay_update(&r, 0));
+    cr_assert(rph_replay_update(&r, 5));
+    cr_assert(rph_replay_update(&r, 3), "out of order within the window");
+    cr_assert_not(rph_replay_update(&r, 3));
+    cr_assert(rph_replay_update(&r, 5000));
+    cr_assert(rph_replay_update(&r, 5000 - 2048), "2048 behind is still inside the window");
+    cr_assert_not(rph_replay_check(&r, 5000 - RPH_REPLAY_WINDOW - 1), "too old accepted");
+    cr_assert_not(rph_replay_check(&r, 5), "too old accepted");
+    /* a big jump forgets everything behind it */
+    cr_assert(rph_replay_update(&r, 1000000));
+    cr_assert(rph_replay_update(&r, 999999));
+    cr_assert_not(rph_replay_update(&r, 999999));
+    cr_assert_not(rph_replay_check(&r, 5000));
+    cr_assert_not(rph_replay_check(&r, UINT64_MAX));
+    /* every counter in a window-sized stretch, shuffled, accepted exactly once */
+    struct rph_replay w;
+    rph_replay_init(&w);
+    for (uint64_t i = 0; i < 3000; i++)
+        cr_assert(rph_replay_update(&w, (i * 7919) % 3000 + 10000));
+    for (uint64_t i = 0; i < 3000; i++)
+        cr_assert_not(rph_replay_check(&w, i + 10000));
+}

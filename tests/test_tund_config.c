@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: MIT
+// ruphin-tund's config: the shipped examples parse, and every bad value is named in the error.
+#include <criterion/criterion.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../src/tun/config.h"
+
+#define MINIMAL                                                                                    \
+    "{\"holepuncher\": \"203.0.113.10:7700\", \"session\": \"office\", \"role\": \"server\","      \
+    " \"interface\": {\"name\": \"rph0\", \"address\": \"10.77.0.1/24\"}}"
+
+static int parse_text(const char *text, struct tund_config *c, struct cfg_err *err)
+{
+    cJSON *root = cJSON_Parse(text);
+    cr_assert_not_null(root, "test JSON does not parse: %s", text);
+    int rc = tund_config_parse(root, c, err);
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* MINIMAL with one key set to value (JSON text), or removed when value is NULL. key may be
+ * "interface.x". */
+static int parse_with(const char *key, const char *value, struct tund_config *c,
+                      struct cfg_err *err)
+{
+    cJSON *root = cJSON_Parse(MINIMAL);
+    cJSON *obj = root;
+    const char *dot = strchr(key, '.');
+    if (dot) {
+        obj = cJSON_GetObjectItemCaseSensitive(root, "interface");
+        key = dot + 1;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+    if (value) {
+        cJSON *v = cJSON_Parse(value);
+        cr_assert_not_null(v, "test value does not parse: %s", value);
+        cJSON_AddItemToObject(obj, key, v);
+    }
+    int rc = tund_config_parse(root, c, err);
+    cJSON_Delete(root);
+    return rc;
+}
+
+static const char *src_path(const char *rel, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/%s", RUPHIN_SOURCE_DIR, rel);
+    return buf;
+}
+
+/* A fresh key file (mode 0600) in a temp dir; returns its path (static buffer). */
+static const char *temp_key(mode_t mode, const char *content)
+{
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/rph-key-XXXXXX");
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+    fchmod(fd, mode);
+    close(fd);
+    return path;
+}
+
+#define GOOD_KEY "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=\n"
+
+/* An example config, its key_file pointed at a temp key: the examples are sealed. */
+static int load_example(const char *rel, struct tund_config *c, struct cfg_err *err)
+{
+    char path[512];
+    FILE *f = fopen(src_path(rel, path, sizeof path), "r");
+    cr_assert_not_null(f, "%s", path);
+    static char text[4096];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    cJSON *root = cJSON_Parse(text);
+    cr_assert_not_null(root);
+    cJSON *seal = cJSON_GetObjectItemCaseSensitive(root, "seal");
+    cr_assert(cJSON_IsObject(seal), "example %s is not sealed", rel);
+    const char *key = temp_key(0600, GOOD_KEY);
+    cJSON_ReplaceItemInObjectCaseSensitive(seal, "key_file", cJSON_CreateString(key));
+    int rc = tund_config_parse(root, c, err);
+    cJSON_Delete(root);
+    unlink(key);
+    return rc;
+}
+
+Test(tund_config, sealed_key_file_is_read_and_checked)
+{
+    struct tund_config c;
+    struct cfg_err err = {0};
+    char v[256];
+    const char *k = temp_key(0600, GOOD_KEY);
+    snprintf(v, sizeof v, "{\"key_file\": \"%s\"}", k);
+    cr_assert_eq(parse_with("seal", v, &c, &err), 0, "%s", err.msg);
+    cr_assert(c.seal);
+    cr_assert_eq(c.seal_key[0], 0xab);
+    cr_assert_eq(c.seal_key[31], 0xcd);
+    chmod(k, 0644);
+    cr_assert_eq(parse_with("seal", v, &c, &err), -EINVAL);
+    cr_assert(strstr(err.msg, "seal.key_file") && strstr(err.msg, "chmod 600"), "%s", err.msg);
+    unlink(k);
+    cr_assert_eq(parse_with("seal", v, &c, &err), -EINVAL);
+    cr_assert(strstr(err.msg, "No such file"), "%s", err.msg);
+    k = temp_key(0600, "not a key\n");
+    snprintf(v, sizeof v, "{\"key_file\": \"%s\"}", k);
+    cr_assert_eq(parse_with("seal", v, &c, &err), -EINVAL);
+    cr_assert(strstr(err.msg, "not a key"), "%s", err.msg);
+    unlink(k);
+}
+
+Test(tund_config, example_server_parses)
+{
+    struct tund_config c;
+    struct cfg_err err = {0};
+    int rc = load_example("config/tund-server.json", &c, &err);
+    cr_assert_eq(rc, 0, "%s", err.msg);
+    cr_assert_str_eq(c.holepuncher, "203.0.113.10:7700");
+    cr_assert_eq(c.holepuncher_addr.family, 4);
+    cr_assert_eq(c.holepuncher_addr.port, 7700);
+    const uint8_t hp[4] = {203, 0, 113, 10};
+    cr_assert_arr_eq(c.holepuncher_addr.ip, hp, 4);
+    cr_assert_eq(c.session.len, 6);
+    cr_assert_arr_eq(c.session.id, "office", 6);
+    cr_assert_str_eq(c.session_str, "office");
+    cr_assert_eq(c.role, RPH_ROLE_SERVER);
+    cr_assert_str_eq(c.ifname, "rph0");
+    const uint8_t a4[4] = {10, 77, 0, 1};
+    cr_assert_arr_eq(c.addr4, a4, 4);
+    cr_assert_eq(c.prefix4, 24);
+    cr_assert_str_eq(c.address, "10.77.0.1/24");
+    cr_assert_not(c.has_addr6);
+    cr_assert_str_eq(c.address6, "");
+    cr_assert_eq(c.mtu, 1400);
+    cr_assert_eq(c.keepalive_interval, 10);
+    cr_assert_eq(c.peer_timeout, 30);
+    cr_assert(c.seal);
+    cr_assert_str_eq(c.control_socket, "/run/ruphin/office.sock");
+    cr_assert_eq(c.log_level, LOG_LVL_INFO);
+    cr_assert_eq(c.port, 0);
+}
+
+Test(tund_config, example_client_parses)
+{
+    struct tund_config c;
+    struct cfg_err err = {0};
+    int rc = load_example("config/tund-client.json", &c, &err);
+    cr_assert_eq(rc, 0, "%s", err.msg);
+    cr_assert_eq(c.role, RPH_ROLE_CLIENT);
+    cr_assert_str_eq(c.address, "10.77.0.2/24");
+    cr_assert_str_eq(c.session_str, "office");
+    cr_assert_str_eq(c.holepuncher, "203.0.113.10:7700");
+}
+
+Test(tund_config, defaults)
+{
+    struct tund_config c;
+    struct cfg_err err = {0};
+    cr_assert_eq(parse_text(MINIMAL, &c, &err), 0, "%s", err.msg);
+    cr_assert_eq(c.mtu, 1400);
+    cr_assert_eq(c.keepalive_interval, 10);
+    cr_assert_eq(c.peer_timeout, 30);
+    cr_assert_not(c.seal);
+    cr_assert_not(c.has_addr6);
+    cr_assert_str_eq(c.control_socket, "/run/ruphin/office.sock");
+    cr_assert_eq(c.log_level, LOG_LVL_INFO);
+    cr_assert_eq(c.port, 0);
+}
+
+Test(tund_config, every_key_set)
+{
+    const char *text =
+        "{\"holepuncher\": \"[2001:db8::10]:7700\", \"session\": \"lab-2\", \"role\": \"client\","
+        " \"interface\": {\"name\": \"tun_lab.1\", \"address\": \"192.168.50.6/30\","
+        " \"address6\": \"fd77:0:0::2/64\", \"mtu\": 1280},"
+        " \"keepalive_interval\": 1, \"peer_timeout\": 2, \"seal\": false,"
+        " \"control_socket\": \"/tmp/lab.sock\", \"log_level\": \"debug\", \"port\": 51820}";
+    struct tund_config c;
+    struct cfg_err err = {0};
+    cr_assert_eq(parse_text(text, &c, &err), 0, "%s", err.msg);
+    cr_assert_eq(c.holepuncher_addr.family, 6);
+    cr_assert_eq(c.holepuncher_addr.port, 7700);
+    cr_assert_eq(c.role, RPH_ROLE_CLIENT);
+    cr_assert_str_eq(c.ifname, "tun_lab.1");
+    cr_assert_str_eq(c.address, "192.168.50.6/30");
+    cr_assert(c.has_addr6);
+    cr_assert_str_eq(c.address6, "fd77::2/64"); /* canonical form */
+    cr_assert_eq(c.prefix6, 64);
+    uint8_t want6[16];
+    inet_pton(AF_INET6, "fd77::2", want6);
+    cr_assert_arr_eq(c.addr6, want6, 16);
+    cr_assert_eq(c.mtu, 1280);
+    cr_assert_eq(c.keepalive_interval, 1);
+    cr_assert_eq(c.peer_timeout, 2);
+    cr_assert_str_eq(c.control_socket, "/tmp/lab.sock");
+    cr_assert_eq(c.log_level, LOG_LVL_DEBUG);
+    cr_assert_eq(c.port, 51820);
+}
+
+Test(tund_config, holepuncher_host_name_resolves)
+{
+    /* localhost comes from /etc/hosts: no DNS traffic. */
+    struct tund_config c;
+    struct cfg_err err = {0};
+    cr_assert_eq(parse_with("holepuncher", "\"localhost:7700\"", &c, &err), 0, "%s", err.msg);
+    cr_assert(rph_addr_is_loopback(&c.holepuncher_addr));
+    cr_assert_eq(c.holepuncher_addr.port, 7700);
+    cr_assert_str_eq(c.holepuncher, "localhost:7700");
+}
+
+struct bad_case {
+    const char *key;   /* "interface.mtu" style */
+    const char *value; /* JSON text; NULL removes the key */
+    const char *want;  /* a substring the message must hold (besides the key) */
+};
+
+static const struct bad_case bad_cases[] = {
+    {"holepuncher", NULL, "is required"},
+    {"holepuncher", "42", "must be a string"},
+    {"holepuncher", "\"203.0.113.10\"", "missing \":port\""},
+    {"holepuncher", "\"203.0.113.10:0\"", "port must be a number 1..65535"},
+    {"holepuncher", "\"203.0.113.10:70000\"", "port must be a number 1..65535"},
+    {"holepuncher", "\"2001:db8::1:7700\"", "needs brackets"},
+    {"holepuncher", "\"0.0.0.0:7700\"", "unspecified"},
+    {"session", NULL, "is required"},
+    {"session", "\"\"", "must be 1..20 bytes, got 0"},
+    {"session", "\"abcdefghijklmnopqrstu\"", "must be 1..20 bytes, got 21"},
+    {"session", "\"a\\tb\"", "control characters"},
+    {"session", "7", "must be a string"},
+    {"role", NULL, "is required"},
+    {"role", "\"peer\"", "must be \"server\" or \"client\", got \"peer\""},
+    {"role", "true", "must be a string"},
+    {"interface", NULL, "is required"},
+    {"interface", "\"rph0\"", "must be an object"},
+    {"interface.name", NULL, "is required"},
+    {"interface.name", "\"\"", "must be 1..15 characters, got 0"},
+    {"interface.name", "\"abcdefghijklmnop\"", "must be 1..15 characters, got 16"},
+    {"interface.name", "\"rph 0\"", "may contain only"},
+    {"interface.name", "\"rph/0\"", "may contain only"},
+    {"interface.name", "\"..\"", "cannot be"},
+    {"interface.address", NULL, "is required"},
+    {"interface.address", "\"10.77.0.1\"", "prefix length"},
+    {"interface.address", "\"10.77.0.1/33\"", "prefix length"},
+    {"interface.address", "\"10.77.0.1/0\"", "prefix length"},
+    {"interface.address", "\"10.77.0.1/+24\"", "prefix length"},
+    {"interface.address", "\"10.77.0/24\"", "prefix length"},
+    {"interface.address", "\"fd77::1/64\"", "IPv4 address"},
+    {"interface.address", "\"10.77.0.0/24\"", "network address"},
+    {"interface.address", "\"10.77.0.255/24\"", "broadcast address"},
+    {"interface.address", "\"127.0.0.2/8\"", "loopback"},
+    {"interface.address", "\"239.1.1.1/8\"", "multicast"},
+    {"interface.address6", "\"fd77::1\"", "prefix length"},
+    {"interface.address6", "\"fd77::1/129\"", "prefix length"},
+    {"interface.address6", "\"10.77.0.1/24\"", "IPv6 address"},
+    {"interface.address6", "\"::/64\"", "unspecified"},
+    {"interface.address6", "\"ff02::1/64\"", "multicast"},
+    {"interface.address6", "64", "must be a string"},
+    {"interface.mtu", "70000", "must be an integer 576..9000, got 70000"},
+    {"interface.mtu", "575", "must be an integer 576..9000, got 575"},
+    {"interface.mtu", "1400.5", "must be an integer 576..9000"},
+    {"interface.mtu", "\"1400\"", "must be a number"},
+    {"interface.colour", "\"blue\"", "unknown key"},
+    {"keepalive_interval", "0", "must be an integer 1..3600, got 0"},
+    {"keepalive_interval", "3601", "must be an integer 1..3600, got 3601"},
+    {"keepalive_interval", "null", "must be a number"},
+    {"peer_timeout", "1", "must be an integer 2..86400, got 1"},
+    {"peer_timeout", "86401", "must be an integer 2..86400, got 86401"},
+    {"peer_timeout", "10", "must be greater than \"keepalive_interval\" (10), got 10"},
+    {"seal", "true", "must be false or {\"key_file\""},
+    {"seal", "{\"key_file\": \"/nonexistent/office.key\"}", "No such file or directory"},
+    {"seal", "{\"key_file\": 7}", "must be the path of a key file"},
+    {"seal", "{\"keyfile\": \"/x\"}", "unknown key"},
+    {"seal", "\"no\"", "must be false"},
+    {"control_socket", "\"run/office.sock\"", "must be an absolute path"},
+    {"control_socket", "\"/run/ruphin/\"", "must name a file"},
+    {"control_socket", "[]", "must be a string"},
+    {"log_level", "\"verbose\"", "must be \"error\", \"warn\", \"info\" or \"debug\""},
+    {"log_level", "3", "must be a string"},
+    {"port", "-1", "must be an integer 0..65535, got -1"},
+    {"port", "65536", "must be an integer 0..65535, got 65536"},
+    {"port", "1.5", "must be an integer 0..65535"},
+    {"holepunch", "\"203.0.113.10:7700\"", "unknown key"},
+};
+
+Test(tund_config, each_bad_value_names_its_key)
+{
+    for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+        const struct bad_case *b = &bad_cases[i];
+        struct tund_config c;
+        memset(&c, 0x5a, sizeof c);
+        struct tund_config before = c;
+        struct cfg_err err = {0};
+        int rc = parse_with(b->key, b->value, &c, &err);
+        cr_expect_eq(rc, -EINVAL, "%s = %s: accepted", b->key, b->value ? b->value : "(absent)");
+        /* "seal" errors may name the sub-key ("seal.key_file"): match the opening quote. */
+        char quoted[64];
+        snprintf(quoted, sizeof quoted, strcmp(b->key, "seal") ? "\"%s\"" : "\"%s", b->key);
+        cr_expect(strstr(err.msg, quoted), "%s = %s: message does not name the key: %s", b->key,
+                  b->value ? b->value : "(absent)", err.msg);
+        cr_expect(strstr(err.msg, b->want), "%s = %s: message lacks \"%s\": %s", b->key,
+                  b->value ? b->value : "(absent)", b->want, err.msg);
+        cr_expect(strncmp(err.msg, "config: ", 8) == 0, "message style: %s", err.msg);
+        cr_expect(memcmp(&c, &before, sizeof c) == 0, "%s: out written on failure", b->key);
+    }
+}
+
+Test(tund_config, mtu_message_is_exact)
+{
+    struct tund_config c;
+    struct cfg_err err = {0};
+    cr_assert_eq(parse_with("interface.mtu", "70000", &c, &err), -EINVAL);
+    cr_assert_str_eq(err.msg, "config: \"interface.mtu\" must be an integer 576..9000, got 70000");
+}
+
+Test(tund_config, ipv6_needs_mtu_1280)
+{
+    const char *text =
+        "{\"holepuncher\": \"203.0.113.10:7700\", \"session\": \"office\", \"role\": \"server\","
+        " \"interface\": {\"name\": \"rph0\", \"address\": \"10.77.0.1/24\","
+        " \"address6\": \"fd77::1/64\", \"mtu\": 1000}}";
+    struct tund_config c;
+    struct cfg_err err = {0};
+    cr_assert_eq(parse_text(text, &c, &err), -EINVAL);
+    cr_assert(strstr(err.msg, "\"interface.mtu\" must be at least 1280"), "%s", err.msg);
+}
+
+Test(tund_config, peer_timeout_checked_against_keepalive)
+{
+    const char *ok = "{\"holepuncher\": \"203.0.113.10:7700\", \"session\": \"office\","
+                     " \"role\": \"server\", \"interface\": {\"name\": \"rph0\","
+                     " \"address\": \"10.77.0.1/24\"}, \"keepalive_interval\": 60,"
+                     " \"peer_timeout\": 61}";
+    const char *bad = "{\"holepuncher\": \"203.0.113.10:7700\", \"session\": \"office\","
+                      " \"role\": \"server\", \"interface\": {\"name\": \"rph0\","
+                      " \"address\": \"10.77.0.1/24\"}, \"keepalive_interval\": 60}";
+    struct tund_config c;
+    struct cfg_err err = {0};
+    cr_assert_eq(parse_text(ok, &c, &err), 0, "%s", err.msg);
+    cr_assert_eq(c.peer_timeout, 61);
+    /* The default peer_timeout (30) is below this keepalive. */
+    cr_assert_eq(parse_text(bad, &c, &err), -EINVAL);
+    cr_assert(strstr(err.msg, "\"peer_timeout\" must be greater than \"keepalive_interval\" (60)"),
+              "%s", err.msg);
+}
+
+Test(tund_config, session_with_slash_needs_explicit_socket)
+{
+    struct tund_config c;
+    struct cfg_err err = {0};
+    cr_assert_eq(parse_with("session", "\"a/b\"", &c, &err), -EINVAL);
+    cr_assert(strstr(err.msg, "\"control_socket\" must be set"), "%s", err.msg);
+
+    const char *text =
+        "{\"holepuncher\": \"203.0.113.10:7700\", \"session\": \"a/b\", \"role\": \"server\","
+        " \"interface\": {\"name\": \"rph0\", \"address\": \"10.77.0.1/24\"},"
+        " \"control_socket\": \"/run/ruphin/ab.sock\"}";
+    cr_assert_eq(parse_text(text, &c, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(c.session_str, "a/b");
+}
+
+Test(tund_config, control_socket_length)
+{
+    char value[160];
+    struct tund_config c;
+    struct cfg_err err = {0};
+    /* 107 bytes is the longest path sun_path holds with its NUL. */
+    snprintf(value, sizeof value, "\"/%0106d\"", 0);
+    cr_assert_eq(parse_with("control_socket", value, &c, &err), 0, "%s", err.msg);
+    cr_assert_eq(strlen(c.control_socket), 107);
+    snprintf(value, sizeof value, "\"/%0107d\"", 0);
+    cr_assert_eq(parse_with("control_socket", value, &c, &err), -EINVAL);
+    cr_assert(strstr(err.msg, "\"control_socket\" must be shorter than 108 bytes"), "%s", err.msg);
+}
+
+Test(tund_config, unknown_key_rejected)
+{
+    const char *text =
+        "{\"holepuncher\": \"203.0.113.10:7700\", \"session\": \"office\", \"role\": \"server\","
+        " \"interface\": {\"name\": \"rph0\", \"address\": \"10.77.0.1/24\"}, \"mtu\": 1400}";
+    struct tund_config c;
+    struct cfg_err err = {0};
+    cr_assert_eq(parse_text(text, &c, &err), -EINVAL);
+    cr_assert_str_eq(err.msg, "config: unknown key \"mtu\"");
+}
+
+Test(tund_config, top_level_must_be_object)
+{
+    struct tund_config c;
+    struct cfg_err err = {0};
+    cr_assert_eq(parse_text("[1, 2]", &c, &err), -EINVAL);
+    cr_assert(strstr(err.msg, "must be a JSON object"), "%s", err.msg);
+}
+
+static char *write_temp(const char *text)
+{
+    char *path = strdup("/tmp/test_tund_config_XXXXXX");
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+Test(tund_config, missing_file)
+{
+    struct tund_config c;
+    struct cfg_err err = {0};
+    cr_assert_eq(tund_config_load("/nonexistent/ruphin/tund.json", &c, &err), -EINVAL);
+    cr_assert(strstr(err.msg, "/nonexistent/ruphin/tund.json"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "No such file or directory"), "%s", err.msg);
+}
+
+Test(tund_config, invalid_json_names_the_line)
+{
+    char *path = write_temp("{\n  \"session\": \"office\",\n  \"role\": server\n}\n");
+    struct tund_config c;
+    struct cfg_err err = {0};
+    int rc = tund_config_load(path, &c, &err);
+    unlink(path);
+    cr_assert_eq(rc, -EINVAL);
+    cr_assert(strstr(err.msg, path), "%s", err.msg);
+    cr_assert(strstr(err.msg, "line 3"), "%s", err.msg);
+    free(path);
+}
+
+Test(tund_config, load_error_names_file_and_key)
+{
+    char *path = write_temp(
+        "{\"holepuncher\": \"203.0.113.10:7700\", \"session\": \"office\", \"role\": \"server\",\n"
+        " \"interface\": {\"name\": \"rph0\", \"address\": \"10.77.0.1/24\", \"mtu\": 70000}}\n");
+    struct tund_config c;
+    struct cfg_err err = {0};
+    int rc = tund_config_load(path, &c, &err);
+    unlink(path);
+    cr_assert_eq(rc, -EINVAL);
+    char want[256];
+    snprintf(want, sizeof want,
+             "config %s: \"interface.mtu\" must be an integer 576..9000, got 70000", path);
+    cr_assert_str_eq(err.msg, want);
+    free(path);
+}
