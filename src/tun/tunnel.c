@@ -81,7 +81,7 @@ static void fmt_ip(int fam, const uint8_t *a, char *out, size_t cap)
 static void on_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d, size_t n)
 {
     struct announce a;
-    char ep[RPH_ADDR_STRLEN], ip[64];
+    char ep[RPH_ADDR_STRLEN], ep2[RPH_ADDR_STRLEN], ip[64];
     if (announce_decode(d, n, &a) < 0) {
         t->drops.bad_control++;
         return;
@@ -95,6 +95,17 @@ static void on_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d, siz
             if (!has) continue;
             struct tpeer *owner = route_lookup(&t->routes, fam, addr);
             fmt_ip(fam, addr, ip, sizeof ip);
+            /* A holder silent for two keepalives is gone (a client restarted elsewhere):
+             * its address is free again rather than blocked until peer_timeout. */
+            if (owner && owner != p &&
+                rph_now_ms() - owner->remote->last_rx_ms >
+                    2000ull * (unsigned)t->cfg.keepalive_interval) {
+                log_info("peer %s takes over %s from silent peer %s",
+                         fmt_addr(&p->remote->addr, ep), ip,
+                         rph_addr_format(&owner->remote->addr, ep2, sizeof ep2));
+                owner->announced = false;
+                owner = NULL;
+            }
             if (!overlay_other(t, fam, addr) || (owner && owner != p)) {
                 t->drops.address_conflict++;
                 log_warn("peer %s announced %s, which is %s; ignored",
