@@ -206,3 +206,29 @@ Test(hpd_config, listen_sets_compare_in_any_order)
     cr_assert_eq(parse("{\"listen\": [\"0.0.0.0:7700\"]}"), 0);
     cr_assert_not(hpd_config_same_listen(&a, &cfg));
 }
+
+Test(hpd_config, rate_limits_parse_and_are_checked)
+{
+    struct hpd_config c;
+    struct cfg_err e = {0};
+    cJSON *j = cJSON_Parse("{\"listen\": [\"127.0.0.1:7700\"], \"rate_limit_per_source\": 5, "
+                           "\"rate_limit_burst\": 8}");
+    cr_assert_eq(hpd_config_parse(j, &c, &e), 0, "%s", e.msg);
+    cr_assert_eq(c.rate_per_s, 5);
+    cr_assert_eq(c.rate_burst, 8);
+    cJSON_Delete(j);
+    j = cJSON_Parse("{\"listen\": [\"127.0.0.1:7700\"]}");
+    cr_assert_eq(hpd_config_parse(j, &c, &e), 0);
+    cr_assert_eq(c.rate_per_s, 20);
+    cr_assert_eq(c.rate_burst, 40);
+    cJSON_Delete(j);
+    j = cJSON_Parse("{\"listen\": [\"127.0.0.1:7700\"], \"rate_limit_per_source\": 50, "
+                    "\"rate_limit_burst\": 10}");
+    cr_assert_lt(hpd_config_parse(j, &c, &e), 0);
+    cr_assert(strstr(e.msg, "\"rate_limit_burst\""), "%s", e.msg);
+    cJSON_Delete(j);
+    j = cJSON_Parse("{\"listen\": [\"127.0.0.1:7700\"], \"rate_limit_per_source\": -1}");
+    cr_assert_lt(hpd_config_parse(j, &c, &e), 0);
+    cr_assert(strstr(e.msg, "\"rate_limit_per_source\""), "%s", e.msg);
+    cJSON_Delete(j);
+}

@@ -7,7 +7,8 @@
 
 #include "ruphin/error.h"
 
-static const char *const allowed_keys[] = {"listen", "session_ttl", "max_sessions", "log_level",
+static const char *const allowed_keys[] = {"listen",    "session_ttl",           "max_sessions",
+                                           "log_level", "rate_limit_per_source", "rate_limit_burst",
                                            NULL};
 
 static int parse_listen(const cJSON *root, struct hpd_config *out, struct cfg_err *err)
@@ -74,6 +75,8 @@ int hpd_config_parse(const cJSON *root, struct hpd_config *out, struct cfg_err *
     memset(&c, 0, sizeof c);
     c.session_ttl_s = HPD_TTL_DEFAULT;
     c.max_sessions = HPD_MAX_SESSIONS_DEFAULT;
+    c.rate_per_s = 20;
+    c.rate_burst = 40;
     c.log_level = LOG_LVL_INFO;
 
     if (!cJSON_IsObject(root)) {
@@ -90,6 +93,19 @@ int hpd_config_parse(const cJSON *root, struct hpd_config *out, struct cfg_err *
     r = cfg_get_int(root, "max_sessions", HPD_MAX_SESSIONS_MIN, HPD_MAX_SESSIONS_MAX, &v, err);
     if (r < 0) return -1;
     if (r == 0) c.max_sessions = (size_t)v;
+    r = cfg_get_int(root, "rate_limit_per_source", 0, 1000000, &v, err);
+    if (r < 0) return -1;
+    if (r == 0) c.rate_per_s = (uint32_t)v;
+    r = cfg_get_int(root, "rate_limit_burst", 1, 1000000, &v, err);
+    if (r < 0) return -1;
+    if (r == 0) c.rate_burst = (uint32_t)v;
+    if (c.rate_per_s && c.rate_burst < c.rate_per_s) {
+        cfg_errorf(
+            err,
+            "config: \"rate_limit_burst\" (%u) must be at least \"rate_limit_per_source\" (%u)",
+            c.rate_burst, c.rate_per_s);
+        return -1;
+    }
 
     const char *lvl;
     r = cfg_get_string(root, "log_level", &lvl, err);

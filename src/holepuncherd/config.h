@@ -29,6 +29,8 @@ struct hpd_config {
     uint32_t session_ttl_s;
     size_t max_sessions;
     enum log_level log_level;
+    uint32_t rate_per_s; /* Register/Join per source IP per second; 0: no limit */
+    uint32_t rate_burst;
 };
 
 /* Fills out from a parsed config object; 0, or -1 with err naming the key and the problem. */

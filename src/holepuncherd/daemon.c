@@ -44,6 +44,8 @@ static void core_config(const struct hpd_config *cfg, struct rph_holepuncher_con
     rph_holepuncher_config_defaults(hc);
     hc->session_ttl_ms = cfg->session_ttl_s * 1000u;
     hc->max_sessions = cfg->max_sessions;
+    hc->rate_per_s = cfg->rate_per_s;
+    hc->rate_burst = cfg->rate_burst;
     /* LocalInterrupt is the crate's test hook; a daemon must not stop on a datagram. */
     hc->allow_local_interrupt = false;
 }
