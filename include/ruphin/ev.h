@@ -16,6 +16,11 @@ struct rph_ev_holepuncher;
 struct rph_ev_peer_options {
     struct rph_addr bind; /* family 0: any address of the holepuncher's family, port 0 */
     int sndbuf, rcvbuf;   /* 0: kernel default */
+    /* UDP GRO: the kernel may hand over several datagrams at once; they are split again
+     * before rph_peer_input, so callers see no difference but fewer system calls. */
+    bool gro;
+    /* Called after each batch of received datagrams (e.g. to flush coalesced writes). */
+    void (*on_flush)(void *ctx);
 };
 
 /* cb->send is ignored: the module sends on its own socket. */
@@ -29,6 +34,11 @@ int rph_ev_peer_send(struct rph_ev_peer *p, const struct rph_addr *to, const voi
  * remote r, framed (and sealed) in place: no copy. RPH_E_NOKEY before a sealed handshake. */
 int rph_ev_peer_send_frame(struct rph_ev_peer *p, struct rph_remote *r, uint8_t *buf,
                            size_t payload_len);
+/* Sends datagrams laid back to back in buf (total bytes, each seg bytes but the last, which
+ * may be shorter) to one address, with UDP GSO in one system call where the kernel has it,
+ * else one by one. 0 or a negative errno. */
+int rph_ev_peer_send_gso(struct rph_ev_peer *p, const struct rph_addr *to, const uint8_t *buf,
+                         size_t total, size_t seg);
 struct rph_peer *rph_ev_peer_core(struct rph_ev_peer *p);
 int rph_ev_peer_fd(const struct rph_ev_peer *p);
 int rph_ev_peer_local_addr(const struct rph_ev_peer *p, struct rph_addr *out);

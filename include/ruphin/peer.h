@@ -105,6 +105,9 @@ uint64_t rph_peer_next_deadline(const struct rph_peer *p);
  * the datagram inside buf; returns its length, or RPH_E_NOKEY before keys exist. */
 int rph_peer_frame(struct rph_peer *p, struct rph_remote *r, uint8_t *buf, size_t payload_len,
                    uint8_t **dgram);
+/* Bytes rph_peer_frame puts before (header) and after (tag) a payload: 4/0 in plaintext,
+ * 16/16 sealed. A caller laying datagrams back to back (UDP GSO) needs them. */
+void rph_peer_frame_overhead(const struct rph_peer *p, size_t *head, size_t *tail);
 /* Wall clock minus the monotonic clock passed as now_ms (sealed Register/Join carry the
  * UNIX time); the wrappers keep it current. */
 void rph_peer_set_wall_offset(struct rph_peer *p, int64_t offset_ms);

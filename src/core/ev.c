@@ -7,8 +7,17 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
 
 #include "ruphin/clock.h"
 #include "ruphin/error.h"
@@ -22,6 +31,11 @@ struct rxbatch {
     struct mmsghdr msgs[BATCH];
     struct iovec iov[BATCH];
     struct sockaddr_storage src[BATCH];
+    /* room for the UDP_GRO segment size */
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl[BATCH];
     uint8_t *buf; /* BATCH * SLOT */
 };
 
@@ -42,6 +56,8 @@ static int rxbatch_recv(struct rxbatch *b, int fd)
         b->msgs[i].msg_hdr.msg_iovlen = 1;
         b->msgs[i].msg_hdr.msg_name = &b->src[i];
         b->msgs[i].msg_hdr.msg_namelen = sizeof b->src[i];
+        b->msgs[i].msg_hdr.msg_control = b->ctl[i].buf;
+        b->msgs[i].msg_hdr.msg_controllen = sizeof b->ctl[i].buf;
     }
     for (;;) {
         int n = recvmmsg(fd, b->msgs, BATCH, MSG_DONTWAIT, NULL);
@@ -50,6 +66,19 @@ static int rxbatch_recv(struct rxbatch *b, int fd)
         if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
         return -errno;
     }
+}
+
+/* The size of each datagram in a GRO-coalesced buffer, or 0 when it holds one datagram. */
+static size_t gro_size(struct msghdr *h)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+            int v;
+            memcpy(&v, CMSG_DATA(c), sizeof v);
+            return v > 0 ? (size_t)v : 0;
+        }
+    }
+    return 0;
 }
 
 /* ---- peer ---- */
@@ -63,6 +92,8 @@ struct rph_ev_peer {
     struct rph_peer *peer;
     struct rph_peer_callbacks user;
     void *ctx;
+    void (*on_flush)(void *ctx);
+    bool gso_ok; /* UDP GSO worked (or has not failed yet) */
     struct rxbatch rx;
 };
 
@@ -129,8 +160,15 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
             if (h->msg_flags & MSG_TRUNC) continue;
             if (rph_addr_from_sockaddr(&from, (struct sockaddr *)&p->rx.src[i], h->msg_namelen) < 0)
                 continue;
-            rph_peer_input(p->peer, p->rx.iov[i].iov_base, p->rx.msgs[i].msg_len, &from, now);
+            uint8_t *d = p->rx.iov[i].iov_base;
+            size_t len = p->rx.msgs[i].msg_len, seg = gro_size(h);
+            if (seg == 0 || seg > len) seg = len;
+            for (size_t off = 0; off < len; off += seg) {
+                size_t one = len - off < seg ? len - off : seg;
+                rph_peer_input(p->peer, d + off, one, &from, now);
+            }
         }
+        if (p->on_flush) p->on_flush(p->ctx);
         if (n < BATCH) break;
     }
     rph_peer_tick(p->peer, rph_now_ms());
@@ -160,6 +198,12 @@ struct rph_ev_peer *rph_ev_peer_new(struct event_base *base, const struct rph_pe
     if (p->fd < 0) {
         e = p->fd;
         goto fail;
+    }
+    p->on_flush = opt->on_flush;
+    p->gso_ok = true;
+    if (opt->gro) {
+        int one = 1;
+        setsockopt(p->fd, SOL_UDP, UDP_GRO, &one, sizeof one); /* older kernels: no GRO */
     }
     p->rd = event_new(base, p->fd, EV_READ | EV_PERSIST, on_read, p);
     p->timer = evtimer_new(base, on_timer, p);
@@ -201,6 +245,47 @@ int rph_ev_peer_send_frame(struct rph_ev_peer *p, struct rph_remote *r, uint8_t 
     int n = rph_peer_frame(p->peer, r, buf, payload_len, &d);
     if (n < 0) return n;
     return rph_udp_send(p->fd, p->family, &r->addr, d, (size_t)n);
+}
+
+int rph_ev_peer_send_gso(struct rph_ev_peer *p, const struct rph_addr *to, const uint8_t *buf,
+                         size_t total, size_t seg)
+{
+    if (p->gso_ok && total > seg) {
+        struct sockaddr_storage ss;
+        socklen_t sl = rph_addr_to_sockaddr(to, &ss, p->family);
+        struct iovec iov = {(void *)buf, total};
+        union {
+            char b[CMSG_SPACE(sizeof(uint16_t))];
+            struct cmsghdr align;
+        } ctl;
+        memset(&ctl, 0, sizeof ctl);
+        struct msghdr mh = {.msg_name = &ss,
+                            .msg_namelen = sl,
+                            .msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = ctl.b,
+                            .msg_controllen = sizeof ctl.b};
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_UDP;
+        c->cmsg_type = UDP_SEGMENT;
+        c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        uint16_t gs = (uint16_t)seg;
+        memcpy(CMSG_DATA(c), &gs, sizeof gs);
+        for (;;) {
+            if (sendmsg(p->fd, &mh, 0) >= 0) return 0;
+            if (errno == EINTR) continue;
+            break;
+        }
+        /* No GSO here (old kernel, or a device without it): fall back for good. */
+        if (errno != EIO && errno != EINVAL && errno != EOPNOTSUPP) return -errno;
+        p->gso_ok = false;
+    }
+    for (size_t off = 0; off < total; off += seg) {
+        size_t one = total - off < seg ? total - off : seg;
+        int r = rph_udp_send(p->fd, p->family, to, buf + off, one);
+        if (r < 0) return r;
+    }
+    return 0;
 }
 
 struct rph_peer *rph_ev_peer_core(struct rph_ev_peer *p)

@@ -411,6 +411,12 @@ int rph_peer_frame(struct rph_peer *p, struct rph_remote *r, uint8_t *buf, size_
     return n;
 }
 
+void rph_peer_frame_overhead(const struct rph_peer *p, size_t *head, size_t *tail)
+{
+    *head = p->cfg.sealed ? RPH_TRANSPORT_HEADER_LEN : RPH_HEADER_LEN;
+    *tail = p->cfg.sealed ? RPH_TAG_LEN : 0;
+}
+
 int rph_peer_send_data(struct rph_peer *p, const struct rph_addr *to, const void *data, size_t len)
 {
     if (len > RPH_DATA_MAX) return RPH_E_TOOBIG;

@@ -33,9 +33,11 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
     return rc;
 }
 
-int tun_open(struct tun_dev *t, const char *name, char *err, size_t errlen)
+static int open_flags(struct tun_dev *t, const char *name, short extra, char *err, size_t errlen)
 {
     t->fd = -1;
+    t->vnet = false;
+    t->offload = false;
     t->name[0] = 0;
     t->ifindex = 0;
     size_t n = strlen(name);
@@ -55,7 +57,7 @@ int tun_open(struct tun_dev *t, const char *name, char *err, size_t errlen)
     }
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    ifr.ifr_flags = (short)(IFF_TUN | IFF_NO_PI | extra);
     memcpy(ifr.ifr_name, name, n);
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
         int e = errno;
@@ -84,6 +86,23 @@ int tun_open(struct tun_dev *t, const char *name, char *err, size_t errlen)
     t->fd = fd;
     snprintf(t->name, sizeof t->name, "%s", ifr.ifr_name);
     t->ifindex = (int)idx;
+    t->vnet = (extra & IFF_VNET_HDR) != 0;
+    return 0;
+}
+
+int tun_open(struct tun_dev *t, const char *name, char *err, size_t errlen)
+{
+    return open_flags(t, name, 0, err, errlen);
+}
+
+int tun_open_offload(struct tun_dev *t, const char *name, char *err, size_t errlen)
+{
+    int r = open_flags(t, name, IFF_VNET_HDR, err, errlen);
+    if (r < 0) return r;
+    /* Checksum offload and TSO: the kernel hands over 64 KB TCP super-packets. Without them
+     * (an old kernel) packets still come with a virtio header, just never large. */
+    unsigned off = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+    t->offload = ioctl(t->fd, TUNSETOFFLOAD, off) == 0;
     return 0;
 }
 

@@ -3,6 +3,7 @@
 #ifndef RUPHIN_TUN_TUN_LINUX_H
 #define RUPHIN_TUN_TUN_LINUX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -10,12 +11,16 @@ struct tun_dev {
     int fd; /* non-blocking; IFF_TUN | IFF_NO_PI: each read/write is one bare IP packet */
     char name[16];
     int ifindex;
+    bool vnet;    /* every read/write starts with a struct virtio_net_hdr */
+    bool offload; /* TSO4/TSO6 and checksum offload are on */
 };
 
 /* Creates a new, non-persistent TUN interface called name. Refuses (-EEXIST, "interface rph0
  * already exists") to take over an interface that is already there. 0 or a negative errno
  * with err filled; t->fd is -1 on failure. */
 int tun_open(struct tun_dev *t, const char *name, char *err, size_t errlen);
+/* The same with IFF_VNET_HDR and, where the kernel allows, TSO and checksum offload. */
+int tun_open_offload(struct tun_dev *t, const char *name, char *err, size_t errlen);
 /* Sets the MTU, adds addr4/prefix4 and (when addr6 is not NULL) addr6/prefix6, then brings
  * the link up, all over rtnetlink. 0 or a negative errno with err filled. */
 int tun_configure(struct tun_dev *t, const uint8_t addr4[4], int prefix4, const uint8_t *addr6,

@@ -14,6 +14,10 @@
 
 struct event;
 struct control;
+struct gro;
+
+/* Segments one TSO super-packet may become (64 KB at the smallest MSS worth offloading). */
+#define GSO_SEGS 64
 
 #define MAX_PEERS 256
 /* Reads per TUN event before the loop gets a turn (the UDP side reads in batches too). */
@@ -46,8 +50,12 @@ struct tunnel {
     struct control *ctl;
     struct drops drops;
     struct announce self;
-    uint8_t *buf; /* RPH_HEADER_LEN of headroom, then one packet */
+    uint8_t *buf; /* RPH_FRAME_HEADROOM, one packet (a TSO one: 64 KB), tailroom */
     size_t buf_cap;
+    uint8_t *gso_buf; /* the segments of one TSO packet as datagrams, back to back */
+    size_t gso_stride_max;
+    size_t seg_len[GSO_SEGS];
+    struct gro *gro; /* TCP segments coalesced toward the TUN device */
 };
 
 #endif
