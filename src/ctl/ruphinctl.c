@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // ruphinctl: asks a running ruphin-tund for its status over the control socket and shows it.
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -18,7 +19,7 @@
 #include "ruphin/error.h"
 #include "ruphin/seal.h"
 
-#define DEFAULT_SOCKET "/run/ruphin/ruphin.sock"
+#define SOCKET_DIR "/run/ruphin"
 #define TIMEOUT_MS 2000
 /* Far above any real status document; only a broken peer would send more. */
 #define ANSWER_MAX (16u << 20)
@@ -37,7 +38,8 @@ static void help(void)
     usage(stdout);
     fputs("Shows the state of a running ruphin-tund: its interface, holepuncher and peers.\n"
           "\n"
-          "  -s, --socket SOCKET  the daemon's control socket (default " DEFAULT_SOCKET ";\n"
+          "  -s, --socket SOCKET  the daemon's control socket (default: every *.sock in\n"
+          "                       " SOCKET_DIR ", where ruphin-tund puts <session>.sock;\n"
           "                       ruphin-tund's own default is /run/ruphin/<session>.sock)\n"
           "  --json               print the daemon's JSON status document as it is\n"
           "  genkey [FILE]        make a new random session key (base64) for \"seal\":\n"
@@ -392,9 +394,49 @@ static int cmd_genkey(const char *file)
     return EXIT_OK;
 }
 
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* No -s: every tunnel on this machine, like `wg show`. */
+static int status_all(bool json)
+{
+    DIR *d = opendir(SOCKET_DIR);
+    char *paths[64];
+    size_t n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)) && n < 64) {
+        size_t l = strlen(e->d_name);
+        if (l < 6 || strcmp(e->d_name + l - 5, ".sock") != 0) continue;
+        if (asprintf(&paths[n], "%s/%s", SOCKET_DIR, e->d_name) < 0) break;
+        n++;
+    }
+    if (d) closedir(d);
+    if (n == 0) {
+        fprintf(stderr, "ruphinctl: no control socket in " SOCKET_DIR
+                        " (is ruphin-tund running? else name it with -s)\n");
+        return EXIT_FAIL;
+    }
+    qsort(paths, n, sizeof paths[0], by_name);
+    int rc = EXIT_OK;
+    if (json && n > 1) {
+        fprintf(stderr, "ruphinctl: %zu tunnels run here; choose one with -s for --json:\n", n);
+        for (size_t i = 0; i < n; i++) fprintf(stderr, "  %s\n", paths[i]);
+        rc = EXIT_USAGE;
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            if (i) putchar('\n');
+            if (cmd_status(paths[i], json) != EXIT_OK) rc = EXIT_FAIL;
+        }
+    }
+    for (size_t i = 0; i < n; i++) free(paths[i]);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    const char *sock = DEFAULT_SOCKET, *cmd = NULL, *arg = NULL;
+    const char *sock = NULL, *cmd = NULL, *arg = NULL;
     bool json = false, options_done = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -434,6 +476,7 @@ int main(int argc, char **argv)
         return r;
     }
     if (strcmp(cmd, "status") != 0) return usage_error("unknown command", cmd);
+    if (!sock) return status_all(json);
     if (sock[0] == 0) return usage_error("empty socket path", NULL);
     if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
         return usage_error("socket path longer than 107 bytes", sock);
