@@ -74,7 +74,10 @@ void seal_tick_remote(struct rph_peer *p, struct rph_remote *r, uint64_t now)
             peer_send_raw(p, &r->addr, sr->init_raw, RPH_HS_INIT_LEN);
             sr->next_init_ms = now + p->cfg.retry_ms;
         }
-        if (r->up && !sr->init_pending && now >= sr->next_rekey_ms) seal_start(p, r, now);
+        /* Rekey on time, or early after 2^48 packets under one key (far below nonce reuse). */
+        if (r->up && !sr->init_pending &&
+            (now >= sr->next_rekey_ms || sr->kp[KP_CUR].send_counter >= (1ull << 48)))
+            seal_start(p, r, now);
     } else if (!r->up && now >= r->next_hello_ms) {
         static const uint8_t hello[4] = {0, 4, 0, RPH_HELLO_REQ};
         p->stats.hellos_sent++;
