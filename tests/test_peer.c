@@ -36,6 +36,7 @@ static struct node nodes[NODES];
 /* Drop filter: datagrams from/to these addresses vanish (a dead host or a cut link). */
 static const struct rph_addr *drop_from, *drop_to;
 static size_t dropped;
+static int drop_budget = -1; /* drop_to: only this many datagrams (-1: all) */
 
 static void enqueue(const struct rph_addr *from, const struct rph_addr *to, const uint8_t *b,
                     size_t n)
@@ -92,7 +93,9 @@ static void run(void)
         for (size_t i = 0; i < n; i++) {
             struct dgram *d = &cur[i];
             if ((drop_from && rph_addr_equal(&d->from, drop_from)) ||
-                (drop_to && rph_addr_equal(&d->to, drop_to))) {
+                (drop_to && rph_addr_equal(&d->to, drop_to) && drop_budget != 0)) {
+                if (drop_budget > 0 && !(drop_from && rph_addr_equal(&d->from, drop_from)))
+                    drop_budget--;
                 dropped++;
                 continue;
             }
@@ -150,6 +153,7 @@ static void setup(void)
     now = 1000000;
     dropped = 0;
     drop_from = drop_to = NULL;
+    drop_budget = -1;
     memset(nodes, 0, sizeof nodes);
     for (int k = 0; k < NODES; k++) {
         nodes[k].addr.family = 4;
@@ -555,4 +559,19 @@ Test(peer, sealed_client_finds_a_restarted_server)
     rph_peer_send_data(c, &nodes[0].addr, "again", 5);
     run();
     cr_assert_str_eq(nodes[0].last_data, "again");
+}
+
+Test(peer, sealed_client_answers_a_server_punch_with_its_init_at_once)
+{
+    seal_key = KEY;
+    start(0, RPH_ROLE_SERVER, "office", 0);
+    /* The server's NAT drops the client's first init (it has not punched yet)... */
+    drop_to = &nodes[0].addr;
+    drop_budget = 1;
+    struct rph_peer *c = start(1, RPH_ROLE_CLIENT, "office", 0);
+    cr_assert_eq(dropped, 1);
+    /* ...then the server's punch reaches the client, which resends at once, not at 400 ms. */
+    advance(50);
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_CONNECTED, "client is %s",
+                 rph_state_name(rph_peer_state(c)));
 }

@@ -290,7 +290,9 @@ int rph_peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rp
         return RPH_E_UNKNOWN_PEER;
     }
     if (p->cfg.sealed) {
-        /* Plain hellos are only punches here: they prove nothing and get no answer. */
+        /* Plain hellos are only punches here: they prove nothing and get no answer. But a
+         * server's punch means its NAT is open now: a waiting init need not wait 400 ms. */
+        if (m.type == RPH_HELLO_REQ && p->cfg.role == RPH_ROLE_CLIENT) seal_punched(p, rem, now_ms);
         if (m.type == RPH_HELLO_REQ || m.type == RPH_HELLO_RESP) return 0;
         p->stats.unexpected++;
         return RPH_E_UNEXPECTED;

@@ -21,6 +21,7 @@ struct seal_remote {
     struct rph_keypair kp[3]; /* current, previous, next (responder: not yet confirmed) */
     /* initiator: the handshake in flight */
     bool init_pending;
+    bool early_sent; /* the init went again early this retry period (a server punch came) */
     uint8_t e_sk[32];
     uint8_t init_raw[RPH_HS_INIT_LEN];
     uint64_t next_init_ms, next_rekey_ms;
@@ -76,6 +77,7 @@ int seal_setup(struct rph_peer *p);
 int seal_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *buf, size_t len,
                const struct rph_addr *from, uint64_t now);
 void seal_start(struct rph_peer *p, struct rph_remote *r, uint64_t now);
+void seal_punched(struct rph_peer *p, struct rph_remote *r, uint64_t now);
 void seal_tick_remote(struct rph_peer *p, struct rph_remote *r, uint64_t now);
 uint64_t seal_deadline(const struct rph_peer *p, const struct rph_remote *r);
 void seal_forget(struct rph_peer *p, struct rph_remote *r);

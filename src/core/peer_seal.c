@@ -57,9 +57,20 @@ void seal_start(struct rph_peer *p, struct rph_remote *r, uint64_t now)
                            sr->init_raw) < 0)
         return;
     sr->init_pending = true;
+    sr->early_sent = false;
     sr->next_init_ms = now + p->cfg.retry_ms;
     p->stats.handshakes_sent++;
     peer_send_raw(p, &r->addr, sr->init_raw, RPH_HS_INIT_LEN);
+}
+
+void seal_punched(struct rph_peer *p, struct rph_remote *r, uint64_t now)
+{
+    struct seal_remote *sr = &p->sr[slot_of(p, r)];
+    /* One early resend per retry period at most, whoever sends the hellos. */
+    if (!sr->init_pending || sr->early_sent) return;
+    sr->early_sent = true;
+    peer_send_raw(p, &r->addr, sr->init_raw, RPH_HS_INIT_LEN);
+    (void)now;
 }
 
 void seal_tick_remote(struct rph_peer *p, struct rph_remote *r, uint64_t now)
@@ -73,6 +84,7 @@ void seal_tick_remote(struct rph_peer *p, struct rph_remote *r, uint64_t now)
             /* The same init again: a duplicate gets the same answer from the server. */
             peer_send_raw(p, &r->addr, sr->init_raw, RPH_HS_INIT_LEN);
             sr->next_init_ms = now + p->cfg.retry_ms;
+            sr->early_sent = false;
         }
         /* Rekey on time, or early after 2^48 packets under one key (far below nonce reuse). */
         if (r->up && !sr->init_pending &&

@@ -9,6 +9,16 @@ char *hpd_session_text(const struct rph_session *s, char *buf, size_t cap)
     if (cap == 0) return buf;
     size_t o = 0;
     size_t n = s->len <= RPH_SESSION_MAX ? s->len : RPH_SESSION_MAX;
+    /* A sealed session's ID is a 20-byte hash: show it as hex (sealed:4d8b...), not escapes. */
+    size_t odd = 0;
+    for (size_t i = 0; i < n; i++)
+        odd += s->id[i] < 0x20 || s->id[i] >= 0x7f;
+    if (n == RPH_SESSION_MAX && odd > 2 && cap >= sizeof "sealed:" + 2 * RPH_SESSION_MAX) {
+        int w = snprintf(buf, cap, "sealed:");
+        for (size_t i = 0; i < n; i++)
+            w += snprintf(buf + w, cap - (size_t)w, "%02x", s->id[i]);
+        return buf;
+    }
     /* Keep room for the closing quote and the terminator. */
 #define PUT(c)                                                                                     \
     do {                                                                                           \
