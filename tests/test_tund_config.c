@@ -286,6 +286,9 @@ static const struct bad_case bad_cases[] = {
     {"port", "65536", "must be an integer 0..65535, got 65536"},
     {"port", "1.5", "must be an integer 0..65535"},
     {"holepunch", "\"203.0.113.10:7700\"", "unknown key"},
+    {"user", "\"no-such-user-rph\"", "no such user"},
+    {"user", "\"root\"", "is root"},
+    {"user", "7", "must be a user name"},
 };
 
 Test(tund_config, each_bad_value_names_its_key)

@@ -5,6 +5,7 @@
 #include "ruphin/seal.h"
 
 #include <arpa/inet.h>
+#include <pwd.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@
 static const char *const top_keys[] = {
     "holepuncher",        "session",      "role", "interface",
     "keepalive_interval", "peer_timeout", "seal", "control_socket",
-    "log_level",          "port",         NULL};
+    "log_level",          "port",         "user", NULL};
 static const char *const iface_keys[] = {"name", "address", "address6", "mtu", NULL};
 
 /* The shared getters name the bare key; a key inside "interface" is reported with its path
@@ -332,6 +333,32 @@ static int parse_seal(const cJSON *root, struct tund_config *c, struct cfg_err *
     return 0;
 }
 
+static int parse_user(const cJSON *root, struct tund_config *c, struct cfg_err *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "user");
+    c->user[0] = 0;
+    if (!v) return 0;
+    if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) >= sizeof c->user) {
+        cfg_errorf(err, "config: \"user\" must be a user name (1..%zu characters)",
+                   sizeof c->user - 1);
+        return -EINVAL;
+    }
+    struct passwd *pw = getpwnam(v->valuestring);
+    if (!pw) {
+        cfg_errorf(err, "config: \"user\": no such user \"%.64s\"", v->valuestring);
+        return -EINVAL;
+    }
+    if (pw->pw_uid == 0) {
+        cfg_errorf(err, "config: \"user\" \"%.64s\" is root; name an unprivileged user",
+                   v->valuestring);
+        return -EINVAL;
+    }
+    snprintf(c->user, sizeof c->user, "%s", v->valuestring);
+    c->uid = pw->pw_uid;
+    c->gid = pw->pw_gid;
+    return 0;
+}
+
 static int parse_control_socket(const cJSON *root, struct tund_config *c, struct cfg_err *err)
 {
     const char *s;
@@ -423,7 +450,8 @@ int tund_config_parse(const cJSON *root, struct tund_config *out, struct cfg_err
         (rc = parse_role(root, &c, err)) || (rc = parse_interface(root, &c, err)) ||
         (rc = parse_timers(root, &c, err)) || (rc = parse_seal(root, &c, err)) ||
         (rc = parse_control_socket(root, &c, err)) || (rc = parse_log_level(root, &c, err)) ||
-        (rc = get_int(root, "port", "port", 0, 65535, 0, &port, err)))
+        (rc = get_int(root, "port", "port", 0, 65535, 0, &port, err)) ||
+        (rc = parse_user(root, &c, err)))
         return rc;
     c.port = (uint16_t)port;
     *out = c;

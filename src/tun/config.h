@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <cjson/cJSON.h>
 
@@ -45,6 +46,9 @@ struct tund_config {
     char control_socket[TUND_SOCKPATH_MAX];
     enum log_level log_level;
     uint16_t port; /* local UDP port, 0 = ephemeral */
+    char user[64]; /* "" or the user to switch to once the interface is up */
+    uid_t uid;
+    gid_t gid;
 };
 
 /* Validates root (a JSON object) into out; 0, or -EINVAL with err naming the key and the

@@ -5,7 +5,9 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <grp.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
@@ -29,6 +31,23 @@ struct app {
     struct event_base *base;
     const char *path;
 };
+
+/* After the interface is up nothing needs root: the data path uses open descriptors, and
+ * closing the TUN descriptor removes the interface. So drop to cfg->user and every capability. */
+static int drop_privileges(const struct tund_config *cfg)
+{
+    if (!cfg->user[0]) return 0;
+    if (setgroups(0, NULL) < 0 || setgid(cfg->gid) < 0 || setuid(cfg->uid) < 0) {
+        log_error("switching to user %s: %s", cfg->user, strerror(errno));
+        return -1;
+    }
+    if (setuid(0) == 0) { /* must not be possible any more */
+        log_error("switching to user %s: root could be regained", cfg->user);
+        return -1;
+    }
+    log_info("running as user %s (uid %u), no capabilities left", cfg->user, (unsigned)cfg->uid);
+    return 0;
+}
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)
 {
@@ -124,6 +143,11 @@ int main(int argc, char **argv)
     log_info("interface %s up: %s%s%s, mtu %d; %s of session \"%s\" via holepuncher %s", cfg.ifname,
              cfg.address, cfg.has_addr6 ? " " : "", cfg.address6, cfg.mtu,
              cfg.role == RPH_ROLE_SERVER ? "server" : "client", cfg.session_str, cfg.holepuncher);
+    if (drop_privileges(&cfg) < 0) {
+        tunnel_close(t);
+        event_base_free(app.base);
+        return 1;
+    }
     struct event *ev_int = evsignal_new(app.base, SIGINT, on_stop, &app);
     struct event *ev_term = evsignal_new(app.base, SIGTERM, on_stop, &app);
     struct event *ev_hup = evsignal_new(app.base, SIGHUP, on_hup, &app);

@@ -13,6 +13,8 @@ topo_up 2 || e2e_die "test bed"
 
 tun_start_hpd || e2e_die "holepuncherd did not start"
 tun_start_peer 1 server || e2e_die "server peer did not start"
+# The client drops to an unprivileged user once its interface is up.
+tun_write_peer_config 2 client "$TOPO_DIR/peer2.json" ', "user": "nobody"'
 tun_start_peer 2 client || e2e_die "client peer did not start"
 if tun_wait_up 2 1 10 && tun_wait_up 1 1 5; then e2e_pass "handshake through both NATs"; else e2e_die "no handshake"; fi
 
@@ -32,6 +34,8 @@ else
 fi
 if tun_transfer 1 2 10 >/dev/null; then e2e_pass "10 MB server -> client, sha256 ok"; else e2e_fail "10 MB server -> client"; fi
 
+e2e_check "the client runs as nobody after setup" grep -Eq "^Uid:[[:space:]]+$(id -u nobody)[[:space:]]" "/proc/$(topo_pid peer2)/status"
+e2e_check "with no capabilities left" grep -Eq "^CapEff:[[:space:]]+0+$" "/proc/$(topo_pid peer2)/status"
 st=$(tun_status 1)
 e2e_check "server status names the client's overlay address" grep -q '"overlay":"10.77.0.2"' <<<"$st"
 e2e_check "server status counts received bytes" grep -Eq '"rx_bytes":[1-9][0-9]{7}' <<<"$st"
