@@ -7,37 +7,17 @@
 
 #include "ruphin/error.h"
 
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
+#include "ruphin/be.h"
 
 static uint64_t get64(const uint8_t *p)
 {
-    return ((uint64_t)get32(p) << 32) | get32(p + 4);
+    return ((uint64_t)rph_get32(p) << 32) | rph_get32(p + 4);
 }
 
 static void put64(uint8_t *p, uint64_t v)
 {
-    put32(p, (uint32_t)(v >> 32));
-    put32(p + 4, (uint32_t)v);
+    rph_put32(p, (uint32_t)(v >> 32));
+    rph_put32(p + 4, (uint32_t)v);
 }
 
 static int decode_sealed(const uint8_t *buf, size_t len, struct rph_msg *out)
@@ -53,21 +33,21 @@ static int decode_sealed(const uint8_t *buf, size_t len, struct rph_msg *out)
         return 0;
     case RPH_HANDSHAKE_INIT:
         if (len != RPH_HS_INIT_LEN) return RPH_E_SIZE;
-        out->hs.sender = get32(b);
+        out->hs.sender = rph_get32(b);
         memcpy(out->hs.sender_id, b + 4, 8);
         memcpy(out->hs.ephemeral, b + 12, 32);
         memcpy(out->hs.mac, b + 44, RPH_MAC_LEN);
         return 0;
     case RPH_HANDSHAKE_RESP:
         if (len != RPH_HS_RESP_LEN) return RPH_E_SIZE;
-        out->hs.sender = get32(b);
-        out->hs.receiver = get32(b + 4);
+        out->hs.sender = rph_get32(b);
+        out->hs.receiver = rph_get32(b + 4);
         memcpy(out->hs.ephemeral, b + 8, 32);
         memcpy(out->hs.mac, b + 40, RPH_MAC_LEN);
         return 0;
     case RPH_TRANSPORT:
         if (len < RPH_TRANSPORT_HEADER_LEN + RPH_TAG_LEN) return RPH_E_SIZE;
-        out->tr.receiver = get32(b);
+        out->tr.receiver = rph_get32(b);
         out->tr.counter = get64(b + 4);
         out->data = buf + RPH_TRANSPORT_HEADER_LEN;
         out->data_len = len - RPH_TRANSPORT_HEADER_LEN;
@@ -98,7 +78,7 @@ static int decode_peerinfo(const uint8_t *body, size_t n, struct rph_msg *out)
     if (n != 1 + alen + 2) return RPH_E_PEERINFO_SIZE;
     out->peer.family = body[0];
     memcpy(out->peer.ip, body + 1, alen);
-    out->peer.port = get16(body + 1 + alen);
+    out->peer.port = rph_get16(body + 1 + alen);
     return 0;
 }
 
@@ -106,8 +86,8 @@ int rph_wire_decode(const uint8_t *buf, size_t len, struct rph_msg *out)
 {
     memset(out, 0, sizeof *out);
     if (len < RPH_HEADER_LEN) return RPH_E_SHORT;
-    if (get16(buf) != len) return RPH_E_LENGTH;
-    uint16_t type = get16(buf + 2);
+    if (rph_get16(buf) != len) return RPH_E_LENGTH;
+    uint16_t type = rph_get16(buf + 2);
     const uint8_t *body = buf + RPH_HEADER_LEN;
     size_t n = len - RPH_HEADER_LEN;
     out->type = (enum rph_type)type;
@@ -180,15 +160,15 @@ int rph_wire_encode(const struct rph_msg *m, uint8_t *buf, size_t cap)
     }
     size_t total = RPH_HEADER_LEN + body;
     if (total > cap) return RPH_E_NOSPACE;
-    put16(buf, (uint16_t)total);
-    put16(buf + 2, (uint16_t)m->type);
+    rph_put16(buf, (uint16_t)total);
+    rph_put16(buf + 2, (uint16_t)m->type);
     uint8_t *p = buf + RPH_HEADER_LEN;
     switch (m->type) {
     case RPH_PEER_INFO: {
         size_t alen = m->peer.family == 4 ? 4 : 16;
         p[0] = m->peer.family;
         memcpy(p + 1, m->peer.ip, alen);
-        put16(p + 1 + alen, m->peer.port);
+        rph_put16(p + 1 + alen, m->peer.port);
         break;
     }
     case RPH_DATA:
@@ -206,19 +186,19 @@ int rph_wire_encode(const struct rph_msg *m, uint8_t *buf, size_t cap)
         memcpy(p + 40, m->owner.sig, 64);
         break;
     case RPH_HANDSHAKE_INIT:
-        put32(p, m->hs.sender);
+        rph_put32(p, m->hs.sender);
         memcpy(p + 4, m->hs.sender_id, 8);
         memcpy(p + 12, m->hs.ephemeral, 32);
         memcpy(p + 44, m->hs.mac, RPH_MAC_LEN);
         break;
     case RPH_HANDSHAKE_RESP:
-        put32(p, m->hs.sender);
-        put32(p + 4, m->hs.receiver);
+        rph_put32(p, m->hs.sender);
+        rph_put32(p + 4, m->hs.receiver);
         memcpy(p + 8, m->hs.ephemeral, 32);
         memcpy(p + 40, m->hs.mac, RPH_MAC_LEN);
         break;
     case RPH_TRANSPORT:
-        put32(p, m->tr.receiver);
+        rph_put32(p, m->tr.receiver);
         put64(p + 4, m->tr.counter);
         memmove(p + 12, m->data, m->data_len);
         break;
@@ -232,8 +212,8 @@ int rph_wire_encode(const struct rph_msg *m, uint8_t *buf, size_t cap)
 int rph_wire_put_data_header(uint8_t *buf, size_t payload_len)
 {
     if (payload_len > RPH_DATA_MAX) return RPH_E_TOOBIG;
-    put16(buf, (uint16_t)(payload_len + RPH_HEADER_LEN));
-    put16(buf + 2, RPH_DATA);
+    rph_put16(buf, (uint16_t)(payload_len + RPH_HEADER_LEN));
+    rph_put16(buf + 2, RPH_DATA);
     return (int)(payload_len + RPH_HEADER_LEN);
 }
 

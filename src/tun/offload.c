@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "ruphin/be.h"
+
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
@@ -46,38 +48,16 @@ static uint16_t fold(uint64_t s)
     return (uint16_t)s;
 }
 
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
-
 /* Sum of the TCP pseudo-header for a TCP segment of tcp_len bytes. */
 static uint64_t pseudo(int version, const uint8_t *ip, size_t tcp_len)
 {
     uint8_t tail[8] = {0};
     if (version == 4) {
         tail[1] = 6;
-        put16(tail + 2, (uint16_t)tcp_len);
+        rph_put16(tail + 2, (uint16_t)tcp_len);
         return acc(tail, 4, acc(ip + 12, 8, 0));
     }
-    put32(tail, (uint32_t)tcp_len);
+    rph_put32(tail, (uint32_t)tcp_len);
     tail[7] = 6;
     return acc(tail, 8, acc(ip + 8, 32, 0));
 }
@@ -109,7 +89,7 @@ static int tcp_layout(const uint8_t *pkt, size_t len, int *version, size_t *thof
     if (v == 4) {
         t = (size_t)(pkt[0] & 15) * 4;
         if (t < 20 || pkt[9] != 6) return -1;
-        if ((get16(pkt + 6) & 0x3fff) != 0) return -1; /* a fragment */
+        if ((rph_get16(pkt + 6) & 0x3fff) != 0) return -1; /* a fragment */
     } else if (v == 6) {
         t = 40;
         if (len < 40 || pkt[6] != 6) return -1; /* extension headers: not ours to split */
@@ -135,10 +115,10 @@ int offload_tcp_hdrlen(const uint8_t *pkt, size_t len)
 static void set_lengths(uint8_t *p, int version, size_t thoff, size_t total)
 {
     if (version == 4) {
-        put16(p + 2, (uint16_t)total);
+        rph_put16(p + 2, (uint16_t)total);
         ipv4_csum(p, thoff);
     } else {
-        put16(p + 4, (uint16_t)(total - 40));
+        rph_put16(p + 4, (uint16_t)(total - 40));
     }
 }
 
@@ -152,8 +132,8 @@ int offload_split(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t len
     if (mss == 0 || payload == 0) return -1;
     size_t n = (payload + mss - 1) / mss;
     if (n > max || head + hdrlen + mss > stride) return -1;
-    uint16_t id = v == 4 ? get16(pkt + 4) : 0;
-    uint32_t seq = get32(pkt + thoff + 4);
+    uint16_t id = v == 4 ? rph_get16(pkt + 4) : 0;
+    uint32_t seq = rph_get32(pkt + thoff + 4);
     uint8_t flags = pkt[thoff + 13];
     for (size_t k = 0; k < n; k++) {
         uint8_t *d = base + k * stride + head;
@@ -161,10 +141,10 @@ int offload_split(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t len
         memcpy(d, pkt, hdrlen);
         memcpy(d + hdrlen, pkt + hdrlen + k * mss, chunk);
         size_t total = hdrlen + chunk;
-        if (v == 4) put16(d + 4, (uint16_t)(id + k));
+        if (v == 4) rph_put16(d + 4, (uint16_t)(id + k));
         set_lengths(d, v, thoff, total);
         uint8_t *tcp = d + thoff;
-        put32(tcp + 4, seq + (uint32_t)(k * mss));
+        rph_put32(tcp + 4, seq + (uint32_t)(k * mss));
         uint8_t f = flags;
         if (k + 1 < n) f &= (uint8_t) ~(TCP_FIN | TCP_PSH);
         if (k > 0) f &= (uint8_t)~TCP_CWR;
@@ -195,7 +175,7 @@ bool gro_start(struct gro *g, const uint8_t *pkt, size_t len)
     g->hdrlen = hdrlen;
     g->seg = (uint16_t)payload;
     g->count = 1;
-    g->next_seq = get32(pkt + thoff + 4) + (uint32_t)payload;
+    g->next_seq = rph_get32(pkt + thoff + 4) + (uint32_t)payload;
     g->closed = (f & TCP_PSH) != 0;
     return true;
 }
@@ -211,13 +191,13 @@ bool gro_append(struct gro *g, const uint8_t *pkt, size_t len)
     if (g->version == 4) {
         /* Same header length, protocol, addresses, no fragment; TOS/TTL equal too. */
         if (pkt[0] != held[0] || pkt[1] != held[1] || pkt[8] != held[8] || pkt[9] != 6 ||
-            (get16(pkt + 6) & 0x3fff) != 0 || memcmp(pkt + 12, held + 12, 8) != 0 ||
+            (rph_get16(pkt + 6) & 0x3fff) != 0 || memcmp(pkt + 12, held + 12, 8) != 0 ||
             (t > 20 && memcmp(pkt + 20, held + 20, t - 20) != 0))
             return false;
-        if (get16(pkt + 2) != len) return false;
+        if (rph_get16(pkt + 2) != len) return false;
     } else {
         if (memcmp(pkt, held, 4) != 0 || pkt[6] != 6 || pkt[7] != held[7] ||
-            memcmp(pkt + 8, held + 8, 32) != 0 || (size_t)get16(pkt + 4) + 40 != len)
+            memcmp(pkt + 8, held + 8, 32) != 0 || (size_t)rph_get16(pkt + 4) + 40 != len)
             return false;
     }
     const uint8_t *a = pkt + t, *b = held + t;
@@ -226,7 +206,7 @@ bool gro_append(struct gro *g, const uint8_t *pkt, size_t len)
         memcmp(a + 18, b + 18, g->hdrlen - t - 18) != 0)
         return false;
     uint8_t f = a[13];
-    if ((f & ~(TCP_ACK | TCP_PSH)) != 0 || get32(a + 4) != g->next_seq) return false;
+    if ((f & ~(TCP_ACK | TCP_PSH)) != 0 || rph_get32(a + 4) != g->next_seq) return false;
     memcpy(g->buf + VNET_LEN + g->len, pkt + g->hdrlen, payload);
     g->len += payload;
     g->count++;
