@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "ruphin/error.h"
+#include "ruphin/clock.h"
 #include "ruphin/holepuncher.h"
+#include "ruphin/seal.h"
 
 struct sent {
     struct rph_addr to;
@@ -131,5 +133,28 @@ Test(holepuncher, replies_stay_within_the_documented_factor)
         if (rph_addr_equal(&out[i].to, &A)) to_sender += out[i].len;
     cr_assert_eq(to_sender, 23);
     cr_assert_leq(to_sender, 6 * 4, "reply to a 4-byte request was %zu bytes", to_sender);
+    rph_holepuncher_free(hp);
+}
+
+Test(holepuncher, a_plaintext_flood_faked_from_a_server_does_not_starve_its_sealed_register)
+{
+    struct rph_holepuncher *hp = mk(60000, 10);
+    rph_seal_init();
+    struct rph_seal_keys k;
+    static const uint8_t key[32] = {9};
+    rph_seal_derive(&k, key, "office", 6);
+    /* 1000 plaintext Joins "from" the server's address use up that address's budget... */
+    for (int i = 0; i < 1000; i++) {
+        nout = 0;
+        rph_holepuncher_input(hp, (const uint8_t *)"\x00\x05\x00\x03x", 5, &A, 1000);
+    }
+    cr_assert_geq(rph_holepuncher_stats(hp)->rate_limited, 900);
+    /* ...and its signed Register still goes through. */
+    uint8_t reg[RPH_OWNER_LEN];
+    rph_owner_encode(&k, RPH_SEALED_REGISTER, 1000 + rph_wall_offset_ms(), reg, sizeof reg);
+    nout = 0;
+    cr_assert_eq(rph_holepuncher_input(hp, reg, sizeof reg, &A, 1000), 0);
+    cr_assert_eq(nout, 1);
+    cr_assert_eq(out[0].buf[3], RPH_REGISTER_ACK);
     rph_holepuncher_free(hp);
 }

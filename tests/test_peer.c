@@ -575,3 +575,45 @@ Test(peer, sealed_client_answers_a_server_punch_with_its_init_at_once)
     cr_assert_eq(rph_peer_state(c), RPH_STATE_CONNECTED, "client is %s",
                  rph_state_name(rph_peer_state(c)));
 }
+
+Test(peer, sealed_server_punches_only_for_signed_joins)
+{
+    seal_key = KEY;
+    struct rph_peer *s = start(0, RPH_ROLE_SERVER, "office", 0);
+    /* A PeerInfo faked from the holepuncher's address, naming a stranger. */
+    uint8_t pi[] = {0, 11, 0, 4, 4, 198, 51, 100, 4, 0x9c, 0x43};
+    qn = 0;
+    cr_assert_lt(rph_peer_input(s, pi, sizeof pi, &hp_addr, now), 0);
+    cr_assert_eq(qn, 0, "the server punched for a forged PeerInfo");
+    /* SealedPeerInfo with a Join signed by another key, or not a Join at all. */
+    struct rph_seal_keys other;
+    rph_seal_derive(&other, OTHER_KEY, "office", 6);
+    uint8_t join[RPH_OWNER_LEN], spi[4 + 7 + RPH_OWNER_LEN];
+    struct rph_msg m = {.type = RPH_SEALED_PEER_INFO,
+                        .peer = nodes[3].addr,
+                        .data = join,
+                        .data_len = RPH_OWNER_LEN};
+    rph_owner_encode(&other, RPH_SEALED_JOIN, now + rph_wall_offset_ms(), join, sizeof join);
+    cr_assert_eq(rph_wire_encode(&m, spi, sizeof spi), (int)sizeof spi);
+    cr_assert_eq(rph_peer_input(s, spi, sizeof spi, &hp_addr, now), RPH_E_AUTH);
+    /* A genuine Join, acted on once; replayed, it is refused. */
+    rph_owner_encode(&rph_peer_config(s)->seal, RPH_SEALED_JOIN, now + rph_wall_offset_ms(), join,
+                     sizeof join);
+    rph_wire_encode(&m, spi, sizeof spi);
+    uint8_t copy[sizeof spi];
+    memcpy(copy, spi, sizeof spi);
+    cr_assert_eq(rph_peer_input(s, spi, sizeof spi, &hp_addr, now), 0);
+    cr_assert_eq(qn, 1, "one punch toward the joining client");
+    cr_assert_eq(rph_peer_input(s, copy, sizeof copy, &hp_addr, now), RPH_E_REPLAY);
+    /* Stale: a genuine Join from ten minutes ago. */
+    rph_owner_encode(&rph_peer_config(s)->seal, RPH_SEALED_JOIN,
+                     now + rph_wall_offset_ms() - 600000, join, sizeof join);
+    rph_wire_encode(&m, spi, sizeof spi);
+    cr_assert_eq(rph_peer_input(s, spi, sizeof spi, &hp_addr, now), RPH_E_REPLAY);
+    /* None of the forgeries took a slot in the peer table. */
+    size_t n, used = 0;
+    struct rph_remote *r = rph_peer_remotes(s, &n);
+    for (size_t i = 0; i < n; i++)
+        used += r[i].in_use;
+    cr_assert_eq(used, 1);
+}

@@ -86,9 +86,9 @@ Test(wire, malformed_inputs_get_distinct_errors)
     cr_assert_eq(rph_wire_decode((const uint8_t *)"\x00\x05\x00\x08", 4, &m), RPH_E_LENGTH);
     cr_assert_eq(rph_wire_decode((const uint8_t *)"\x00\x04\x00\x02\x41", 5, &m), RPH_E_LENGTH);
     cr_assert_eq(rph_wire_decode((const uint8_t *)"\x00\x04\x00\x00", 4, &m), RPH_E_TYPE);
-    cr_assert_eq(rph_wire_decode((const uint8_t *)"\x00\x04\x00\x0f", 4, &m), RPH_E_TYPE);
+    cr_assert_eq(rph_wire_decode((const uint8_t *)"\x00\x04\x00\x10", 4, &m), RPH_E_TYPE);
     /* sealed-mode types have fixed sizes (a transport a minimum one) */
-    for (uint8_t t = RPH_SEALED_REGISTER; t <= RPH_TRANSPORT; t++) {
+    for (uint8_t t = RPH_SEALED_REGISTER; t <= RPH_SEALED_PEER_INFO; t++) {
         uint8_t h[4] = {0, 4, 0, t};
         cr_assert_eq(rph_wire_decode(h, 4, &m), RPH_E_SIZE, "type %u", t);
     }

@@ -13,11 +13,13 @@ struct rph_holepuncher_config {
     uint32_t session_ttl_ms;    /* a session whose server has not re-registered is dropped */
     size_t max_sessions;        /* Register of a new session beyond this is refused */
     bool allow_local_interrupt; /* LocalInterrupt from loopback stops serve() (the crate's) */
-    /* Register/Join (plain or sealed) allowed per source IP address: a token bucket of
+    /* Plaintext Register/Join allowed per source IP address: a token bucket of
      * rate_burst tokens refilled at rate_per_s. 0 turns the limit off. */
     uint32_t rate_per_s, rate_burst;
     /* Sealed Register/Join must carry a UNIX time within this of ours. */
     uint32_t sealed_skew_ms;
+    /* Signature checks of sealed Register/Join per second, all sources together (CPU bound). */
+    uint32_t verify_per_s;
 };
 
 struct rph_holepuncher_stats {

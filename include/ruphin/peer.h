@@ -74,7 +74,8 @@ struct rph_peer_stats {
     uint64_t replayed;    /* transport counter seen before or too old */
     uint64_t no_key;      /* transport for an index we do not have */
     uint64_t handshakes_sent, handshakes_done;
-    uint64_t roamed; /* a peer's endpoint moved, following authenticated packets */
+    uint64_t roamed;        /* a peer's endpoint moved, following authenticated packets */
+    uint64_t plain_ignored; /* sealed: plain HelloReq/HelloResp/Data, which prove nothing */
 };
 
 struct rph_peer_callbacks {

@@ -26,11 +26,12 @@ enum rph_type {
     RPH_HELLO_REQ = 8,
     RPH_HELLO_RESP = 9,
     /* Sealed mode (docs/SECURITY.md); not in the Rust crate. */
-    RPH_SEALED_REGISTER = 10, /* owner: pk[32] ts[8] sig[64] */
-    RPH_SEALED_JOIN = 11,     /* owner: pk[32] ts[8] sig[64] */
-    RPH_HANDSHAKE_INIT = 12,  /* hs: sender[4] sender_id[8] ephemeral[32] mac[16] */
-    RPH_HANDSHAKE_RESP = 13,  /* hs: sender[4] receiver[4] ephemeral[32] mac[16] */
-    RPH_TRANSPORT = 14,       /* tr: receiver[4] counter[8], then ciphertext + 16-byte tag */
+    RPH_SEALED_REGISTER = 10,  /* owner: pk[32] ts[8] sig[64] */
+    RPH_SEALED_JOIN = 11,      /* owner: pk[32] ts[8] sig[64] */
+    RPH_HANDSHAKE_INIT = 12,   /* hs: sender[4] sender_id[8] ephemeral[32] mac[16] */
+    RPH_HANDSHAKE_RESP = 13,   /* hs: sender[4] receiver[4] ephemeral[32] mac[16] */
+    RPH_TRANSPORT = 14,        /* tr: receiver[4] counter[8], then ciphertext + 16-byte tag */
+    RPH_SEALED_PEER_INFO = 15, /* PeerInfo's body + the client's SealedJoin (to the server) */
 };
 
 #define RPH_OWNER_LEN (RPH_HEADER_LEN + 32 + 8 + 64)

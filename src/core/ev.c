@@ -163,10 +163,13 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
             uint8_t *d = p->rx.iov[i].iov_base;
             size_t len = p->rx.msgs[i].msg_len, seg = gro_size(h);
             if (seg == 0 || seg > len) seg = len;
-            for (size_t off = 0; off < len; off += seg) {
+            /* do/while: an empty datagram is input too (and counted as malformed). */
+            size_t off = 0;
+            do {
                 size_t one = len - off < seg ? len - off : seg;
                 rph_peer_input(p->peer, d + off, one, &from, now);
-            }
+                off += seg;
+            } while (off < len);
         }
         if (p->on_flush) p->on_flush(p->ctx);
         if (n < BATCH) break;

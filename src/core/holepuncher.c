@@ -28,6 +28,7 @@ struct rph_holepuncher {
     struct rph_holepuncher_stats stats;
     int64_t wall_offset_ms;
     struct ratelimit rl;
+    uint64_t verify_milli, verify_last_ms;
     uint64_t join_seen[JOIN_CACHE];
     size_t join_next;
 };
@@ -40,6 +41,7 @@ void rph_holepuncher_config_defaults(struct rph_holepuncher_config *c)
     c->rate_per_s = 20;
     c->rate_burst = 40;
     c->sealed_skew_ms = 300000;
+    c->verify_per_s = 10000;
 }
 
 struct rph_holepuncher *rph_holepuncher_new(const struct rph_holepuncher_config *cfg,
@@ -56,6 +58,7 @@ struct rph_holepuncher *rph_holepuncher_new(const struct rph_holepuncher_config 
         return NULL;
     }
     rl_init(&hp->rl, cfg->rate_per_s, cfg->rate_burst);
+    hp->verify_milli = (uint64_t)cfg->verify_per_s * 1000u;
     rph_seal_init();
     hp->wall_offset_ms = rph_wall_offset_ms();
     return hp;
@@ -98,7 +101,7 @@ static void emit(struct rph_holepuncher *hp, enum rph_hp_event_type t,
 
 static void reply(struct rph_holepuncher *hp, const struct rph_addr *to, const struct rph_msg *m)
 {
-    uint8_t buf[RPH_PEERINFO6_LEN + RPH_SESSION_MAX];
+    uint8_t buf[RPH_PEERINFO6_LEN + RPH_OWNER_LEN];
     int n = rph_wire_encode(m, buf, sizeof buf);
     if (n < 0) return;
     hp->stats.sent++;
@@ -202,9 +205,10 @@ static void on_sealed_register(struct rph_holepuncher *hp, const uint8_t *raw,
     do_register(hp, &sess, &e, existed, &old.server, from, now);
 }
 /* Join (sealed or not) of a session: PeerInfo both ways, or SessionNotFound. */
-static void do_join(struct rph_holepuncher *hp, const struct rph_session *sess, bool sealed,
-                    const struct rph_addr *from, uint64_t now)
+static void do_join(struct rph_holepuncher *hp, const struct rph_session *sess,
+                    const uint8_t *join_raw, const struct rph_addr *from, uint64_t now)
 {
+    bool sealed = join_raw != NULL;
     struct rph_store_entry e;
     bool found = rph_store_find(hp->store, sess, now, &e);
     if (found && e.sealed && !sealed) {
@@ -221,7 +225,12 @@ static void do_join(struct rph_holepuncher *hp, const struct rph_session *sess, 
     }
     struct rph_addr server = e.server;
     struct rph_msg to_client = {.type = RPH_PEER_INFO, .peer = server};
-    struct rph_msg to_server = {.type = RPH_PEER_INFO, .peer = *from};
+    /* Sealed: the server also gets the client's signed Join, so that a forged PeerInfo (from
+     * anyone who can fake our address) cannot make it punch, nor fill its peer table. */
+    struct rph_msg to_server = {.type = sealed ? RPH_SEALED_PEER_INFO : RPH_PEER_INFO,
+                                .peer = *from,
+                                .data = join_raw,
+                                .data_len = sealed ? RPH_OWNER_LEN : 0};
     reply(hp, from, &to_client);
     reply(hp, &server, &to_server);
     hp->stats.peerinfos_sent += 2;
@@ -232,7 +241,7 @@ static void on_join(struct rph_holepuncher *hp, const struct rph_msg *m,
                     const struct rph_addr *from, uint64_t now)
 {
     hp->stats.joins++;
-    do_join(hp, &m->session, false, from, now);
+    do_join(hp, &m->session, NULL, from, now);
 }
 
 static void on_sealed_join(struct rph_holepuncher *hp, const uint8_t *raw, const struct rph_msg *m,
@@ -256,7 +265,23 @@ static void on_sealed_join(struct rph_holepuncher *hp, const uint8_t *raw, const
     }
     hp->join_seen[hp->join_next] = tag;
     hp->join_next = (hp->join_next + 1) % JOIN_CACHE;
-    do_join(hp, &sess, true, from, now);
+    do_join(hp, &sess, raw, from, now);
+}
+
+/* The global token bucket of signature verifications (CPU is what it protects). */
+static bool verify_take(struct rph_holepuncher *hp, uint64_t now)
+{
+    uint32_t rate = hp->cfg.verify_per_s;
+    if (rate == 0) return true;
+    uint64_t t = hp->verify_milli + (now - hp->verify_last_ms) * rate;
+    if (t > rate * 1000ull) t = rate * 1000ull;
+    hp->verify_last_ms = now;
+    if (t < 1000) {
+        hp->verify_milli = t;
+        return false;
+    }
+    hp->verify_milli = t - 1000;
+    return true;
 }
 
 int rph_holepuncher_input(struct rph_holepuncher *hp, const uint8_t *buf, size_t len,
@@ -270,11 +295,13 @@ int rph_holepuncher_input(struct rph_holepuncher *hp, const uint8_t *buf, size_t
         emit(hp, RPH_HP_DROPPED, NULL, from, NULL, r);
         return r;
     }
-    bool limited = m.type == RPH_REGISTER || m.type == RPH_JOIN || m.type == RPH_SEALED_REGISTER ||
-                   m.type == RPH_SEALED_JOIN;
-    if (limited && !rl_take(&hp->rl, from, now_ms)) {
-        refuse(hp, m.type == RPH_REGISTER || m.type == RPH_JOIN ? &m.session : NULL, from,
-               RPH_E_RATE);
+    /* Plaintext requests are limited per source IP. Sealed ones are not: a source address
+     * can be faked, and a flood faked from a server's address must not starve its genuine,
+     * signed Register. They share a global budget of signature checks instead. */
+    bool plain = m.type == RPH_REGISTER || m.type == RPH_JOIN;
+    bool sealed = m.type == RPH_SEALED_REGISTER || m.type == RPH_SEALED_JOIN;
+    if ((plain && !rl_take(&hp->rl, from, now_ms)) || (sealed && !verify_take(hp, now_ms))) {
+        refuse(hp, plain ? &m.session : NULL, from, RPH_E_RATE);
         return RPH_E_RATE;
     }
     switch (m.type) {

@@ -244,8 +244,18 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
             if (p->last_err != RPH_E_NOT_FOUND) set_state(p, RPH_STATE_JOINING, RPH_E_NOT_FOUND);
         }
         return 0;
+    case RPH_SEALED_PEER_INFO:
+        if (!server || !p->cfg.sealed) break;
+        {
+            int e = seal_check_join(p, m, now);
+            if (e < 0) return e;
+        }
+        p->hp_last_ms = now;
+        return add_remote(p, &m->peer, now) ? 0 : RPH_E_FULL;
     case RPH_PEER_INFO:
         if (server) {
+            /* A sealed server punches only for a client's signed Join (SealedPeerInfo). */
+            if (p->cfg.sealed) break;
             p->hp_last_ms = now;
             return add_remote(p, &m->peer, now) ? 0 : RPH_E_FULL;
         }
@@ -293,9 +303,8 @@ int rph_peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rp
         /* Plain hellos are only punches here: they prove nothing and get no answer. But a
          * server's punch means its NAT is open now: a waiting init need not wait 400 ms. */
         if (m.type == RPH_HELLO_REQ && p->cfg.role == RPH_ROLE_CLIENT) seal_punched(p, rem, now_ms);
-        if (m.type == RPH_HELLO_REQ || m.type == RPH_HELLO_RESP) return 0;
-        p->stats.unexpected++;
-        return RPH_E_UNEXPECTED;
+        p->stats.plain_ignored++;
+        return m.type == RPH_HELLO_REQ || m.type == RPH_HELLO_RESP ? 0 : RPH_E_UNEXPECTED;
     }
     switch (m.type) {
     case RPH_HELLO_REQ:

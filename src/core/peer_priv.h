@@ -62,6 +62,8 @@ struct rph_peer {
     struct seal_remote *sr; /* parallel to remotes */
     struct seal_pending pending[SEAL_PENDING];
     uint8_t sender_id[8];
+    uint64_t join_seen[64]; /* signatures of SealedPeerInfo joins already acted on */
+    size_t join_next;
     uint8_t txbuf[RPH_DATAGRAM_MAX + RPH_FRAME_HEADROOM + RPH_FRAME_TAILROOM];
 };
 
@@ -77,6 +79,7 @@ int seal_setup(struct rph_peer *p);
 int seal_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *buf, size_t len,
                const struct rph_addr *from, uint64_t now);
 void seal_start(struct rph_peer *p, struct rph_remote *r, uint64_t now);
+int seal_check_join(struct rph_peer *p, const struct rph_msg *m, uint64_t now);
 void seal_punched(struct rph_peer *p, struct rph_remote *r, uint64_t now);
 void seal_tick_remote(struct rph_peer *p, struct rph_remote *r, uint64_t now);
 uint64_t seal_deadline(const struct rph_peer *p, const struct rph_remote *r);

@@ -63,6 +63,38 @@ void seal_start(struct rph_peer *p, struct rph_remote *r, uint64_t now)
     peer_send_raw(p, &r->addr, sr->init_raw, RPH_HS_INIT_LEN);
 }
 
+/* The client's SealedJoin inside a SealedPeerInfo: signed by our session's key, fresh, new. */
+int seal_check_join(struct rph_peer *p, const struct rph_msg *m, uint64_t now)
+{
+    struct rph_msg j;
+    struct rph_session s;
+    if (rph_wire_decode(m->data, RPH_OWNER_LEN, &j) < 0 || j.type != RPH_SEALED_JOIN) {
+        p->stats.auth_failed++;
+        return RPH_E_AUTH;
+    }
+    int64_t skew = (int64_t)j.owner.ts_ms - ((int64_t)now + p->wall_offset_ms);
+    if (skew > 300000 || skew < -300000) {
+        p->stats.replayed++;
+        return RPH_E_REPLAY;
+    }
+    if (rph_owner_verify(m->data, &j, &s) < 0 ||
+        !rph_session_equal(&s, &p->cfg.seal.wire_session)) {
+        p->stats.auth_failed++;
+        return RPH_E_AUTH;
+    }
+    uint64_t tag;
+    memcpy(&tag, j.owner.sig, sizeof tag);
+    for (size_t i = 0; i < sizeof p->join_seen / sizeof p->join_seen[0]; i++) {
+        if (p->join_seen[i] == tag) {
+            p->stats.replayed++;
+            return RPH_E_REPLAY;
+        }
+    }
+    p->join_seen[p->join_next] = tag;
+    p->join_next = (p->join_next + 1) % (sizeof p->join_seen / sizeof p->join_seen[0]);
+    return 0;
+}
+
 void seal_punched(struct rph_peer *p, struct rph_remote *r, uint64_t now)
 {
     struct seal_remote *sr = &p->sr[slot_of(p, r)];

@@ -20,6 +20,8 @@ static void put64(uint8_t *p, uint64_t v)
     rph_put32(p + 4, (uint32_t)v);
 }
 
+static int decode_peerinfo(const uint8_t *body, size_t n, struct rph_msg *out);
+
 static int decode_sealed(const uint8_t *buf, size_t len, struct rph_msg *out)
 {
     const uint8_t *b = buf + RPH_HEADER_LEN;
@@ -45,6 +47,19 @@ static int decode_sealed(const uint8_t *buf, size_t len, struct rph_msg *out)
         memcpy(out->hs.ephemeral, b + 8, 32);
         memcpy(out->hs.mac, b + 40, RPH_MAC_LEN);
         return 0;
+    case RPH_SEALED_PEER_INFO: {
+        /* PeerInfo's body, then the client's SealedJoin as the holepuncher received it. */
+        size_t n = len - RPH_HEADER_LEN;
+        if (n < 1) return RPH_E_SIZE;
+        size_t alen = b[0] == 4 ? 4 : b[0] == 6 ? 16 : 0;
+        if (!alen) return RPH_E_FAMILY;
+        if (n != 1 + alen + 2 + RPH_OWNER_LEN) return RPH_E_SIZE;
+        int r = decode_peerinfo(b, 1 + alen + 2, out);
+        if (r < 0) return r;
+        out->data = b + 1 + alen + 2;
+        out->data_len = RPH_OWNER_LEN;
+        return 0;
+    }
     case RPH_TRANSPORT:
         if (len < RPH_TRANSPORT_HEADER_LEN + RPH_TAG_LEN) return RPH_E_SIZE;
         out->tr.receiver = rph_get32(b);
@@ -150,6 +165,11 @@ int rph_wire_encode(const struct rph_msg *m, uint8_t *buf, size_t cap)
     case RPH_HANDSHAKE_RESP:
         body = RPH_HS_RESP_LEN - RPH_HEADER_LEN;
         break;
+    case RPH_SEALED_PEER_INFO:
+        if (m->peer.family != 4 && m->peer.family != 6) return RPH_E_FAMILY;
+        if (m->data_len != RPH_OWNER_LEN) return RPH_E_SIZE;
+        body = 1 + (m->peer.family == 4 ? 4u : 16u) + 2 + RPH_OWNER_LEN;
+        break;
     case RPH_TRANSPORT:
         if (m->data_len < RPH_TAG_LEN) return RPH_E_SIZE;
         if (m->data_len > RPH_DATAGRAM_MAX - RPH_TRANSPORT_HEADER_LEN) return RPH_E_TOOBIG;
@@ -164,11 +184,13 @@ int rph_wire_encode(const struct rph_msg *m, uint8_t *buf, size_t cap)
     rph_put16(buf + 2, (uint16_t)m->type);
     uint8_t *p = buf + RPH_HEADER_LEN;
     switch (m->type) {
-    case RPH_PEER_INFO: {
+    case RPH_PEER_INFO:
+    case RPH_SEALED_PEER_INFO: {
         size_t alen = m->peer.family == 4 ? 4 : 16;
         p[0] = m->peer.family;
         memcpy(p + 1, m->peer.ip, alen);
         rph_put16(p + 1 + alen, m->peer.port);
+        if (m->type == RPH_SEALED_PEER_INFO) memcpy(p + 1 + alen + 2, m->data, RPH_OWNER_LEN);
         break;
     }
     case RPH_DATA:
@@ -234,9 +256,23 @@ int rph_session_equal(const struct rph_session *a, const struct rph_session *b)
 const char *rph_type_name(int type)
 {
     static const char *const names[] = {
-        "?",    "LocalInterrupt", "Register",        "Join",     "PeerInfo",
-        "Data", "RegisterAck",    "SessionNotFound", "HelloReq", "HelloResp",
+        "?",
+        "LocalInterrupt",
+        "Register",
+        "Join",
+        "PeerInfo",
+        "Data",
+        "RegisterAck",
+        "SessionNotFound",
+        "HelloReq",
+        "HelloResp",
+        "SealedRegister",
+        "SealedJoin",
+        "HandshakeInit",
+        "HandshakeResp",
+        "Transport",
+        "SealedPeerInfo",
     };
-    if (type < 1 || type > 9) return "Unknown";
+    if (type < 1 || type > 15) return "Unknown";
     return names[type];
 }

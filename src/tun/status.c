@@ -82,6 +82,7 @@ char *tunnel_status_json(struct tunnel *t)
     cJSON_AddNumberToObject(d, "local_scope", (double)t->drops.local_scope);
     cJSON_AddNumberToObject(d, "auth_failed", (double)st->auth_failed);
     cJSON_AddNumberToObject(d, "replayed", (double)st->replayed);
+    cJSON_AddNumberToObject(d, "plain_ignored", (double)st->plain_ignored);
     cJSON_AddNumberToObject(d, "no_key", (double)(st->no_key + t->drops.no_key));
     cJSON_AddNumberToObject(d, "tun_write", (double)t->drops.tun_write);
     cJSON_AddNumberToObject(d, "udp_send", (double)t->drops.udp_send);
