@@ -7,6 +7,8 @@ PACKAGES=(
     build-essential cmake pkg-config
     libevent-dev libsodium-dev libcjson-dev libcriterion-dev
     nftables iproute2 iputils-ping socat iperf3 conntrack libcap2-bin procps jq
+    # packages and their tests
+    libsystemd-dev debhelper lintian debootstrap systemd-container dpkg-dev fakeroot
     # fuzzers: clang and its libFuzzer runtime (only recommended by clang, so named here)
     clang libclang-rt-14-dev
 )

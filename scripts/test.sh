@@ -149,7 +149,7 @@ fi
 # ---- e2e tests
 if ((run_e2e == 1)); then
     scripts=()
-    for t in tests/e2e/test_*.sh; do
+    for t in tests/e2e/test_*.sh tests/pkg/test_*.sh; do
         [[ -e $t ]] || continue
         name=$(basename "$t" .sh)
         # shellcheck disable=SC2053 # PATTERN may hold glob characters on purpose
