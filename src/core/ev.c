@@ -319,6 +319,19 @@ struct hp_sock {
     struct event *rd;
 };
 
+/* Replies wait here and leave with one sendmmsg per batch: a Join makes two. */
+#define TXQ (2 * BATCH)
+#define TX_MAX (RPH_PEERINFO6_LEN + RPH_OWNER_LEN)
+
+struct txq {
+    int fd;
+    size_t n;
+    struct mmsghdr msgs[TXQ];
+    struct iovec iov[TXQ];
+    struct sockaddr_storage dst[TXQ];
+    uint8_t data[TXQ][TX_MAX];
+};
+
 struct rph_ev_holepuncher {
     struct hp_sock socks[HP_MAX_LISTEN];
     size_t n;
@@ -326,7 +339,25 @@ struct rph_ev_holepuncher {
     struct event *tick;
     struct rph_holepuncher *hp;
     struct rxbatch rx;
+    struct txq tx;
 };
+
+static void txq_flush(struct txq *q)
+{
+    size_t done = 0;
+    while (done < q->n) {
+        int r = sendmmsg(q->fd, q->msgs + done, (unsigned)(q->n - done), 0);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            /* A reply that cannot go (buffer full, unreachable) is lost like any UDP datagram;
+             * skip it and send the rest. */
+            done++;
+            continue;
+        }
+        done += (size_t)r;
+    }
+    q->n = 0;
+}
 
 static void hp_send(void *ctx, const struct rph_addr *to, const uint8_t *buf, size_t len)
 {
@@ -338,7 +369,19 @@ static void hp_send(void *ctx, const struct rph_addr *to, const uint8_t *buf, si
         for (size_t i = 0; i < h->n && !s; i++)
             if (h->socks[i].family == to->family) s = &h->socks[i];
     }
-    if (s) rph_udp_send(s->fd, s->family, to, buf, len);
+    if (!s || len > TX_MAX) return;
+    struct txq *q = &h->tx;
+    if (q->n == TXQ || (q->n && q->fd != s->fd)) txq_flush(q);
+    q->fd = s->fd;
+    size_t i = q->n++;
+    memcpy(q->data[i], buf, len);
+    q->iov[i].iov_base = q->data[i];
+    q->iov[i].iov_len = len;
+    memset(&q->msgs[i], 0, sizeof q->msgs[i]);
+    q->msgs[i].msg_hdr.msg_name = &q->dst[i];
+    q->msgs[i].msg_hdr.msg_namelen = rph_addr_to_sockaddr(to, &q->dst[i], s->family);
+    q->msgs[i].msg_hdr.msg_iov = &q->iov[i];
+    q->msgs[i].msg_hdr.msg_iovlen = 1;
 }
 
 static void hp_read(evutil_socket_t fd, short what, void *arg)
@@ -362,6 +405,7 @@ static void hp_read(evutil_socket_t fd, short what, void *arg)
             if (m->msg_flags & MSG_TRUNC) len = SLOT;
             rph_holepuncher_input(h->hp, h->rx.iov[i].iov_base, len, &from, now);
         }
+        txq_flush(&h->tx);
         if (n < BATCH) break;
     }
     h->current = NULL;
