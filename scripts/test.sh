@@ -146,6 +146,16 @@ elif ((run_unit == 1)); then
 fi
 [[ -n $interrupted ]] && finish
 
+# ---- fuzzers: every libFuzzer target for a bounded time under ASan+UBSan (FUZZ_SECONDS each)
+if ((run_unit == 1)); then
+    if bash scripts/fuzz.sh; then
+        pass
+    else
+        fail "fuzz" "scripts/fuzz.sh: a fuzz target crashed, failed a check or did not build"
+    fi
+fi
+[[ -n $interrupted ]] && finish
+
 # ---- e2e tests
 if ((run_e2e == 1)); then
     scripts=()

@@ -72,6 +72,11 @@ Test(announce, round_trip_and_rejects)
     cr_assert_eq(announce_decode(b, sizeof b, &d), -1, "no family accepted");
     b[2] = 4;
     cr_assert_eq(announce_decode(b, sizeof b, &d), -1, "unknown flag accepted");
+    /* IPv4 only, yet carrying IPv6 bytes: not the one encoding of that announcement */
+    struct announce v4 = {.has4 = true, .addr4 = {10, 77, 0, 2}, .prefix4 = 24};
+    announce_encode(&v4, b);
+    b[9] = 0xfd;
+    cr_assert_eq(announce_decode(b, sizeof b, &d), -1, "non-canonical announcement accepted");
 }
 
 Test(route, add_lookup_replace_clear)

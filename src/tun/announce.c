@@ -31,6 +31,10 @@ int announce_decode(const uint8_t *buf, size_t len, struct announce *out)
     out->has4 = buf[2] & 1;
     out->has6 = (buf[2] & 2) != 0;
     if (!out->has4 && !out->has6) return -1;
+    /* One encoding per announcement: the fields of an absent family must be zero. */
+    static const uint8_t zero[17];
+    if (!out->has4 && memcmp(buf + 3, zero, 5) != 0) return -1;
+    if (!out->has6 && memcmp(buf + 8, zero, 17) != 0) return -1;
     if (out->has4) {
         if (buf[3] > 32) return -1;
         out->prefix4 = buf[3];
