@@ -163,12 +163,16 @@ bool gro_start(struct gro *g, const uint8_t *pkt, size_t len)
     int v;
     size_t thoff, hdrlen;
     g->len = 0;
-    if (tcp_layout(pkt, len, &v, &thoff, &hdrlen) < 0) return false;
+    if (tcp_layout(pkt, len, &v, &thoff, &hdrlen) < 0 || hdrlen > GRO_HDR_MAX) return false;
     size_t payload = len - hdrlen;
     uint8_t f = pkt[thoff + 13];
     /* Only plain data segments: anything with SYN/FIN/RST/URG goes through as it is. */
     if (payload == 0 || (f & ~(TCP_ACK | TCP_PSH)) != 0) return false;
-    memcpy(g->buf + VNET_LEN, pkt, len);
+    memcpy(g->hdr + VNET_LEN, pkt, hdrlen);
+    g->iov[0].iov_base = g->hdr;
+    g->iov[0].iov_len = VNET_LEN + hdrlen;
+    g->iov[1].iov_base = (void *)(pkt + hdrlen);
+    g->iov[1].iov_len = payload;
     g->len = len;
     g->version = v;
     g->thoff = thoff;
@@ -182,9 +186,10 @@ bool gro_start(struct gro *g, const uint8_t *pkt, size_t len)
 
 bool gro_append(struct gro *g, const uint8_t *pkt, size_t len)
 {
-    if (g->len == 0 || g->closed || len <= g->hdrlen || len < 1 || (pkt[0] >> 4) != g->version)
+    if (g->len == 0 || g->closed || g->count == GRO_SEGS || len <= g->hdrlen ||
+        (pkt[0] >> 4) != g->version)
         return false;
-    const uint8_t *held = g->buf + VNET_LEN;
+    const uint8_t *held = g->hdr + VNET_LEN;
     size_t payload = len - g->hdrlen;
     if (payload > g->seg || g->len + payload > GRO_MAX) return false;
     size_t t = g->thoff;
@@ -207,22 +212,24 @@ bool gro_append(struct gro *g, const uint8_t *pkt, size_t len)
         return false;
     uint8_t f = a[13];
     if ((f & ~(TCP_ACK | TCP_PSH)) != 0 || rph_get32(a + 4) != g->next_seq) return false;
-    memcpy(g->buf + VNET_LEN + g->len, pkt + g->hdrlen, payload);
-    g->len += payload;
     g->count++;
+    g->iov[g->count].iov_base = (void *)(pkt + g->hdrlen);
+    g->iov[g->count].iov_len = payload;
+    g->len += payload;
     g->next_seq += (uint32_t)payload;
-    if (f & TCP_PSH) g->buf[VNET_LEN + t + 13] |= TCP_PSH;
+    if (f & TCP_PSH) g->hdr[VNET_LEN + t + 13] |= TCP_PSH;
     /* A short segment or PSH ends a run, as in the kernel's GRO. */
     g->closed = payload < g->seg || (f & TCP_PSH);
     return true;
 }
 
-size_t gro_finish(struct gro *g)
+/* Headers fixed up, the virtio header written; the payloads stay where they are. */
+int gro_finish(struct gro *g)
 {
     if (g->len == 0) return 0;
     struct virtio_net_hdr h;
     memset(&h, 0, sizeof h);
-    uint8_t *p = g->buf + VNET_LEN;
+    uint8_t *p = g->hdr + VNET_LEN;
     if (g->count > 1) {
         set_lengths(p, g->version, g->thoff, g->len);
         size_t tcp_len = g->len - g->thoff;
@@ -237,8 +244,8 @@ size_t gro_finish(struct gro *g)
         h.csum_start = (uint16_t)g->thoff;
         h.csum_offset = 16;
     }
-    memcpy(g->buf, &h, VNET_LEN);
-    size_t n = VNET_LEN + g->len;
+    memcpy(g->hdr, &h, VNET_LEN);
+    int n = (int)g->count + 1;
     g->len = 0;
     g->count = 0;
     return n;

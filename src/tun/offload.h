@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define VNET_LEN sizeof(struct virtio_net_hdr)
 #define GRO_MAX 65535
@@ -26,10 +27,15 @@ int offload_split(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t len
 int offload_tcp_hdrlen(const uint8_t *pkt, size_t len);
 
 /* Coalesces consecutive TCP segments of one flow into one super-packet for the TUN device,
- * as the kernel's GRO would. */
+ * as the kernel's GRO would, without copying payloads: the result is an iovec list over the
+ * callers' buffers, which must stay valid until gro_finish. */
+#define GRO_SEGS 64
+#define GRO_HDR_MAX 120 /* IPv6 (40) + the longest TCP header (60), with room */
+
 struct gro {
-    uint8_t buf[VNET_LEN + GRO_MAX]; /* virtio header, then the packet */
-    size_t len;                      /* packet bytes; 0 = nothing held */
+    uint8_t hdr[VNET_LEN + GRO_HDR_MAX]; /* virtio header + a copy of the first headers */
+    struct iovec iov[1 + GRO_SEGS];      /* hdr, then each segment's payload */
+    size_t len;                          /* packet bytes (headers + payloads); 0 = none */
     int version;
     size_t thoff, hdrlen;
     uint16_t seg;      /* payload bytes of the first segment: the gso_size */
@@ -42,8 +48,8 @@ struct gro {
 bool gro_append(struct gro *g, const uint8_t *pkt, size_t len);
 /* Starts holding pkt when it is a TCP segment worth coalescing; true if taken. */
 bool gro_start(struct gro *g, const uint8_t *pkt, size_t len);
-/* Finishes the held packet: headers, checksum and virtio header. Returns the bytes to write
- * from g->buf (virtio header included), 0 when nothing is held. Empties the holder. */
-size_t gro_finish(struct gro *g);
+/* Finishes the held packet (headers, checksum, virtio header) and returns how many entries
+ * of g->iov to write (writev), 0 when nothing is held. Empties the holder. */
+int gro_finish(struct gro *g);
 
 #endif

@@ -129,8 +129,8 @@ static void on_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d, siz
 
 static void gro_flush(struct tunnel *t)
 {
-    size_t w = gro_finish(t->gro);
-    if (w && write(t->tun.fd, t->gro->buf, w) < 0) t->drops.tun_write++;
+    int n = gro_finish(t->gro);
+    if (n && writev(t->tun.fd, t->gro->iov, n) < 0) t->drops.tun_write++;
 }
 
 static void on_flush(void *ctx)
