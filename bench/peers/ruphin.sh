@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Rows "ruphin" (plaintext) and "ruphin_sealed" of bench/tunnel.sh: ruphin-tund on the e2e
+# test bed (tests/e2e/tun_lib.sh), server on peer 1, client on peer 2, overlay 10.77.0.0/24.
+# shellcheck disable=SC2034
+
+ruphin_label="ruphin-tund plaintext (\"seal\": false)"
+ruphin_sealed_label="ruphin-tund sealed"
+
+# ruphin__config K ROLE plain|sealed: peer K's config, the test bed's with "seal" set.
+ruphin__config() {
+    local k=$1 role=$2 mode=$3
+    tun_write_peer_config "$k" "$role" "$TOPO_DIR/peer$k.base.json" || return 1
+    jq --arg mode "$mode" --arg kf "$TOPO_DIR/seal.key" \
+        'if $mode == "sealed" then .seal = {key_file: $kf} else .seal = false end' \
+        "$TOPO_DIR/peer$k.base.json" >"$TOPO_DIR/peer$k.json"
+}
+
+# ruphin_seal_supported: 0 when this build's ruphin-tund accepts "seal": {"key_file": ...}
+# (checked with --check on a real config); otherwise RUPHIN_SEAL_WHY says why not.
+ruphin_seal_supported() {
+    local out
+    # A subshell, so the umask stays with the key and not with every later file.
+    (
+        umask 077
+        if ! "$RUPHIN_BIN/ruphinctl" genkey "$TOPO_DIR/seal.key" >/dev/null 2>&1; then
+            rm -f "$TOPO_DIR/seal.key"
+            head -c 32 /dev/urandom | base64 >"$TOPO_DIR/seal.key"
+        fi
+    )
+    chmod 600 "$TOPO_DIR/seal.key"
+    TUN_SESSION=bench-check ruphin__config 1 server sealed || return 1
+    if out=$("$RUPHIN_BIN/ruphin-tund" -c "$TOPO_DIR/peer1.json" --check 2>&1); then
+        rm -f "$TOPO_DIR/peer1.json"
+        return 0
+    fi
+    RUPHIN_SEAL_WHY=$(printf '%s\n' "$out" | tail -n 1 | sed -E 's/^[0-9:.]+ //')
+    rm -f "$TOPO_DIR/peer1.json"
+    return 1
+}
+
+ruphin__up1() {
+    local mode=$1
+    TUN_SESSION=bench-$mode
+    ROW_SRV_NS=$NS_PEER1 ROW_CLI_NS=$NS_PEER2 ROW_TARGET=10.77.0.1 ROW_MTU=1400 ROW_CONNECT=1
+    ROW_PROCS=(peer1 peer2) ROW_RSS=1
+    ruphin__config 1 server "$mode" && ruphin__config 2 client "$mode" ||
+        { ROW_REASON="writing the configs"; return 1; }
+    tun_start_peer 1 server || { ROW_REASON="server peer did not start: $(tail -n1 "$TOPO_DIR/peer1.log")"; return 1; }
+    # Registered before the client starts, so the timed part is the client's join and punch.
+    wait_for "[ \"\$(tun_status 1 | jq -r .holepuncher.state)\" = registered ]" 10 ||
+        { ROW_REASON="server did not register with holepuncherd"; return 1; }
+}
+
+# The client is spawned directly, not with tun_start_peer, which polls for the interface in
+# 0.1 s steps: the first-ping timer must start the moment the process does.
+ruphin__up2() {
+    topo_spawn peer2 "$NS_PEER2" "$TOPO_DIR/peer2.log" "$RUPHIN_BIN/ruphin-tund" -c "$TOPO_DIR/peer2.json"
+}
+
+ruphin_up1() { ruphin__up1 plain; }
+ruphin_up2() { ruphin__up2; }
+ruphin_down() { :; }
+
+ruphin_sealed_up1() {
+    if [[ ${RUPHIN_SEAL_OK:-0} != 1 ]]; then
+        ROW_UNAVAILABLE="not available in this build (${RUPHIN_SEAL_WHY:-ruphin-tund --check refused \"seal\": {\"key_file\": ...}})"
+        return 1
+    fi
+    ruphin__up1 sealed
+}
+ruphin_sealed_up2() { ruphin__up2; }
+ruphin_sealed_down() { :; }
