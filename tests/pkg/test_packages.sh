@@ -97,6 +97,7 @@ fi
 VERSION=$(sed -n 's/^project([^)]*VERSION \([0-9][0-9.]*\).*/\1/p' "$REPO/CMakeLists.txt" | head -n 1)
 ARCH=$(dpkg --print-architecture)
 MULTIARCH=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+mkdir -p "$REPO/build-pkg" || e2e_die "cannot make $REPO/build-pkg"
 WORK=$(mktemp -d "$REPO/build-pkg/pkgtest.XXXXXX") || e2e_die "cannot make a work dir"
 chmod 755 "$WORK"
 DEBS=$WORK/deb
