@@ -356,6 +356,21 @@ def ippkt():
     }
 
 
+def aead():
+    """key(32) nonce(12) adlen(1) ad flip(2) bits(1) message: the RFC 8439 2.8.2 case, a
+    tunnel-sized packet, and one past the open path's 2048-byte scratch."""
+    rfc = (bytes(range(0x80, 0xA0)) + bytes.fromhex("070000004041424344454647") + bytes([12])
+           + bytes.fromhex("50515253c0c1c2c3c4c5c6c7") + b"\x00\x10\x01"
+           + b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for "
+             b"the future, sunscreen would be it.")
+    header = bytes([0x05, 0x74, 0x00, 0x0E]) + bytes(12)
+    return {
+        "rfc8439": rfc,
+        "packet-1372": bytes(32) + bytes(12) + bytes([16]) + header + b"\x05\x00\x80" + filler(1372, 1),
+        "big-3000": bytes(range(32)) + bytes(12) + bytes([0]) + b"\xff\xff\x02" + filler(3000, 7),
+    }
+
+
 def main():
     targets = {
         "fuzz_wire": wire(),
@@ -364,6 +379,7 @@ def main():
         "fuzz_transport": transport(),
         "fuzz_config": config(),
         "fuzz_ippkt": ippkt(),
+        "fuzz_aead": aead(),
     }
     if OUT.exists():
         shutil.rmtree(OUT)

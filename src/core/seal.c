@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ruphin/aead.h"
 #include "ruphin/error.h"
 
 #ifdef RUPHIN_HAVE_SODIUM
@@ -24,7 +25,9 @@ bool rph_seal_available(void)
 
 int rph_seal_init(void)
 {
-    return sodium_init() < 0 ? -ENOMEM : 0;
+    if (sodium_init() < 0) return -ENOMEM;
+    /* Choose the transport AEAD now, not on the first packet. */
+    return rph_aead_select(RPH_AEAD_AUTO);
 }
 
 void rph_seal_wipe(void *p, size_t n)
@@ -243,9 +246,8 @@ int rph_transport_seal(struct rph_keypair *kp, uint8_t *buf, size_t payload_len)
     uint8_t nonce[12];
     nonce_of(nonce, ctr);
     uint8_t *p = buf + RPH_TRANSPORT_HEADER_LEN;
-    crypto_aead_chacha20poly1305_ietf_encrypt_detached(p, p + payload_len, NULL, p, payload_len,
-                                                       buf, RPH_TRANSPORT_HEADER_LEN, NULL, nonce,
-                                                       kp->send_key);
+    rph_aead_seal(p, p + payload_len, p, payload_len, buf, RPH_TRANSPORT_HEADER_LEN, nonce,
+                  kp->send_key);
     return (int)total;
 }
 
@@ -258,8 +260,7 @@ int rph_transport_open(struct rph_keypair *kp, uint8_t *raw, const struct rph_ms
     uint8_t *c = raw + RPH_TRANSPORT_HEADER_LEN;
     uint8_t nonce[12];
     nonce_of(nonce, m->tr.counter);
-    if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-            c, NULL, c, clen, c + clen, raw, RPH_TRANSPORT_HEADER_LEN, nonce, kp->recv_key) != 0)
+    if (rph_aead_open(c, c, clen, c + clen, raw, RPH_TRANSPORT_HEADER_LEN, nonce, kp->recv_key) != 0)
         return RPH_E_AUTH;
     if (!rph_replay_update(&kp->replay, m->tr.counter)) return RPH_E_REPLAY;
     *plain = c;

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "route.h"
 #include "ruphin/clock.h"
+#include "ruphin/aead.h"
 #include "ruphin/error.h"
 #include "ruphin/ev.h"
 #include "tun_linux.h"
@@ -442,7 +443,12 @@ int tunnel_open(struct tunnel **out, const struct tund_config *cfg, struct event
     pc.max_remotes = MAX_PEERS;
     if (cfg->seal) {
         pc.sealed = true;
-        rph_seal_init();
+        r = rph_seal_init();
+        if (r < 0) {
+            snprintf(err, errlen, "sealing: libsodium failed to initialise");
+            goto fail;
+        }
+        log_info("sealed: ChaCha20-Poly1305 with the %s implementation", rph_aead_impl_name());
         rph_seal_derive(&pc.seal, cfg->seal_key, cfg->session.id, cfg->session.len);
         /* Only the derived keys are kept; the session key itself is not needed any more. */
         rph_seal_wipe(t->cfg.seal_key, sizeof t->cfg.seal_key);

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: MIT
+// Differential fuzzing of the transport AEAD: the AVX-512 path must give libsodium's bytes for
+// any key, nonce, AD and message, open what libsodium sealed, and refuse any changed byte.
+#include <stdint.h>
+#include <string.h>
+
+#include "../src/core/chacha20.h"
+#include "harness.h"
+#include "ruphin/aead.h"
+#include "ruphin/error.h"
+#include "ruphin/seal.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MAX_MSG 4200 /* past the 2048-byte scratch of the open path, and odd sizes below it */
+
+static bool fast;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    fz_rng_install();
+    FZ_CHECK(rph_seal_init() == 0);
+    fast = rph_chacha20_avx512_usable();
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct fz f = {data, size};
+    uint8_t key[32], nonce[12], ad[64];
+    for (size_t i = 0; i < sizeof key; i++)
+        key[i] = fz_u8(&f);
+    for (size_t i = 0; i < sizeof nonce; i++)
+        nonce[i] = fz_u8(&f);
+    size_t adlen = fz_u8(&f) % (sizeof ad + 1);
+    for (size_t i = 0; i < adlen; i++)
+        ad[i] = fz_u8(&f);
+    uint16_t flip = fz_u16(&f); /* which byte of (ciphertext || tag || AD) a forger changes */
+    uint8_t flip_bits = (uint8_t)(fz_u8(&f) | 1);
+    const uint8_t *msg;
+    size_t mlen = fz_bytes(&f, MAX_MSG, &msg);
+
+    static uint8_t c_ref[MAX_MSG], c[MAX_MSG], m[MAX_MSG];
+    uint8_t tag_ref[16], tag[16];
+    FZ_CHECK(rph_aead_select(RPH_AEAD_SODIUM) == 0);
+    rph_aead_seal(c_ref, tag_ref, msg, mlen, ad, adlen, nonce, key);
+    if (!fast) return 0; /* nothing to compare against on this CPU */
+    FZ_CHECK(rph_aead_select(RPH_AEAD_AVX512) == 0);
+    rph_aead_seal(c, tag, msg, mlen, ad, adlen, nonce, key);
+    FZ_CHECK(memcmp(c, c_ref, mlen) == 0);
+    FZ_CHECK(memcmp(tag, tag_ref, 16) == 0);
+    FZ_CHECK(rph_aead_open(m, c_ref, mlen, tag_ref, ad, adlen, nonce, key) == 0);
+    FZ_CHECK(memcmp(m, msg, mlen) == 0);
+
+    /* One changed bit anywhere must fail, in place, for both implementations. */
+    size_t span = mlen + 16 + adlen;
+    size_t at = flip % span;
+    for (int impl = RPH_AEAD_SODIUM; impl <= RPH_AEAD_AVX512; impl++) {
+        FZ_CHECK(rph_aead_select((enum rph_aead_impl)impl) == 0);
+        memcpy(c, c_ref, mlen);
+        memcpy(tag, tag_ref, 16);
+        uint8_t ad2[64];
+        memcpy(ad2, ad, adlen);
+        if (at < mlen)
+            c[at] ^= flip_bits;
+        else if (at < mlen + 16)
+            tag[at - mlen] ^= flip_bits;
+        else
+            ad2[at - mlen - 16] ^= flip_bits;
+        FZ_CHECK(rph_aead_open(c, c, mlen, tag, ad2, adlen, nonce, key) == RPH_E_AUTH);
+    }
+    return 0;
+}
