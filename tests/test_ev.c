@@ -2,8 +2,12 @@
 // The event-driven modules: holepuncher, server and client on one libevent base, one thread.
 #include <criterion/criterion.h>
 #include <event2/event.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "../src/core/udp.h"
 #include "ruphin/error.h"
 #include "ruphin/ev.h"
 
@@ -94,4 +98,26 @@ Test(ev, handshake_and_data_on_one_event_base, .timeout = 20)
     rph_ev_peer_free(w.server);
     rph_ev_holepuncher_free(hp);
     event_base_free(w.base);
+}
+
+/* The holepuncher's sockets send with DF and no path-MTU logic (no per-datagram IP ID);
+ * IPv6 sockets are left alone. */
+Test(ev, tiny_reply_sockets_set_dont_fragment)
+{
+    struct rph_addr lo4 = {.family = 4, .ip = {127, 0, 0, 1}};
+    int fd = rph_udp_open(&lo4, 4, 0, 0);
+    cr_assert_geq(fd, 0);
+    int v = -1;
+    socklen_t sl = sizeof v;
+    cr_assert_eq(getsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v, &sl), 0);
+    cr_assert_neq(v, IP_PMTUDISC_PROBE);
+    rph_udp_tiny_replies(fd);
+    cr_assert_eq(getsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v, &sl), 0);
+    cr_assert_eq(v, IP_PMTUDISC_PROBE);
+    close(fd);
+    fd = rph_udp_open(NULL, 6, 0, 0);
+    if (fd >= 0) { /* no IPv6 here: nothing to check */
+        rph_udp_tiny_replies(fd);
+        close(fd);
+    }
 }

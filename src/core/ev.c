@@ -442,6 +442,7 @@ struct rph_ev_holepuncher *rph_ev_holepuncher_new(struct event_base *base,
         struct hp_sock *s = &h->socks[i];
         s->owner = h;
         s->fd = rph_udp_open(&listen[i], listen[i].family, 0, 4 << 20);
+        if (s->fd >= 0) rph_udp_tiny_replies(s->fd);
         if (s->fd < 0) {
             e = s->fd;
             goto fail;

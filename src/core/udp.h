@@ -8,6 +8,9 @@
 /* A non-blocking, close-on-exec UDP socket bound to bind (family 0: any address of
  * `family`, port 0). IPv6 sockets are v6-only. Returns the fd or a negative errno. */
 int rph_udp_open(const struct rph_addr *bind, int family, int sndbuf, int rcvbuf);
+/* For a socket that only ever sends small datagrams (the holepuncher's): IPv4 "don't
+ * fragment" regardless of path MTU, which also spares the kernel an IP ID per datagram. */
+void rph_udp_tiny_replies(int fd);
 /* The socket's family as 4 or 6. */
 int rph_udp_family(int fd);
 int rph_udp_local(int fd, struct rph_addr *out);
