@@ -52,8 +52,14 @@ struct tunnel {
     struct announce self;
     uint8_t *buf; /* RPH_FRAME_HEADROOM, one packet (a TSO one: 64 KB), tailroom */
     size_t buf_cap;
-    uint8_t *gso_buf; /* the segments of one TSO packet as datagrams, back to back */
+    uint8_t *gso_buf; /* the segments of one TSO packet, or a run, as datagrams back to back */
     size_t gso_stride_max;
+    /* A run: packets read in one burst for one peer, framed and queued in gso_buf for one
+     * GSO send. All datagrams but the last have run_seg bytes (UDP GSO's rule). */
+    struct tpeer *run_to;
+    size_t run_seg, run_bytes;
+    uint64_t run_payload;
+    int run_n;
     size_t seg_len[GSO_SEGS];
     struct gro *gro; /* TCP segments coalesced toward the TUN device */
 };

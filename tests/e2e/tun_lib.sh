@@ -81,6 +81,15 @@ tun_ping() {
     topo_run "$(topo_ns peer "$1")" ping -q -c "${3:-3}" -i 0.2 -W 2 "$2" >/dev/null 2>&1
 }
 
+# tun_ping_burst K TARGET SIZE: 300 pings of SIZE bytes with 100 sent back to back (-l), so the
+# daemons read them in bursts and send each burst as one GSO train. Fails on any loss, or on a
+# reply whose data differs from what was sent (ping prints "wrong data byte").
+tun_ping_burst() {
+    local out
+    out=$(topo_run "$(topo_ns peer "$1")" ping -n -c 300 -l 100 -i 0.01 -s "$3" -W 2 "$2" 2>&1)
+    grep -q ' 0% packet loss' <<<"$out" && ! grep -qiE 'wrong data|DUP!' <<<"$out"
+}
+
 # tun_transfer FROM_K TO_K MB: a TCP transfer of MB MiB of random data over the tunnel
 # (socat), checked with sha256 at the far end. Prints "MB seconds"; fails on mismatch.
 tun_transfer() {
