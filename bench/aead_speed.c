@@ -44,6 +44,10 @@ static double rate(size_t len, int open, double seconds)
 int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 1.0;
+    if (argc > 2 || !(seconds > 0 && seconds <= 60)) {
+        fprintf(stderr, "usage: aead_speed [SECONDS per figure, 0 < s <= 60; default 1]\n");
+        return 2;
+    }
     if (rph_seal_init() != 0) {
         fprintf(stderr, "aead_speed: libsodium init failed\n");
         return 1;
