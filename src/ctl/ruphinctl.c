@@ -212,6 +212,12 @@ static bool num(const cJSON *o, const char *key, double *out)
     return true;
 }
 
+static double num_or(const cJSON *o, const char *key)
+{
+    double v = 0;
+    return num(o, key, &v) ? v : 0;
+}
+
 static const char *fmt_bytes(double b, char *buf, size_t cap)
 {
     static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
@@ -309,6 +315,20 @@ static void print_status(const cJSON *st)
         printf("  holepuncher: %s%s%s%s, %s, %s%s\n", addr, show_ep ? " (" : "", show_ep ? ep : "",
                show_ep ? ")" : "", str_or(hp, "state", "?"),
                ago ? "last contact " : "no contact yet", ago ? ago : "");
+    }
+    const cJSON *off = cJSON_GetObjectItemCaseSensitive(st, "offload");
+    if (cJSON_IsObject(off)) {
+        const cJSON *on = cJSON_GetObjectItemCaseSensitive(off, "enabled");
+        if (cJSON_IsTrue(on))
+            printf("  offload: on; %.0f TSO packets in (IPv4 %.0f, IPv6 %.0f) -> %.0f datagrams, "
+                   "%.0f GSO sends; %.0f coalesced packets out (IPv4 %.0f, IPv6 %.0f) of %.0f\n",
+                   num_or(off, "tso4_in") + num_or(off, "tso6_in"), num_or(off, "tso4_in"),
+                   num_or(off, "tso6_in"), num_or(off, "tso_segments"), num_or(off, "gso_sends"),
+                   num_or(off, "coalesced4_out") + num_or(off, "coalesced6_out"),
+                   num_or(off, "coalesced4_out"), num_or(off, "coalesced6_out"),
+                   num_or(off, "coalesced_segments"));
+        else if (cJSON_IsBool(on))
+            printf("  offload: off (the TUN device took no TSO/checksum offload)\n");
     }
     const cJSON *peers = cJSON_GetObjectItemCaseSensitive(st, "peers");
     if (!cJSON_IsArray(peers)) peers = NULL;
@@ -422,7 +442,8 @@ static int status_all(bool json)
     int rc = EXIT_OK;
     if (json && n > 1) {
         fprintf(stderr, "ruphinctl: %zu tunnels run here; choose one with -s for --json:\n", n);
-        for (size_t i = 0; i < n; i++) fprintf(stderr, "  %s\n", paths[i]);
+        for (size_t i = 0; i < n; i++)
+            fprintf(stderr, "  %s\n", paths[i]);
         rc = EXIT_USAGE;
     } else {
         for (size_t i = 0; i < n; i++) {
@@ -430,7 +451,8 @@ static int status_all(bool json)
             if (cmd_status(paths[i], json) != EXIT_OK) rc = EXIT_FAIL;
         }
     }
-    for (size_t i = 0; i < n; i++) free(paths[i]);
+    for (size_t i = 0; i < n; i++)
+        free(paths[i]);
     return rc;
 }
 

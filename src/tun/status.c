@@ -69,6 +69,16 @@ char *tunnel_status_json(struct tunnel *t)
         cJSON_AddItemToArray(peers, o);
     }
 
+    cJSON *off = cJSON_AddObjectToObject(root, "offload");
+    cJSON_AddBoolToObject(off, "enabled", t->tun.offload);
+    cJSON_AddNumberToObject(off, "tso4_in", (double)t->off.tso_in[0]);
+    cJSON_AddNumberToObject(off, "tso6_in", (double)t->off.tso_in[1]);
+    cJSON_AddNumberToObject(off, "tso_segments", (double)t->off.tso_segments);
+    cJSON_AddNumberToObject(off, "gso_sends", (double)t->off.gso_sends);
+    cJSON_AddNumberToObject(off, "coalesced4_out", (double)t->off.coalesced[0]);
+    cJSON_AddNumberToObject(off, "coalesced6_out", (double)t->off.coalesced[1]);
+    cJSON_AddNumberToObject(off, "coalesced_segments", (double)t->off.coalesced_segs);
+
     const struct rph_peer_stats *st = rph_peer_stats(t->peer);
     cJSON *d = cJSON_AddObjectToObject(root, "drops");
     cJSON_AddNumberToObject(d, "no_route", (double)t->drops.no_route);

@@ -130,8 +130,14 @@ static void on_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d, siz
 
 static void gro_flush(struct tunnel *t)
 {
+    int v6 = t->gro->version == 6;
     int n = gro_finish(t->gro);
-    if (n && writev(t->tun.fd, t->gro->iov, n) < 0) t->drops.tun_write++;
+    if (n && writev(t->tun.fd, t->gro->iov, n) < 0) {
+        t->drops.tun_write++;
+    } else if (n > 2) {
+        t->off.coalesced[v6]++;
+        t->off.coalesced_segs += (uint64_t)(n - 1);
+    }
 }
 
 static void on_flush(void *ctx)
@@ -243,6 +249,7 @@ static void run_flush(struct tunnel *t)
     } else {
         to->tx_packets += (uint64_t)t->run_n;
         to->tx_bytes += t->run_payload;
+        if (t->run_n > 1) t->off.gso_sends++;
     }
     t->run_n = 0;
     t->run_bytes = 0;
@@ -284,6 +291,8 @@ static void send_gso(struct tunnel *t, struct tpeer *to, const struct virtio_net
         t->drops.malformed++;
         return;
     }
+    t->off.tso_in[h->gso_type == VIRTIO_NET_HDR_GSO_TCPV6]++;
+    t->off.tso_segments += (uint64_t)n;
     size_t bytes = 0, sent_pkts = 0, payload = 0;
     int first = 0;
     /* A GSO send carries at most 64 KB: cut the run where it would not fit. */
@@ -306,6 +315,7 @@ static void send_gso(struct tunnel *t, struct tpeer *to, const struct virtio_net
                 count_send_error(t, sr);
             } else {
                 sent_pkts += (size_t)(k - first + 1);
+                if (k > first) t->off.gso_sends++;
             }
             first = k + 1;
             bytes = 0;

@@ -36,6 +36,15 @@ struct drops {
     uint64_t address_conflict, bad_control, local_scope, no_key;
 };
 
+/* How much traffic took the offloaded paths (status "offload"). */
+struct offload_stats {
+    uint64_t tso_in[2];      /* TSO super-packets read from the TUN device: [0] IPv4, [1] IPv6 */
+    uint64_t tso_segments;   /* the datagrams they were split into */
+    uint64_t gso_sends;      /* UDP GSO sends of more than one datagram */
+    uint64_t coalesced[2];   /* super-packets written to the TUN device: IPv4, IPv6 */
+    uint64_t coalesced_segs; /* the received segments they carried */
+};
+
 struct tunnel {
     struct tund_config cfg;
     struct event_base *base;
@@ -49,6 +58,7 @@ struct tunnel {
     struct event *tun_ev, *announce_ev;
     struct control *ctl;
     struct drops drops;
+    struct offload_stats off;
     struct announce self;
     uint8_t *buf; /* RPH_FRAME_HEADROOM, one packet (a TSO one: 64 KB), tailroom */
     size_t buf_cap;

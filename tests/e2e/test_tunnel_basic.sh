@@ -30,6 +30,8 @@ e2e_check "burst of 100 pings of 56 B in flight: none lost or corrupted" tun_pin
 ping_df() { topo_run "$NS_PEER2" ping -q -c 2 -i 0.2 -W 2 -M do -s 1372 10.77.0.1 >/dev/null; }
 e2e_check "full-MTU ping with DF" ping_df
 
+# off K FIELD: one counter of peer K's "offload" status.
+off() { tun_status "$1" | jq -r ".offload.$2"; }
 if r=$(tun_transfer 2 1 50); then
     read -r mb secs <<<"$r"
     e2e_pass "50 MB client -> server, sha256 ok ($(awk -v m="$mb" -v s="$secs" 'BEGIN{printf "%.0f Mbit/s", m*8*1.048576/s}'))"
@@ -37,6 +39,13 @@ else
     e2e_fail "50 MB transfer client -> server"
 fi
 if tun_transfer 1 2 10 >/dev/null; then e2e_pass "10 MB server -> client, sha256 ok"; else e2e_fail "10 MB server -> client"; fi
+e2e_check "the IPv4 transfers took the offloaded path (TSO in, GSO out, coalesced in)" \
+    test "$(off 2 tso4_in)" -gt 0 -a "$(off 2 gso_sends)" -gt 0 -a "$(off 1 coalesced4_out)" -gt 0
+# IPv6 inner packets take the TSO6 split and the IPv6 coalescing paths.
+if tun_transfer 2 1 30 6 >/dev/null; then e2e_pass "30 MB client -> server over IPv6 inner packets, sha256 ok"; else e2e_fail "30 MB over IPv6 inner packets"; fi
+e2e_check "the IPv6 transfer took the offloaded path (TSO6 in, coalesced IPv6 out)" \
+    test "$(off 2 tso6_in)" -gt 0 -a "$(off 1 coalesced6_out)" -gt 0
+e2e_check "ruphinctl status shows the offload counters" grep -q "offload: on" <<<"$("$RUPHIN_BIN/ruphinctl" -s "$TOPO_DIR/peer2.sock" status)"
 
 e2e_check "the client runs as nobody after setup" grep -Eq "^Uid:[[:space:]]+$(id -u nobody)[[:space:]]" "/proc/$(topo_pid peer2)/status"
 e2e_check "with no capabilities left" grep -Eq "^CapEff:[[:space:]]+0+$" "/proc/$(topo_pid peer2)/status"

@@ -27,6 +27,7 @@ e2e_check "burst of 100 pings of 1200 B in flight: none lost or corrupted" tun_p
 e2e_check "burst of 100 pings of 56 B in flight: none lost or corrupted" tun_ping_burst 1 10.77.0.2 56
 # A full-MTU packet crosses unfragmented: 1400 - 28 bytes of ICMP payload, DF set.
 if tun_transfer 2 1 20 >/dev/null; then e2e_pass "20 MB client -> server, sha256 ok"; else e2e_fail "20 MB transfer"; fi
+if tun_transfer 1 2 20 6 >/dev/null; then e2e_pass "20 MB server -> client over IPv6 inner packets, sha256 ok"; else e2e_fail "20 MB over IPv6 inner packets"; fi
 e2e_check "status says not sealed" grep -q '"sealed":false' <<<"$(tun_status 1)"
 e2e_check "the daemon warned that sealing is off" grep -q "sealing is off" "$TOPO_DIR/peer1.log"
 # SIGTERM: exit 0 and the interface is gone.

@@ -90,19 +90,22 @@ tun_ping_burst() {
     grep -q ' 0% packet loss' <<<"$out" && ! grep -qiE 'wrong data|DUP!' <<<"$out"
 }
 
-# tun_transfer FROM_K TO_K MB: a TCP transfer of MB MiB of random data over the tunnel
-# (socat), checked with sha256 at the far end. Prints "MB seconds"; fails on mismatch.
+# tun_transfer FROM_K TO_K MB [6]: a TCP transfer of MB MiB of random data over the tunnel
+# (socat), checked with sha256 at the far end; with 6, over IPv6 inner packets (fd77::TO_K).
+# Prints "MB seconds"; fails on mismatch.
 tun_transfer() {
-    local from=$1 to=$2 mb=$3 src dst port=5001 t0 t1 want got
+    local from=$1 to=$2 mb=$3 src dst port=5001 t0 t1 want got listen=TCP-LISTEN conn
+    conn=TCP:10.77.0.$to
+    if [[ ${4:-4} == 6 ]]; then listen=TCP6-LISTEN conn="TCP6:[fd77::$to]"; fi
     src=$(topo_ns peer "$from")
     dst=$(topo_ns peer "$to")
     head -c "$((mb * 1024 * 1024))" /dev/urandom >"$TOPO_DIR/blob"
     want=$(sha256sum <"$TOPO_DIR/blob" | cut -d' ' -f1)
     rm -f "$TOPO_DIR/received"
-    topo_spawn sink "$dst" "$TOPO_DIR/sink.log" socat -u "TCP-LISTEN:$port,reuseaddr" "OPEN:$TOPO_DIR/received,creat,trunc" || return 1
+    topo_spawn sink "$dst" "$TOPO_DIR/sink.log" socat -u "$listen:$port,reuseaddr" "OPEN:$TOPO_DIR/received,creat,trunc" || return 1
     wait_for "ip netns exec $dst ss -ltn | grep -q ':$port '" 5 || return 1
     t0=$(date +%s.%N)
-    timeout 120 ip netns exec "$src" socat -u "OPEN:$TOPO_DIR/blob" "TCP:10.77.0.$to:$port,connect-timeout=5" || { topo_kill sink; return 1; }
+    timeout 120 ip netns exec "$src" socat -u "OPEN:$TOPO_DIR/blob" "$conn:$port,connect-timeout=5" || { topo_kill sink; return 1; }
     topo_wait sink 30 || true
     t1=$(date +%s.%N)
     topo_kill sink
