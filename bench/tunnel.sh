@@ -162,7 +162,7 @@ perf_profile() {
 run_row() {
     local id=$1 lv=${1}_label t0 t_conn=null pids ticks0 ticks1 k pid rss hwm
     local tcp1=null tcp4=null bytes1=null udp=null udp_sent=null udp_loss=null udp_len
-    local med=null p99=null ploss=null med1=null cpu_s=null cpu_gb=null rss_kb=null hwm_kb=null status=ok
+    local med=null p99=null ploss=null med1=null busy1=null mb0 mb1 mt0 mt1 cpu_s=null cpu_gb=null rss_kb=null hwm_kb=null status=ok
     ROW_ID=$id ROW_LABEL=${!lv:-$id} ROW_PROCS=() ROW_REASON='' ROW_UNAVAILABLE='' ROW_CONNECT=0
     ROW_MTU=1400 ROW_SRV_NS='' ROW_CLI_NS='' ROW_TARGET=''
     if ! declare -F "${id}_up1" >/dev/null; then
@@ -204,8 +204,12 @@ run_row() {
     if [[ $status == ok ]]; then
         mapfile -t pids < <(row_pids)
         ticks0=$(proc_ticks "${pids[@]}")
+        # All CPUs' busy time too: whether a second worker per daemon could have had a core.
+        mb0=$(cpu_busy_ticks cpu) mt0=$(awk '$1 == "cpu" { s = 0; for (i = 2; i <= 9; i++) s += $i; print s }' /proc/stat)
         if iperf tcp1; then
             ticks1=$(proc_ticks "${pids[@]}")
+            mb1=$(cpu_busy_ticks cpu) mt1=$(awk '$1 == "cpu" { s = 0; for (i = 2; i <= 9; i++) s += $i; print s }' /proc/stat)
+            busy1=$(awk -v a="$mb0" -v b="$mb1" -v ta="$mt0" -v tb="$mt1" 'BEGIN { if (tb > ta) printf "%.0f", 100 * (b - a) / (tb - ta); else print "null" }')
             tcp1=$(jnum "$TOPO_DIR/$id-tcp1.json" .end.sum_received.bits_per_second)
             bytes1=$(jnum "$TOPO_DIR/$id-tcp1.json" .end.sum_received.bytes)
             if ((${#pids[@]})) && [[ $bytes1 != null ]]; then
@@ -245,6 +249,7 @@ run_row() {
         --argjson bytes1 "$bytes1" --argjson udp "$udp" --argjson udp_sent "$udp_sent" \
         --argjson udp_loss "$udp_loss" --argjson udp_len "${udp_len:-null}" \
         --argjson med "$med" --argjson p99 "$p99" --argjson ploss "$ploss" --argjson med1 "${med1:-null}" \
+        --argjson busy1 "$busy1" \
         --argjson cpu_s "$cpu_s" --argjson cpu_gb "$cpu_gb" --argjson connect "$t_conn" \
         --argjson rss "$rss_kb" --argjson hwm "$hwm_kb" --arg target "${ROW_TARGET:-}" \
         --argjson busy "$ROW_BUSY" --argjson others "$others" \
@@ -253,6 +258,7 @@ run_row() {
           "udp_len": $udp_len, "udp_recv_bps": $udp, "udp_sent_bps": $udp_sent,
           "udp_loss_pct": $udp_loss, "ping_median_ms": $med, "ping_p99_ms": $p99,
           "ping_loss_pct": $ploss, "ping_1ms_median_ms": $med1, "cpu_s_tcp1": $cpu_s, "cpu_s_per_gb": $cpu_gb,
+          "all_cpus_busy_pct_tcp1": $busy1,
           "connect_s": $connect, "rss_kb": $rss, "hwm_kb": $hwm,
           "busy_pct_before": $busy, "others_busy_pct": $others}' >"$TOPO_DIR/row-$id.json"
     if [[ $status != ok ]]; then bench_warn "$ROW_LABEL: $status: $ROW_REASON"; fi
@@ -314,10 +320,10 @@ printf '%s\n' "$RESULT" >"$BENCH_RESULTS/tunnel-$STAMP.json"
 
 # The markdown table: one line per row, then the targets.
 render() {
-    printf '| path | TCP 1 stream | TCP 4 streams | UDP -b 0 received (loss) | ping median / p99 (median 1 ms apart) | CPU per GB | 2nd peer start → 1st ping | RSS / peak | TCP 1 vs wireguard-go | TCP 1 vs raw |\n'
+    printf '| path | TCP 1 stream | TCP 4 streams | UDP -b 0 received (loss) | ping median / p99 (median 1 ms apart) | CPU per GB (all CPUs busy) | 2nd peer start → 1st ping | RSS / peak | TCP 1 vs wireguard-go | TCP 1 vs raw |\n'
     printf '|---|---|---|---|---|---|---|---|---|---|\n'
     # Fields joined by \x1f, not tabs: read would merge the empty ones between tabs.
-    while IFS=$'\x1f' read -r id label status reason tcp1 tcp4 udp loss ulen med p99 med1 cpugb conn rss hwm others; do
+    while IFS=$'\x1f' read -r id label status reason tcp1 tcp4 udp loss ulen med p99 med1 cpugb busy1 conn rss hwm others; do
         # Other work on the machine skews a row: say so next to it.
         [[ $others != null ]] && ((others >= 5)) && label="$label ⚠ other work used ${others}% of the CPUs meanwhile"
         if [[ $status != ok ]]; then
@@ -332,13 +338,13 @@ render() {
         printf '| %s | %s | %s | %s (%s %%, %s B) | %s / %s ms (%s ms) | %s | %s | %s | %s | %s |\n' \
             "$label" "$(gb "$tcp1")" "$(gb "$tcp4")" "$(gb "$udp")" "$(fmt "$loss" 1)" "$ulen" \
             "$(fmt "$med" 3)" "$(fmt "$p99" 3)" "$(fmt "$med1" 3)" \
-            "$([[ $cpugb == null ]] && printf '—' || printf '%s s' "$(fmt "$cpugb" 2)")" \
+            "$([[ $cpugb == null ]] && printf '—' || printf '%s s' "$(fmt "$cpugb" 2)")$([[ $busy1 == null ]] || printf ' (%s %%)' "$busy1")" \
             "$([[ $conn == null ]] && printf '—' || printf '%s s' "$(fmt "$conn" 3)")" \
             "$([[ $rss == null ]] && printf '—' || awk -v a="$rss" -v b="$hwm" 'BEGIN { printf "%.1f / %.1f MB", a / 1024, b / 1024 }')" \
             "$(r=$(ratio "$tcp1" "$WG_TCP"); [[ $r == null ]] && printf '—' || printf '%s×' "$(fmt "$r" 2)")" \
             "$(r=$(ratio "$tcp1" "$RAW_TCP" 100); [[ $r == null ]] && printf '—' || printf '%s %%' "$(fmt "$r" 1)")"
     done < <(jq -r '.rows[] | [.id, .path, .status, .reason, .tcp1_bps, .tcp4_bps, .udp_recv_bps,
-                  .udp_loss_pct, .udp_len, .ping_median_ms, .ping_p99_ms, .ping_1ms_median_ms, .cpu_s_per_gb, .connect_s,
+                  .udp_loss_pct, .udp_len, .ping_median_ms, .ping_p99_ms, .ping_1ms_median_ms, .cpu_s_per_gb, .all_cpus_busy_pct_tcp1, .connect_s,
                   .rss_kb, .hwm_kb, .others_busy_pct] | map(if . == null then "null" else tostring end) | join("\u001f")' <<<"$RESULT")
     printf '\nTargets (issue 5; reference: the raw one-NAT row):\n\n'
     printf '| target | measured | limit | status |\n|---|---|---|---|\n'
@@ -353,7 +359,7 @@ render() {
         "$(jq -r .meta.kernel <<<"$RESULT")" "$(jq -r .meta.cores <<<"$RESULT")" \
         "$(jq -r .meta.cpu <<<"$RESULT")" "$BG_BUSY"
     render
-    printf '\nThroughput: iperf3 receiver, %s s per run. UDP: one iperf3 sender at -b 0, datagrams that fit the path MTU. CPU per GB: user+system seconds of both tunnel processes during the 1-stream TCP run per GB received. RSS: the larger of the two tunnel processes after the runs (VmRSS / VmHWM).\n' "$BENCH_SECONDS"
+    printf '\nThroughput: iperf3 receiver, %s s per run. UDP: one iperf3 sender at -b 0, datagrams that fit the path MTU. CPU per GB: user+system seconds of both tunnel processes during the 1-stream TCP run per GB received; in brackets, how busy all CPUs were meanwhile (everything counted: when it is near 100 %, no worker thread could have found a free core). RSS: the larger of the two tunnel processes after the runs (VmRSS / VmHWM).\n' "$BENCH_SECONDS"
 } >"$BENCH_RESULTS/tunnel-latest.md"
 cat "$BENCH_RESULTS/tunnel-latest.md"
 printf '\nresults: %s, %s\n' "$BENCH_RESULTS/tunnel-$STAMP.json" "$BENCH_RESULTS/tunnel-latest.md"
