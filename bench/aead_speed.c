@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // aead_speed: the transport AEAD's throughput per core at tunnel packet sizes, for each
-// implementation this CPU runs (bench/aead.sh). Prints a markdown table; not a test.
+// implementation this CPU runs (bench/micro.sh). Prints a markdown table; not a test.
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
