@@ -320,8 +320,9 @@ static void print_status(const cJSON *st)
     if (cJSON_IsObject(off)) {
         const cJSON *on = cJSON_GetObjectItemCaseSensitive(off, "enabled");
         if (cJSON_IsTrue(on))
-            printf("  offload: on; %.0f TSO packets in (IPv4 %.0f, IPv6 %.0f) -> %.0f datagrams, "
-                   "%.0f GSO sends; %.0f coalesced packets out (IPv4 %.0f, IPv6 %.0f) of %.0f\n",
+            printf("  offload: on; %.0f TSO packets in (IPv4 %.0f, IPv6 %.0f) split into %.0f "
+                   "datagrams, %.0f GSO sends; %.0f coalesced packets out (IPv4 %.0f, IPv6 %.0f) "
+                   "from %.0f segments\n",
                    num_or(off, "tso4_in") + num_or(off, "tso6_in"), num_or(off, "tso4_in"),
                    num_or(off, "tso6_in"), num_or(off, "tso_segments"), num_or(off, "gso_sends"),
                    num_or(off, "coalesced4_out") + num_or(off, "coalesced6_out"),
