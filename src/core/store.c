@@ -4,6 +4,7 @@
 #include "ruphin/store.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -21,6 +22,7 @@ struct slot {
 
 #define SLOT_USED 1
 #define SLOT_SEALED 2
+#define SLOT_DEAD 4 /* old table only: moved or gone; probes go on past it */
 
 static uint32_t to_s_up(uint64_t ms)
 {
@@ -40,6 +42,12 @@ struct rph_store {
     size_t max;
     size_t sweep;  /* where the next expiry sweep resumes */
     uint64_t seed; /* keyed hash: a sender cannot aim sessions at one bucket */
+    /* A grow in progress: the previous table, drained into slots from index mig onward a few
+     * entries per put and per expiry sweep, so that doubling a table of a million sessions is
+     * not one 80 ms stall. Nothing is inserted into it any more; entries leaving it are only
+     * marked dead, so its probe runs stay intact. A session lives in one table only. */
+    struct slot *old;
+    size_t ocap, mig;
 };
 
 static uint64_t hash_session(const struct rph_store *s, const struct rph_session *id)
@@ -77,6 +85,7 @@ struct rph_store *rph_store_new(size_t max_sessions)
 void rph_store_free(struct rph_store *s)
 {
     if (!s) return;
+    free(s->old);
     free(s->slots);
     free(s);
 }
@@ -102,24 +111,61 @@ static size_t probe(const struct rph_store *s, const struct rph_session *id, boo
     return i;
 }
 
+/* Index of id's live slot in the old table, or SIZE_MAX. */
+static size_t probe_old(const struct rph_store *s, const struct rph_session *id)
+{
+    if (!s->old) return SIZE_MAX;
+    size_t mask = s->ocap - 1;
+    size_t i = (size_t)hash_session(s, id) & mask;
+    while (s->old[i].used) {
+        if (!(s->old[i].used & SLOT_DEAD) && rph_session_equal(&s->old[i].id, id)) return i;
+        i = (i + 1) & mask;
+    }
+    return SIZE_MAX;
+}
+
+/* Moves up to n slots' worth of the old table into the new one; frees it when drained. */
+static void migrate(struct rph_store *s, size_t n)
+{
+    while (s->old && n--) {
+        struct slot *o = &s->old[s->mig];
+        if (o->used && !(o->used & SLOT_DEAD)) {
+            bool found;
+            size_t j = probe(s, &o->id, &found); /* never found: one table per session */
+            s->slots[j] = *o;
+            o->used |= SLOT_DEAD;
+        }
+        if (++s->mig == s->ocap) {
+            free(s->old);
+            s->old = NULL;
+            s->ocap = s->mig = 0;
+        }
+    }
+}
+
+/* Starts doubling: a fresh table takes the inserts, the current one becomes the old one. */
 static int grow(struct rph_store *s)
 {
-    size_t ncap = s->cap * 2;
-    struct slot *old = s->slots;
-    size_t ocap = s->cap;
-    struct slot *n = alloc_slots(ncap);
+    if (s->old) migrate(s, s->ocap - s->mig); /* the previous grow must end first */
+    struct slot *n = alloc_slots(s->cap * 2);
     if (!n) return -ENOMEM;
+    s->old = s->slots;
+    s->ocap = s->cap;
+    s->mig = 0;
     s->slots = n;
-    s->cap = ncap;
-    for (size_t i = 0; i < ocap; i++) {
-        if (!old[i].used) continue;
-        bool found;
-        size_t j = probe(s, &old[i].id, &found);
-        s->slots[j] = old[i];
-    }
-    free(old);
+    s->cap *= 2;
     s->sweep = 0;
     return 0;
+}
+
+/* The live slot holding id in either table, or NULL. */
+static const struct slot *lookup(const struct rph_store *s, const struct rph_session *id)
+{
+    bool found;
+    size_t i = probe(s, id, &found);
+    if (found) return &s->slots[i];
+    size_t o = probe_old(s, id);
+    return o == SIZE_MAX ? NULL : &s->old[o];
 }
 
 static void fill(struct slot *sl, const struct rph_store_entry *e, uint64_t expires_ms)
@@ -140,9 +186,17 @@ int rph_store_put(struct rph_store *s, const struct rph_session *id, const struc
 int rph_store_put_entry(struct rph_store *s, const struct rph_session *id,
                         const struct rph_store_entry *e, uint64_t expires_ms)
 {
+    migrate(s, 8); /* a grow drains about 6 entries per put (load <= 3/4) */
     bool found;
     size_t i = probe(s, id, &found);
     if (found) {
+        fill(&s->slots[i], e, expires_ms);
+        return 0;
+    }
+    size_t o = probe_old(s, id);
+    if (o != SIZE_MAX) { /* a refresh moves it over now */
+        s->slots[i] = s->old[o];
+        s->old[o].used |= SLOT_DEAD;
         fill(&s->slots[i], e, expires_ms);
         return 0;
     }
@@ -163,19 +217,16 @@ int rph_store_put_entry(struct rph_store *s, const struct rph_session *id,
 const struct rph_addr *rph_store_get(const struct rph_store *s, const struct rph_session *id,
                                      uint64_t now_ms)
 {
-    bool found;
-    size_t i = probe(s, id, &found);
-    if (!found || expired(&s->slots[i], now_ms)) return NULL;
-    return &s->slots[i].addr;
+    const struct slot *sl = lookup(s, id);
+    if (!sl || expired(sl, now_ms)) return NULL;
+    return &sl->addr;
 }
 
 bool rph_store_find(const struct rph_store *s, const struct rph_session *id, uint64_t now_ms,
                     struct rph_store_entry *out)
 {
-    bool found;
-    size_t i = probe(s, id, &found);
-    if (!found || expired(&s->slots[i], now_ms)) return false;
-    const struct slot *sl = &s->slots[i];
+    const struct slot *sl = lookup(s, id);
+    if (!sl || expired(sl, now_ms)) return false;
     out->server = sl->addr;
     out->sealed = (sl->used & SLOT_SEALED) != 0;
     out->ts_s = sl->ts_s;
@@ -205,6 +256,9 @@ static void remove_at(struct rph_store *s, size_t i)
 size_t rph_store_expire(struct rph_store *s, uint64_t now_ms, size_t budget, rph_store_expire_fn fn,
                         void *ctx)
 {
+    /* A grow in progress drains a quarter budget per sweep too; expired entries are found
+     * once they are in the new table. */
+    migrate(s, budget / 4 + 1);
     size_t removed = 0;
     size_t visited = 0, advanced = 0;
     /* One full lap at most; a removal does not advance (an entry may shift into the hole). */
@@ -236,5 +290,5 @@ size_t rph_store_count(const struct rph_store *s)
 
 size_t rph_store_memory(const struct rph_store *s)
 {
-    return sizeof *s + s->cap * sizeof(struct slot);
+    return sizeof *s + (s->cap + s->ocap) * sizeof(struct slot);
 }
