@@ -63,15 +63,25 @@ cpu_busy_ticks() {
     awk -v c="${1:-cpu}" '$1 == c { print $2 + $3 + $4 + $7 + $8 }' /proc/stat
 }
 
+# cpu_total_ticks: all ticks of all CPUs, busy or not.
+cpu_total_ticks() {
+    awk '$1 == "cpu" { s = 0; for (i = 2; i <= 9; i++) s += $i; print s }' /proc/stat
+}
+
+# busy_pct BUSY0 TOTAL0 BUSY1 TOTAL1: the busy share between two readings, in %.
+busy_pct() {
+    awk -v a="$1" -v ta="$2" -v b="$3" -v tb="$4" 'BEGIN { p = (tb > ta ? 100 * (b - a) / (tb - ta) : 0); printf "%.0f\n", (p > 100 ? 100 : p) }'
+}
+
 # machine_busy_pct SECONDS: how busy all CPUs were over SECONDS (other people's work included).
 machine_busy_pct() {
     local a b ta tb
     a=$(cpu_busy_ticks cpu)
-    ta=$(awk '$1 == "cpu" { s = 0; for (i = 2; i <= 9; i++) s += $i; print s }' /proc/stat)
+    ta=$(cpu_total_ticks)
     sleep "$1"
     b=$(cpu_busy_ticks cpu)
-    tb=$(awk '$1 == "cpu" { s = 0; for (i = 2; i <= 9; i++) s += $i; print s }' /proc/stat)
-    awk -v a="$a" -v b="$b" -v ta="$ta" -v tb="$tb" 'BEGIN { p = (tb > ta ? 100 * (b - a) / (tb - ta) : 0); printf "%.0f\n", (p > 100 ? 100 : p) }'
+    tb=$(cpu_total_ticks)
+    busy_pct "$a" "$ta" "$b" "$tb"
 }
 
 # bench_wait_quiet: wait (up to BENCH_QUIET_WAIT seconds, default 60) until the machine is

@@ -205,11 +205,11 @@ run_row() {
         mapfile -t pids < <(row_pids)
         ticks0=$(proc_ticks "${pids[@]}")
         # All CPUs' busy time too: whether a second worker per daemon could have had a core.
-        mb0=$(cpu_busy_ticks cpu) mt0=$(awk '$1 == "cpu" { s = 0; for (i = 2; i <= 9; i++) s += $i; print s }' /proc/stat)
+        mb0=$(cpu_busy_ticks cpu) mt0=$(cpu_total_ticks)
         if iperf tcp1; then
             ticks1=$(proc_ticks "${pids[@]}")
-            mb1=$(cpu_busy_ticks cpu) mt1=$(awk '$1 == "cpu" { s = 0; for (i = 2; i <= 9; i++) s += $i; print s }' /proc/stat)
-            busy1=$(awk -v a="$mb0" -v b="$mb1" -v ta="$mt0" -v tb="$mt1" 'BEGIN { if (tb > ta) printf "%.0f", 100 * (b - a) / (tb - ta); else print "null" }')
+            mb1=$(cpu_busy_ticks cpu) mt1=$(cpu_total_ticks)
+            busy1=$(busy_pct "$mb0" "$mt0" "$mb1" "$mt1")
             tcp1=$(jnum "$TOPO_DIR/$id-tcp1.json" .end.sum_received.bits_per_second)
             bytes1=$(jnum "$TOPO_DIR/$id-tcp1.json" .end.sum_received.bytes)
             if ((${#pids[@]})) && [[ $bytes1 != null ]]; then
