@@ -90,6 +90,18 @@ tun_ping_burst() {
     grep -q ' 0% packet loss' <<<"$out" && ! grep -qiE 'wrong data|DUP!' <<<"$out"
 }
 
+# tun_check_pings: the ping checks of a two-peer tunnel (server 1, client 2): both ways over
+# IPv4 and IPv6, then bursts of 100 echo requests in flight, which the daemons read in bursts
+# and send as GSO trains; every reply must come back intact.
+tun_check_pings() {
+    e2e_check "ping client -> server (10.77.0.1)" tun_ping 2 10.77.0.1
+    e2e_check "ping server -> client (10.77.0.2)" tun_ping 1 10.77.0.2
+    e2e_check "ping6 client -> server (fd77::1)" tun_ping 2 fd77::1
+    e2e_check "ping6 server -> client (fd77::2)" tun_ping 1 fd77::2
+    e2e_check "burst of 100 pings of 1200 B in flight: none lost or corrupted" tun_ping_burst 2 10.77.0.1 1200
+    e2e_check "burst of 100 pings of 56 B in flight: none lost or corrupted" tun_ping_burst 1 10.77.0.2 56
+}
+
 # tun_transfer FROM_K TO_K MB [6]: a TCP transfer of MB MiB of random data over the tunnel
 # (socat), checked with sha256 at the far end; with 6, over IPv6 inner packets (fd77::TO_K).
 # Prints "MB seconds"; fails on mismatch.
