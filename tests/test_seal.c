@@ -213,3 +213,26 @@ Test(replay, window_semantics)
     for (uint64_t i = 0; i < 3000; i++)
         cr_assert_not(rph_replay_check(&w, i + 10000));
 }
+
+/* The freshness window of ownership proofs, at the edges and with timestamps from the wire that
+ * are as far off as 64 bits allow (a fuzzer found a signed overflow here). */
+Test(seal, owner_freshness_window_without_overflow)
+{
+    const uint64_t skew = 300000;
+    int64_t off = 1764000000000; /* wall clock = monotonic + off */
+    uint64_t now = 5000, wall = now + (uint64_t)off;
+    cr_assert(rph_owner_fresh(wall, now, off, skew));
+    cr_assert(rph_owner_fresh(wall + skew, now, off, skew));
+    cr_assert(rph_owner_fresh(wall - skew, now, off, skew));
+    cr_assert_not(rph_owner_fresh(wall + skew + 1, now, off, skew));
+    cr_assert_not(rph_owner_fresh(wall - skew - 1, now, off, skew));
+    cr_assert_not(rph_owner_fresh(0, now, off, skew));
+    cr_assert_not(rph_owner_fresh(UINT64_MAX, now, off, skew));
+    cr_assert_not(rph_owner_fresh((uint64_t)INT64_MAX + 1, now, off, skew));
+    cr_assert_not(rph_owner_fresh(0x8000070fb8a3c0f2ull, now, off, skew));
+    /* a negative offset (a clock before 1970 is nonsense, but must not overflow either) */
+    cr_assert(rph_owner_fresh(0, 1000, -1000, 0));
+    /* an absurd host offset: only that nothing overflows (this build runs under UBSan) */
+    (void)rph_owner_fresh(UINT64_MAX / 2, 1000, INT64_MIN, skew);
+    (void)rph_owner_fresh(UINT64_MAX, UINT64_MAX, INT64_MAX, UINT64_MAX);
+}

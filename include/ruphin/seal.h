@@ -57,6 +57,9 @@ int rph_owner_encode(const struct rph_seal_keys *k, enum rph_type type, uint64_t
 /* Verifies a decoded SealedRegister/SealedJoin (raw: its bytes); on success *session is the
  * session ID the key owns. RPH_E_AUTH on a bad signature. */
 int rph_owner_verify(const uint8_t *raw, const struct rph_msg *m, struct rph_session *session);
+/* Whether a proof's wall-clock timestamp (ts_ms, from the wire: any value) is within skew_ms
+ * of this host's wall clock, now_ms + wall_offset_ms. No overflow for any input. */
+bool rph_owner_fresh(uint64_t ts_ms, uint64_t now_ms, int64_t wall_offset_ms, uint64_t skew_ms);
 
 /* The handshake. The initiator keeps e_sk until the response arrives. */
 int rph_hs_init_encode(const struct rph_seal_keys *k, uint32_t sender, const uint8_t sender_id[8],

@@ -173,10 +173,8 @@ static int check_owner(struct rph_holepuncher *hp, const uint8_t *raw, const str
                        uint64_t now, struct rph_session *sess)
 {
     if (!rph_seal_available()) return RPH_E_NOTSUP;
-    int64_t wall = (int64_t)now + hp->wall_offset_ms;
-    int64_t skew = (int64_t)m->owner.ts_ms - wall;
     /* Check the cheap clock window before the costly signature. */
-    if (skew > (int64_t)hp->cfg.sealed_skew_ms || -skew > (int64_t)hp->cfg.sealed_skew_ms)
+    if (!rph_owner_fresh(m->owner.ts_ms, now, hp->wall_offset_ms, hp->cfg.sealed_skew_ms))
         return RPH_E_REPLAY;
     return rph_owner_verify(raw, m, sess);
 }

@@ -72,8 +72,7 @@ int seal_check_join(struct rph_peer *p, const struct rph_msg *m, uint64_t now)
         p->stats.auth_failed++;
         return RPH_E_AUTH;
     }
-    int64_t skew = (int64_t)j.owner.ts_ms - ((int64_t)now + p->wall_offset_ms);
-    if (skew > 300000 || skew < -300000) {
+    if (!rph_owner_fresh(j.owner.ts_ms, now, p->wall_offset_ms, 300000)) {
         p->stats.replayed++;
         return RPH_E_REPLAY;
     }

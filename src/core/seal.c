@@ -13,6 +13,14 @@
 #include "ruphin/aead.h"
 #include "ruphin/error.h"
 
+bool rph_owner_fresh(uint64_t ts_ms, uint64_t now_ms, int64_t wall_offset_ms, uint64_t skew_ms)
+{
+    /* Unsigned arithmetic wraps instead of overflowing; the distance is taken both ways. */
+    uint64_t wall = now_ms + (uint64_t)wall_offset_ms;
+    uint64_t d = ts_ms > wall ? ts_ms - wall : wall - ts_ms;
+    return d <= skew_ms;
+}
+
 #ifdef RUPHIN_HAVE_SODIUM
 #include <sodium.h>
 
@@ -260,7 +268,8 @@ int rph_transport_open(struct rph_keypair *kp, uint8_t *raw, const struct rph_ms
     uint8_t *c = raw + RPH_TRANSPORT_HEADER_LEN;
     uint8_t nonce[12];
     nonce_of(nonce, m->tr.counter);
-    if (rph_aead_open(c, c, clen, c + clen, raw, RPH_TRANSPORT_HEADER_LEN, nonce, kp->recv_key) != 0)
+    if (rph_aead_open(c, c, clen, c + clen, raw, RPH_TRANSPORT_HEADER_LEN, nonce, kp->recv_key) !=
+        0)
         return RPH_E_AUTH;
     if (!rph_replay_update(&kp->replay, m->tr.counter)) return RPH_E_REPLAY;
     *plain = c;
