@@ -10,8 +10,13 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "control.h"
+#include "errmsg.h"
 #include "log.h"
 #include "notify.h"
+#include "ruphin/clock.h"
+#include "status.h"
+#include "tun_linux.h"
 #include "tunnel.h"
 
 static void usage(FILE *f)
@@ -47,6 +52,22 @@ static int drop_privileges(const struct tund_config *cfg)
     }
     log_info("running as user %s (uid %u), no capabilities left", cfg->user, (unsigned)cfg->uid);
     return 0;
+}
+
+/* The interface, configured: addresses, MTU, link up. tun->fd is -1 on failure. */
+static int open_device(struct tun_dev *tun, const struct tund_config *cfg, struct errmsg *err)
+{
+    int r = tun_open_offload(tun, cfg->ifname, err->msg, sizeof err->msg);
+    if (r < 0) return r;
+    r = tun_configure(tun, cfg->addr4, cfg->prefix4, cfg->has_addr6 ? cfg->addr6 : NULL,
+                      cfg->prefix6, cfg->mtu, err->msg, sizeof err->msg);
+    if (r < 0) tun_close(tun);
+    return r;
+}
+
+static char *on_status(void *ctx)
+{
+    return status_json(ctx, rph_now_ms());
 }
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)
@@ -132,11 +153,19 @@ int main(int argc, char **argv)
         log_error("event loop: cannot create");
         return 1;
     }
-    char err[512] = "";
+    struct errmsg err = {""};
     struct tunnel *t = NULL;
-    int r = tunnel_open(&t, &cfg, app.base, err, sizeof err);
+    struct tun_dev tun;
+    int r = open_device(&tun, &cfg, &err);
+    if (r == 0) r = tunnel_new(&t, &cfg, app.base, &tun, &err);
+    struct control *ctl = NULL;
+    if (r == 0) {
+        ctl = control_new(app.base, cfg.control_socket, on_status, t, err.msg, sizeof err.msg);
+        if (!ctl) r = -EADDRINUSE;
+    }
     if (r < 0) {
-        log_error("%s", err[0] ? err : strerror(-r));
+        log_error("%s", err.msg[0] ? err.msg : strerror(-r));
+        tunnel_close(t);
         event_base_free(app.base);
         return 1;
     }
@@ -144,6 +173,7 @@ int main(int argc, char **argv)
              cfg.address, cfg.has_addr6 ? " " : "", cfg.address6, cfg.mtu,
              cfg.role == RPH_ROLE_SERVER ? "server" : "client", cfg.session_str, cfg.holepuncher);
     if (drop_privileges(&cfg) < 0) {
+        control_free(ctl);
         tunnel_close(t);
         event_base_free(app.base);
         return 1;
@@ -154,8 +184,9 @@ int main(int argc, char **argv)
     event_add(ev_int, NULL);
     event_add(ev_term, NULL);
     event_add(ev_hup, NULL);
-    notify_ready(); /* the interface is up and the control socket listens (tunnel_open) */
+    notify_ready(); /* the interface is up and the control socket listens */
     int rc = event_base_dispatch(app.base) < 0 ? 1 : 0;
+    control_free(ctl);
     tunnel_close(t);
     log_info("interface %s removed; bye", cfg.ifname);
     event_free(ev_int);

@@ -13,11 +13,10 @@
 #include <arpa/inet.h>
 
 #include "announce.h"
-#include "control.h"
 #include "ippkt.h"
 #include "offload.h"
 #include "log.h"
-#include "route.h"
+#include "policy.h"
 #include "ruphin/clock.h"
 #include "ruphin/aead.h"
 #include "ruphin/error.h"
@@ -30,50 +29,11 @@ static const char *fmt_addr(const struct rph_addr *a, char *b)
     return rph_addr_format(a, b, RPH_ADDR_STRLEN);
 }
 
-static struct tpeer *tp_of(struct tunnel *t, struct rph_remote *r)
-{
-    return &t->tp[r - t->rbase];
-}
-
-static void rebuild_routes(struct tunnel *t)
-{
-    route_clear(&t->routes);
-    for (size_t i = 0; i < t->n_slots; i++) {
-        struct tpeer *p = &t->tp[i];
-        if (!p->remote || !p->announced) continue;
-        if (p->ann.has4) route_add(&t->routes, 4, p->ann.addr4, p);
-        if (p->ann.has6) route_add(&t->routes, 6, p->ann.addr6, p);
-    }
-}
-
 static void send_announce(struct tunnel *t, struct rph_remote *r)
 {
     uint8_t b[RPH_FRAME_HEADROOM + ANNOUNCE_LEN + RPH_FRAME_TAILROOM];
-    size_t n = announce_encode(&t->self, b + RPH_FRAME_HEADROOM);
+    size_t n = announce_encode(&t->pol.self, b + RPH_FRAME_HEADROOM);
     rph_ev_peer_send_frame(t->ep, r, b, n);
-}
-
-static bool in_prefix(const uint8_t *a, const uint8_t *net, int bits)
-{
-    int full = bits / 8, rest = bits % 8;
-    if (memcmp(a, net, (size_t)full) != 0) return false;
-    if (!rest) return true;
-    uint8_t mask = (uint8_t)(0xff << (8 - rest));
-    return (a[full] & mask) == (net[full] & mask);
-}
-
-static bool same_addr(int fam, const uint8_t *a, const uint8_t *b)
-{
-    return memcmp(a, b, fam == 4 ? 4 : 16) == 0;
-}
-
-/* Is this an overlay address the server must know a peer for (in our subnet, not ours)? */
-static bool overlay_other(const struct tunnel *t, int fam, const uint8_t *a)
-{
-    if (fam == 4)
-        return in_prefix(a, t->self.addr4, t->self.prefix4) && !same_addr(4, a, t->self.addr4);
-    return t->self.has6 && in_prefix(a, t->self.addr6, t->self.prefix6) &&
-           !same_addr(6, a, t->self.addr6);
 }
 
 static void fmt_ip(int fam, const uint8_t *a, char *out, size_t cap)
@@ -89,43 +49,27 @@ static void on_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d, siz
         t->drops.bad_control++;
         return;
     }
-    if (t->cfg.role == RPH_ROLE_SERVER) {
-        /* An address must be in our subnet, not ours, and not held by another live peer:
-         * a client cannot take over another client's overlay address. */
-        for (int fam = 4; fam <= 6; fam += 2) {
-            bool has = fam == 4 ? a.has4 : a.has6;
-            const uint8_t *addr = fam == 4 ? a.addr4 : a.addr6;
-            if (!has) continue;
-            struct tpeer *owner = route_lookup(&t->routes, fam, addr);
-            fmt_ip(fam, addr, ip, sizeof ip);
-            /* A holder silent for two keepalives is gone (a client restarted elsewhere):
-             * its address is free again rather than blocked until peer_timeout. */
-            if (owner && owner != p &&
-                rph_now_ms() - owner->remote->last_rx_ms >
-                    2000ull * (unsigned)t->cfg.keepalive_interval) {
-                log_info("peer %s takes over %s from silent peer %s",
-                         fmt_addr(&p->remote->addr, ep), ip,
-                         rph_addr_format(&owner->remote->addr, ep2, sizeof ep2));
-                owner->announced = false;
-                owner = NULL;
-            }
-            if (!overlay_other(t, fam, addr) || (owner && owner != p)) {
-                t->drops.address_conflict++;
-                log_warn("peer %s announced %s, which is %s; ignored",
-                         fmt_addr(&p->remote->addr, ep), ip,
-                         owner && owner != p ? "held by another peer"
-                                             : "not a peer address of this network");
-                return;
-            }
-        }
+    struct policy_ann_result res;
+    enum policy_announce v = policy_announce(&t->pol, p, &a, rph_now_ms(), &res);
+    if (res.family) fmt_ip(res.family, res.addr, ip, sizeof ip);
+    if (res.displaced)
+        log_info("peer %s takes over %s from silent peer %s", fmt_addr(&p->remote->addr, ep), ip,
+                 fmt_addr(&res.displaced->remote->addr, ep2));
+    switch (v) {
+    case POLICY_ANN_FOREIGN:
+    case POLICY_ANN_HELD:
+        t->drops.address_conflict++;
+        log_warn("peer %s announced %s, which is %s; ignored", fmt_addr(&p->remote->addr, ep), ip,
+                 v == POLICY_ANN_HELD ? "held by another peer"
+                                      : "not a peer address of this network");
+        return;
+    case POLICY_ANN_NEW:
+        fmt_ip(a.has4 ? 4 : 6, a.has4 ? a.addr4 : a.addr6, ip, sizeof ip);
+        log_info("peer %s is %s", fmt_addr(&p->remote->addr, ep), ip);
+        return;
+    case POLICY_ANN_SAME:
+        return;
     }
-    bool changed = !p->announced || memcmp(&p->ann, &a, sizeof a) != 0;
-    p->ann = a;
-    p->announced = true;
-    if (!changed) return;
-    if (t->cfg.role == RPH_ROLE_SERVER) rebuild_routes(t);
-    fmt_ip(a.has4 ? 4 : 6, a.has4 ? a.addr4 : a.addr6, ip, sizeof ip);
-    log_info("peer %s is %s", fmt_addr(&p->remote->addr, ep), ip);
 }
 
 static void gro_flush(struct tunnel *t)
@@ -180,28 +124,20 @@ static void on_data(void *ctx, struct rph_remote *r, const uint8_t *d, size_t n)
     }
     p->rx_packets++;
     p->rx_bytes += n;
-    if (t->cfg.role == RPH_ROLE_CLIENT) {
-        /* The server is our router: packets from any overlay address arrive through it. */
-        tun_write(t, d, n);
+    struct tpeer *to;
+    switch (policy_rx(&t->pol, p, &ip, &to)) {
+    case POLICY_RX_DELIVER:
+        break;
+    case POLICY_RX_SPOOFED:
+        t->drops.spoofed_source++;
         return;
-    }
-    bool own =
-        p->announced && ((ip.version == 4 && p->ann.has4 && same_addr(4, ip.src, p->ann.addr4)) ||
-                         (ip.version == 6 && p->ann.has6 && same_addr(6, ip.src, p->ann.addr6)));
-    if (!own) {
-        /* Also before the announcement arrives: nothing unattributed enters the network. */
-        if (p->announced)
-            t->drops.spoofed_source++, p->drop_spoofed++;
-        else
-            t->drops.no_address++;
+    case POLICY_RX_NO_ADDRESS:
+        t->drops.no_address++;
         return;
-    }
-    if (overlay_other(t, ip.version, ip.dst)) {
-        struct tpeer *to = route_lookup(&t->routes, ip.version, ip.dst);
-        if (!to) {
-            t->drops.no_route++;
-            return;
-        }
+    case POLICY_RX_NO_ROUTE:
+        t->drops.no_route++;
+        return;
+    case POLICY_RX_FORWARD:
         /* Client to client through the server: the ad-hoc LAN. */
         if (rph_ev_peer_send(t->ep, &to->remote->addr, d, n) < 0) {
             t->drops.udp_send++;
@@ -212,20 +148,6 @@ static void on_data(void *ctx, struct rph_remote *r, const uint8_t *d, size_t n)
         return;
     }
     tun_write(t, d, n);
-}
-
-static bool local_scope(const struct ippkt *ip)
-{
-    if (ip->version == 4) return ip->dst[0] >= 224; /* multicast, limited broadcast */
-    return ip->dst[0] == 0xff || (ip->dst[0] == 0xfe && (ip->dst[1] & 0xc0) == 0x80) ||
-           (ip->src[0] == 0xfe && (ip->src[1] & 0xc0) == 0x80);
-}
-
-static struct tpeer *client_server(struct tunnel *t)
-{
-    for (size_t i = 0; i < t->n_slots; i++)
-        if (t->tp[i].remote) return &t->tp[i];
-    return NULL;
 }
 
 static void count_send_error(struct tunnel *t, int sr)
@@ -352,16 +274,13 @@ static void on_tun(evutil_socket_t fd, short what, void *arg)
             t->drops.malformed++;
             continue;
         }
-        if (local_scope(&ip)) {
-            /* Multicast and link-local traffic (MLD, DAD) belongs to this link only. */
-            t->drops.local_scope++;
-            continue;
-        }
-        struct tpeer *to = t->cfg.role == RPH_ROLE_CLIENT
-                               ? client_server(t)
-                               : route_lookup(&t->routes, ip.version, ip.dst);
-        if (!to) {
-            t->drops.no_route++;
+        struct tpeer *to;
+        enum policy_tx v = policy_tx(&t->pol, &ip, &to);
+        if (v != POLICY_TX_SEND) {
+            if (v == POLICY_TX_LOCAL_SCOPE)
+                t->drops.local_scope++;
+            else
+                t->drops.no_route++;
             continue;
         }
         if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
@@ -398,22 +317,17 @@ static void on_tun(evutil_socket_t fd, short what, void *arg)
 static void on_remote(void *ctx, struct rph_remote *r, bool up)
 {
     struct tunnel *t = ctx;
-    struct tpeer *p = tp_of(t, r);
     char ep[RPH_ADDR_STRLEN];
     if (up) {
-        memset(p, 0, sizeof *p);
-        p->remote = r;
-        r->user = p;
+        r->user = policy_peer_up(&t->pol, (size_t)(r - t->rbase), r);
         log_info("peer %s up (handshake %llu ms after PeerInfo)", fmt_addr(&r->addr, ep),
                  (unsigned long long)(r->up_ms - r->added_ms));
         send_announce(t, r);
         return;
     }
     log_info("peer %s down: silent for %d s", fmt_addr(&r->addr, ep), t->cfg.peer_timeout);
-    bool routed = p->announced;
-    memset(p, 0, sizeof *p);
+    if (r->user) policy_peer_down(&t->pol, r->user);
     r->user = NULL;
-    if (routed && t->cfg.role == RPH_ROLE_SERVER) rebuild_routes(t);
 }
 
 static void on_state(void *ctx, enum rph_peer_state s, int err)
@@ -450,48 +364,30 @@ static void on_announce_timer(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct tunnel *t = arg;
     /* Repeated with the keepalives so a restarted peer learns our address again. */
-    for (size_t i = 0; i < t->n_slots; i++)
-        if (t->tp[i].remote) send_announce(t, t->tp[i].remote);
+    for (size_t i = 0; i < t->pol.n_peers; i++)
+        if (t->pol.peers[i].remote) send_announce(t, t->pol.peers[i].remote);
 }
 
-static char *status_cb(void *ctx)
-{
-    return tunnel_status_json(ctx);
-}
-
-int tunnel_open(struct tunnel **out, const struct tund_config *cfg, struct event_base *base,
-                char *err, size_t errlen)
+int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_base *base,
+               const struct tun_dev *tun, struct errmsg *err)
 {
     struct tunnel *t = calloc(1, sizeof *t);
     if (!t) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
+        struct tun_dev dev = *tun;
+        tun_close(&dev);
+        return errmsg_fail(err, -ENOMEM, "out of memory");
     }
     t->cfg = *cfg;
     t->base = base;
-    t->tun.fd = -1;
+    t->tun = *tun;
     /* Room for a 64 KB TSO super-packet (IPv6: 65535 + 40) besides framing. */
     t->buf_cap = RPH_FRAME_HEADROOM + 65535 + 40 + RPH_FRAME_TAILROOM;
     t->buf = malloc(t->buf_cap);
     int r = -ENOMEM;
-    if (!t->buf || route_init(&t->routes, MAX_PEERS) < 0) {
-        snprintf(err, errlen, "out of memory");
+    if (!t->buf) {
+        errmsg_set(err, "out of memory");
         goto fail;
     }
-    t->self.has4 = true;
-    memcpy(t->self.addr4, cfg->addr4, 4);
-    t->self.prefix4 = (uint8_t)cfg->prefix4;
-    if (cfg->has_addr6) {
-        t->self.has6 = true;
-        memcpy(t->self.addr6, cfg->addr6, 16);
-        t->self.prefix6 = (uint8_t)cfg->prefix6;
-    }
-
-    r = tun_open_offload(&t->tun, cfg->ifname, err, errlen);
-    if (r < 0) goto fail;
-    r = tun_configure(&t->tun, cfg->addr4, cfg->prefix4, cfg->has_addr6 ? cfg->addr6 : NULL,
-                      cfg->prefix6, cfg->mtu, err, errlen);
-    if (r < 0) goto fail;
 
     struct rph_peer_config pc;
     rph_peer_config_defaults(&pc, cfg->role);
@@ -505,7 +401,7 @@ int tunnel_open(struct tunnel **out, const struct tund_config *cfg, struct event
         pc.sealed = true;
         r = rph_seal_init();
         if (r < 0) {
-            snprintf(err, errlen, "sealing: libsodium failed to initialise");
+            errmsg_set(err, "sealing: libsodium failed to initialise");
             goto fail;
         }
         log_info("sealed: ChaCha20-Poly1305 with the %s implementation", rph_aead_impl_name());
@@ -519,7 +415,7 @@ int tunnel_open(struct tunnel **out, const struct tund_config *cfg, struct event
     t->gso_buf = malloc(RPH_FRAME_HEADROOM + GSO_SEGS * t->gso_stride_max);
     t->gro = malloc(sizeof *t->gro);
     if (!t->gso_buf || !t->gro) {
-        snprintf(err, errlen, "out of memory");
+        errmsg_set(err, "out of memory");
         r = -ENOMEM;
         goto fail;
     }
@@ -531,28 +427,31 @@ int tunnel_open(struct tunnel **out, const struct tund_config *cfg, struct event
     t->ep = rph_ev_peer_new(base, &pc, &opt, &cb, t, &r);
     rph_seal_wipe(&pc.seal, sizeof pc.seal);
     if (!t->ep) {
-        snprintf(err, errlen, "UDP socket (port %u): %s", cfg->port, rph_strerror(r));
+        errmsg_set(err, "UDP socket (port %u): %s", cfg->port, rph_strerror(r));
         goto fail;
     }
     t->peer = rph_ev_peer_core(t->ep);
     t->rbase = rph_peer_remotes(t->peer, &t->n_slots);
-    t->tp = calloc(t->n_slots, sizeof *t->tp);
+    struct announce self = {.has4 = true, .prefix4 = (uint8_t)cfg->prefix4};
+    memcpy(self.addr4, cfg->addr4, 4);
+    if (cfg->has_addr6) {
+        self.has6 = true;
+        memcpy(self.addr6, cfg->addr6, 16);
+        self.prefix6 = (uint8_t)cfg->prefix6;
+    }
+    /* Two keepalives of silence and a holder is gone (policy.h). */
+    r = policy_init(&t->pol, cfg->role, &self, 2000ull * (unsigned)cfg->keepalive_interval,
+                    t->n_slots);
     t->tun_ev = event_new(base, t->tun.fd, EV_READ | EV_PERSIST, on_tun, t);
     t->announce_ev = event_new(base, -1, EV_PERSIST, on_announce_timer, t);
-    r = -ENOMEM;
-    if (!t->tp || !t->tun_ev || !t->announce_ev) {
-        snprintf(err, errlen, "out of memory");
+    if (r < 0 || !t->tun_ev || !t->announce_ev) {
+        errmsg_set(err, "out of memory");
+        r = -ENOMEM;
         goto fail;
     }
     event_add(t->tun_ev, NULL);
     struct timeval ka = {cfg->keepalive_interval, 0};
     event_add(t->announce_ev, &ka);
-
-    t->ctl = control_new(base, cfg->control_socket, status_cb, t, err, errlen);
-    if (!t->ctl) {
-        r = -EADDRINUSE;
-        goto fail;
-    }
     *out = t;
     return 0;
 fail:
@@ -563,15 +462,77 @@ fail:
 void tunnel_close(struct tunnel *t)
 {
     if (!t) return;
-    if (t->ctl) control_free(t->ctl);
     if (t->tun_ev) event_free(t->tun_ev);
     if (t->announce_ev) event_free(t->announce_ev);
     rph_ev_peer_free(t->ep);
     tun_close(&t->tun);
-    route_free(&t->routes);
-    free(t->tp);
+    policy_free(&t->pol);
     free(t->buf);
     free(t->gso_buf);
     free(t->gro);
     free(t);
+}
+
+const struct tund_config *tunnel_config(const struct tunnel *t)
+{
+    return &t->cfg;
+}
+
+bool tunnel_offload_enabled(const struct tunnel *t)
+{
+    return t->tun.offload;
+}
+
+const struct tunnel_drops *tunnel_drops(const struct tunnel *t)
+{
+    return &t->drops;
+}
+
+const struct tunnel_offload *tunnel_offload(const struct tunnel *t)
+{
+    return &t->off;
+}
+
+const struct rph_peer_stats *tunnel_proto_stats(const struct tunnel *t)
+{
+    return rph_peer_stats(t->peer);
+}
+
+int tunnel_local_addr(const struct tunnel *t, struct rph_addr *out)
+{
+    return rph_ev_peer_local_addr(t->ep, out);
+}
+
+const char *tunnel_holepuncher_state(const struct tunnel *t, uint64_t now_ms, uint64_t *last_ms)
+{
+    *last_ms = rph_peer_holepuncher_last_ms(t->peer);
+    return rph_peer_holepuncher_status(t->peer, now_ms);
+}
+
+size_t tunnel_peer_slots(const struct tunnel *t)
+{
+    return t->n_slots;
+}
+
+bool tunnel_peer_info(const struct tunnel *t, size_t i, struct tunnel_peer_info *out)
+{
+    if (i >= t->n_slots || !t->rbase[i].in_use) return false;
+    const struct rph_remote *r = &t->rbase[i];
+    const struct tpeer *p = &t->pol.peers[i];
+    memset(out, 0, sizeof *out);
+    bool ann = p->remote && p->announced;
+    out->has4 = ann && p->ann.has4;
+    out->has6 = ann && p->ann.has6;
+    memcpy(out->addr4, p->ann.addr4, 4);
+    memcpy(out->addr6, p->ann.addr6, 16);
+    out->endpoint = r->addr;
+    out->up = r->up;
+    out->last_handshake_ms = r->last_hello_ms;
+    out->last_rx_ms = r->last_rx_ms;
+    out->rx_packets = p->rx_packets;
+    out->rx_bytes = p->rx_bytes;
+    out->tx_packets = p->tx_packets;
+    out->tx_bytes = p->tx_bytes;
+    out->drop_spoofed = p->drop_spoofed;
+    return true;
 }

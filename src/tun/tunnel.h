@@ -1,21 +1,66 @@
 /* SPDX-License-Identifier: MIT */
-/* The running tunnel: TUN device + ruphin peer + peer table + data path + control socket. */
+/* The running tunnel: an open TUN device + the ruphin peer + the overlay policy + the data
+ * path. main.c opens and configures the device and owns the control socket; tests hand the
+ * tunnel one end of a socketpair instead of a device. */
 #ifndef RUPHIN_TUN_TUNNEL_H
 #define RUPHIN_TUN_TUNNEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
+#include "errmsg.h"
+#include "ruphin/addr.h"
+#include "tun_linux.h"
 
 struct event_base;
 struct tunnel;
 
-/* Creates and configures the interface, opens the UDP socket and starts the handshake.
- * 0, or a negative errno with err naming what failed. */
-int tunnel_open(struct tunnel **out, const struct tund_config *cfg, struct event_base *base,
-                char *err, size_t errlen);
+/* Packets the tunnel threw away, by reason (status "drops"; docs/CONFIG.md). */
+struct tunnel_drops {
+    uint64_t no_route, malformed, spoofed_source, no_address, tun_write, udp_send;
+    uint64_t address_conflict, bad_control, local_scope, no_key;
+};
+
+/* How much traffic took the offloaded paths (status "offload"). */
+struct tunnel_offload {
+    uint64_t tso_in[2];      /* TSO super-packets read from the TUN device: [0] IPv4, [1] IPv6 */
+    uint64_t tso_segments;   /* the datagrams they were split into */
+    uint64_t gso_sends;      /* UDP GSO sends of more than one datagram */
+    uint64_t coalesced[2];   /* super-packets written to the TUN device: IPv4, IPv6 */
+    uint64_t coalesced_segs; /* the received segments they carried */
+};
+
+/* One remote the ruphin peer knows (punching or up), for the status report. */
+struct tunnel_peer_info {
+    bool has4, has6; /* overlay addresses it announced (and, on a server, was granted) */
+    uint8_t addr4[4], addr6[16];
+    struct rph_addr endpoint;
+    bool up;
+    uint64_t last_handshake_ms, last_rx_ms; /* monotonic; 0: never */
+    uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+    uint64_t drop_spoofed;
+};
+
+/* Takes over tun (already open and, for a real device, configured: tun_open_offload and
+ * tun_configure), opens the UDP socket and starts the handshake. The tunnel closes the device
+ * in tunnel_close, also when this fails. 0, or a negative errno with err naming what failed. */
+int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_base *base,
+               const struct tun_dev *tun, struct errmsg *err);
 void tunnel_close(struct tunnel *t);
-/* The status document ruphinctl shows (malloc'd JSON text). */
-char *tunnel_status_json(struct tunnel *t);
+
+/* What the status report shows, read without touching the data path. */
+const struct tund_config *tunnel_config(const struct tunnel *t);
+bool tunnel_offload_enabled(const struct tunnel *t);
+const struct tunnel_drops *tunnel_drops(const struct tunnel *t);
+const struct tunnel_offload *tunnel_offload(const struct tunnel *t);
+const struct rph_peer_stats *tunnel_proto_stats(const struct tunnel *t);
+int tunnel_local_addr(const struct tunnel *t, struct rph_addr *out);
+/* "registered", "joined", "unreachable", ... and the last contact (0: never). */
+const char *tunnel_holepuncher_state(const struct tunnel *t, uint64_t now_ms, uint64_t *last_ms);
+/* Remote slot i (0 .. tunnel_peer_slots - 1): false when the slot is free. */
+size_t tunnel_peer_slots(const struct tunnel *t);
+bool tunnel_peer_info(const struct tunnel *t, size_t i, struct tunnel_peer_info *out);
 
 #endif

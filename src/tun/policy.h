@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/* The tunnel's overlay policy, with no I/O: the peer table, who may hold which overlay
+ * address (announcements, takeover of a silent holder), where a packet read from the TUN
+ * device goes, and whether a packet received from a peer may enter the network. The data
+ * path asks it one question per packet; the caller logs and counts what it answers. */
+#ifndef RUPHIN_TUN_POLICY_H
+#define RUPHIN_TUN_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "announce.h"
+#include "ippkt.h"
+#include "route.h"
+#include "ruphin/peer.h"
+
+struct tpeer {
+    struct rph_remote *remote; /* NULL: slot free */
+    bool announced;
+    struct announce ann;
+    uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+    uint64_t drop_spoofed;
+};
+
+struct policy {
+    enum rph_role role;
+    struct announce self; /* our own overlay addresses and prefixes */
+    /* A holder silent this long is gone (a client restarted elsewhere): its address is free
+     * again rather than blocked until the peer timeout. */
+    uint64_t silent_ms;
+    struct tpeer *peers; /* one per remote slot of the ruphin peer */
+    size_t n_peers;
+    struct route routes; /* server: overlay address -> peer */
+};
+
+int policy_init(struct policy *p, enum rph_role role, const struct announce *self,
+                uint64_t silent_ms, size_t n_peers);
+void policy_free(struct policy *p);
+
+/* Slot i's remote came up (the entry starts clean) or went down (its addresses are released). */
+struct tpeer *policy_peer_up(struct policy *p, size_t i, struct rph_remote *r);
+void policy_peer_down(struct policy *p, struct tpeer *tp);
+
+enum policy_announce {
+    POLICY_ANN_SAME,    /* nothing changed */
+    POLICY_ANN_NEW,     /* the peer now holds the announced addresses */
+    POLICY_ANN_FOREIGN, /* server: an address outside our prefix, or our own; ignored */
+    POLICY_ANN_HELD,    /* server: another live peer holds the address; ignored */
+};
+
+/* What an announcement did; for the log line. */
+struct policy_ann_result {
+    int family; /* the address the verdict is about (FOREIGN/HELD/takeover) */
+    uint8_t addr[16];
+    struct tpeer *displaced; /* a silent holder the address was taken from, or NULL */
+};
+
+/* A peer announced its addresses at now_ms. A client takes the server's word; a server
+ * admits only addresses of its own prefixes that no other live peer holds. */
+enum policy_announce policy_announce(struct policy *p, struct tpeer *from, const struct announce *a,
+                                     uint64_t now_ms, struct policy_ann_result *res);
+
+enum policy_rx {
+    POLICY_RX_DELIVER,    /* to the TUN device */
+    POLICY_RX_FORWARD,    /* server: to another peer (client to client) */
+    POLICY_RX_SPOOFED,    /* the inner source is not the sender's own address */
+    POLICY_RX_NO_ADDRESS, /* the sender has not announced an address yet */
+    POLICY_RX_NO_ROUTE,   /* server: for a peer address nobody holds */
+};
+
+/* A packet received from peer from: may it enter, and where does it go (*to for FORWARD)?
+ * Counts a spoofed source on the peer. */
+enum policy_rx policy_rx(struct policy *p, struct tpeer *from, const struct ippkt *ip,
+                         struct tpeer **to);
+
+enum policy_tx {
+    POLICY_TX_SEND,        /* to *to */
+    POLICY_TX_LOCAL_SCOPE, /* multicast, broadcast, link-local: this link only */
+    POLICY_TX_NO_ROUTE,
+};
+
+/* A packet read from the TUN device: which peer does it go to? */
+enum policy_tx policy_tx(const struct policy *p, const struct ippkt *ip, struct tpeer **to);
+
+#endif

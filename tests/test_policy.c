@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: MIT
+// The overlay policy's rules (src/tun/policy.c), without a device or a socket: who may hold an
+// address, takeover of a silent holder, the source check, forwarding and routing.
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "../src/tun/policy.h"
+
+#define SILENT_MS 20000
+
+static struct policy pol;
+static struct rph_remote rem[4];
+
+static const struct announce server_self = {.has4 = true,
+                                            .addr4 = {10, 77, 0, 1},
+                                            .prefix4 = 24,
+                                            .has6 = true,
+                                            .addr6 = {0xfd, 0x77, [15] = 1},
+                                            .prefix6 = 64};
+
+static struct announce ann(uint8_t host4, uint8_t host6)
+{
+    struct announce a = {0};
+    if (host4) {
+        a.has4 = true;
+        memcpy(a.addr4, (uint8_t[]){10, 77, 0, host4}, 4);
+        a.prefix4 = 24;
+    }
+    if (host6) {
+        a.has6 = true;
+        memcpy(a.addr6, (uint8_t[]){0xfd, 0x77, [15] = host6}, 16);
+        a.prefix6 = 64;
+    }
+    return a;
+}
+
+static struct ippkt v4(const uint8_t *src, const uint8_t *dst)
+{
+    return (struct ippkt){.version = 4, .src = src, .dst = dst};
+}
+
+static void setup_server(void)
+{
+    cr_assert_eq(policy_init(&pol, RPH_ROLE_SERVER, &server_self, SILENT_MS, 4), 0);
+    memset(rem, 0, sizeof rem);
+}
+
+static void teardown(void)
+{
+    policy_free(&pol);
+}
+
+static struct tpeer *up(size_t i, uint64_t last_rx)
+{
+    rem[i].in_use = true;
+    rem[i].last_rx_ms = last_rx;
+    return policy_peer_up(&pol, i, &rem[i]);
+}
+
+TestSuite(policy, .init = setup_server, .fini = teardown);
+
+Test(policy, server_admits_addresses_of_its_prefixes)
+{
+    struct tpeer *a = up(0, 1000);
+    struct policy_ann_result res;
+    struct announce x = ann(2, 2);
+    cr_assert_eq(policy_announce(&pol, a, &x, 1000, &res), POLICY_ANN_NEW);
+    cr_assert_eq(policy_announce(&pol, a, &x, 1000, &res), POLICY_ANN_SAME, "a repeat is news");
+    struct tpeer *to;
+    uint8_t src[4] = {10, 77, 0, 1}, dst[4] = {10, 77, 0, 2};
+    struct ippkt ip = v4(src, dst);
+    cr_assert_eq(policy_tx(&pol, &ip, &to), POLICY_TX_SEND);
+    cr_assert_eq(to, a);
+    uint8_t dst6[16] = {0xfd, 0x77, [15] = 2}, src6[16] = {0xfd, 0x77, [15] = 1};
+    struct ippkt ip6 = {.version = 6, .src = src6, .dst = dst6};
+    cr_assert_eq(policy_tx(&pol, &ip6, &to), POLICY_TX_SEND);
+    cr_assert_eq(to, a);
+}
+
+Test(policy, server_refuses_foreign_and_own_addresses)
+{
+    struct tpeer *a = up(0, 1000);
+    struct policy_ann_result res;
+    struct announce x = ann(2, 0);
+    x.addr4[2] = 1; /* 10.77.1.2: outside 10.77.0.0/24 */
+    cr_assert_eq(policy_announce(&pol, a, &x, 1000, &res), POLICY_ANN_FOREIGN);
+    cr_assert_eq(res.family, 4);
+    cr_assert_not(a->announced);
+    x = ann(1, 0); /* the server's own address */
+    cr_assert_eq(policy_announce(&pol, a, &x, 1000, &res), POLICY_ANN_FOREIGN);
+    x = ann(2, 0);
+    x.addr6[0] = 0xfe; /* v6 outside fd77::/64 spoils the whole announcement */
+    x.has6 = true;
+    x.prefix6 = 64;
+    cr_assert_eq(policy_announce(&pol, a, &x, 1000, &res), POLICY_ANN_FOREIGN);
+    cr_assert_eq(res.family, 6);
+    cr_assert_not(a->announced, "half an announcement was taken");
+}
+
+Test(policy, address_claimed_twice_goes_to_the_live_holder)
+{
+    struct tpeer *a = up(0, 1000), *b = up(1, 1000);
+    struct policy_ann_result res;
+    struct announce x = ann(2, 0);
+    cr_assert_eq(policy_announce(&pol, a, &x, 1000, &res), POLICY_ANN_NEW);
+    /* a was heard from within the silence limit: b cannot take its address */
+    rem[0].last_rx_ms = 5000;
+    cr_assert_eq(policy_announce(&pol, b, &x, 5000 + SILENT_MS, &res), POLICY_ANN_HELD);
+    cr_assert_not(b->announced);
+    struct tpeer *to;
+    uint8_t src[4] = {10, 77, 0, 1}, dst[4] = {10, 77, 0, 2};
+    struct ippkt ip = v4(src, dst);
+    policy_tx(&pol, &ip, &to);
+    cr_assert_eq(to, a);
+    /* the IPv6 half is held too: the announcement is refused whole */
+    struct announce y = ann(3, 2), z = ann(0, 2);
+    cr_assert_eq(policy_announce(&pol, a, &z, 5000, &res), POLICY_ANN_NEW);
+    cr_assert_eq(policy_announce(&pol, b, &y, 5000, &res), POLICY_ANN_HELD);
+    cr_assert_eq(res.family, 6);
+}
+
+Test(policy, silent_holder_is_displaced)
+{
+    struct tpeer *a = up(0, 1000), *b = up(1, 1000);
+    struct policy_ann_result res;
+    struct announce x = ann(2, 2);
+    cr_assert_eq(policy_announce(&pol, a, &x, 1000, &res), POLICY_ANN_NEW);
+    cr_assert_eq(policy_announce(&pol, b, &x, 1000 + SILENT_MS + 1, &res), POLICY_ANN_NEW);
+    cr_assert_eq(res.displaced, a);
+    cr_assert_not(a->announced);
+    struct tpeer *to;
+    uint8_t src[4] = {10, 77, 0, 1}, dst[4] = {10, 77, 0, 2};
+    struct ippkt ip = v4(src, dst);
+    policy_tx(&pol, &ip, &to);
+    cr_assert_eq(to, b);
+    /* the displaced peer's packets are not attributed any more */
+    uint8_t s2[4] = {10, 77, 0, 2}, d1[4] = {10, 77, 0, 1};
+    ip = v4(s2, d1);
+    cr_assert_eq(policy_rx(&pol, a, &ip, &to), POLICY_RX_NO_ADDRESS);
+    cr_assert_eq(policy_rx(&pol, b, &ip, &to), POLICY_RX_DELIVER);
+}
+
+Test(policy, source_check_and_forwarding)
+{
+    struct tpeer *a = up(0, 1000), *b = up(1, 1000), *to;
+    struct policy_ann_result res;
+    uint8_t s2[4] = {10, 77, 0, 2}, s3[4] = {10, 77, 0, 3}, d1[4] = {10, 77, 0, 1},
+            d9[4] = {10, 77, 0, 9}, out[4] = {192, 0, 2, 1};
+    struct ippkt ip = v4(s2, d1);
+    cr_assert_eq(policy_rx(&pol, a, &ip, &to), POLICY_RX_NO_ADDRESS, "before announcing");
+    struct announce x = ann(2, 0), y = ann(3, 0);
+    policy_announce(&pol, a, &x, 1000, &res);
+    policy_announce(&pol, b, &y, 1000, &res);
+    cr_assert_eq(policy_rx(&pol, a, &ip, &to), POLICY_RX_DELIVER);
+    ip = v4(s3, d1); /* a claims b's address as its source */
+    cr_assert_eq(policy_rx(&pol, a, &ip, &to), POLICY_RX_SPOOFED);
+    cr_assert_eq(a->drop_spoofed, 1);
+    ip = v4(s2, s3);
+    cr_assert_eq(policy_rx(&pol, a, &ip, &to), POLICY_RX_FORWARD);
+    cr_assert_eq(to, b);
+    ip = v4(s2, d9);
+    cr_assert_eq(policy_rx(&pol, a, &ip, &to), POLICY_RX_NO_ROUTE);
+    ip = v4(s2, out); /* beyond the overlay: the server's own stack decides */
+    cr_assert_eq(policy_rx(&pol, a, &ip, &to), POLICY_RX_DELIVER);
+    /* IPv6 source of an IPv4-only peer */
+    uint8_t s6[16] = {0xfd, 0x77, [15] = 2}, d6[16] = {0xfd, 0x77, [15] = 1};
+    struct ippkt ip6 = {.version = 6, .src = s6, .dst = d6};
+    cr_assert_eq(policy_rx(&pol, a, &ip6, &to), POLICY_RX_SPOOFED);
+}
+
+Test(policy, peer_down_releases_its_addresses)
+{
+    struct tpeer *a = up(0, 1000), *b = up(1, 1000), *to;
+    struct policy_ann_result res;
+    struct announce x = ann(2, 0);
+    policy_announce(&pol, a, &x, 1000, &res);
+    policy_peer_down(&pol, a);
+    uint8_t src[4] = {10, 77, 0, 1}, dst[4] = {10, 77, 0, 2};
+    struct ippkt ip = v4(src, dst);
+    cr_assert_eq(policy_tx(&pol, &ip, &to), POLICY_TX_NO_ROUTE);
+    cr_assert_eq(policy_announce(&pol, b, &x, 1001, &res), POLICY_ANN_NEW);
+    cr_assert_null(res.displaced);
+}
+
+Test(policy, local_scope_stays_on_the_link)
+{
+    up(0, 1000);
+    struct tpeer *to;
+    uint8_t src[4] = {10, 77, 0, 1}, mc[4] = {224, 0, 0, 251}, bc[4] = {255, 255, 255, 255};
+    struct ippkt ip = v4(src, mc);
+    cr_assert_eq(policy_tx(&pol, &ip, &to), POLICY_TX_LOCAL_SCOPE);
+    ip = v4(src, bc);
+    cr_assert_eq(policy_tx(&pol, &ip, &to), POLICY_TX_LOCAL_SCOPE);
+    uint8_t ll[16] = {0xfe, 0x80, [15] = 1}, g[16] = {0xfd, 0x77, [15] = 2},
+            m6[16] = {0xff, 0x02, [15] = 1};
+    struct ippkt ip6 = {.version = 6, .src = ll, .dst = g};
+    cr_assert_eq(policy_tx(&pol, &ip6, &to), POLICY_TX_LOCAL_SCOPE);
+    ip6 = (struct ippkt){.version = 6, .src = g, .dst = m6};
+    cr_assert_eq(policy_tx(&pol, &ip6, &to), POLICY_TX_LOCAL_SCOPE);
+}
+
+Test(policy_client, the_server_routes_everything)
+{
+    struct policy c;
+    struct announce self = ann(2, 0);
+    cr_assert_eq(policy_init(&c, RPH_ROLE_CLIENT, &self, SILENT_MS, 2), 0);
+    struct rph_remote r = {.in_use = true};
+    struct tpeer *to;
+    uint8_t src[4] = {10, 77, 0, 2}, dst[4] = {10, 77, 0, 3};
+    struct ippkt ip = v4(src, dst);
+    cr_assert_eq(policy_tx(&c, &ip, &to), POLICY_TX_NO_ROUTE, "no server yet");
+    struct tpeer *s = policy_peer_up(&c, 1, &r);
+    cr_assert_eq(policy_tx(&c, &ip, &to), POLICY_TX_SEND);
+    cr_assert_eq(to, s);
+    /* a client takes the server's word for anything, and delivers whatever it routes */
+    struct announce any = ann(1, 0);
+    any.addr4[0] = 192;
+    struct policy_ann_result res;
+    cr_assert_eq(policy_announce(&c, s, &any, 1, &res), POLICY_ANN_NEW);
+    uint8_t far[4] = {198, 51, 100, 7};
+    ip = v4(far, src);
+    cr_assert_eq(policy_rx(&c, s, &ip, &to), POLICY_RX_DELIVER);
+    policy_free(&c);
+}
