@@ -3,16 +3,40 @@
 // keepalive, punch toward each client a PeerInfo names. Client: Join until PeerInfo, punch
 // with HelloReq until the server answers, keep alive, re-join when the server goes silent.
 // Sealed mode swaps in signed Register/Join, an authenticated handshake and AEAD transport
-// (peer_seal.c); the state machine around them is the same.
+// (peer_seal.h, which this file calls and which never calls back); the state machine around
+// them is the same.
 #include "ruphin/peer.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "peer_priv.h"
+#include "peer_seal.h"
 #include "ruphin/clock.h"
 #include "ruphin/error.h"
+
+/* The crate's handshake window: retries at retry_ms for this long, then back off. */
+#define HANDSHAKE_WINDOW_MS 10000u
+
+struct rph_peer {
+    struct rph_peer_config cfg;
+    struct rph_peer_callbacks cb;
+    void *ctx;
+    enum rph_peer_state state;
+    uint64_t started_ms; /* start of the current handshake attempt */
+    uint64_t next_hp_ms; /* next Register/Join */
+    uint32_t hp_backoff_ms;
+    bool hp_pending; /* a Register/Join is unanswered */
+    uint64_t hp_pending_since_ms;
+    uint64_t hp_last_ms; /* last RegisterAck / PeerInfo */
+    int last_err;
+    int64_t wall_offset_ms;
+    struct rph_remote *remotes;
+    size_t n_slots;
+    struct rph_peer_stats stats;
+    struct seal *seal; /* sealed mode; its slots are remotes' indices */
+    uint8_t txbuf[RPH_DATAGRAM_MAX + RPH_FRAME_HEADROOM + RPH_FRAME_TAILROOM];
+};
 
 void rph_peer_config_defaults(struct rph_peer_config *c, enum rph_role role)
 {
@@ -26,7 +50,7 @@ void rph_peer_config_defaults(struct rph_peer_config *c, enum rph_role role)
     c->rekey_ms = 120000;
 }
 
-void peer_send_raw(struct rph_peer *p, const struct rph_addr *to, const uint8_t *buf, size_t len)
+static void send_raw(struct rph_peer *p, const struct rph_addr *to, const uint8_t *buf, size_t len)
 {
     p->stats.sent++;
     p->cb.send(p->ctx, to, buf, len);
@@ -36,7 +60,7 @@ static void send_msg(struct rph_peer *p, const struct rph_addr *to, const struct
 {
     uint8_t buf[RPH_PEERINFO6_LEN + RPH_SESSION_MAX];
     int n = rph_wire_encode(m, buf, sizeof buf);
-    if (n > 0) peer_send_raw(p, to, buf, (size_t)n);
+    if (n > 0) send_raw(p, to, buf, (size_t)n);
 }
 
 static void send_hello(struct rph_peer *p, struct rph_remote *r, enum rph_type t)
@@ -73,7 +97,7 @@ static void send_to_holepuncher(struct rph_peer *p, uint64_t now)
         uint64_t wall = (uint64_t)((int64_t)now + p->wall_offset_ms);
         int n = rph_owner_encode(&p->cfg.seal, server ? RPH_SEALED_REGISTER : RPH_SEALED_JOIN, wall,
                                  buf, sizeof buf);
-        if (n > 0) peer_send_raw(p, &p->cfg.holepuncher, buf, (size_t)n);
+        if (n > 0) send_raw(p, &p->cfg.holepuncher, buf, (size_t)n);
     } else {
         struct rph_msg m = {.type = server ? RPH_REGISTER : RPH_JOIN, .session = p->cfg.session};
         send_msg(p, &p->cfg.holepuncher, &m);
@@ -100,7 +124,7 @@ struct rph_peer *rph_peer_new(const struct rph_peer_config *cfg,
         (cfg->role != RPH_ROLE_SERVER && cfg->role != RPH_ROLE_CLIENT) ||
         cfg->holepuncher.family == 0 || cfg->retry_ms == 0 || cfg->keepalive_ms == 0 ||
         cfg->peer_timeout_ms == 0 || cfg->session.len > RPH_SESSION_MAX ||
-        (cfg->sealed && (cfg->rekey_ms == 0 || cfg->max_remotes > SEAL_MAX_REMOTES)))
+        (cfg->sealed && (cfg->rekey_ms == 0 || cfg->max_remotes > SEAL_MAX_SLOTS)))
         goto fail;
     if (cfg->sealed && !rph_seal_available()) {
         e = RPH_E_NOTSUP;
@@ -115,7 +139,17 @@ struct rph_peer *rph_peer_new(const struct rph_peer_config *cfg,
     p->n_slots = cfg->role == RPH_ROLE_CLIENT ? 1 : (cfg->max_remotes ? cfg->max_remotes : 1);
     p->remotes = calloc(p->n_slots, sizeof *p->remotes);
     if (!p->remotes) goto fail;
-    if (cfg->sealed && (e = seal_setup(p)) < 0) goto fail;
+    if (cfg->sealed) {
+        struct seal_config sc = {.keys = &p->cfg.seal,
+                                 .initiator = cfg->role == RPH_ROLE_CLIENT,
+                                 .slots = p->n_slots,
+                                 .retry_ms = cfg->retry_ms,
+                                 .rekey_ms = cfg->rekey_ms,
+                                 .pending_ms = HANDSHAKE_WINDOW_MS,
+                                 .stats = &p->stats};
+        p->seal = seal_new(&sc, &e);
+        if (!p->seal) goto fail;
+    }
     /* The first Register/Join goes out below; callers may set another offset (tests). */
     p->wall_offset_ms = rph_wall_offset_ms();
     p->started_ms = now_ms;
@@ -132,10 +166,7 @@ void rph_peer_free(struct rph_peer *p)
 {
     if (!p) return;
     free(p->remotes);
-    if (p->sr) {
-        rph_seal_wipe(p->sr, p->n_slots * sizeof *p->sr);
-        free(p->sr);
-    }
+    seal_free(p->seal);
     rph_seal_wipe(p, sizeof *p);
     free(p);
 }
@@ -153,11 +184,16 @@ struct rph_remote *rph_peer_find(struct rph_peer *p, const struct rph_addr *addr
     return NULL;
 }
 
-void peer_drop_remote(struct rph_peer *p, struct rph_remote *r)
+static size_t slot_of(const struct rph_peer *p, const struct rph_remote *r)
+{
+    return (size_t)(r - p->remotes);
+}
+
+static void drop_remote(struct rph_peer *p, struct rph_remote *r)
 {
     /* Tell the caller while the slot still holds the address and its user pointer. */
     if (r->up && p->cb.on_remote) p->cb.on_remote(p->ctx, r, false);
-    if (p->sr) seal_forget(p, r);
+    if (p->seal) seal_forget(p->seal, slot_of(p, r));
     memset(r, 0, sizeof *r);
 }
 
@@ -166,7 +202,8 @@ static uint32_t punch_window(const struct rph_peer *p)
     return p->cfg.handshake_timeout_ms ? p->cfg.handshake_timeout_ms : HANDSHAKE_WINDOW_MS;
 }
 
-struct rph_remote *peer_alloc_remote(struct rph_peer *p, const struct rph_addr *addr, uint64_t now)
+static struct rph_remote *alloc_remote(struct rph_peer *p, const struct rph_addr *addr,
+                                       uint64_t now)
 {
     struct rph_remote *r = NULL;
     for (size_t i = 0; i < p->n_slots && !r; i++)
@@ -187,11 +224,12 @@ struct rph_remote *peer_alloc_remote(struct rph_peer *p, const struct rph_addr *
 static struct rph_remote *add_remote(struct rph_peer *p, const struct rph_addr *addr, uint64_t now)
 {
     struct rph_remote *r = rph_peer_find(p, addr);
-    if (!r) r = peer_alloc_remote(p, addr, now);
+    if (!r) r = alloc_remote(p, addr, now);
     if (!r) return NULL;
     r->punch_until_ms = now + punch_window(p);
     if (p->cfg.sealed && p->cfg.role == RPH_ROLE_CLIENT) {
-        seal_start(p, r, now);
+        struct seal_dgram d = seal_start(p->seal, slot_of(p, r), now);
+        if (d.len) send_raw(p, &r->addr, d.data, d.len);
     } else {
         /* The server's punches open its NAT toward the client; in sealed mode the
          * client ignores them and the handshake does the rest. */
@@ -201,7 +239,7 @@ static struct rph_remote *add_remote(struct rph_peer *p, const struct rph_addr *
     return r;
 }
 
-void peer_remote_alive(struct rph_peer *p, struct rph_remote *r, bool hello, uint64_t now)
+static void remote_alive(struct rph_peer *p, struct rph_remote *r, bool hello, uint64_t now)
 {
     r->last_rx_ms = now;
     if (hello) r->last_hello_ms = now;
@@ -214,10 +252,82 @@ void peer_remote_alive(struct rph_peer *p, struct rph_remote *r, bool hello, uin
     if (p->cb.on_remote) p->cb.on_remote(p->ctx, r, true);
 }
 
-void peer_deliver(struct rph_peer *p, struct rph_remote *r, const uint8_t *d, size_t n)
+static void deliver(struct rph_peer *p, struct rph_remote *r, const uint8_t *d, size_t n)
 {
     p->stats.data_in++;
     if (p->cb.on_data) p->cb.on_data(p->ctx, r, d, n);
+}
+
+static void move_endpoint(struct rph_peer *p, struct rph_remote *r, const struct rph_addr *from)
+{
+    if (rph_addr_equal(&r->addr, from)) return;
+    r->addr = *from;
+    p->stats.roamed++;
+}
+
+/* Sealed: an empty transport packet, a keepalive (or the initiator's key confirmation). */
+static void send_keepalive(struct rph_peer *p, struct rph_remote *r)
+{
+    uint8_t *d;
+    int n = seal_frame(p->seal, slot_of(p, r), p->txbuf, 0, &d);
+    if (n > 0) send_raw(p, &r->addr, d, (size_t)n);
+}
+
+static void set_id(struct rph_remote *r, const uint8_t id[8])
+{
+    memcpy(r->sender_id, id, 8);
+    r->has_id = true;
+}
+
+/* A sealed handshake or transport datagram: sealing authenticates it and says what happened;
+ * the remote's state, its endpoint and the sends follow here, in this order. */
+static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *buf,
+                        const struct rph_addr *from, uint64_t now)
+{
+    struct seal_event ev;
+    int e;
+    if (m->type == RPH_TRANSPORT) {
+        e = seal_open(p->seal, m, buf, &ev);
+    } else {
+        struct rph_remote *at = rph_peer_find(p, from);
+        e = seal_handshake(p->seal, m, buf, from, at ? slot_of(p, at) : SEAL_NO_SLOT, now, &ev);
+    }
+    if (e < 0) return e;
+    struct rph_remote *r = ev.slot < p->n_slots ? &p->remotes[ev.slot] : NULL;
+    switch (ev.what) {
+    case SEAL_REPLY:
+        send_raw(p, from, ev.reply.data, ev.reply.len);
+        return 0;
+    case SEAL_ESTABLISHED:
+        move_endpoint(p, r, from);
+        remote_alive(p, r, true, now);
+        /* Key confirmation: the server switches to these keys when this arrives. */
+        send_keepalive(p, r);
+        r->next_hello_ms = now + p->cfg.keepalive_ms;
+        return 0;
+    case SEAL_ADOPT:
+        /* Keys confirmed by a peer that had no slot when it sent its init: the slot of the
+         * same initiator (it roamed), else the one at its address, else a new one. */
+        if (!r) r = rph_peer_find(p, from);
+        if (!r) r = alloc_remote(p, from, now);
+        if ((e = seal_adopt(p->seal, &ev, r ? slot_of(p, r) : SEAL_NO_SLOT)) < 0) return e;
+        set_id(r, ev.id);
+        move_endpoint(p, r, from);
+        remote_alive(p, r, true, now);
+        break;
+    case SEAL_CONFIRMED:
+        set_id(r, ev.id);
+        remote_alive(p, r, true, now);
+        if (ev.newest) move_endpoint(p, r, from);
+        remote_alive(p, r, false, now);
+        break;
+    case SEAL_DATA:
+        if (ev.newest) move_endpoint(p, r, from);
+        remote_alive(p, r, false, now);
+        break;
+    }
+    if (ev.plain_len > 0) deliver(p, r, ev.plain, ev.plain_len);
+    return 0;
 }
 
 static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_t now)
@@ -247,7 +357,7 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
     case RPH_SEALED_PEER_INFO:
         if (!server || !p->cfg.sealed) break;
         {
-            int e = seal_check_join(p, m, now);
+            int e = seal_check_join(p->seal, m, now, p->wall_offset_ms);
             if (e < 0) return e;
         }
         p->hp_last_ms = now;
@@ -291,7 +401,7 @@ int rph_peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rp
     if (m.type == RPH_LOCAL_INTERRUPT && rph_addr_is_loopback(from)) return RPH_E_INTERRUPTED;
     /* Sealed messages authenticate themselves, whatever address they come from (roaming). */
     if (p->cfg.sealed && m.type >= RPH_HANDSHAKE_INIT && m.type <= RPH_TRANSPORT)
-        return seal_input(p, &m, buf, len, from, now_ms);
+        return sealed_input(p, &m, buf, from, now_ms);
     struct rph_remote *rem = rph_peer_find(p, from);
     if (!rem) {
         /* PeerInfo is believed only from the holepuncher we talk to (a fix over the crate). */
@@ -302,21 +412,24 @@ int rph_peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rp
     if (p->cfg.sealed) {
         /* Plain hellos are only punches here: they prove nothing and get no answer. But a
          * server's punch means its NAT is open now: a waiting init need not wait 400 ms. */
-        if (m.type == RPH_HELLO_REQ && p->cfg.role == RPH_ROLE_CLIENT) seal_punched(p, rem, now_ms);
+        if (m.type == RPH_HELLO_REQ && p->cfg.role == RPH_ROLE_CLIENT) {
+            struct seal_dgram d = seal_punched(p->seal, slot_of(p, rem));
+            if (d.len) send_raw(p, &rem->addr, d.data, d.len);
+        }
         p->stats.plain_ignored++;
         return m.type == RPH_HELLO_REQ || m.type == RPH_HELLO_RESP ? 0 : RPH_E_UNEXPECTED;
     }
     switch (m.type) {
     case RPH_HELLO_REQ:
-        peer_remote_alive(p, rem, true, now_ms);
+        remote_alive(p, rem, true, now_ms);
         send_hello(p, rem, RPH_HELLO_RESP);
         return 0;
     case RPH_HELLO_RESP:
-        peer_remote_alive(p, rem, true, now_ms);
+        remote_alive(p, rem, true, now_ms);
         return 0;
     case RPH_DATA:
-        peer_remote_alive(p, rem, false, now_ms);
-        peer_deliver(p, rem, m.data, m.data_len);
+        remote_alive(p, rem, false, now_ms);
+        deliver(p, rem, m.data, m.data_len);
         return 0;
     default:
         p->stats.unexpected++;
@@ -324,10 +437,25 @@ int rph_peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rp
     }
 }
 
+static void sealed_tick(struct rph_peer *p, struct rph_remote *r, uint64_t now)
+{
+    struct seal_dgram d = seal_tick(p->seal, slot_of(p, r), r->up, now);
+    if (d.len) send_raw(p, &r->addr, d.data, d.len);
+    if (p->cfg.role == RPH_ROLE_SERVER && !r->up) {
+        if (now >= r->next_hello_ms) {
+            send_hello(p, r, RPH_HELLO_REQ); /* opens our NAT toward the client */
+            r->next_hello_ms = now + p->cfg.retry_ms;
+        }
+    } else if (r->up && now >= r->next_hello_ms) {
+        send_keepalive(p, r);
+        r->next_hello_ms = now + p->cfg.keepalive_ms;
+    }
+}
+
 static void client_rejoin(struct rph_peer *p, uint64_t now)
 {
     for (size_t i = 0; i < p->n_slots; i++)
-        if (p->remotes[i].in_use) peer_drop_remote(p, &p->remotes[i]);
+        if (p->remotes[i].in_use) drop_remote(p, &p->remotes[i]);
     p->stats.rejoins++;
     p->started_ms = now;
     p->hp_pending = false;
@@ -357,25 +485,25 @@ void rph_peer_tick(struct rph_peer *p, uint64_t now)
     /* A server keeps registering (keepalive); a client talks to the holepuncher only to join. */
     bool hp_due = p->cfg.role == RPH_ROLE_SERVER || p->state == RPH_STATE_JOINING;
     if (hp_due && now >= p->next_hp_ms) send_to_holepuncher(p, now);
-    if (p->sr) seal_expire_pending(p, now);
+    if (p->seal) seal_expire_pending(p->seal, now);
 
     bool client = p->cfg.role == RPH_ROLE_CLIENT;
     for (size_t i = 0; i < p->n_slots; i++) {
         struct rph_remote *r = &p->remotes[i];
         if (!r->in_use) continue;
         if (!r->up && now >= r->punch_until_ms) {
-            peer_drop_remote(p, r);
+            drop_remote(p, r);
             /* The server never answered our punches: ask the holepuncher again. */
             if (client) client_rejoin(p, now);
             continue;
         }
         if (r->up && now - r->last_rx_ms >= p->cfg.peer_timeout_ms) {
-            peer_drop_remote(p, r);
+            drop_remote(p, r);
             if (client) client_rejoin(p, now);
             continue;
         }
         if (p->cfg.sealed) {
-            seal_tick_remote(p, r, now);
+            sealed_tick(p, r, now);
         } else if (now >= r->next_hello_ms) {
             send_hello(p, r, RPH_HELLO_REQ);
             r->next_hello_ms = now + (r->up ? p->cfg.keepalive_ms : p->cfg.retry_ms);
@@ -399,14 +527,10 @@ uint64_t rph_peer_next_deadline(const struct rph_peer *p)
         const struct rph_remote *r = &p->remotes[i];
         if (!r->in_use) continue;
         MIN_D(r->up ? r->last_rx_ms + p->cfg.peer_timeout_ms : r->punch_until_ms);
-        if (p->cfg.sealed)
-            MIN_D(seal_deadline(p, r));
-        else
-            MIN_D(r->next_hello_ms);
+        MIN_D(r->next_hello_ms);
+        if (p->seal) MIN_D(seal_deadline(p->seal, slot_of(p, r), r->up));
     }
-    if (p->sr)
-        for (size_t i = 0; i < SEAL_PENDING; i++)
-            if (p->pending[i].used) MIN_D(p->pending[i].created_ms + punch_window(p));
+    if (p->seal) MIN_D(seal_pending_deadline(p->seal, punch_window(p)));
 #undef MIN_D
     return d;
 }
@@ -414,7 +538,7 @@ uint64_t rph_peer_next_deadline(const struct rph_peer *p)
 int rph_peer_frame(struct rph_peer *p, struct rph_remote *r, uint8_t *buf, size_t payload_len,
                    uint8_t **dgram)
 {
-    if (p->cfg.sealed) return seal_frame(p, r, buf, payload_len, dgram);
+    if (p->cfg.sealed) return seal_frame(p->seal, slot_of(p, r), buf, payload_len, dgram);
     uint8_t *h = buf + RPH_FRAME_HEADROOM - RPH_HEADER_LEN;
     int n = rph_wire_put_data_header(h, payload_len);
     if (n < 0) return n;
@@ -444,7 +568,7 @@ int rph_peer_send_data(struct rph_peer *p, const struct rph_addr *to, const void
         n = rph_wire_put_data_header(d, len);
     }
     if (n < 0) return n;
-    peer_send_raw(p, to, d, (size_t)n);
+    send_raw(p, to, d, (size_t)n);
     return 0;
 }
 

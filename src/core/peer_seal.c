@@ -2,14 +2,57 @@
 // Sealed mode of the peer: the client initiates an authenticated handshake toward the server
 // (re-keying every rekey_ms), both sides send AEAD transport packets (empty ones as
 // keepalives), and only authenticated packets make a peer up, deliver data or move an endpoint.
+// This file maps handshakes and transport keys to the peer's slots; peer.c acts on the results.
+#include "peer_seal.h"
+
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
-#include "peer_priv.h"
 #include "ruphin/error.h"
+#include "seal_handshake.h"
+#include "seal_keyring.h"
 
+/* Responder handshakes waiting for their first transport packet (key confirmation). */
+#define SEAL_PENDING 16
+/* Local index = random high bits | a 12-bit code saying where its keypair lives. */
+#define IDX_CODE_BITS 12
+#define IDX_PENDING_BASE 4000u
 #define CODE_MASK ((1u << IDX_CODE_BITS) - 1)
+#define JOIN_SEEN 64
+
+_Static_assert(SEAL_MAX_SLOTS <= IDX_PENDING_BASE, "slot codes must stay below pending codes");
+_Static_assert(IDX_PENDING_BASE + SEAL_PENDING <= (1u << IDX_CODE_BITS), "codes fit the bits");
+
+struct seal_slot {
+    struct keyring keys;
+    struct hs_initiator ini; /* initiator: the handshake in flight */
+    struct hs_answer ans;    /* responder: the answer to the last init */
+    uint8_t next_id[8];      /* sender_id of the init that made keys.kp[KP_NEXT] */
+    uint8_t id[8];           /* the initiator whose keys are current (found again on roaming) */
+    bool has_id;
+    uint64_t next_rekey_ms;
+};
+
+/* Keys of an init from a peer with no slot: it gets one once a packet proves them. */
+struct seal_pending {
+    bool used;
+    struct rph_addr addr;
+    uint8_t sender_id[8];
+    struct rph_keypair kp;
+    struct hs_answer ans;
+    uint64_t created_ms;
+};
+
+struct seal {
+    struct seal_config cfg;
+    uint8_t sender_id[8];
+    struct seal_pending pending[SEAL_PENDING];
+    uint64_t join_seen[JOIN_SEEN]; /* signatures of SealedPeerInfo joins already acted on */
+    size_t join_next;
+    struct seal_slot slot[];
+};
 
 static uint32_t new_index(uint32_t code)
 {
@@ -18,338 +61,318 @@ static uint32_t new_index(uint32_t code)
     return (r & ~CODE_MASK) | code;
 }
 
-static size_t slot_of(const struct rph_peer *p, const struct rph_remote *r)
-{
-    return (size_t)(r - p->remotes);
-}
-
 /* Keys are retired well after the client's rekey: a stuck peer cannot use them forever. */
-static uint64_t key_lifetime(const struct rph_peer *p)
+static uint64_t key_lifetime(const struct seal *s)
 {
-    return 2ull * p->cfg.rekey_ms + 60000u;
+    return 2ull * s->cfg.rekey_ms + 60000u;
 }
 
-int seal_setup(struct rph_peer *p)
+static size_t seal_size(size_t slots)
 {
-    p->sr = calloc(p->n_slots, sizeof *p->sr);
-    if (!p->sr) return -12;
-    if (getrandom(p->sender_id, sizeof p->sender_id, 0) != sizeof p->sender_id) return -5;
-    return 0;
+    return sizeof(struct seal) + slots * sizeof(struct seal_slot);
 }
 
-void seal_forget(struct rph_peer *p, struct rph_remote *r)
+struct seal *seal_new(const struct seal_config *cfg, int *err)
 {
-    rph_seal_wipe(&p->sr[slot_of(p, r)], sizeof p->sr[0]);
+    if (cfg->slots > SEAL_MAX_SLOTS) {
+        *err = -EINVAL;
+        return NULL;
+    }
+    struct seal *s = calloc(1, seal_size(cfg->slots));
+    if (!s) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    s->cfg = *cfg;
+    if (getrandom(s->sender_id, sizeof s->sender_id, 0) != sizeof s->sender_id) {
+        free(s);
+        *err = -EIO;
+        return NULL;
+    }
+    return s;
 }
 
-static void send_keepalive(struct rph_peer *p, struct rph_remote *r)
+void seal_free(struct seal *s)
 {
-    struct rph_keypair *kp = &p->sr[slot_of(p, r)].kp[KP_CUR];
-    if (!kp->valid) return;
-    int n = rph_transport_seal(kp, p->txbuf, 0);
-    if (n > 0) peer_send_raw(p, &r->addr, p->txbuf, (size_t)n);
+    if (!s) return;
+    rph_seal_wipe(s, seal_size(s->cfg.slots));
+    free(s);
 }
 
-void seal_start(struct rph_peer *p, struct rph_remote *r, uint64_t now)
+void seal_forget(struct seal *s, size_t slot)
 {
-    struct seal_remote *sr = &p->sr[slot_of(p, r)];
-    if (rph_hs_init_encode(&p->cfg.seal, new_index((uint32_t)slot_of(p, r)), p->sender_id, sr->e_sk,
-                           sr->init_raw) < 0)
-        return;
-    sr->init_pending = true;
-    sr->early_sent = false;
-    sr->next_init_ms = now + p->cfg.retry_ms;
-    p->stats.handshakes_sent++;
-    peer_send_raw(p, &r->addr, sr->init_raw, RPH_HS_INIT_LEN);
+    rph_seal_wipe(&s->slot[slot], sizeof s->slot[slot]);
 }
 
-/* The client's SealedJoin inside a SealedPeerInfo: signed by our session's key, fresh, new. */
-int seal_check_join(struct rph_peer *p, const struct rph_msg *m, uint64_t now)
+static struct seal_dgram dgram(const uint8_t *data, size_t len)
 {
+    return (struct seal_dgram){.data = data, .len = len};
+}
+
+static struct seal_dgram init_dgram(const struct seal_slot *sl)
+{
+    return dgram(sl->ini.init, RPH_HS_INIT_LEN);
+}
+
+struct seal_dgram seal_start(struct seal *s, size_t slot, uint64_t now)
+{
+    struct seal_slot *sl = &s->slot[slot];
+    if (hs_initiate(&sl->ini, s->cfg.keys, new_index((uint32_t)slot), s->sender_id, now,
+                    s->cfg.retry_ms) < 0)
+        return dgram(NULL, 0);
+    s->cfg.stats->handshakes_sent++;
+    return init_dgram(sl);
+}
+
+struct seal_dgram seal_punched(struct seal *s, size_t slot)
+{
+    struct seal_slot *sl = &s->slot[slot];
+    return hs_resend_punched(&sl->ini) ? init_dgram(sl) : dgram(NULL, 0);
+}
+
+struct seal_dgram seal_tick(struct seal *s, size_t slot, bool up, uint64_t now)
+{
+    struct seal_slot *sl = &s->slot[slot];
+    keyring_expire(&sl->keys, now, key_lifetime(s));
+    if (!s->cfg.initiator) return dgram(NULL, 0);
+    if (hs_resend_due(&sl->ini, now, s->cfg.retry_ms)) return init_dgram(sl);
+    /* Rekey on time, or early when the keys have sealed too much. */
+    if (up && !sl->ini.pending && (now >= sl->next_rekey_ms || keyring_worn(&sl->keys)))
+        return seal_start(s, slot, now);
+    return dgram(NULL, 0);
+}
+
+uint64_t seal_deadline(const struct seal *s, size_t slot, bool up)
+{
+    const struct seal_slot *sl = &s->slot[slot];
+    uint64_t d = hs_deadline(&sl->ini);
+    if (s->cfg.initiator && up && !sl->ini.pending && sl->next_rekey_ms < d) d = sl->next_rekey_ms;
+    return d;
+}
+
+void seal_expire_pending(struct seal *s, uint64_t now)
+{
+    for (size_t i = 0; i < SEAL_PENDING; i++)
+        if (s->pending[i].used && now - s->pending[i].created_ms >= s->cfg.pending_ms)
+            rph_seal_wipe(&s->pending[i], sizeof s->pending[i]);
+}
+
+uint64_t seal_pending_deadline(const struct seal *s, uint32_t window_ms)
+{
+    uint64_t d = UINT64_MAX;
+    for (size_t i = 0; i < SEAL_PENDING; i++)
+        if (s->pending[i].used && s->pending[i].created_ms + window_ms < d)
+            d = s->pending[i].created_ms + window_ms;
+    return d;
+}
+
+int seal_frame(struct seal *s, size_t slot, uint8_t *buf, size_t len, uint8_t **dgram_out)
+{
+    int n = rph_transport_seal(&s->slot[slot].keys.kp[KP_CUR], buf, len);
+    if (n < 0) return n;
+    *dgram_out = buf;
+    return n;
+}
+
+int seal_check_join(struct seal *s, const struct rph_msg *m, uint64_t now, int64_t wall_offset_ms)
+{
+    struct rph_peer_stats *st = s->cfg.stats;
     struct rph_msg j;
-    struct rph_session s;
+    struct rph_session sess;
     if (rph_wire_decode(m->data, RPH_OWNER_LEN, &j) < 0 || j.type != RPH_SEALED_JOIN) {
-        p->stats.auth_failed++;
+        st->auth_failed++;
         return RPH_E_AUTH;
     }
-    if (!rph_owner_fresh(j.owner.ts_ms, now, p->wall_offset_ms, 300000)) {
-        p->stats.replayed++;
+    if (!rph_owner_fresh(j.owner.ts_ms, now, wall_offset_ms, 300000)) {
+        st->replayed++;
         return RPH_E_REPLAY;
     }
-    if (rph_owner_verify(m->data, &j, &s) < 0 ||
-        !rph_session_equal(&s, &p->cfg.seal.wire_session)) {
-        p->stats.auth_failed++;
+    if (rph_owner_verify(m->data, &j, &sess) < 0 ||
+        !rph_session_equal(&sess, &s->cfg.keys->wire_session)) {
+        st->auth_failed++;
         return RPH_E_AUTH;
     }
     uint64_t tag;
     memcpy(&tag, j.owner.sig, sizeof tag);
-    for (size_t i = 0; i < sizeof p->join_seen / sizeof p->join_seen[0]; i++) {
-        if (p->join_seen[i] == tag) {
-            p->stats.replayed++;
+    for (size_t i = 0; i < JOIN_SEEN; i++) {
+        if (s->join_seen[i] == tag) {
+            st->replayed++;
             return RPH_E_REPLAY;
         }
     }
-    p->join_seen[p->join_next] = tag;
-    p->join_next = (p->join_next + 1) % (sizeof p->join_seen / sizeof p->join_seen[0]);
+    s->join_seen[s->join_next] = tag;
+    s->join_next = (s->join_next + 1) % JOIN_SEEN;
     return 0;
 }
 
-void seal_punched(struct rph_peer *p, struct rph_remote *r, uint64_t now)
+static size_t find_by_id(const struct seal *s, const uint8_t id[8])
 {
-    struct seal_remote *sr = &p->sr[slot_of(p, r)];
-    /* One early resend per retry period at most, whoever sends the hellos. */
-    if (!sr->init_pending || sr->early_sent) return;
-    sr->early_sent = true;
-    peer_send_raw(p, &r->addr, sr->init_raw, RPH_HS_INIT_LEN);
-    (void)now;
+    for (size_t i = 0; i < s->cfg.slots; i++)
+        if (s->slot[i].has_id && memcmp(s->slot[i].id, id, 8) == 0) return i;
+    return SEAL_NO_SLOT;
 }
 
-void seal_tick_remote(struct rph_peer *p, struct rph_remote *r, uint64_t now)
+/* The responder's side of an init: the answer to send back, and keys that wait (in the slot
+ * as next, or without a slot) until the initiator's first packet under them arrives. */
+static int on_init(struct seal *s, const struct rph_msg *m, const uint8_t *raw,
+                   const struct rph_addr *from, size_t at_from, uint64_t now, struct seal_event *ev)
 {
-    struct seal_remote *sr = &p->sr[slot_of(p, r)];
-    for (int k = 0; k < 3; k++)
-        if (sr->kp[k].valid && now - sr->kp[k].created_ms >= key_lifetime(p))
-            rph_seal_wipe(&sr->kp[k], sizeof sr->kp[k]);
-    if (p->cfg.role == RPH_ROLE_CLIENT) {
-        if (sr->init_pending && now >= sr->next_init_ms) {
-            /* The same init again: a duplicate gets the same answer from the server. */
-            peer_send_raw(p, &r->addr, sr->init_raw, RPH_HS_INIT_LEN);
-            sr->next_init_ms = now + p->cfg.retry_ms;
-            sr->early_sent = false;
-        }
-        /* Rekey on time, or early after 2^48 packets under one key (far below nonce reuse). */
-        if (r->up && !sr->init_pending &&
-            (now >= sr->next_rekey_ms || sr->kp[KP_CUR].send_counter >= (1ull << 48)))
-            seal_start(p, r, now);
-    } else if (!r->up && now >= r->next_hello_ms) {
-        static const uint8_t hello[4] = {0, 4, 0, RPH_HELLO_REQ};
-        p->stats.hellos_sent++;
-        peer_send_raw(p, &r->addr, hello, sizeof hello); /* opens our NAT toward the client */
-        r->next_hello_ms = now + p->cfg.retry_ms;
-        return;
-    }
-    if (r->up && now >= r->next_hello_ms) {
-        send_keepalive(p, r);
-        r->next_hello_ms = now + p->cfg.keepalive_ms;
-    }
-}
-
-uint64_t seal_deadline(const struct rph_peer *p, const struct rph_remote *r)
-{
-    const struct seal_remote *sr = &p->sr[r - p->remotes];
-    uint64_t d = r->next_hello_ms;
-    if (sr->init_pending && sr->next_init_ms < d) d = sr->next_init_ms;
-    if (p->cfg.role == RPH_ROLE_CLIENT && r->up && !sr->init_pending && sr->next_rekey_ms < d)
-        d = sr->next_rekey_ms;
-    return d;
-}
-
-void seal_expire_pending(struct rph_peer *p, uint64_t now)
-{
-    for (size_t i = 0; i < SEAL_PENDING; i++)
-        if (p->pending[i].used && now - p->pending[i].created_ms >= HANDSHAKE_WINDOW_MS)
-            rph_seal_wipe(&p->pending[i], sizeof p->pending[i]);
-}
-
-int seal_frame(struct rph_peer *p, struct rph_remote *r, uint8_t *buf, size_t len, uint8_t **dgram)
-{
-    struct rph_keypair *kp = &p->sr[slot_of(p, r)].kp[KP_CUR];
-    int n = rph_transport_seal(kp, buf, len);
-    if (n < 0) return n;
-    *dgram = buf;
-    return n;
-}
-
-static struct rph_remote *find_by_id(struct rph_peer *p, const uint8_t id[8])
-{
-    for (size_t i = 0; i < p->n_slots; i++) {
-        struct rph_remote *r = &p->remotes[i];
-        if (r->in_use && r->has_id && memcmp(r->sender_id, id, 8) == 0) return r;
-    }
-    return NULL;
-}
-
-static void install(struct seal_remote *sr, struct rph_keypair *kp)
-{
-    sr->kp[KP_PREV] = sr->kp[KP_CUR];
-    sr->kp[KP_CUR] = *kp;
-    sr->kp[KP_CUR].confirmed = true;
-    rph_seal_wipe(kp, sizeof *kp);
-}
-
-static void move_endpoint(struct rph_peer *p, struct rph_remote *r, const struct rph_addr *from)
-{
-    if (rph_addr_equal(&r->addr, from)) return;
-    r->addr = *from;
-    p->stats.roamed++;
-}
-
-static int on_init(struct rph_peer *p, const struct rph_msg *m, const uint8_t *raw,
-                   const struct rph_addr *from, uint64_t now)
-{
-    if (p->cfg.role != RPH_ROLE_SERVER) {
-        p->stats.unexpected++;
+    struct rph_peer_stats *st = s->cfg.stats;
+    if (s->cfg.initiator) {
+        st->unexpected++;
         return RPH_E_UNEXPECTED;
     }
-    if (rph_hs_init_verify(&p->cfg.seal, raw) < 0) {
-        p->stats.auth_failed++;
+    if (hs_verify(s->cfg.keys, raw) < 0) {
+        st->auth_failed++;
         return RPH_E_AUTH;
     }
-    const uint8_t *mac = raw + RPH_HS_INIT_LEN - RPH_MAC_LEN;
-    struct rph_remote *r = rph_peer_find(p, from);
-    if (!r) r = find_by_id(p, m->hs.sender_id);
-    if (r) {
-        struct seal_remote *sr = &p->sr[slot_of(p, r)];
-        if (!(sr->resp_valid && memcmp(sr->resp_to_mac, mac, RPH_MAC_LEN) == 0)) {
-            int e = rph_hs_respond(&p->cfg.seal, raw, m, new_index((uint32_t)slot_of(p, r)), now,
-                                   sr->resp_raw, &sr->kp[KP_NEXT]);
+    const uint8_t *id = hs_init_id(m);
+    size_t slot = at_from != SEAL_NO_SLOT ? at_from : find_by_id(s, id);
+    ev->what = SEAL_REPLY;
+    if (slot != SEAL_NO_SLOT) {
+        struct seal_slot *sl = &s->slot[slot];
+        if (!hs_answered(&sl->ans, raw)) {
+            int e = hs_answer(&sl->ans, s->cfg.keys, raw, m, new_index((uint32_t)slot), now,
+                              &sl->keys.kp[KP_NEXT]);
             if (e < 0) {
-                p->stats.auth_failed++;
+                st->auth_failed++;
                 return e;
             }
-            memcpy(sr->resp_to_mac, mac, RPH_MAC_LEN);
-            memcpy(sr->next_id, m->hs.sender_id, 8);
-            sr->resp_valid = true;
+            memcpy(sl->next_id, id, 8);
         }
-        peer_send_raw(p, from, sr->resp_raw, RPH_HS_RESP_LEN);
+        ev->reply = dgram(sl->ans.resp, RPH_HS_RESP_LEN);
         return 0;
     }
     /* A peer we have no slot for: keys wait in a small table until it proves them. */
-    struct seal_pending *pe = NULL, *oldest = &p->pending[0];
+    struct seal_pending *pe = NULL, *oldest = &s->pending[0];
     for (size_t i = 0; i < SEAL_PENDING && !pe; i++) {
-        struct seal_pending *c = &p->pending[i];
+        struct seal_pending *c = &s->pending[i];
         if (c->used && rph_addr_equal(&c->addr, from)) pe = c;
         if (c->created_ms < oldest->created_ms || !c->used) oldest = !oldest->used ? oldest : c;
     }
-    if (pe && memcmp(pe->init_mac, mac, RPH_MAC_LEN) == 0) {
-        peer_send_raw(p, from, pe->resp_raw, RPH_HS_RESP_LEN);
+    if (pe && hs_answered(&pe->ans, raw)) {
+        ev->reply = dgram(pe->ans.resp, RPH_HS_RESP_LEN);
         return 0;
     }
     if (!pe) pe = oldest;
-    uint32_t code = IDX_PENDING_BASE + (uint32_t)(pe - p->pending);
+    uint32_t code = IDX_PENDING_BASE + (uint32_t)(pe - s->pending);
     struct seal_pending fresh = {.used = true, .addr = *from, .created_ms = now};
-    memcpy(fresh.sender_id, m->hs.sender_id, 8);
-    memcpy(fresh.init_mac, mac, RPH_MAC_LEN);
-    int e = rph_hs_respond(&p->cfg.seal, raw, m, new_index(code), now, fresh.resp_raw, &fresh.kp);
+    memcpy(fresh.sender_id, id, 8);
+    int e = hs_answer(&fresh.ans, s->cfg.keys, raw, m, new_index(code), now, &fresh.kp);
     if (e < 0) {
-        p->stats.auth_failed++;
+        st->auth_failed++;
         return e;
     }
     *pe = fresh;
     rph_seal_wipe(&fresh, sizeof fresh);
-    peer_send_raw(p, from, pe->resp_raw, RPH_HS_RESP_LEN);
+    ev->reply = dgram(pe->ans.resp, RPH_HS_RESP_LEN);
     return 0;
 }
 
-static int on_resp(struct rph_peer *p, const struct rph_msg *m, const uint8_t *raw,
-                   const struct rph_addr *from, uint64_t now)
+/* The initiator's side: the response to our init gives the keys (the client has one slot). */
+static int on_resp(struct seal *s, const struct rph_msg *m, const uint8_t *raw, uint64_t now,
+                   struct seal_event *ev)
 {
-    struct rph_remote *r = &p->remotes[0];
-    struct seal_remote *sr = &p->sr[0];
-    if (p->cfg.role != RPH_ROLE_CLIENT || !r->in_use || !sr->init_pending) {
-        p->stats.unexpected++;
+    struct rph_peer_stats *st = s->cfg.stats;
+    struct seal_slot *sl = &s->slot[0];
+    if (!s->cfg.initiator || s->cfg.slots == 0 || !sl->ini.pending) {
+        st->unexpected++;
         return RPH_E_UNEXPECTED;
     }
     struct rph_keypair kp;
-    int e = rph_hs_complete(&p->cfg.seal, sr->init_raw, sr->e_sk, raw, m, now, &kp);
+    int e = hs_complete(&sl->ini, s->cfg.keys, raw, m, now, &kp);
     if (e < 0) {
-        p->stats.auth_failed++;
+        st->auth_failed++;
         return e;
     }
-    sr->init_pending = false;
-    rph_seal_wipe(sr->e_sk, sizeof sr->e_sk);
-    install(sr, &kp);
-    sr->next_rekey_ms = now + p->cfg.rekey_ms;
-    p->stats.handshakes_done++;
-    move_endpoint(p, r, from);
-    peer_remote_alive(p, r, true, now);
-    /* Key confirmation: the server switches to these keys when this arrives. */
-    send_keepalive(p, r);
-    r->next_hello_ms = now + p->cfg.keepalive_ms;
+    keyring_install(&sl->keys, &kp);
+    sl->next_rekey_ms = now + s->cfg.rekey_ms;
+    st->handshakes_done++;
+    ev->what = SEAL_ESTABLISHED;
+    ev->slot = 0;
+    ev->newest = true;
     return 0;
 }
 
-static int open_counted(struct rph_peer *p, struct rph_keypair *kp, uint8_t *raw,
-                        const struct rph_msg *m, uint8_t **pt, size_t *pl)
+int seal_handshake(struct seal *s, const struct rph_msg *m, const uint8_t *raw,
+                   const struct rph_addr *from, size_t at_from, uint64_t now, struct seal_event *ev)
 {
-    int e = rph_transport_open(kp, raw, m, pt, pl);
+    memset(ev, 0, sizeof *ev);
+    ev->slot = SEAL_NO_SLOT;
+    if (m->type == RPH_HANDSHAKE_INIT) return on_init(s, m, raw, from, at_from, now, ev);
+    if (m->type == RPH_HANDSHAKE_RESP) return on_resp(s, m, raw, now, ev);
+    s->cfg.stats->unexpected++;
+    return RPH_E_UNEXPECTED;
+}
+
+static int open_counted(struct seal *s, struct rph_keypair *kp, uint8_t *raw,
+                        const struct rph_msg *m, struct seal_event *ev)
+{
+    int e = rph_transport_open(kp, raw, m, &ev->plain, &ev->plain_len);
     if (e == RPH_E_REPLAY)
-        p->stats.replayed++;
+        s->cfg.stats->replayed++;
     else if (e < 0)
-        p->stats.auth_failed++;
+        s->cfg.stats->auth_failed++;
     return e;
 }
 
-static int on_transport(struct rph_peer *p, const struct rph_msg *m, uint8_t *raw,
-                        const struct rph_addr *from, uint64_t now)
+int seal_open(struct seal *s, const struct rph_msg *m, uint8_t *raw, struct seal_event *ev)
 {
+    memset(ev, 0, sizeof *ev);
+    ev->slot = SEAL_NO_SLOT;
     uint32_t code = m->tr.receiver & CODE_MASK;
-    uint8_t *pt;
-    size_t pl;
-    struct rph_remote *r;
     if (code >= IDX_PENDING_BASE) {
         size_t i = code - IDX_PENDING_BASE;
-        struct seal_pending *pe = i < SEAL_PENDING ? &p->pending[i] : NULL;
+        struct seal_pending *pe = i < SEAL_PENDING ? &s->pending[i] : NULL;
         if (!pe || !pe->used || pe->kp.local_index != m->tr.receiver) {
-            p->stats.no_key++;
+            s->cfg.stats->no_key++;
             return RPH_E_NOKEY;
         }
-        int e = open_counted(p, &pe->kp, raw, m, &pt, &pl);
+        int e = open_counted(s, &pe->kp, raw, m, ev);
         if (e < 0) return e;
-        /* Confirmed: the same peer from a new address (roaming) keeps its slot. */
-        r = find_by_id(p, pe->sender_id);
-        if (!r) r = rph_peer_find(p, from);
-        if (!r) r = peer_alloc_remote(p, from, now);
-        if (!r) {
-            rph_seal_wipe(pe, sizeof *pe);
-            return RPH_E_FULL;
-        }
-        install(&p->sr[slot_of(p, r)], &pe->kp);
-        memcpy(r->sender_id, pe->sender_id, 8);
-        r->has_id = true;
-        rph_seal_wipe(pe, sizeof *pe);
-        p->stats.handshakes_done++;
-        move_endpoint(p, r, from);
-        peer_remote_alive(p, r, true, now);
-    } else {
-        r = code < p->n_slots ? &p->remotes[code] : NULL;
-        struct seal_remote *sr = r && r->in_use ? &p->sr[code] : NULL;
-        int k = -1;
-        for (int j = 0; sr && j < 3 && k < 0; j++)
-            if (sr->kp[j].valid && sr->kp[j].local_index == m->tr.receiver) k = j;
-        if (k < 0) {
-            p->stats.no_key++;
-            return RPH_E_NOKEY;
-        }
-        int e = open_counted(p, &sr->kp[k], raw, m, &pt, &pl);
-        if (e < 0) return e;
-        bool newest = sr->kp[k].replay.top == m->tr.counter + 1;
-        if (k == KP_NEXT) {
-            install(sr, &sr->kp[KP_NEXT]);
-            memcpy(r->sender_id, sr->next_id, 8);
-            r->has_id = true;
-            r->last_hello_ms = now;
-            p->stats.handshakes_done++;
-            peer_remote_alive(p, r, true, now);
-        }
-        /* NAT rebinding and roaming follow the newest authenticated packet only. */
-        if (newest) move_endpoint(p, r, from);
-        peer_remote_alive(p, r, false, now);
+        /* Confirmed: the same initiator from a new address (roaming) keeps its slot. */
+        ev->what = SEAL_ADOPT;
+        ev->pending = i;
+        ev->slot = find_by_id(s, pe->sender_id);
+        ev->newest = true;
+        memcpy(ev->id, pe->sender_id, 8);
+        return 0;
     }
-    if (pl > 0) peer_deliver(p, r, pt, pl);
+    struct seal_slot *sl = code < s->cfg.slots ? &s->slot[code] : NULL;
+    int k = sl ? keyring_find(&sl->keys, m->tr.receiver) : -1;
+    if (k < 0) {
+        s->cfg.stats->no_key++;
+        return RPH_E_NOKEY;
+    }
+    int e = open_counted(s, &sl->keys.kp[k], raw, m, ev);
+    if (e < 0) return e;
+    ev->slot = code;
+    /* NAT rebinding and roaming follow the newest authenticated packet only. */
+    ev->newest = sl->keys.kp[k].replay.top == m->tr.counter + 1;
+    ev->what = SEAL_DATA;
+    if (k == KP_NEXT) {
+        keyring_install(&sl->keys, &sl->keys.kp[KP_NEXT]);
+        memcpy(sl->id, sl->next_id, 8);
+        sl->has_id = true;
+        s->cfg.stats->handshakes_done++;
+        memcpy(ev->id, sl->id, 8);
+        ev->what = SEAL_CONFIRMED;
+    }
     return 0;
 }
 
-int seal_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *buf, size_t len,
-               const struct rph_addr *from, uint64_t now)
+int seal_adopt(struct seal *s, const struct seal_event *ev, size_t slot)
 {
-    (void)len;
-    switch (m->type) {
-    case RPH_HANDSHAKE_INIT:
-        return on_init(p, m, buf, from, now);
-    case RPH_HANDSHAKE_RESP:
-        return on_resp(p, m, buf, from, now);
-    default:
-        return on_transport(p, m, buf, from, now);
+    struct seal_pending *pe = &s->pending[ev->pending];
+    if (slot == SEAL_NO_SLOT) {
+        rph_seal_wipe(pe, sizeof *pe);
+        return RPH_E_FULL;
     }
+    struct seal_slot *sl = &s->slot[slot];
+    keyring_install(&sl->keys, &pe->kp);
+    memcpy(sl->id, pe->sender_id, 8);
+    sl->has_id = true;
+    rph_seal_wipe(pe, sizeof *pe);
+    s->cfg.stats->handshakes_done++;
+    return 0;
 }
