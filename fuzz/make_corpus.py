@@ -371,6 +371,22 @@ def aead():
     }
 
 
+def noise():
+    """cfg (bit 0 XX, bits 1-2 the message replaced, bits 3-4 the mode), payload length, then
+    the mode's bytes (see fuzz_noise.c); what is left is a transport message."""
+    s = {}
+    for pat, pname, n in ((0, "ik", 2), (1, "xx", 3)):
+        for k in range(n):
+            base = f"{pname}-msg{k + 1}"
+            s[base + "-raw"] = bytes([pat | k << 1 | 0 << 3, 16]) + filler(96 + 16, 0x31)
+            s[base + "-genuine"] = bytes([pat | k << 1 | 1 << 3, 16, 0])  # a mutation of nothing
+            s[base + "-flip"] = bytes([pat | k << 1 | 1 << 3, 5, 1]) + u16(40) + b"\x01" + u16(3) + b"\x80"
+            s[base + "-cut"] = bytes([pat | k << 1 | 2 << 3, 0]) + u16(47)
+            s[base + "-stranger"] = bytes([pat | k << 1 | 3 << 3, 8]) + filler(64, 0x90) + b"\x01"
+            s[base + "-stranger-other-psk"] = bytes([pat | k << 1 | 3 << 3, 8]) + filler(64, 0x20) + b"\x00"
+    return s
+
+
 def main():
     targets = {
         "fuzz_wire": wire(),
@@ -380,6 +396,7 @@ def main():
         "fuzz_config": config(),
         "fuzz_ippkt": ippkt(),
         "fuzz_aead": aead(),
+        "fuzz_noise": noise(),
     }
     if OUT.exists():
         shutil.rmtree(OUT)

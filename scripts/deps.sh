@@ -11,6 +11,8 @@ PACKAGES=(
     libsystemd-dev debhelper lintian debootstrap systemd-container dpkg-dev fakeroot
     # fuzzers: clang and its libFuzzer runtime (only recommended by clang, so named here)
     clang libclang-rt-14-dev
+    # tests: an independent Noise implementation for tests/tools/noise_interop.py (/usr/bin/python3)
+    python3-dissononce
 )
 
 # One dpkg-query for all: prints "name status" for the packages it knows.

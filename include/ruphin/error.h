@@ -27,6 +27,7 @@ enum rph_error {
     RPH_E_NOKEY = -1021,            /* no usable key for this packet or peer yet */
     RPH_E_NOTSUP = -1022,           /* built without libsodium */
     RPH_E_RATE = -1023,             /* over a rate limit */
+    RPH_E_EXHAUSTED = -1024,        /* a cipher's nonce counter is used up: new keys needed */
 };
 
 /* Text for a negative errno or an rph_error; never NULL. */

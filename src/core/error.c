@@ -41,7 +41,6 @@ const char *rph_strerror(int err)
         return "message not expected here";
     case RPH_E_SESSION_MISMATCH:
         return "message for another session";
-    case RPH_E_INVALID:
     case RPH_E_SIZE:
         return "message size does not match its type";
     case RPH_E_AUTH:
@@ -54,7 +53,10 @@ const char *rph_strerror(int err)
         return "sealing is not available in this build (no libsodium)";
     case RPH_E_RATE:
         return "rate limited";
+    case RPH_E_INVALID:
         return "invalid argument";
+    case RPH_E_EXHAUSTED:
+        return "nonce counter exhausted; new keys needed";
     default:
         break;
     }
