@@ -319,3 +319,32 @@ Test(peer_seal, a_join_is_acted_on_once_and_only_when_signed_for_the_session)
     cr_assert_eq(seal_check_join(sv, &pi, 0, wall), RPH_E_AUTH, "another session's join");
     cr_assert_eq(sst.auth_failed, 1);
 }
+
+/* Adopted keys keep the index they were made with: the initiator's next packets under them
+ * reach the slot (they were dropped as no_key until the next rekey). */
+Test(peer_seal, adopted_keys_keep_working_after_the_first_packet)
+{
+    struct seal_event ev;
+    struct rx init, resp, ka, rx;
+    struct seal_dgram d = seal_start(cl, 0, 0);
+    receive(&init, d.data, d.len);
+    cr_assert_eq(handshake(sv, &init, &A, SEAL_NO_SLOT, 0, &ev), 0);
+    receive(&resp, ev.reply.data, ev.reply.len);
+    cr_assert_eq(handshake(cl, &resp, &B, SEAL_NO_SLOT, 0, &ev), 0);
+    frame(cl, 0, "first", &ka);
+    cr_assert_eq(seal_open(sv, &ka.m, ka.buf, &ev), 0);
+    cr_assert_eq(ev.what, SEAL_ADOPT);
+    cr_assert_eq(seal_adopt(sv, &ev, 3), 0);
+    for (int i = 0; i < 3; i++) {
+        frame(cl, 0, "again", &rx);
+        cr_assert_eq(seal_open(sv, &rx.m, rx.buf, &ev), 0, "packet %d after adoption refused", i);
+        cr_assert_eq(ev.what, SEAL_DATA);
+        cr_assert_eq(ev.slot, 3);
+        cr_assert_arr_eq(ev.plain, "again", 5);
+    }
+    cr_assert_eq(sst.no_key, 0);
+    /* Once the slot is forgotten, the old index leads nowhere. */
+    seal_forget(sv, 3);
+    frame(cl, 0, "gone", &rx);
+    cr_assert_eq(seal_open(sv, &rx.m, rx.buf, &ev), RPH_E_NOKEY);
+}

@@ -43,6 +43,11 @@ struct seal_pending {
     struct rph_keypair kp;
     struct hs_answer ans;
     uint64_t created_ms;
+    /* After adoption the initiator still addresses these keys by their waiting index until
+     * its next rekey: the entry then points at the slot that holds them. */
+    bool fwd;
+    uint32_t fwd_index;
+    size_t fwd_slot;
 };
 
 struct seal {
@@ -102,6 +107,8 @@ void seal_free(struct seal *s)
 void seal_forget(struct seal *s, size_t slot)
 {
     rph_seal_wipe(&s->slot[slot], sizeof s->slot[slot]);
+    for (size_t i = 0; i < SEAL_PENDING; i++)
+        if (s->pending[i].fwd && s->pending[i].fwd_slot == slot) s->pending[i].fwd = false;
 }
 
 static struct seal_dgram dgram(const uint8_t *data, size_t len)
@@ -248,7 +255,10 @@ static int on_init(struct seal *s, const struct rph_msg *m, const uint8_t *raw,
     for (size_t i = 0; i < SEAL_PENDING && !pe; i++) {
         struct seal_pending *c = &s->pending[i];
         if (c->used && rph_addr_equal(&c->addr, from)) pe = c;
-        if (c->created_ms < oldest->created_ms || !c->used) oldest = !oldest->used ? oldest : c;
+        /* Reuse a free entry first, a forwarding one only when all are taken. */
+        bool c_free = !c->used && !c->fwd, o_free = !oldest->used && !oldest->fwd;
+        if (o_free) continue;
+        if (c_free || c->created_ms < oldest->created_ms) oldest = c;
     }
     if (pe && hs_answered(&pe->ans, raw)) {
         ev->reply = dgram(pe->ans.resp, RPH_HS_RESP_LEN);
@@ -324,6 +334,10 @@ int seal_open(struct seal *s, const struct rph_msg *m, uint8_t *raw, struct seal
     if (code >= IDX_PENDING_BASE) {
         size_t i = code - IDX_PENDING_BASE;
         struct seal_pending *pe = i < SEAL_PENDING ? &s->pending[i] : NULL;
+        if (pe && !pe->used && pe->fwd && pe->fwd_index == m->tr.receiver) {
+            code = (uint32_t)pe->fwd_slot; /* adopted: the keys live in that slot now */
+            goto in_slot;
+        }
         if (!pe || !pe->used || pe->kp.local_index != m->tr.receiver) {
             s->cfg.stats->no_key++;
             return RPH_E_NOKEY;
@@ -338,6 +352,7 @@ int seal_open(struct seal *s, const struct rph_msg *m, uint8_t *raw, struct seal
         memcpy(ev->id, pe->sender_id, 8);
         return 0;
     }
+in_slot:;
     struct seal_slot *sl = code < s->cfg.slots ? &s->slot[code] : NULL;
     int k = sl ? keyring_find(&sl->keys, m->tr.receiver) : -1;
     if (k < 0) {
@@ -369,10 +384,16 @@ int seal_adopt(struct seal *s, const struct seal_event *ev, size_t slot)
         return RPH_E_FULL;
     }
     struct seal_slot *sl = &s->slot[slot];
+    uint32_t index = pe->kp.local_index;
+    uint64_t created = pe->created_ms;
     keyring_install(&sl->keys, &pe->kp);
     memcpy(sl->id, pe->sender_id, 8);
     sl->has_id = true;
     rph_seal_wipe(pe, sizeof *pe);
+    pe->fwd = true;
+    pe->fwd_index = index;
+    pe->fwd_slot = slot;
+    pe->created_ms = created;
     s->cfg.stats->handshakes_done++;
     return 0;
 }
