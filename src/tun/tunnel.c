@@ -487,11 +487,15 @@ int tunnel_open(struct tunnel **out, const struct tund_config *cfg, struct event
         t->self.prefix6 = (uint8_t)cfg->prefix6;
     }
 
-    r = tun_open_offload(&t->tun, cfg->ifname, err, errlen);
-    if (r < 0) goto fail;
-    r = tun_configure(&t->tun, cfg->addr4, cfg->prefix4, cfg->has_addr6 ? cfg->addr6 : NULL,
-                      cfg->prefix6, cfg->mtu, err, errlen);
-    if (r < 0) goto fail;
+    struct errmsg em = {""};
+    r = tun_open_offload(&t->tun, cfg->ifname, &em);
+    if (r == 0)
+        r = tun_configure(&t->tun, cfg->addr4, cfg->prefix4, cfg->has_addr6 ? cfg->addr6 : NULL,
+                          cfg->prefix6, cfg->mtu, &em);
+    if (r < 0) {
+        snprintf(err, errlen, "%s", em.msg);
+        goto fail;
+    }
 
     struct rph_peer_config pc;
     rph_peer_config_defaults(&pc, cfg->role);
