@@ -552,8 +552,9 @@ int tunnel_open(struct tunnel **out, const struct tund_config *cfg, struct event
     struct timeval ka = {cfg->keepalive_interval, 0};
     event_add(t->announce_ev, &ka);
 
-    t->ctl = control_new(base, cfg->control_socket, status_cb, t, err, errlen);
+    t->ctl = control_new(base, cfg->control_socket, status_cb, t, &em);
     if (!t->ctl) {
+        snprintf(err, errlen, "%s", em.msg);
         r = -EADDRINUSE;
         goto fail;
     }
