@@ -204,8 +204,8 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
     struct control *c = arg;
     accept_one(c, fd);
     if (++c->batch >= ACCEPT_BATCH) {
-        /* libevent accepts until the backlog is empty; yield, and come back in this same
-         * loop pass after the events that are already due. */
+        /* libevent accepts until the backlog is empty; yield, and come back on the loop's
+         * next turn, after the events that are already due. */
         static const struct timeval now = {0};
         evconnlistener_disable(lis);
         evtimer_add(c->resume_ev, &now);
