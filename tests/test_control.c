@@ -225,9 +225,9 @@ static void run_ctl(struct ctl_result *r, const char *const *args)
 
 static struct control *start(struct daemon_state *d)
 {
-    char err[256] = "";
-    struct control *c = control_new(base, sock_path, status_fn, d, err, sizeof err);
-    cr_assert_not_null(c, "control_new: %s", err);
+    struct errmsg err = {""};
+    struct control *c = control_new(base, sock_path, status_fn, d, &err);
+    cr_assert_not_null(c, "control_new: %s", err.msg);
     return c;
 }
 
@@ -356,12 +356,12 @@ Test(control, live_socket_is_not_taken_over)
 {
     struct daemon_state d = {.doc = STATUS};
     struct control *c = start(&d);
-    char err[256] = "";
-    struct control *c2 = control_new(base, sock_path, status_fn, &d, err, sizeof err);
+    struct errmsg err = {""};
+    struct control *c2 = control_new(base, sock_path, status_fn, &d, &err);
     cr_assert_null(c2);
     char want[256];
     snprintf(want, sizeof want, "control socket %s is in use by another ruphin-tund", sock_path);
-    cr_assert_str_eq(err, want);
+    cr_assert_str_eq(err.msg, want);
     /* The first daemon still answers on its socket. */
     char *a = talk("status\n", 7, false);
     cr_assert_eq(strncmp(a, STATUS, sizeof STATUS - 1), 0, "%s", a);
@@ -375,9 +375,9 @@ Test(control, refuses_path_that_is_not_a_socket)
     fputs("precious\n", f);
     fclose(f);
     struct daemon_state d = {.doc = STATUS};
-    char err[256] = "";
-    cr_assert_null(control_new(base, sock_path, status_fn, &d, err, sizeof err));
-    cr_assert(strstr(err, "exists and is not a socket"), "%s", err);
+    struct errmsg err = {""};
+    cr_assert_null(control_new(base, sock_path, status_fn, &d, &err));
+    cr_assert(strstr(err.msg, "exists and is not a socket"), "%s", err.msg);
     struct stat st;
     cr_assert_eq(stat(sock_path, &st), 0);
     cr_assert(S_ISREG(st.st_mode), "the file was removed");
@@ -386,19 +386,20 @@ Test(control, refuses_path_that_is_not_a_socket)
 Test(control, bad_paths)
 {
     struct daemon_state d = {.doc = STATUS};
-    char err[256] = "", path[200];
-    cr_assert_null(control_new(base, "relative.sock", status_fn, &d, err, sizeof err));
-    cr_assert(strstr(err, "absolute path"), "%s", err);
+    struct errmsg err = {""};
+    char path[200];
+    cr_assert_null(control_new(base, "relative.sock", status_fn, &d, &err));
+    cr_assert(strstr(err.msg, "absolute path"), "%s", err.msg);
     snprintf(path, sizeof path, "%s/%0120d", dir, 0);
-    cr_assert_null(control_new(base, path, status_fn, &d, err, sizeof err));
-    cr_assert(strstr(err, "under 108 bytes"), "%s", err);
+    cr_assert_null(control_new(base, path, status_fn, &d, &err));
+    cr_assert(strstr(err.msg, "under 108 bytes"), "%s", err.msg);
     /* A parent that is a file. */
     char file[128];
     snprintf(file, sizeof file, "%s/plain", dir);
     fclose(fopen(file, "w"));
     snprintf(path, sizeof path, "%s/plain/x.sock", dir);
-    cr_assert_null(control_new(base, path, status_fn, &d, err, sizeof err));
-    cr_assert(strstr(err, "control socket"), "%s", err);
+    cr_assert_null(control_new(base, path, status_fn, &d, &err));
+    cr_assert(strstr(err.msg, "control socket"), "%s", err.msg);
 }
 
 Test(control, many_clients_at_once)
@@ -460,6 +461,97 @@ Test(control, idle_client_times_out)
               "dropped after %.1f s", took);
     close(s.fd);
     control_free(c);
+}
+
+Test(control, half_sent_request_times_out)
+{
+    /* Part of a request and then silence holds a slot only for the timeout. */
+    struct daemon_state d = {.doc = STATUS};
+    struct control *c = start(&d);
+    struct sink s = {.fd = connect_to(sock_path)};
+    cr_assert_eq(send(s.fd, "sta", 3, MSG_NOSIGNAL), 3);
+    struct timeval t0, t1;
+    gettimeofday(&t0, NULL);
+    drain(&s, 1);
+    gettimeofday(&t1, NULL);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_usec - t0.tv_usec) / 1e6;
+    cr_assert_str_eq(s.buf, "");
+    cr_assert(took > CONTROL_CLIENT_TIMEOUT_S - 0.5 && took < CONTROL_CLIENT_TIMEOUT_S + 2,
+              "dropped after %.1f s", took);
+    cr_assert_eq(d.calls, 0);
+    close(s.fd);
+    control_free(c);
+}
+
+Test(control, request_in_pieces)
+{
+    struct daemon_state d = {.doc = STATUS};
+    struct control *c = start(&d);
+    int fd = connect_to(sock_path);
+    const char *parts[] = {"s", "ta", "tus", "\n"};
+    for (size_t i = 0; i < 4; i++) {
+        cr_assert_eq(send(fd, parts[i], strlen(parts[i]), MSG_NOSIGNAL), (ssize_t)strlen(parts[i]));
+        event_base_loop(base, EVLOOP_NONBLOCK); /* the daemon sees each piece on its own */
+    }
+    struct sink s = {.fd = fd};
+    drain(&s, 1);
+    cr_assert_eq(strncmp(s.buf, STATUS, sizeof STATUS - 1), 0, "%s", s.buf);
+    cr_assert_eq(d.calls, 1);
+    close(fd);
+    control_free(c);
+}
+
+Test(control, burst_of_connections_before_the_loop_runs)
+{
+    /* More connections wait at once than the listener takes in one go: it yields and comes
+     * back, and every one is served. */
+    struct daemon_state d = {.doc = STATUS};
+    struct control *c = start(&d);
+    enum { N = 16 };
+    struct sink s[N];
+    memset(s, 0, sizeof s);
+    for (int i = 0; i < N; i++) {
+        s[i].fd = connect_to(sock_path);
+        send(s[i].fd, "status\n", 7, MSG_NOSIGNAL);
+    }
+    drain(s, N);
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(strncmp(s[i].buf, STATUS, sizeof STATUS - 1), 0, "client %d: %s", i, s[i].buf);
+        close(s[i].fd);
+    }
+    char *a = talk("status\n", 7, false);
+    cr_assert_eq(strncmp(a, STATUS, sizeof STATUS - 1), 0, "%s", a);
+    free(a);
+    control_free(c);
+}
+
+Test(control, client_leaving_before_its_answer)
+{
+    /* An answer larger than the socket buffers, to a client already gone: the write fails
+     * with EPIPE, which must neither kill the process (SIGPIPE) nor keep the slot. */
+    signal(SIGPIPE, SIG_DFL);
+    size_t big = 4 << 20;
+    char *doc = malloc(big + 16);
+    cr_assert_not_null(doc);
+    memcpy(doc, "{\"pad\":\"", 8);
+    memset(doc + 8, 'x', big);
+    memcpy(doc + 8 + big, "\"}", 3);
+    struct daemon_state d = {.doc = doc};
+    struct control *c = start(&d);
+    for (int i = 0; i < CONTROL_MAX_CLIENTS + 1; i++) {
+        int fd = connect_to(sock_path);
+        cr_assert_eq(send(fd, "status\n", 7, MSG_NOSIGNAL), 7);
+        event_base_loop(base, EVLOOP_NONBLOCK);
+        close(fd);
+        event_base_loop(base, EVLOOP_NONBLOCK);
+    }
+    /* Every slot is free again: the next client is served, not told "busy". */
+    d.doc = STATUS;
+    char *a = talk("status\n", 7, false);
+    cr_assert_eq(strncmp(a, STATUS, sizeof STATUS - 1), 0, "%s", a);
+    free(a);
+    control_free(c);
+    free(doc);
 }
 
 Test(control, answer_is_one_line)

@@ -132,9 +132,9 @@ static int udp_reaches_tun(const struct tun_dev *t, int family, const char *dst,
 static int create_configure_close(char *msg, size_t cap)
 {
     struct tun_dev t;
-    char err[256] = "";
-    int rc = tun_open(&t, "rph0", err, sizeof err);
-    CHECK(rc == 0, "tun_open: %d %s", rc, err);
+    struct errmsg err = {""};
+    int rc = tun_open(&t, "rph0", &err);
+    CHECK(rc == 0, "tun_open: %d %s", rc, err.msg);
     CHECK(strcmp(t.name, "rph0") == 0, "name %s", t.name);
     CHECK(t.ifindex > 0 && (unsigned)t.ifindex == if_nametoindex("rph0"), "ifindex %d", t.ifindex);
     CHECK(fcntl(t.fd, F_GETFL) & O_NONBLOCK, "fd is blocking");
@@ -149,8 +149,8 @@ static int create_configure_close(char *msg, size_t cap)
     uint8_t a6[16];
     inet_pton(AF_INET6, "fd77::1", a6);
     bool v6 = ipv6_enabled();
-    rc = tun_configure(&t, a4, 24, v6 ? a6 : NULL, 64, 1400, err, sizeof err);
-    CHECK(rc == 0, "tun_configure: %d %s", rc, err);
+    rc = tun_configure(&t, a4, 24, v6 ? a6 : NULL, 64, 1400, &err);
+    CHECK(rc == 0, "tun_configure: %d %s", rc, err.msg);
 
     int s = socket(AF_INET, SOCK_DGRAM, 0);
     memset(&q, 0, sizeof q);
@@ -187,12 +187,13 @@ static int create_configure_close(char *msg, size_t cap)
 
     /* The name is taken now, by us and by any other interface. */
     struct tun_dev t2;
-    rc = tun_open(&t2, "rph0", err, sizeof err);
-    CHECK(rc == -EEXIST, "second tun_open: %d %s", rc, err);
-    CHECK(strcmp(err, "interface rph0 already exists") == 0, "message: %s", err);
+    rc = tun_open(&t2, "rph0", &err);
+    CHECK(rc == -EEXIST, "second tun_open: %d %s", rc, err.msg);
+    CHECK(strcmp(err.msg, "interface rph0 already exists") == 0, "message: %s", err.msg);
     CHECK(t2.fd == -1, "fd left set on failure");
-    rc = tun_open(&t2, "lo", err, sizeof err);
-    CHECK(rc == -EEXIST && strcmp(err, "interface lo already exists") == 0, "lo: %d %s", rc, err);
+    rc = tun_open(&t2, "lo", &err);
+    CHECK(rc == -EEXIST && strcmp(err.msg, "interface lo already exists") == 0, "lo: %d %s", rc,
+          err.msg);
 
     tun_close(&t);
     CHECK(t.fd == -1, "fd not reset");
@@ -200,8 +201,8 @@ static int create_configure_close(char *msg, size_t cap)
     tun_close(&t); /* harmless */
 
     /* The name is free again. */
-    rc = tun_open(&t, "rph0", err, sizeof err);
-    CHECK(rc == 0, "reopen: %d %s", rc, err);
+    rc = tun_open(&t, "rph0", &err);
+    CHECK(rc == 0, "reopen: %d %s", rc, err.msg);
     tun_close(&t);
     return 0;
 }
@@ -228,9 +229,10 @@ static int refuses_persistent_tun(char *msg, size_t cap)
     close(fd);
 
     struct tun_dev t;
-    char err[256] = "";
-    int rc = tun_open(&t, "rph9", err, sizeof err);
-    CHECK(rc == -EEXIST && strcmp(err, "interface rph9 already exists") == 0, "got %d %s", rc, err);
+    struct errmsg err = {""};
+    int rc = tun_open(&t, "rph9", &err);
+    CHECK(rc == -EEXIST && strcmp(err.msg, "interface rph9 already exists") == 0, "got %d %s", rc,
+          err.msg);
     CHECK(t.fd == -1, "fd left set");
     return 0;
 }
@@ -250,12 +252,12 @@ static int needs_cap_net_admin(char *msg, size_t cap)
     d[CAP_NET_ADMIN / 32].permitted &= ~(1u << (CAP_NET_ADMIN % 32));
     CHECK(syscall(SYS_capset, &h, d) == 0, "capset: %s", strerror(errno));
     struct tun_dev t;
-    char err[256] = "";
-    int rc = tun_open(&t, "rph0", err, sizeof err);
-    CHECK(rc == -EPERM, "got %d %s", rc, err);
-    CHECK(strcmp(err, "creating rph0 needs CAP_NET_ADMIN (run as root or grant the capability)") ==
-              0,
-          "message: %s", err);
+    struct errmsg err = {""};
+    int rc = tun_open(&t, "rph0", &err);
+    CHECK(rc == -EPERM, "got %d %s", rc, err.msg);
+    CHECK(strcmp(err.msg,
+                 "creating rph0 needs CAP_NET_ADMIN (run as root or grant the capability)") == 0,
+          "message: %s", err.msg);
     CHECK(t.fd == -1, "fd left set");
     return 0;
 }
@@ -274,11 +276,12 @@ static int no_tun_device(char *msg, size_t cap)
         return SKIP;
     }
     struct tun_dev t;
-    char err[256] = "";
-    int rc = tun_open(&t, "rph0", err, sizeof err);
-    CHECK(rc == -ENOENT, "got %d %s", rc, err);
-    CHECK(strcmp(err, "/dev/net/tun: No such file or directory (is the tun module loaded?)") == 0,
-          "message: %s", err);
+    struct errmsg err = {""};
+    int rc = tun_open(&t, "rph0", &err);
+    CHECK(rc == -ENOENT, "got %d %s", rc, err.msg);
+    CHECK(strcmp(err.msg, "/dev/net/tun: No such file or directory (is the tun module loaded?)") ==
+              0,
+          "message: %s", err.msg);
     return 0;
 }
 
@@ -290,15 +293,15 @@ Test(tun, missing_dev_net_tun)
 static int bad_names(char *msg, size_t cap)
 {
     struct tun_dev t;
-    char err[256] = "";
-    int rc = tun_open(&t, "", err, sizeof err);
-    CHECK(rc == -EINVAL, "empty name: %d %s", rc, err);
-    rc = tun_open(&t, "abcdefghijklmnop", err, sizeof err);
-    CHECK(rc == -EINVAL && strstr(err, "1..15"), "long name: %d %s", rc, err);
+    struct errmsg err = {""};
+    int rc = tun_open(&t, "", &err);
+    CHECK(rc == -EINVAL, "empty name: %d %s", rc, err.msg);
+    rc = tun_open(&t, "abcdefghijklmnop", &err);
+    CHECK(rc == -EINVAL && strstr(err.msg, "1..15"), "long name: %d %s", rc, err.msg);
     /* Not open: configure refuses instead of touching ifindex 0. */
     const uint8_t a4[4] = {10, 77, 0, 1};
-    rc = tun_configure(&t, a4, 24, NULL, 0, 1400, err, sizeof err);
-    CHECK(rc == -EBADF, "configure on closed: %d %s", rc, err);
+    rc = tun_configure(&t, a4, 24, NULL, 0, 1400, &err);
+    CHECK(rc == -EBADF, "configure on closed: %d %s", rc, err.msg);
     return 0;
 }
 
@@ -310,15 +313,15 @@ Test(tun, bad_names_and_closed_device)
 static int kernel_refusal_is_reported(char *msg, size_t cap)
 {
     struct tun_dev t;
-    char err[256] = "";
-    int rc = tun_open(&t, "rph0", err, sizeof err);
-    CHECK(rc == 0, "tun_open: %d %s", rc, err);
+    struct errmsg err = {""};
+    int rc = tun_open(&t, "rph0", &err);
+    CHECK(rc == 0, "tun_open: %d %s", rc, err.msg);
     const uint8_t a4[4] = {10, 77, 0, 1};
     /* 100000 is above any MTU the kernel allows on a TUN (65535). */
-    rc = tun_configure(&t, a4, 24, NULL, 0, 100000, err, sizeof err);
-    CHECK(rc == -EINVAL, "got %d %s", rc, err);
-    CHECK(strncmp(err, "setting MTU 100000 on rph0: Invalid argument", 44) == 0, "message: %s",
-          err);
+    rc = tun_configure(&t, a4, 24, NULL, 0, 100000, &err);
+    CHECK(rc == -EINVAL, "got %d %s", rc, err.msg);
+    CHECK(strncmp(err.msg, "setting MTU 100000 on rph0: Invalid argument", 44) == 0, "message: %s",
+          err.msg);
     tun_close(&t);
     return 0;
 }
@@ -337,17 +340,17 @@ static int ipv6_disabled_is_explained(char *msg, size_t cap)
         return SKIP;
     }
     struct tun_dev t;
-    char err[256] = "";
-    int rc = tun_open(&t, "rph0", err, sizeof err);
-    CHECK(rc == 0, "tun_open: %d %s", rc, err);
+    struct errmsg err = {""};
+    int rc = tun_open(&t, "rph0", &err);
+    CHECK(rc == 0, "tun_open: %d %s", rc, err.msg);
     const uint8_t a4[4] = {10, 77, 0, 1};
     uint8_t a6[16];
     inet_pton(AF_INET6, "fd77::1", a6);
-    rc = tun_configure(&t, a4, 24, a6, 64, 1400, err, sizeof err);
-    CHECK(rc == -EACCES, "got %d %s", rc, err);
-    CHECK(strstr(err, "adding fd77::1/64 to rph0: Permission denied") &&
-              strstr(err, "disable_ipv6"),
-          "message: %s", err);
+    rc = tun_configure(&t, a4, 24, a6, 64, 1400, &err);
+    CHECK(rc == -EACCES, "got %d %s", rc, err.msg);
+    CHECK(strstr(err.msg, "adding fd77::1/64 to rph0: Permission denied") &&
+              strstr(err.msg, "disable_ipv6"),
+          "message: %s", err.msg);
     tun_close(&t);
     return 0;
 }
@@ -355,4 +358,59 @@ static int ipv6_disabled_is_explained(char *msg, size_t cap)
 Test(tun, ipv6_disabled_is_explained)
 {
     in_netns(ipv6_disabled_is_explained, 0);
+}
+
+static int address_clash_names_kernel_error(char *msg, size_t cap)
+{
+    struct tun_dev t;
+    struct errmsg err = {""};
+    int rc = tun_open(&t, "rph0", &err);
+    CHECK(rc == 0, "tun_open: %d %s", rc, err.msg);
+    const uint8_t a4[4] = {10, 77, 0, 1};
+    rc = tun_configure(&t, a4, 24, NULL, 0, 1400, &err);
+    CHECK(rc == 0, "tun_configure: %d %s", rc, err.msg);
+    /* The address is there now: the kernel's EEXIST comes back in the ack, named. */
+    rc = tun_configure(&t, a4, 24, NULL, 0, 1280, &err);
+    CHECK(rc == -EEXIST, "second configure: %d %s", rc, err.msg);
+    CHECK(strncmp(err.msg, "adding 10.77.0.1/24 to rph0: File exists", 40) == 0, "message: %s",
+          err.msg);
+    /* The step before it (the MTU) went through on the same netlink socket. */
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct ifreq q;
+    memset(&q, 0, sizeof q);
+    strcpy(q.ifr_name, "rph0");
+    CHECK(ioctl(s, SIOCGIFMTU, &q) == 0 && q.ifr_mtu == 1280, "mtu %d", q.ifr_mtu);
+    close(s);
+    tun_close(&t);
+    return 0;
+}
+
+Test(tun, address_clash_names_kernel_error)
+{
+    in_netns(address_clash_names_kernel_error, 0);
+}
+
+static int extended_ack_text_is_kept(char *msg, size_t cap)
+{
+    struct tun_dev t;
+    struct errmsg err = {""};
+    int rc = tun_open(&t, "rph0", &err);
+    CHECK(rc == 0, "tun_open: %d %s", rc, err.msg);
+    const uint8_t a4[4] = {10, 77, 0, 1};
+    rc = tun_configure(&t, a4, 24, NULL, 0, 100000, &err);
+    CHECK(rc == -EINVAL, "got %d %s", rc, err.msg);
+    /* Kernels since 4.19 explain a refused MTU in an extended ack; older ones say nothing. */
+    const char *plain = "setting MTU 100000 on rph0: Invalid argument";
+    size_t n = strlen(plain);
+    CHECK(strncmp(err.msg, plain, n) == 0, "message: %s", err.msg);
+    CHECK(strlen(err.msg) > n + 2 && strncmp(err.msg + n, ": ", 2) == 0,
+          "no extended-ack text in: %s", err.msg);
+    CHECK(strcasestr(err.msg + n, "mtu"), "extended-ack text does not name the MTU: %s", err.msg);
+    tun_close(&t);
+    return 0;
+}
+
+Test(tun, extended_ack_text_is_kept)
+{
+    in_netns(extended_ack_text_is_kept, 0);
 }

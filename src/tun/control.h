@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include "errmsg.h"
+
 struct event_base;
 struct control;
 
@@ -24,9 +26,10 @@ typedef char *(*control_status_fn)(void *ctx);
  * replaces a stale socket file, refuses a path where another daemon answers or that is not
  * a socket, and makes the socket mode 0660. Protocol: the client sends one line, "status\n";
  * the answer is one JSON document and "\n", then the connection is closed. Anything else gets
- * {"error": "..."}. Never blocks the loop. NULL with err filled on failure. */
+ * {"error": "..."}. Never blocks the loop. Sets SIGPIPE to be ignored (answers are written
+ * with writev). NULL with err set on failure. */
 struct control *control_new(struct event_base *base, const char *path, control_status_fn fn,
-                            void *ctx, char *err, size_t errlen);
+                            void *ctx, struct errmsg *err);
 /* Drops the clients, closes the socket and removes its file (unless another process has
  * replaced it since). NULL is fine. */
 void control_free(struct control *c);

@@ -57,10 +57,10 @@ static int drop_privileges(const struct tund_config *cfg)
 /* The interface, configured: addresses, MTU, link up. tun->fd is -1 on failure. */
 static int open_device(struct tun_dev *tun, const struct tund_config *cfg, struct errmsg *err)
 {
-    int r = tun_open_offload(tun, cfg->ifname, err->msg, sizeof err->msg);
+    int r = tun_open_offload(tun, cfg->ifname, err);
     if (r < 0) return r;
     r = tun_configure(tun, cfg->addr4, cfg->prefix4, cfg->has_addr6 ? cfg->addr6 : NULL,
-                      cfg->prefix6, cfg->mtu, err->msg, sizeof err->msg);
+                      cfg->prefix6, cfg->mtu, err);
     if (r < 0) tun_close(tun);
     return r;
 }
@@ -160,7 +160,7 @@ int main(int argc, char **argv)
     if (r == 0) r = tunnel_new(&t, &cfg, app.base, &tun, &err);
     struct control *ctl = NULL;
     if (r == 0) {
-        ctl = control_new(app.base, cfg.control_socket, on_status, t, err.msg, sizeof err.msg);
+        ctl = control_new(app.base, cfg.control_socket, on_status, t, &err);
         if (!ctl) r = -EADDRINUSE;
     }
     if (r < 0) {

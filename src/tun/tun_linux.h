@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "errmsg.h"
+
 struct tun_dev {
     int fd; /* non-blocking; IFF_TUN | IFF_NO_PI: each read/write is one bare IP packet */
     char name[16];
@@ -17,14 +19,15 @@ struct tun_dev {
 
 /* Creates a new, non-persistent TUN interface called name. Refuses (-EEXIST, "interface rph0
  * already exists") to take over an interface that is already there. 0 or a negative errno
- * with err filled; t->fd is -1 on failure. */
-int tun_open(struct tun_dev *t, const char *name, char *err, size_t errlen);
+ * with err set; t->fd is -1 on failure. */
+int tun_open(struct tun_dev *t, const char *name, struct errmsg *err);
 /* The same with IFF_VNET_HDR and, where the kernel allows, TSO and checksum offload. */
-int tun_open_offload(struct tun_dev *t, const char *name, char *err, size_t errlen);
+int tun_open_offload(struct tun_dev *t, const char *name, struct errmsg *err);
 /* Sets the MTU, adds addr4/prefix4 and (when addr6 is not NULL) addr6/prefix6, then brings
- * the link up, all over rtnetlink. 0 or a negative errno with err filled. */
+ * the link up, all over rtnetlink (libmnl). 0 or a negative errno with err set, naming the
+ * step and the kernel's error ("adding 10.77.0.1/24 to rph0: File exists"). */
 int tun_configure(struct tun_dev *t, const uint8_t addr4[4], int prefix4, const uint8_t *addr6,
-                  int prefix6, int mtu, char *err, size_t errlen);
+                  int prefix6, int mtu, struct errmsg *err);
 /* Closes the fd, which removes the interface with its addresses and routes. Safe to repeat. */
 void tun_close(struct tun_dev *t);
 

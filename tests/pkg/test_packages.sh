@@ -124,6 +124,8 @@ for p in ruphin-tun holepuncherd; do
     check "$p: Depends from shlibdeps (libc6, libevent-core, libcjson1, libsodium23)" \
         eval 'dep_has $p libc6 && dep_has $p "libevent-core-2\.1-7" && dep_has $p libcjson1 && dep_has $p libsodium23'
 done
+check "ruphin-tun: Depends on libmnl0 (its netlink), holepuncherd does not" \
+    eval 'dep_has ruphin-tun libmnl0 && ! dep_has holepuncherd libmnl0'
 check "libruphin-dev: Depends on libevent-dev and libsodium-dev (named in ruphin.pc)" \
     eval 'dep_has libruphin-dev libevent-dev && dep_has libruphin-dev libsodium-dev'
 conffiles=$(dpkg-deb --ctrl-tarfile "$(deb holepuncherd)" | tar -xOf - ./conffiles 2>/dev/null)
