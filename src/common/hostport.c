@@ -2,6 +2,7 @@
 // Host:port parsing and resolution shared by the daemons.
 #include "hostport.h"
 
+#include <errno.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@ int hostport_split(const char *s, char *host, size_t hostcap, unsigned *port, co
         const char *close = strchr(s, ']');
         if (!close || close[1] != ':') {
             *why = "expected \"[address]:port\"";
-            return -1;
+            return -EINVAL;
         }
         hlen = (size_t)(close - s - 1);
         s++;
@@ -23,17 +24,17 @@ int hostport_split(const char *s, char *host, size_t hostcap, unsigned *port, co
         colon = strrchr(s, ':');
         if (!colon) {
             *why = "missing \":port\"";
-            return -1;
+            return -EINVAL;
         }
         if (memchr(s, ':', (size_t)(colon - s))) {
             *why = "an IPv6 address needs brackets: \"[address]:port\"";
-            return -1;
+            return -EINVAL;
         }
         hlen = (size_t)(colon - s);
     }
     if (hlen == 0 || hlen >= hostcap) {
         *why = hlen == 0 ? "empty host" : "host name too long";
-        return -1;
+        return -EINVAL;
     }
     memcpy(host, s, hlen);
     host[hlen] = 0;
@@ -41,12 +42,12 @@ int hostport_split(const char *s, char *host, size_t hostcap, unsigned *port, co
     char *end;
     if (*p < '0' || *p > '9') {
         *why = "port must be a number 1..65535";
-        return -1;
+        return -EINVAL;
     }
     unsigned long v = strtoul(p, &end, 10);
     if (*end || v == 0 || v > 65535) {
         *why = "port must be a number 1..65535";
-        return -1;
+        return -EINVAL;
     }
     *port = (unsigned)v;
     return 0;
@@ -56,20 +57,21 @@ int hostport_resolve(const char *s, struct rph_addr *out, const char **why)
 {
     char host[256];
     unsigned port;
-    if (hostport_split(s, host, sizeof host, &port, why) < 0) return -1;
+    int rc = hostport_split(s, host, sizeof host, &port, why);
+    if (rc < 0) return rc;
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_DGRAM;
-    int rc = getaddrinfo(host, NULL, &hints, &res);
-    if (rc != 0 || !res) {
-        *why = rc ? gai_strerror(rc) : "no address";
-        return -1;
+    int gai = getaddrinfo(host, NULL, &hints, &res);
+    if (gai != 0 || !res) {
+        *why = gai ? gai_strerror(gai) : "no address";
+        return -ENOENT;
     }
     int r = rph_addr_from_sockaddr(out, res->ai_addr, res->ai_addrlen);
     freeaddrinfo(res);
     if (r < 0) {
         *why = "unsupported address family";
-        return -1;
+        return -EINVAL;
     }
     out->port = (uint16_t)port;
     return 0;

@@ -468,6 +468,8 @@ int tunnel_open(struct tunnel **out, const struct tund_config *cfg, struct event
         return -ENOMEM;
     }
     t->cfg = *cfg;
+    /* Only keys derived from the caller's copy are kept; this copy is never needed. */
+    rph_seal_wipe(t->cfg.seal_key, sizeof t->cfg.seal_key);
     t->base = base;
     t->tun.fd = -1;
     /* Room for a 64 KB TSO super-packet (IPv6: 65535 + 40) besides framing. */
@@ -503,15 +505,8 @@ int tunnel_open(struct tunnel **out, const struct tund_config *cfg, struct event
     pc.max_remotes = MAX_PEERS;
     if (cfg->seal) {
         pc.sealed = true;
-        r = rph_seal_init();
-        if (r < 0) {
-            snprintf(err, errlen, "sealing: libsodium failed to initialise");
-            goto fail;
-        }
         log_info("sealed: ChaCha20-Poly1305 with the %s implementation", rph_aead_impl_name());
         rph_seal_derive(&pc.seal, cfg->seal_key, cfg->session.id, cfg->session.len);
-        /* Only the derived keys are kept; the session key itself is not needed any more. */
-        rph_seal_wipe(t->cfg.seal_key, sizeof t->cfg.seal_key);
     }
     struct rph_ev_peer_options opt = {
         .sndbuf = 4 << 20, .rcvbuf = 4 << 20, .gro = t->tun.offload, .on_flush = on_flush};
