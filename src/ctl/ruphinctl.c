@@ -383,8 +383,7 @@ static int cmd_genkey(const char *file)
 {
     uint8_t key[RPH_KEY_LEN];
     char text[RPH_KEY_B64_LEN + 2];
-    if (rph_seal_init() < 0 || rph_key_generate(key) < 0 ||
-        rph_key_to_base64(key, text, sizeof text) < 0) {
+    if (rph_key_generate(key) < 0 || rph_key_to_base64(key, text, sizeof text) < 0) {
         fprintf(stderr, "ruphinctl: genkey: %s\n", rph_strerror(RPH_E_NOTSUP));
         return EXIT_FAIL;
     }
