@@ -92,7 +92,7 @@ static void tame_holepuncher(cJSON *it)
         return;
     char host[256];
     unsigned port;
-    const char *why;
+    struct errmsg why;
     if (hostport_split(it->valuestring, host, sizeof host, &port, &why) < 0) return;
     if (numeric_host(host)) return;
     char repl[32];

@@ -76,13 +76,13 @@ static int parse_holepuncher(const cJSON *root, struct tund_config *c, struct er
     if (strlen(s) > TUND_HOLEPUNCHER_MAX)
         return errmsg_fail(err, -EINVAL, "\"holepuncher\" must be at most %d characters, got %zu",
                            TUND_HOLEPUNCHER_MAX, strlen(s));
-    const char *why = NULL;
+    struct errmsg why;
     char host[256];
     unsigned port;
     if (hostport_split(s, host, sizeof host, &port, &why) < 0)
         return errmsg_fail(
             err, -EINVAL,
-            "\"holepuncher\" must be \"host:port\" or \"[IPv6]:port\": %s, got \"%s\"", why, s);
+            "\"holepuncher\" must be \"host:port\" or \"[IPv6]:port\": %s, got \"%s\"", why.msg, s);
     strcpy(c->holepuncher, s);
     /* A numeric address is taken now; a name waits for tund_config_resolve (DNS may block). */
     memset(&c->holepuncher_addr, 0, sizeof c->holepuncher_addr);
@@ -441,12 +441,12 @@ int tund_config_load_resolved(const char *path, struct tund_config *out, struct 
 static int resolve_holepuncher(struct tund_config *c, struct errmsg *err)
 {
     if (c->holepuncher_addr.family) return 0; /* numeric, taken by the parser */
-    const char *why = NULL;
+    struct errmsg why;
     int rc = hostport_resolve(c->holepuncher, &c->holepuncher_addr, &why);
     if (rc < 0) {
         memset(&c->holepuncher_addr, 0, sizeof c->holepuncher_addr);
         return errmsg_fail(err, rc, "\"holepuncher\": cannot resolve \"%s\": %s", c->holepuncher,
-                           why);
+                           why.msg);
     }
     rc = check_holepuncher_addr(c, err);
     if (rc < 0) memset(&c->holepuncher_addr, 0, sizeof c->holepuncher_addr);
