@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
-// Fuzzes both daemons' config loaders on JSON text: no crash, and every error has a message.
+// Fuzzes both daemons' config loaders on JSON text: no crash, every error has a message, and
+// ruphin-tund's parse step reads nothing (the resolve step alone reads the key file).
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -83,14 +85,14 @@ static bool numeric_host(const char *h)
     return inet_pton(AF_INET, h, ip) == 1 || inet_pton(AF_INET6, h, ip) == 1;
 }
 
-/* tund resolves "holepuncher" with getaddrinfo: keep names (DNS) out, numeric hosts in. */
+/* tund's resolve step looks "holepuncher" up with getaddrinfo: keep names (DNS) out. */
 static void tame_holepuncher(cJSON *it)
 {
     if (!cJSON_IsString(it) || !it->valuestring || strlen(it->valuestring) > TUND_HOLEPUNCHER_MAX)
         return;
     char host[256];
     unsigned port;
-    const char *why;
+    struct errmsg why;
     if (hostport_split(it->valuestring, host, sizeof host, &port, &why) < 0) return;
     if (numeric_host(host)) return;
     char repl[32];
@@ -98,7 +100,7 @@ static void tame_holepuncher(cJSON *it)
     FZ_CHECK(cJSON_SetValuestring(it, repl) != NULL);
 }
 
-/* "seal.key_file" opens a file: point it at one of ours, chosen by the original text. */
+/* The resolve step opens "seal.key_file": point it at one of ours, chosen by the original text. */
 static void tame_seal(cJSON *seal)
 {
     if (!cJSON_IsObject(seal)) return;
@@ -124,18 +126,47 @@ static void tame(cJSON *root)
     }
 }
 
-static void check_err(const struct cfg_err *err)
+static void check_err(const struct errmsg *err)
 {
     size_t n = strnlen(err->msg, sizeof err->msg);
     FZ_CHECK(n > 0 && n < sizeof err->msg);
 }
 
-static void check_tund(const cJSON *root)
+static void check_parsed(const struct tund_config *c)
+{
+    FZ_CHECK(c->holepuncher_addr.family == 0 || c->holepuncher_addr.family == 4 ||
+             c->holepuncher_addr.family == 6);
+    if (c->holepuncher_addr.family) FZ_CHECK(c->holepuncher_addr.port != 0);
+    FZ_CHECK(strnlen(c->holepuncher, sizeof c->holepuncher) < sizeof c->holepuncher);
+    FZ_CHECK(c->session.len >= 1 && c->session.len <= RPH_SESSION_MAX);
+    FZ_CHECK(strlen(c->session_str) == c->session.len);
+    FZ_CHECK(memcmp(c->session_str, c->session.id, c->session.len) == 0);
+    FZ_CHECK(c->role == RPH_ROLE_SERVER || c->role == RPH_ROLE_CLIENT);
+    size_t ifl = strnlen(c->ifname, sizeof c->ifname);
+    FZ_CHECK(ifl >= 1 && ifl <= TUND_IFNAME_MAX);
+    FZ_CHECK(c->prefix4 >= 1 && c->prefix4 <= 32);
+    if (c->has_addr6) FZ_CHECK(c->prefix6 >= 1 && c->prefix6 <= 128 && c->mtu >= 1280);
+    FZ_CHECK(c->mtu >= 576 && c->mtu <= 9000);
+    FZ_CHECK(c->keepalive_interval >= 1 && c->peer_timeout > c->keepalive_interval);
+    FZ_CHECK(c->control_socket[0] == '/');
+    FZ_CHECK(strnlen(c->control_socket, sizeof c->control_socket) < sizeof c->control_socket);
+    FZ_CHECK(c->log_level >= LOG_LVL_ERROR && c->log_level <= LOG_LVL_DEBUG);
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i]) return false;
+    return true;
+}
+
+static void check_tund(cJSON *root)
 {
     struct tund_config c;
-    struct cfg_err err;
+    struct errmsg err;
     memset(&c, 0x5a, sizeof c);
     err.msg[0] = 0;
+    /* Untamed: parsing must not look anything up, whatever the input names. */
     int rc = tund_config_parse(root, &c, &err);
     if (rc < 0) {
         FZ_CHECK(rc == -EINVAL);
@@ -143,36 +174,39 @@ static void check_tund(const cJSON *root)
         return;
     }
     FZ_CHECK(rc == 0);
+    check_parsed(&c);
+    FZ_CHECK(all_zero(c.seal_key, sizeof c.seal_key)); /* no key is read while parsing */
+    FZ_CHECK(c.uid == 0 && c.gid == 0);                /* nor a user looked up */
+
+    /* The resolve step on the tamed input: our key files, numeric hosts. */
+    tame(root);
+    memset(&c, 0x5a, sizeof c);
+    FZ_CHECK(tund_config_parse(root, &c, &err) == 0);
+    rc = tund_config_resolve(&c, &err);
+    if (rc < 0) {
+        check_err(&err);
+        FZ_CHECK(all_zero(c.seal_key, sizeof c.seal_key)); /* a failed resolve keeps no key */
+        return;
+    }
+    FZ_CHECK(rc == 0);
     FZ_CHECK(c.holepuncher_addr.family == 4 || c.holepuncher_addr.family == 6);
     FZ_CHECK(c.holepuncher_addr.port != 0);
-    FZ_CHECK(strnlen(c.holepuncher, sizeof c.holepuncher) < sizeof c.holepuncher);
-    FZ_CHECK(c.session.len >= 1 && c.session.len <= RPH_SESSION_MAX);
-    FZ_CHECK(strlen(c.session_str) == c.session.len);
-    FZ_CHECK(memcmp(c.session_str, c.session.id, c.session.len) == 0);
-    FZ_CHECK(c.role == RPH_ROLE_SERVER || c.role == RPH_ROLE_CLIENT);
-    size_t ifl = strnlen(c.ifname, sizeof c.ifname);
-    FZ_CHECK(ifl >= 1 && ifl <= TUND_IFNAME_MAX);
-    FZ_CHECK(c.prefix4 >= 1 && c.prefix4 <= 32);
-    if (c.has_addr6) FZ_CHECK(c.prefix6 >= 1 && c.prefix6 <= 128 && c.mtu >= 1280);
-    FZ_CHECK(c.mtu >= 576 && c.mtu <= 9000);
-    FZ_CHECK(c.keepalive_interval >= 1 && c.peer_timeout > c.keepalive_interval);
-    FZ_CHECK(c.control_socket[0] == '/');
-    FZ_CHECK(strnlen(c.control_socket, sizeof c.control_socket) < sizeof c.control_socket);
-    FZ_CHECK(c.log_level >= LOG_LVL_ERROR && c.log_level <= LOG_LVL_DEBUG);
     if (c.seal) {
         /* Only the private, well-formed key file may be accepted. */
         FZ_CHECK(strcmp(c.seal_key_file, key_files[KF_GOOD]) == 0);
         FZ_CHECK(memcmp(c.seal_key, key, sizeof key) == 0);
+        tund_config_wipe_key(&c);
+        FZ_CHECK(all_zero(c.seal_key, sizeof c.seal_key));
     }
 }
 
 static int hpd_parse(const cJSON *root, struct hpd_config *c)
 {
-    struct cfg_err err;
+    struct errmsg err;
     err.msg[0] = 0;
     int rc = hpd_config_parse(root, c, &err);
     if (rc < 0) {
-        FZ_CHECK(rc == -1);
+        FZ_CHECK(rc == -EINVAL);
         check_err(&err);
         return rc;
     }
@@ -198,7 +232,7 @@ static void check_hpd_file(const uint8_t *data, size_t size, int parsed_rc,
     FZ_CHECK(write(fd, data, size) == (ssize_t)size);
     close(fd);
     struct hpd_config c;
-    struct cfg_err err;
+    struct errmsg err;
     err.msg[0] = 0;
     int rc = hpd_config_load(cfg_path, &c, &err);
     if (rc < 0) {
@@ -226,7 +260,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (root) {
         hpd_rc = hpd_parse(root, &hc);
         if (!cJSON_IsObject(root)) FZ_CHECK(hpd_rc < 0);
-        tame(root);
         check_tund(root);
         cJSON_Delete(root);
     }

@@ -3,11 +3,14 @@
 // AEAD transport with tampering, replays and wrong keys, and the replay window.
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ruphin/aead.h"
 #include "ruphin/error.h"
 #include "ruphin/seal.h"
 
@@ -18,6 +21,40 @@ static void derive(struct rph_seal_keys *k, const uint8_t *key, const char *name
 {
     cr_assert_eq(rph_seal_init(), 0);
     cr_assert_eq(rph_seal_derive(k, key, name, strlen(name)), 0);
+}
+
+static void *init_from_a_thread(void *arg)
+{
+    (void)arg;
+    return (void *)(intptr_t)rph_seal_init();
+}
+
+Test(seal, init_is_idempotent_thread_safe_and_keeps_the_chosen_aead)
+{
+    /* First calls racing on several threads all succeed. */
+    pthread_t th[8];
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, init_from_a_thread, NULL), 0);
+    for (int i = 0; i < 8; i++) {
+        void *rc;
+        cr_assert_eq(pthread_join(th[i], &rc), 0);
+        cr_assert_eq((intptr_t)rc, 0);
+    }
+    /* Calling it again (every entry point does) leaves an explicit choice alone. */
+    cr_assert_eq(rph_aead_select(RPH_AEAD_SODIUM), 0);
+    cr_assert_eq(rph_seal_init(), 0);
+    cr_assert_str_eq(rph_aead_impl_name(), "sodium");
+}
+
+Test(seal, entry_points_initialise_libsodium_themselves)
+{
+    /* No rph_seal_init() here: key generation and derivation do it. */
+    uint8_t k[32] = {0}, zero[32] = {0};
+    cr_assert_eq(rph_key_generate(k), 0);
+    cr_assert_neq(memcmp(k, zero, sizeof k), 0);
+    struct rph_seal_keys a;
+    cr_assert_eq(rph_seal_derive(&a, k, "office", 6), 0);
+    cr_assert_eq(a.wire_session.len, 20);
 }
 
 Test(seal, derivation_binds_key_and_name)

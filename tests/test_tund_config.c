@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
-// ruphin-tund's config: the shipped examples parse, and every bad value is named in the error.
+// ruphin-tund's config: the shipped examples parse, every bad value is named in the error, the
+// resolve step (DNS, key file, user) is apart from parsing, and the session key is wiped.
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +18,7 @@
     "{\"holepuncher\": \"203.0.113.10:7700\", \"session\": \"office\", \"role\": \"server\","      \
     " \"interface\": {\"name\": \"rph0\", \"address\": \"10.77.0.1/24\"}}"
 
-static int parse_text(const char *text, struct tund_config *c, struct cfg_err *err)
+static int parse_text(const char *text, struct tund_config *c, struct errmsg *err)
 {
     cJSON *root = cJSON_Parse(text);
     cr_assert_not_null(root, "test JSON does not parse: %s", text);
@@ -27,8 +29,7 @@ static int parse_text(const char *text, struct tund_config *c, struct cfg_err *e
 
 /* MINIMAL with one key set to value (JSON text), or removed when value is NULL. key may be
  * "interface.x". */
-static int parse_with(const char *key, const char *value, struct tund_config *c,
-                      struct cfg_err *err)
+static int parse_with(const char *key, const char *value, struct tund_config *c, struct errmsg *err)
 {
     cJSON *root = cJSON_Parse(MINIMAL);
     cJSON *obj = root;
@@ -70,7 +71,7 @@ static const char *temp_key(mode_t mode, const char *content)
 #define GOOD_KEY "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=\n"
 
 /* An example config, its key_file pointed at a temp key: the examples are sealed. */
-static int load_example(const char *rel, struct tund_config *c, struct cfg_err *err)
+static int load_example(const char *rel, struct tund_config *c, struct errmsg *err)
 {
     char path[512];
     FILE *f = fopen(src_path(rel, path, sizeof path), "r");
@@ -86,39 +87,127 @@ static int load_example(const char *rel, struct tund_config *c, struct cfg_err *
     const char *key = temp_key(0600, GOOD_KEY);
     cJSON_ReplaceItemInObjectCaseSensitive(seal, "key_file", cJSON_CreateString(key));
     int rc = tund_config_parse(root, c, err);
+    if (rc == 0) rc = tund_config_resolve(c, err);
     cJSON_Delete(root);
     unlink(key);
     return rc;
 }
 
-Test(tund_config, sealed_key_file_is_read_and_checked)
+/* MINIMAL with one key set, parsed (which must pass), then resolved. */
+static int resolve_with(const char *key, const char *value, struct tund_config *c,
+                        struct errmsg *err)
+{
+    int rc = parse_with(key, value, c, err);
+    cr_assert_eq(rc, 0, "%s = %s: parse failed: %s", key, value ? value : "(absent)", err->msg);
+    return tund_config_resolve(c, err);
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i]) return false;
+    return true;
+}
+
+Test(tund_config, sealed_key_file_is_read_by_resolve_and_checked)
 {
     struct tund_config c;
-    struct cfg_err err = {0};
+    struct errmsg err = {0};
     char v[256];
     const char *k = temp_key(0600, GOOD_KEY);
     snprintf(v, sizeof v, "{\"key_file\": \"%s\"}", k);
+    /* Parsing never reads the key: the file may even be gone when a reload parses. */
     cr_assert_eq(parse_with("seal", v, &c, &err), 0, "%s", err.msg);
     cr_assert(c.seal);
+    cr_assert_str_eq(c.seal_key_file, k);
+    cr_assert(all_zero(c.seal_key, sizeof c.seal_key));
+    cr_assert_eq(tund_config_resolve(&c, &err), 0, "%s", err.msg);
     cr_assert_eq(c.seal_key[0], 0xab);
     cr_assert_eq(c.seal_key[31], 0xcd);
     chmod(k, 0644);
-    cr_assert_eq(parse_with("seal", v, &c, &err), -EINVAL);
+    cr_assert_eq(resolve_with("seal", v, &c, &err), -EPERM);
     cr_assert(strstr(err.msg, "seal.key_file") && strstr(err.msg, "chmod 600"), "%s", err.msg);
     unlink(k);
-    cr_assert_eq(parse_with("seal", v, &c, &err), -EINVAL);
+    cr_assert_eq(resolve_with("seal", v, &c, &err), -ENOENT);
     cr_assert(strstr(err.msg, "No such file"), "%s", err.msg);
     k = temp_key(0600, "not a key\n");
     snprintf(v, sizeof v, "{\"key_file\": \"%s\"}", k);
-    cr_assert_eq(parse_with("seal", v, &c, &err), -EINVAL);
+    cr_assert_eq(resolve_with("seal", v, &c, &err), -EINVAL);
     cr_assert(strstr(err.msg, "not a key"), "%s", err.msg);
     unlink(k);
+}
+
+Test(tund_config, wipe_zeroes_the_session_key)
+{
+    struct tund_config c;
+    struct errmsg err = {0};
+    char v[256];
+    const char *k = temp_key(0600, GOOD_KEY);
+    snprintf(v, sizeof v, "{\"key_file\": \"%s\"}", k);
+    cr_assert_eq(resolve_with("seal", v, &c, &err), 0, "%s", err.msg);
+    unlink(k);
+    cr_assert_not(all_zero(c.seal_key, sizeof c.seal_key));
+    tund_config_wipe_key(&c);
+    cr_assert(all_zero(c.seal_key, sizeof c.seal_key));
+}
+
+Test(tund_config, a_failed_resolve_leaves_no_key_behind)
+{
+    /* The key reads fine, the user does not exist: the key must not stay in the struct. */
+    char text[512];
+    const char *k = temp_key(0600, GOOD_KEY);
+    snprintf(text, sizeof text,
+             "{\"holepuncher\": \"203.0.113.10:7700\", \"session\": \"office\","
+             " \"role\": \"server\", \"interface\": {\"name\": \"rph0\","
+             " \"address\": \"10.77.0.1/24\"}, \"seal\": {\"key_file\": \"%s\"},"
+             " \"user\": \"no-such-user-rph\"}",
+             k);
+    struct tund_config c;
+    struct errmsg err = {0};
+    cr_assert_eq(parse_text(text, &c, &err), 0, "%s", err.msg);
+    cr_assert_eq(tund_config_resolve(&c, &err), -ENOENT);
+    unlink(k);
+    cr_assert(strstr(err.msg, "no such user"), "%s", err.msg);
+    cr_assert(all_zero(c.seal_key, sizeof c.seal_key));
+}
+
+/* A name no resolver is asked about: a label longer than 63 bytes fails inside getaddrinfo. */
+#define NO_SUCH_HOST                                                                               \
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.invalid:7700"
+
+Test(tund_config, an_unresolvable_holepuncher_passes_parse_and_fails_resolve)
+{
+    struct tund_config c;
+    struct errmsg err = {0};
+    cr_assert_eq(parse_with("holepuncher", "\"" NO_SUCH_HOST "\"", &c, &err), 0, "%s", err.msg);
+    cr_assert_eq(c.holepuncher_addr.family, 0, "a name is not looked up while parsing");
+    cr_assert_str_eq(c.holepuncher, NO_SUCH_HOST);
+    cr_assert_eq(tund_config_resolve(&c, &err), -ENOENT);
+    cr_assert(strstr(err.msg, "\"holepuncher\": cannot resolve \"" NO_SUCH_HOST "\""), "%s",
+              err.msg);
+}
+
+Test(tund_config, resolve_names_every_problem)
+{
+    const char *text =
+        "{\"holepuncher\": \"" NO_SUCH_HOST "\", \"session\": \"office\","
+        " \"role\": \"server\", \"interface\": {\"name\": \"rph0\","
+        " \"address\": \"10.77.0.1/24\"},"
+        " \"seal\": {\"key_file\": \"/nonexistent/office.key\"}, \"user\": \"root\"}";
+    struct tund_config c;
+    struct errmsg err = {0};
+    cr_assert_eq(parse_text(text, &c, &err), 0, "%s", err.msg);
+    cr_assert_lt(tund_config_resolve(&c, &err), 0);
+    cr_assert(strstr(err.msg, "\"holepuncher\": cannot resolve"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "; \"seal.key_file\": key file /nonexistent/office.key"), "%s",
+              err.msg);
+    cr_assert(strstr(err.msg, "; \"user\" \"root\" is root"), "%s", err.msg);
 }
 
 Test(tund_config, example_server_parses)
 {
     struct tund_config c;
-    struct cfg_err err = {0};
+    struct errmsg err = {0};
     int rc = load_example("config/tund-server.json", &c, &err);
     cr_assert_eq(rc, 0, "%s", err.msg);
     cr_assert_str_eq(c.holepuncher, "203.0.113.10:7700");
@@ -149,7 +238,7 @@ Test(tund_config, example_server_parses)
 Test(tund_config, example_client_parses)
 {
     struct tund_config c;
-    struct cfg_err err = {0};
+    struct errmsg err = {0};
     int rc = load_example("config/tund-client.json", &c, &err);
     cr_assert_eq(rc, 0, "%s", err.msg);
     cr_assert_eq(c.role, RPH_ROLE_CLIENT);
@@ -161,7 +250,7 @@ Test(tund_config, example_client_parses)
 Test(tund_config, defaults)
 {
     struct tund_config c;
-    struct cfg_err err = {0};
+    struct errmsg err = {0};
     cr_assert_eq(parse_text(MINIMAL, &c, &err), 0, "%s", err.msg);
     cr_assert_eq(c.mtu, 1400);
     cr_assert_eq(c.keepalive_interval, 10);
@@ -182,7 +271,7 @@ Test(tund_config, every_key_set)
         " \"keepalive_interval\": 1, \"peer_timeout\": 2, \"seal\": false,"
         " \"control_socket\": \"/tmp/lab.sock\", \"log_level\": \"debug\", \"port\": 51820}";
     struct tund_config c;
-    struct cfg_err err = {0};
+    struct errmsg err = {0};
     cr_assert_eq(parse_text(text, &c, &err), 0, "%s", err.msg);
     cr_assert_eq(c.holepuncher_addr.family, 6);
     cr_assert_eq(c.holepuncher_addr.port, 7700);
@@ -207,8 +296,8 @@ Test(tund_config, holepuncher_host_name_resolves)
 {
     /* localhost comes from /etc/hosts: no DNS traffic. */
     struct tund_config c;
-    struct cfg_err err = {0};
-    cr_assert_eq(parse_with("holepuncher", "\"localhost:7700\"", &c, &err), 0, "%s", err.msg);
+    struct errmsg err = {0};
+    cr_assert_eq(resolve_with("holepuncher", "\"localhost:7700\"", &c, &err), 0, "%s", err.msg);
     cr_assert(rph_addr_is_loopback(&c.holepuncher_addr));
     cr_assert_eq(c.holepuncher_addr.port, 7700);
     cr_assert_str_eq(c.holepuncher, "localhost:7700");
@@ -273,7 +362,6 @@ static const struct bad_case bad_cases[] = {
     {"peer_timeout", "86401", "must be an integer 2..86400, got 86401"},
     {"peer_timeout", "10", "must be greater than \"keepalive_interval\" (10), got 10"},
     {"seal", "true", "must be false or {\"key_file\""},
-    {"seal", "{\"key_file\": \"/nonexistent/office.key\"}", "No such file or directory"},
     {"seal", "{\"key_file\": 7}", "must be the path of a key file"},
     {"seal", "{\"keyfile\": \"/x\"}", "unknown key"},
     {"seal", "\"no\"", "must be false"},
@@ -286,8 +374,6 @@ static const struct bad_case bad_cases[] = {
     {"port", "65536", "must be an integer 0..65535, got 65536"},
     {"port", "1.5", "must be an integer 0..65535"},
     {"holepunch", "\"203.0.113.10:7700\"", "unknown key"},
-    {"user", "\"no-such-user-rph\"", "no such user"},
-    {"user", "\"root\"", "is root"},
     {"user", "7", "must be a user name"},
 };
 
@@ -298,7 +384,7 @@ Test(tund_config, each_bad_value_names_its_key)
         struct tund_config c;
         memset(&c, 0x5a, sizeof c);
         struct tund_config before = c;
-        struct cfg_err err = {0};
+        struct errmsg err = {0};
         int rc = parse_with(b->key, b->value, &c, &err);
         cr_expect_eq(rc, -EINVAL, "%s = %s: accepted", b->key, b->value ? b->value : "(absent)");
         /* "seal" errors may name the sub-key ("seal.key_file"): match the opening quote. */
@@ -308,17 +394,40 @@ Test(tund_config, each_bad_value_names_its_key)
                   b->value ? b->value : "(absent)", err.msg);
         cr_expect(strstr(err.msg, b->want), "%s = %s: message lacks \"%s\": %s", b->key,
                   b->value ? b->value : "(absent)", b->want, err.msg);
-        cr_expect(strncmp(err.msg, "config: ", 8) == 0, "message style: %s", err.msg);
+        /* The file's name is the loader's to add, once. */
+        cr_expect(strncmp(err.msg, "config", 6) != 0, "message style: %s", err.msg);
         cr_expect(memcmp(&c, &before, sizeof c) == 0, "%s: out written on failure", b->key);
+    }
+}
+
+/* Values only the resolve step can refuse: parsing them must pass. */
+static const struct bad_case resolve_cases[] = {
+    {"seal", "{\"key_file\": \"/nonexistent/office.key\"}", "No such file or directory"},
+    {"user", "\"no-such-user-rph\"", "no such user"},
+    {"user", "\"root\"", "is root"},
+};
+
+Test(tund_config, each_value_resolve_refuses_names_its_key)
+{
+    for (size_t i = 0; i < sizeof resolve_cases / sizeof resolve_cases[0]; i++) {
+        const struct bad_case *b = &resolve_cases[i];
+        struct tund_config c;
+        struct errmsg err = {0};
+        cr_expect_lt(resolve_with(b->key, b->value, &c, &err), 0, "%s = %s: accepted", b->key,
+                     b->value);
+        char quoted[64];
+        snprintf(quoted, sizeof quoted, "\"%s", b->key);
+        cr_expect(strstr(err.msg, quoted) && strstr(err.msg, b->want), "%s = %s: %s", b->key,
+                  b->value, err.msg);
     }
 }
 
 Test(tund_config, mtu_message_is_exact)
 {
     struct tund_config c;
-    struct cfg_err err = {0};
+    struct errmsg err = {0};
     cr_assert_eq(parse_with("interface.mtu", "70000", &c, &err), -EINVAL);
-    cr_assert_str_eq(err.msg, "config: \"interface.mtu\" must be an integer 576..9000, got 70000");
+    cr_assert_str_eq(err.msg, "\"interface.mtu\" must be an integer 576..9000, got 70000");
 }
 
 Test(tund_config, ipv6_needs_mtu_1280)
@@ -328,7 +437,7 @@ Test(tund_config, ipv6_needs_mtu_1280)
         " \"interface\": {\"name\": \"rph0\", \"address\": \"10.77.0.1/24\","
         " \"address6\": \"fd77::1/64\", \"mtu\": 1000}}";
     struct tund_config c;
-    struct cfg_err err = {0};
+    struct errmsg err = {0};
     cr_assert_eq(parse_text(text, &c, &err), -EINVAL);
     cr_assert(strstr(err.msg, "\"interface.mtu\" must be at least 1280"), "%s", err.msg);
 }
@@ -343,7 +452,7 @@ Test(tund_config, peer_timeout_checked_against_keepalive)
                       " \"role\": \"server\", \"interface\": {\"name\": \"rph0\","
                       " \"address\": \"10.77.0.1/24\"}, \"keepalive_interval\": 60}";
     struct tund_config c;
-    struct cfg_err err = {0};
+    struct errmsg err = {0};
     cr_assert_eq(parse_text(ok, &c, &err), 0, "%s", err.msg);
     cr_assert_eq(c.peer_timeout, 61);
     /* The default peer_timeout (30) is below this keepalive. */
@@ -355,7 +464,7 @@ Test(tund_config, peer_timeout_checked_against_keepalive)
 Test(tund_config, session_with_slash_needs_explicit_socket)
 {
     struct tund_config c;
-    struct cfg_err err = {0};
+    struct errmsg err = {0};
     cr_assert_eq(parse_with("session", "\"a/b\"", &c, &err), -EINVAL);
     cr_assert(strstr(err.msg, "\"control_socket\" must be set"), "%s", err.msg);
 
@@ -371,7 +480,7 @@ Test(tund_config, control_socket_length)
 {
     char value[160];
     struct tund_config c;
-    struct cfg_err err = {0};
+    struct errmsg err = {0};
     /* 107 bytes is the longest path sun_path holds with its NUL. */
     snprintf(value, sizeof value, "\"/%0106d\"", 0);
     cr_assert_eq(parse_with("control_socket", value, &c, &err), 0, "%s", err.msg);
@@ -387,15 +496,15 @@ Test(tund_config, unknown_key_rejected)
         "{\"holepuncher\": \"203.0.113.10:7700\", \"session\": \"office\", \"role\": \"server\","
         " \"interface\": {\"name\": \"rph0\", \"address\": \"10.77.0.1/24\"}, \"mtu\": 1400}";
     struct tund_config c;
-    struct cfg_err err = {0};
+    struct errmsg err = {0};
     cr_assert_eq(parse_text(text, &c, &err), -EINVAL);
-    cr_assert_str_eq(err.msg, "config: unknown key \"mtu\"");
+    cr_assert_str_eq(err.msg, "unknown key \"mtu\"");
 }
 
 Test(tund_config, top_level_must_be_object)
 {
     struct tund_config c;
-    struct cfg_err err = {0};
+    struct errmsg err = {0};
     cr_assert_eq(parse_text("[1, 2]", &c, &err), -EINVAL);
     cr_assert(strstr(err.msg, "must be a JSON object"), "%s", err.msg);
 }
@@ -413,8 +522,8 @@ static char *write_temp(const char *text)
 Test(tund_config, missing_file)
 {
     struct tund_config c;
-    struct cfg_err err = {0};
-    cr_assert_eq(tund_config_load("/nonexistent/ruphin/tund.json", &c, &err), -EINVAL);
+    struct errmsg err = {0};
+    cr_assert_eq(tund_config_load("/nonexistent/ruphin/tund.json", &c, &err), -ENOENT);
     cr_assert(strstr(err.msg, "/nonexistent/ruphin/tund.json"), "%s", err.msg);
     cr_assert(strstr(err.msg, "No such file or directory"), "%s", err.msg);
 }
@@ -423,7 +532,7 @@ Test(tund_config, invalid_json_names_the_line)
 {
     char *path = write_temp("{\n  \"session\": \"office\",\n  \"role\": server\n}\n");
     struct tund_config c;
-    struct cfg_err err = {0};
+    struct errmsg err = {0};
     int rc = tund_config_load(path, &c, &err);
     unlink(path);
     cr_assert_eq(rc, -EINVAL);
@@ -438,7 +547,7 @@ Test(tund_config, load_error_names_file_and_key)
         "{\"holepuncher\": \"203.0.113.10:7700\", \"session\": \"office\", \"role\": \"server\",\n"
         " \"interface\": {\"name\": \"rph0\", \"address\": \"10.77.0.1/24\", \"mtu\": 70000}}\n");
     struct tund_config c;
-    struct cfg_err err = {0};
+    struct errmsg err = {0};
     int rc = tund_config_load(path, &c, &err);
     unlink(path);
     cr_assert_eq(rc, -EINVAL);
@@ -447,4 +556,115 @@ Test(tund_config, load_error_names_file_and_key)
              "config %s: \"interface.mtu\" must be an integer 576..9000, got 70000", path);
     cr_assert_str_eq(err.msg, want);
     free(path);
+}
+
+Test(tund_config, a_relative_key_file_is_taken_from_the_config_directory)
+{
+    char dir[] = "/tmp/rph-conf-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char cfg_path[128], key_path[128], sub[128];
+    snprintf(sub, sizeof sub, "%s/keys", dir);
+    cr_assert_eq(mkdir(sub, 0700), 0);
+    snprintf(key_path, sizeof key_path, "%s/keys/office.key", dir);
+    snprintf(cfg_path, sizeof cfg_path, "%s/office.json", dir);
+    int fd = open(key_path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, GOOD_KEY, strlen(GOOD_KEY)), (ssize_t)strlen(GOOD_KEY));
+    close(fd);
+    FILE *f = fopen(cfg_path, "w");
+    cr_assert_not_null(f);
+    fputs("{\"holepuncher\": \"203.0.113.10:7700\", \"session\": \"office\", \"role\": \"server\","
+          " \"interface\": {\"name\": \"rph0\", \"address\": \"10.77.0.1/24\"},"
+          " \"seal\": {\"key_file\": \"keys/office.key\"}}",
+          f);
+    fclose(f);
+    /* Wherever it runs from, the daemon finds the key beside its config. */
+    char cwd[512];
+    cr_assert_not_null(getcwd(cwd, sizeof cwd));
+    cr_assert_eq(chdir("/"), 0);
+    struct tund_config c;
+    struct errmsg err = {0};
+    int rc = tund_config_load_resolved(cfg_path, &c, &err);
+    struct tund_config parsed;
+    int rc2 = tund_config_load(cfg_path, &parsed, &err);
+    cr_assert_eq(chdir(cwd), 0);
+    unlink(key_path);
+    unlink(cfg_path);
+    rmdir(sub);
+    rmdir(dir);
+    cr_assert_eq(rc, 0, "%s", err.msg);
+    cr_assert_str_eq(c.seal_key_file, key_path);
+    cr_assert_eq(c.seal_key[0], 0xab);
+    /* A reload (parse only) anchors it the same way, so it compares equal. */
+    cr_assert_eq(rc2, 0, "%s", err.msg);
+    cr_assert_str_eq(parsed.seal_key_file, key_path);
+    cr_assert(all_zero(parsed.seal_key, sizeof parsed.seal_key));
+}
+
+Test(tund_config, a_missing_key_file_fails_the_load_naming_both_files)
+{
+    char *path = write_temp(
+        "{\"holepuncher\": \"203.0.113.10:7700\", \"session\": \"office\", \"role\": \"server\","
+        " \"interface\": {\"name\": \"rph0\", \"address\": \"10.77.0.1/24\"},"
+        " \"seal\": {\"key_file\": \"/nonexistent/office.key\"}}");
+    struct tund_config c;
+    struct errmsg err = {0};
+    int validated = tund_config_load(path, &c, &err);
+    int resolved = tund_config_load_resolved(path, &c, &err);
+    unlink(path);
+    cr_assert_eq(validated, 0, "validation does not open the key file");
+    cr_assert_eq(resolved, -ENOENT);
+    char want[256];
+    snprintf(want, sizeof want,
+             "config %s: \"seal.key_file\": key file /nonexistent/office.key: No such file", path);
+    cr_assert_eq(strncmp(err.msg, want, strlen(want)), 0, "%s", err.msg);
+    free(path);
+}
+
+struct change {
+    char key[32], was[64], now[64];
+    bool live;
+};
+struct changes {
+    struct change c[16];
+    size_t n;
+};
+
+static void record_change(void *ctx, const char *key, const char *was, const char *now, bool live)
+{
+    struct changes *ch = ctx;
+    cr_assert_lt(ch->n, 16);
+    struct change *c = &ch->c[ch->n++];
+    snprintf(c->key, sizeof c->key, "%s", key);
+    snprintf(c->was, sizeof c->was, "%s", was);
+    snprintf(c->now, sizeof c->now, "%s", now);
+    c->live = live;
+}
+
+Test(tund_config, diff_names_each_changed_key_and_whether_it_applies_live)
+{
+    struct tund_config running, next;
+    struct errmsg err = {0};
+    cr_assert_eq(parse_text(MINIMAL, &running, &err), 0, "%s", err.msg);
+    struct changes ch = {0};
+    cr_assert_eq(parse_text(MINIMAL, &next, &err), 0, "%s", err.msg);
+    cr_assert_eq(tund_config_diff(&running, &next, record_change, &ch), 0);
+    const char *text =
+        "{\"holepuncher\": \"hp.example.net:7700\", \"session\": \"office\", \"role\": \"server\","
+        " \"interface\": {\"name\": \"rph0\", \"address\": \"10.77.0.1/24\", \"mtu\": 1280},"
+        " \"log_level\": \"debug\"}";
+    cr_assert_eq(parse_text(text, &next, &err), 0, "%s", err.msg);
+    cr_assert_eq(tund_config_diff(&running, &next, record_change, &ch), 3);
+    cr_assert_str_eq(ch.c[0].key, "holepuncher");
+    cr_assert_str_eq(ch.c[0].was, "203.0.113.10:7700");
+    cr_assert_str_eq(ch.c[0].now, "hp.example.net:7700");
+    cr_assert_not(ch.c[0].live);
+    cr_assert_str_eq(ch.c[1].key, "interface.mtu");
+    cr_assert_str_eq(ch.c[1].was, "1400");
+    cr_assert_str_eq(ch.c[1].now, "1280");
+    cr_assert_not(ch.c[1].live);
+    cr_assert_str_eq(ch.c[2].key, "log_level");
+    cr_assert_str_eq(ch.c[2].was, "info");
+    cr_assert_str_eq(ch.c[2].now, "debug");
+    cr_assert(ch.c[2].live);
 }

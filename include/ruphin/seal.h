@@ -36,7 +36,10 @@ struct rph_keypair {
 };
 
 bool rph_seal_available(void);
-/* libsodium's init; 0, or RPH_E_NOTSUP without libsodium. */
+/* libsodium's one-time set-up; idempotent, thread-safe and cheap after the first call. The
+ * library's entry points that need libsodium call it themselves (sealed peer creation,
+ * holepuncher creation, key generation, derivation, rph_aead_select), so callers need not.
+ * 0, -ENOMEM when libsodium cannot start, or RPH_E_NOTSUP without libsodium. */
 int rph_seal_init(void);
 int rph_seal_derive(struct rph_seal_keys *k, const uint8_t key[RPH_KEY_LEN], const void *name,
                     size_t name_len);

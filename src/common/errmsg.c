@@ -29,6 +29,16 @@ int errmsg_fail(struct errmsg *e, int code, const char *fmt, ...)
     return code;
 }
 
+void errmsg_append(struct errmsg *e, const char *fmt, ...)
+{
+    if (!e) return;
+    size_t n = strnlen(e->msg, sizeof e->msg - 1);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg + n, sizeof e->msg - n, fmt, ap);
+    va_end(ap);
+}
+
 void errmsg_prefix(struct errmsg *e, const char *fmt, ...)
 {
     if (!e) return;

@@ -13,6 +13,8 @@ void errmsg_set(struct errmsg *e, const char *fmt, ...) __attribute__((format(pr
 /* Sets the message and returns code, so a failing path is `return errmsg_fail(e, -EIO, ...)`. */
 int errmsg_fail(struct errmsg *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Adds to the end of the message already there (e.g. "; " and a further problem). */
+void errmsg_append(struct errmsg *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Puts "PREFIX: " before the message already there (e.g. the config file's name). */
 void errmsg_prefix(struct errmsg *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

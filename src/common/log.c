@@ -2,6 +2,7 @@
 // Logging for the daemons: one line per event, level-tagged, to stderr.
 #include "log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@ static const char *prog = "ruphin";
 static int to_journal;
 
 static const char *const names[] = {"error", "warn", "info", "debug"};
+#define N_LEVELS (sizeof names / sizeof names[0])
 /* syslog priorities: err, warning, info, debug */
 static const int prio[] = {3, 4, 6, 7};
 
@@ -35,13 +37,31 @@ enum log_level log_get_level(void)
 
 int log_parse_level(const char *s, enum log_level *out)
 {
-    for (int i = 0; i < 4; i++) {
+    for (size_t i = 0; i < N_LEVELS; i++) {
         if (strcmp(s, names[i]) == 0) {
             *out = (enum log_level)i;
             return 0;
         }
     }
-    return -1;
+    return -EINVAL;
+}
+
+const char *log_level_name(enum log_level lvl)
+{
+    return (unsigned)lvl < N_LEVELS ? names[lvl] : "?";
+}
+
+const char *log_level_choices(char *buf, size_t cap)
+{
+    size_t o = 0;
+    if (cap) buf[0] = 0;
+    for (size_t i = 0; i < N_LEVELS && o < cap; i++) {
+        const char *sep = i == 0 ? "" : i + 1 == N_LEVELS ? " or " : ", ";
+        int n = snprintf(buf + o, cap - o, "%s\"%s\"", sep, names[i]);
+        if (n < 0) break;
+        o += (size_t)n;
+    }
+    return buf;
 }
 
 void log_msg(enum log_level lvl, const char *fmt, ...)

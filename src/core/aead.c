@@ -4,34 +4,47 @@
 // vector and random inputs across both), so peers never need to agree on which one runs.
 #include "ruphin/aead.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chacha20.h"
 #include "ruphin/error.h"
+#include "ruphin/seal.h"
 
 #ifdef RUPHIN_HAVE_SODIUM
 #include <sodium.h>
 
-/* 0 = not chosen yet; set once, before the data path runs (it is read per packet). */
-static enum rph_aead_impl chosen;
+/* 0 = not chosen yet (an enum rph_aead_impl otherwise). Read per packet, so relaxed: any
+ * thread sees either 0 or a valid choice, and both choices give the same bytes. */
+static atomic_int chosen;
+
+static enum rph_aead_impl auto_choice(void)
+{
+    const char *env = getenv("RUPHIN_AEAD");
+    return rph_chacha20_avx512_usable() && !(env && strcmp(env, "sodium") == 0) ? RPH_AEAD_AVX512
+                                                                                : RPH_AEAD_SODIUM;
+}
 
 int rph_aead_select(enum rph_aead_impl impl)
 {
-    bool fast = rph_chacha20_avx512_usable();
-    if (impl == RPH_AEAD_AVX512 && !fast) return RPH_E_NOTSUP;
-    if (impl == RPH_AEAD_AUTO) {
-        const char *env = getenv("RUPHIN_AEAD");
-        impl = (fast && !(env && strcmp(env, "sodium") == 0)) ? RPH_AEAD_AVX512 : RPH_AEAD_SODIUM;
-    }
-    chosen = impl;
+    int r = rph_seal_init();
+    if (r < 0) return r;
+    if (impl == RPH_AEAD_AVX512 && !rph_chacha20_avx512_usable()) return RPH_E_NOTSUP;
+    if (impl == RPH_AEAD_AUTO) impl = auto_choice();
+    atomic_store_explicit(&chosen, (int)impl, memory_order_relaxed);
     return 0;
 }
 
 static enum rph_aead_impl impl(void)
 {
-    if (!chosen) rph_aead_select(RPH_AEAD_AUTO);
-    return chosen;
+    int c = atomic_load_explicit(&chosen, memory_order_relaxed);
+    if (c) return (enum rph_aead_impl)c;
+    /* The first use picks the default, unless a racing rph_aead_select got there first. */
+    int none = 0;
+    c = (int)auto_choice();
+    if (!atomic_compare_exchange_strong(&chosen, &none, c)) c = none;
+    return (enum rph_aead_impl)c;
 }
 
 const char *rph_aead_impl_name(void)

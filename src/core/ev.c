@@ -213,7 +213,6 @@ struct rph_ev_peer *rph_ev_peer_new(struct event_base *base, const struct rph_pe
     if (!p->rd || !p->timer) goto fail;
     struct rph_peer_callbacks inner = {
         .send = peer_send, .on_data = peer_data, .on_remote = peer_remote, .on_state = peer_state};
-    if (cfg->sealed) rph_seal_init();
     p->peer = rph_peer_new(cfg, &inner, p, rph_now_ms(), &e);
     if (!p->peer) goto fail;
     event_add(p->rd, NULL);

@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "ratelimit.h"
+#include "token_bucket.h"
 #include "ruphin/clock.h"
 #include "ruphin/error.h"
 #include "ruphin/seal.h"
@@ -27,7 +27,7 @@ struct rph_holepuncher {
     void *ev_ctx;
     struct rph_holepuncher_stats stats;
     int64_t wall_offset_ms;
-    struct ratelimit rl;
+    struct token_bucket tb;
     uint64_t verify_milli, verify_last_ms;
     uint64_t join_seen[JOIN_CACHE];
     size_t join_next;
@@ -57,9 +57,10 @@ struct rph_holepuncher *rph_holepuncher_new(const struct rph_holepuncher_config 
         free(hp);
         return NULL;
     }
-    rl_init(&hp->rl, cfg->rate_per_s, cfg->rate_burst);
+    tb_init(&hp->tb, cfg->rate_per_s, cfg->rate_burst);
     hp->verify_milli = (uint64_t)cfg->verify_per_s * 1000u;
-    rph_seal_init();
+    /* Sealed Register/Join are verified with libsodium; a build without it refuses them. */
+    (void)rph_seal_init();
     hp->wall_offset_ms = rph_wall_offset_ms();
     return hp;
 }
@@ -82,7 +83,7 @@ void rph_holepuncher_reconfigure(struct rph_holepuncher *hp,
 {
     hp->cfg = *cfg;
     rph_store_set_max(hp->store, cfg->max_sessions);
-    rl_init(&hp->rl, cfg->rate_per_s, cfg->rate_burst);
+    tb_init(&hp->tb, cfg->rate_per_s, cfg->rate_burst);
 }
 
 void rph_holepuncher_set_wall_offset(struct rph_holepuncher *hp, int64_t offset_ms)
@@ -298,7 +299,7 @@ int rph_holepuncher_input(struct rph_holepuncher *hp, const uint8_t *buf, size_t
      * signed Register. They share a global budget of signature checks instead. */
     bool plain = m.type == RPH_REGISTER || m.type == RPH_JOIN;
     bool sealed = m.type == RPH_SEALED_REGISTER || m.type == RPH_SEALED_JOIN;
-    if ((plain && !rl_take(&hp->rl, from, now_ms)) || (sealed && !verify_take(hp, now_ms))) {
+    if ((plain && !tb_take(&hp->tb, from, now_ms)) || (sealed && !verify_take(hp, now_ms))) {
         refuse(hp, plain ? &m.session : NULL, from, RPH_E_RATE);
         return RPH_E_RATE;
     }

@@ -77,7 +77,6 @@ static int passive_init(struct passive *p, const struct rph_peer_config *cfg)
     p->family = cfg->holepuncher.family;
     struct rph_peer_callbacks cb = {.send = p_send, .on_data = p_data};
     int err = 0;
-    if (cfg->sealed) rph_seal_init();
     p->peer = rph_peer_new(cfg, &cb, p, rph_now_ms(), &err);
     return p->peer ? 0 : err;
 }

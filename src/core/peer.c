@@ -126,10 +126,8 @@ struct rph_peer *rph_peer_new(const struct rph_peer_config *cfg,
         cfg->peer_timeout_ms == 0 || cfg->session.len > RPH_SESSION_MAX ||
         (cfg->sealed && (cfg->rekey_ms == 0 || cfg->max_remotes > SEAL_MAX_SLOTS)))
         goto fail;
-    if (cfg->sealed && !rph_seal_available()) {
-        e = RPH_E_NOTSUP;
-        goto fail;
-    }
+    /* libsodium's one-time set-up (RPH_E_NOTSUP in a build without it). */
+    if (cfg->sealed && (e = rph_seal_init()) < 0) goto fail;
     e = -ENOMEM;
     p = calloc(1, sizeof *p);
     if (!p) goto fail;

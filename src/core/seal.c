@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,11 +32,19 @@ bool rph_seal_available(void)
     return true;
 }
 
+static atomic_bool seal_ready;
+
 int rph_seal_init(void)
 {
+    /* One load after the first success: cheap enough for every entry point to call. */
+    if (atomic_load_explicit(&seal_ready, memory_order_acquire)) return 0;
+    /* sodium_init is itself thread-safe and idempotent, so racing first calls are fine. */
     if (sodium_init() < 0) return -ENOMEM;
-    /* Choose the transport AEAD now, not on the first packet. */
-    return rph_aead_select(RPH_AEAD_AUTO);
+    /* Fix the transport AEAD (a CPU probe) now, not on the first packet; an explicit
+     * rph_aead_select, before or after, still wins. */
+    (void)rph_aead_impl_name();
+    atomic_store_explicit(&seal_ready, true, memory_order_release);
+    return 0;
 }
 
 void rph_seal_wipe(void *p, size_t n)
@@ -52,6 +61,8 @@ int rph_seal_derive(struct rph_seal_keys *k, const uint8_t key[RPH_KEY_LEN], con
                     size_t name_len)
 {
     if (name_len > RPH_SESSION_MAX) return RPH_E_SESSION_LEN;
+    int r = rph_seal_init();
+    if (r < 0) return r;
     uint8_t in[sizeof LABEL + RPH_SESSION_MAX];
     memcpy(in, LABEL, sizeof LABEL); /* the NUL separates label and name */
     memcpy(in + sizeof LABEL, name, name_len);
@@ -68,6 +79,8 @@ int rph_seal_derive(struct rph_seal_keys *k, const uint8_t key[RPH_KEY_LEN], con
 
 int rph_key_generate(uint8_t key[RPH_KEY_LEN])
 {
+    int r = rph_seal_init();
+    if (r < 0) return r;
     randombytes_buf(key, RPH_KEY_LEN);
     return 0;
 }

@@ -16,6 +16,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "errmsg.h"
 #include "ruphin/error.h"
 #include "ruphin/seal.h"
 
@@ -61,6 +62,13 @@ static int usage_error(const char *msg, const char *arg)
     return EXIT_USAGE;
 }
 
+/* The one place a failure reaches the user: "ruphinctl: MSG"; returns EXIT_FAIL. */
+static int fail(const struct errmsg *e)
+{
+    fprintf(stderr, "ruphinctl: %s\n", e->msg);
+    return EXIT_FAIL;
+}
+
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -83,26 +91,22 @@ static int wait_fd(int fd, short ev, int64_t deadline)
 }
 
 /* Sends req and reads the answer line (or up to the daemon's close). 0 with *out (malloc'd,
- * NUL terminated), or -1 after printing why. */
-static int query(const char *path, const char *req, char **out, size_t *outlen)
+ * NUL terminated), or a negative errno with err naming the socket and what failed. */
+static int query(const char *path, const char *req, char **out, size_t *outlen, struct errmsg *err)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     memcpy(sa.sun_path, path, strlen(path) + 1);
     int64_t deadline = now_ms() + TIMEOUT_MS;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        fprintf(stderr, "ruphinctl: socket: %s\n", strerror(errno));
-        return -1;
-    }
+    if (fd < 0) return errmsg_fail(err, -errno, "socket: %s", strerror(errno));
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
         int e = errno;
         const char *hint = (e == ENOENT || e == ECONNREFUSED) ? " (is ruphin-tund running?)"
                            : e == EACCES ? " (run as root or as a member of the socket's group)"
                            : e == EAGAIN ? " (ruphin-tund is busy; try again)"
                                          : "";
-        fprintf(stderr, "ruphinctl: cannot connect to %s: %s%s\n", path, strerror(e), hint);
         close(fd);
-        return -1;
+        return errmsg_fail(err, -e, "cannot connect to %s: %s%s", path, strerror(e), hint);
     }
     size_t off = 0, rlen = strlen(req);
     while (off < rlen) {
@@ -114,29 +118,29 @@ static int query(const char *path, const char *req, char **out, size_t *outlen)
         if (errno == EINTR) continue;
         if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_fd(fd, POLLOUT, deadline) > 0)
             continue;
-        fprintf(stderr, "ruphinctl: sending to %s: %s\n", path,
-                errno == EAGAIN ? "timed out" : strerror(errno));
+        int e = errno;
         close(fd);
-        return -1;
+        return errmsg_fail(err, -e, "sending to %s: %s", path,
+                           e == EAGAIN ? "timed out" : strerror(e));
     }
     size_t len = 0, cap = 4096;
     char *buf = malloc(cap);
+    int rc = -ENOMEM;
     if (!buf) {
-        fprintf(stderr, "ruphinctl: out of memory\n");
-        close(fd);
-        return -1;
+        errmsg_set(err, "out of memory");
+        goto out;
     }
     for (;;) {
         if (len + 1 >= cap) {
             if (cap >= ANSWER_MAX) {
-                fprintf(stderr, "ruphinctl: answer from %s is larger than %u MiB\n", path,
-                        ANSWER_MAX >> 20);
-                goto fail;
+                rc = errmsg_fail(err, -EMSGSIZE, "answer from %s is larger than %u MiB", path,
+                                 ANSWER_MAX >> 20);
+                goto out;
             }
             char *nb = realloc(buf, cap * 2);
             if (!nb) {
-                fprintf(stderr, "ruphinctl: out of memory\n");
-                goto fail;
+                rc = errmsg_fail(err, -ENOMEM, "out of memory");
+                goto out;
             }
             buf = nb;
             cap *= 2;
@@ -156,28 +160,27 @@ static int query(const char *path, const char *req, char **out, size_t *outlen)
             int w = wait_fd(fd, POLLIN, deadline);
             if (w > 0) continue;
             if (w == 0) {
-                fprintf(stderr, "ruphinctl: no answer from %s within %d s\n", path,
-                        TIMEOUT_MS / 1000);
-                goto fail;
+                rc = errmsg_fail(err, -ETIMEDOUT, "no answer from %s within %d s", path,
+                                 TIMEOUT_MS / 1000);
+                goto out;
             }
         }
-        fprintf(stderr, "ruphinctl: reading from %s: %s\n", path, strerror(errno));
-        goto fail;
+        rc = errmsg_fail(err, -errno, "reading from %s: %s", path, strerror(errno));
+        goto out;
     }
-    close(fd);
     buf[len] = 0;
     if (len == 0) {
-        fprintf(stderr, "ruphinctl: %s closed the connection without an answer\n", path);
-        free(buf);
-        return -1;
+        rc = errmsg_fail(err, -ENODATA, "%s closed the connection without an answer", path);
+        goto out;
     }
+    close(fd);
     *out = buf;
     *outlen = len;
     return 0;
-fail:
+out:
     close(fd);
     free(buf);
-    return -1;
+    return rc;
 }
 
 /* Strings from the socket go to a terminal: control characters must not reach it. */
@@ -349,22 +352,23 @@ static int cmd_status(const char *path, bool json)
 {
     char *raw;
     size_t len;
-    if (query(path, "status\n", &raw, &len) < 0) return EXIT_FAIL;
+    struct errmsg err;
+    if (query(path, "status\n", &raw, &len, &err) < 0) return fail(&err);
     char *nl = memchr(raw, '\n', len);
     if (nl) len = (size_t)(nl - raw); /* anything after the line is not ours to show */
     cJSON *st = cJSON_ParseWithLength(raw, len);
     if (!cJSON_IsObject(st)) {
-        fprintf(stderr, "ruphinctl: malformed answer from %s: not a JSON object\n", path);
         cJSON_Delete(st);
         free(raw);
-        return EXIT_FAIL;
+        errmsg_set(&err, "malformed answer from %s: not a JSON object", path);
+        return fail(&err);
     }
     scrub(st);
     const char *error = str(st, "error");
     int rc = EXIT_OK;
     if (error) {
-        fprintf(stderr, "ruphinctl: ruphin-tund answered: %s\n", error);
-        rc = EXIT_FAIL;
+        errmsg_set(&err, "ruphin-tund answered: %s", error);
+        rc = fail(&err);
     }
     if (json) {
         while (len > 0 && raw[len - 1] == '\r')
@@ -379,40 +383,38 @@ static int cmd_status(const char *path, bool json)
     return rc;
 }
 
-static int cmd_genkey(const char *file)
+/* Writes a new key to file (never over an existing one), or to stdout when file is NULL. */
+static int genkey(const char *file, struct errmsg *err)
 {
     uint8_t key[RPH_KEY_LEN];
     char text[RPH_KEY_B64_LEN + 2];
-    if (rph_seal_init() < 0 || rph_key_generate(key) < 0 ||
-        rph_key_to_base64(key, text, sizeof text) < 0) {
-        fprintf(stderr, "ruphinctl: genkey: %s\n", rph_strerror(RPH_E_NOTSUP));
-        return EXIT_FAIL;
-    }
+    int r = rph_key_generate(key);
+    if (r == 0) r = rph_key_to_base64(key, text, sizeof text);
     rph_seal_wipe(key, sizeof key);
+    if (r < 0) return errmsg_fail(err, r, "genkey: %s", rph_strerror(RPH_E_NOTSUP));
     strcat(text, "\n");
     if (!file) {
         fputs(text, stdout);
         rph_seal_wipe(text, sizeof text);
-        return EXIT_OK;
+        return 0;
     }
     /* O_EXCL: a typo must never overwrite the key every peer of a session shares. */
     int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
-        fprintf(stderr, "ruphinctl: genkey: %s: %s\n", file, strerror(errno));
+        int e = errno;
         rph_seal_wipe(text, sizeof text);
-        return EXIT_FAIL;
+        return errmsg_fail(err, -e, "genkey: %s: %s", file, strerror(e));
     }
     ssize_t n = write(fd, text, strlen(text));
     int werr = n == (ssize_t)strlen(text) ? 0 : (n < 0 ? errno : EIO);
     if (close(fd) < 0 && !werr) werr = errno;
     rph_seal_wipe(text, sizeof text);
     if (werr) {
-        fprintf(stderr, "ruphinctl: genkey: writing %s: %s\n", file, strerror(werr));
         unlink(file);
-        return EXIT_FAIL;
+        return errmsg_fail(err, -werr, "genkey: writing %s: %s", file, strerror(werr));
     }
     fprintf(stderr, "ruphinctl: wrote a new key to %s (mode 0600); copy it to every peer\n", file);
-    return EXIT_OK;
+    return 0;
 }
 
 static int by_name(const void *a, const void *b)
@@ -435,9 +437,10 @@ static int status_all(bool json)
     }
     if (d) closedir(d);
     if (n == 0) {
-        fprintf(stderr, "ruphinctl: no control socket in " SOCKET_DIR
-                        " (is ruphin-tund running? else name it with -s)\n");
-        return EXIT_FAIL;
+        struct errmsg err;
+        errmsg_set(&err, "no control socket in " SOCKET_DIR
+                         " (is ruphin-tund running? else name it with -s)");
+        return fail(&err);
     }
     qsort(paths, n, sizeof paths[0], by_name);
     int rc = EXIT_OK;
@@ -493,10 +496,11 @@ int main(int argc, char **argv)
         }
     }
     if (!cmd) return usage_error("missing command", NULL);
+    struct errmsg err;
     if (strcmp(cmd, "genkey") == 0) {
-        int r = cmd_genkey(arg);
+        if (genkey(arg, &err) < 0) return fail(&err);
         if (fflush(stdout) != 0) return EXIT_FAIL;
-        return r;
+        return EXIT_OK;
     }
     if (strcmp(cmd, "status") != 0) return usage_error("unknown command", cmd);
     if (!sock) return status_all(json);
@@ -505,8 +509,8 @@ int main(int argc, char **argv)
         return usage_error("socket path longer than 107 bytes", sock);
     int rc = cmd_status(sock, json);
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "ruphinctl: writing output: %s\n", strerror(errno));
-        return EXIT_FAIL;
+        errmsg_set(&err, "writing output: %s", strerror(errno));
+        return fail(&err);
     }
     return rc;
 }

@@ -33,10 +33,11 @@ struct hpd_config {
     uint32_t rate_burst;
 };
 
-/* Fills out from a parsed config object; 0, or -1 with err naming the key and the problem. */
-int hpd_config_parse(const cJSON *root, struct hpd_config *out, struct cfg_err *err);
-/* Reads and parses path; errors name the file too. */
-int hpd_config_load(const char *path, struct hpd_config *out, struct cfg_err *err);
+/* Fills out from a parsed config object (no I/O: the listen addresses are numeric); 0, or
+ * -EINVAL with err naming the key and the problem. out is only written on success. */
+int hpd_config_parse(const cJSON *root, struct hpd_config *out, struct errmsg *err);
+/* Reads and parses path; errors name the file ("config PATH: ..."). 0 or a negative errno. */
+int hpd_config_load(const char *path, struct hpd_config *out, struct errmsg *err);
 /* true when both configs listen on the same set of addresses (in any order). */
 bool hpd_config_same_listen(const struct hpd_config *a, const struct hpd_config *b);
 

@@ -33,12 +33,6 @@ struct hpd_daemon {
     int stop_signal;
 };
 
-static const char *level_name(enum log_level l)
-{
-    static const char *const names[] = {"error", "warn", "info", "debug"};
-    return (unsigned)l < 4 ? names[l] : "?";
-}
-
 static void core_config(const struct hpd_config *cfg, struct rph_holepuncher_config *hc)
 {
     rph_holepuncher_config_defaults(hc);
@@ -76,10 +70,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 int hpd_daemon_reload(struct hpd_daemon *d)
 {
     struct hpd_config nc;
-    struct cfg_err err;
-    if (hpd_config_load(d->config_path, &nc, &err) < 0) {
+    struct errmsg err;
+    int rc = hpd_config_load(d->config_path, &nc, &err);
+    if (rc < 0) {
         log_error("reload failed, keeping the running config: %s", err.msg);
-        return -1;
+        return rc;
     }
     log_set_level(nc.log_level);
     struct rph_holepuncher_config hc;
@@ -97,7 +92,8 @@ int hpd_daemon_reload(struct hpd_daemon *d)
     size_t count = rph_holepuncher_session_count(d->hp);
     log_info("reloaded config %s: session_ttl %u s, max_sessions %zu, log_level %s "
              "(sessions kept: %zu)",
-             d->config_path, nc.session_ttl_s, nc.max_sessions, level_name(nc.log_level), count);
+             d->config_path, nc.session_ttl_s, nc.max_sessions, log_level_name(nc.log_level),
+             count);
     if (count > nc.max_sessions)
         log_warn("reload: %zu sessions exceed max_sessions %zu; new sessions are refused until "
                  "enough expire",
@@ -121,24 +117,24 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(d->base);
 }
 
-static void bind_error(const struct hpd_config *cfg, int err, char *msg, size_t cap)
+static void bind_error(const struct hpd_config *cfg, int err, struct errmsg *msg)
 {
     int perr = 0;
     int i = hpd_listen_probe(cfg->listen, cfg->n_listen, &perr);
     char a[RPH_ADDR_STRLEN];
     if (i >= 0) {
-        snprintf(msg, cap, "cannot bind %s: %s", rph_addr_format(&cfg->listen[i], a, sizeof a),
-                 rph_strerror(perr));
+        errmsg_set(msg, "cannot bind %s: %s", rph_addr_format(&cfg->listen[i], a, sizeof a),
+                   rph_strerror(perr));
         return;
     }
     /* All bind now: the failure was elsewhere (memory) or the address was freed since. */
     char all[HPD_MAX_LISTEN * (RPH_ADDR_STRLEN + 1)];
     listen_text(cfg, all, sizeof all);
-    snprintf(msg, cap, "cannot listen on %s: %s", all, rph_strerror(err));
+    errmsg_set(msg, "cannot listen on %s: %s", all, rph_strerror(err));
 }
 
 int hpd_daemon_new(const char *config_path, const struct hpd_config *cfg, struct hpd_daemon **out,
-                   char *msg, size_t cap)
+                   struct errmsg *msg)
 {
     int e = -ENOMEM;
     struct hpd_daemon *d = calloc(1, sizeof *d);
@@ -149,14 +145,14 @@ int hpd_daemon_new(const char *config_path, const struct hpd_config *cfg, struct
     hpd_event_log_init(&d->elog, cfg->max_sessions);
     d->base = event_base_new();
     if (!d->base) {
-        snprintf(msg, cap, "cannot create the libevent base");
+        errmsg_set(msg, "cannot create the libevent base");
         goto fail;
     }
     struct rph_holepuncher_config hc;
     core_config(cfg, &hc);
     d->evh = rph_ev_holepuncher_new(d->base, &hc, cfg->listen, cfg->n_listen, &e);
     if (!d->evh) {
-        bind_error(cfg, e, msg, cap);
+        bind_error(cfg, e, msg);
         goto fail;
     }
     d->hp = rph_ev_holepuncher_core(d->evh);
@@ -164,20 +160,20 @@ int hpd_daemon_new(const char *config_path, const struct hpd_config *cfg, struct
     for (size_t i = 0; i < N_SIGNALS; i++) {
         d->sig[i] = evsignal_new(d->base, handled_signals[i], on_signal, d);
         if (!d->sig[i] || evsignal_add(d->sig[i], NULL) < 0) {
-            snprintf(msg, cap, "cannot handle signal %s", strsignal(handled_signals[i]));
+            errmsg_set(msg, "cannot handle signal %s", strsignal(handled_signals[i]));
             goto fail;
         }
     }
     d->tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
     struct timeval sec = {1, 0};
     if (!d->tick || event_add(d->tick, &sec) < 0) {
-        snprintf(msg, cap, "cannot start the expiry timer");
+        errmsg_set(msg, "cannot start the expiry timer");
         goto fail;
     }
     *out = d;
     return 0;
 nomem:
-    snprintf(msg, cap, "out of memory");
+    errmsg_set(msg, "out of memory");
 fail:
     hpd_daemon_free(d);
     return e < 0 ? e : -ENOMEM;
@@ -203,7 +199,7 @@ int hpd_daemon_run(struct hpd_daemon *d)
     listen_text(&d->cfg, bound, sizeof bound);
     log_info("holepuncherd %s listening on %s (session_ttl %u s, max_sessions %zu, log_level %s)",
              RUPHIN_VERSION, bound, d->cfg.session_ttl_s, d->cfg.max_sessions,
-             level_name(d->cfg.log_level));
+             log_level_name(d->cfg.log_level));
     notify_ready(); /* the sockets are bound (hpd_daemon_new) */
     int r = event_base_dispatch(d->base);
     if (r < 0) {

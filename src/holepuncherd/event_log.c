@@ -10,9 +10,9 @@
 void hpd_event_log_init(struct hpd_event_log *el, size_t max_sessions)
 {
     el->max_sessions = max_sessions;
-    hpd_ratelimit_init(&el->refused, 1000);
-    hpd_ratelimit_init(&el->dropped, 1000);
-    hpd_ratelimit_init(&el->denied, 1000);
+    log_limit_init(&el->refused, 1000);
+    log_limit_init(&el->dropped, 1000);
+    log_limit_init(&el->denied, 1000);
 }
 
 static const char *addr_text(const struct rph_addr *a, char *buf, size_t cap)
@@ -69,7 +69,7 @@ void hpd_event_log_cb(void *ctx, const struct rph_hp_event *ev)
                  addr_text(ev->from, from, sizeof from));
         break;
     case RPH_HP_REFUSED_FULL:
-        if (hpd_ratelimit_take(&el->refused, rph_now_ms(), &more)) {
+        if (log_limit_take(&el->refused, rph_now_ms(), &more)) {
             if (more)
                 log_warn("session %s refused: table full (max_sessions %zu), register from %s; "
                          "%llu more refused since the last line",
@@ -86,7 +86,7 @@ void hpd_event_log_cb(void *ctx, const struct rph_hp_event *ev)
         break;
     case RPH_HP_REFUSED:
         /* An attack or a misconfigured peer: worth a line, but a flood gets one a second. */
-        if (hpd_ratelimit_take(&el->denied, rph_now_ms(), &more))
+        if (log_limit_take(&el->denied, rph_now_ms(), &more))
             log_warn("refused a request from %s%s%s: %s%s", addr_text(ev->from, from, sizeof from),
                      ev->session ? " for session " : "", ev->session ? sess : "",
                      ev->err == RPH_E_UNEXPECTED ? "plaintext message for a sealed session"
@@ -94,7 +94,7 @@ void hpd_event_log_cb(void *ctx, const struct rph_hp_event *ev)
                      more ? " (and more since the last line)" : "");
         break;
     case RPH_HP_DROPPED:
-        if (hpd_ratelimit_take(&el->dropped, rph_now_ms(), &more)) {
+        if (log_limit_take(&el->dropped, rph_now_ms(), &more)) {
             if (more)
                 log_debug("dropped a datagram from %s: %s; %llu more dropped since the last line",
                           addr_text(ev->from, from, sizeof from), rph_strerror(ev->err),
@@ -109,13 +109,13 @@ void hpd_event_log_cb(void *ctx, const struct rph_hp_event *ev)
 
 void hpd_event_log_flush(struct hpd_event_log *el, uint64_t now_ms)
 {
-    uint64_t n = hpd_ratelimit_flush(&el->refused, now_ms);
+    uint64_t n = log_limit_flush(&el->refused, now_ms);
     if (n)
         log_warn("%llu more sessions refused: table full (max_sessions %zu)", (unsigned long long)n,
                  el->max_sessions);
-    n = hpd_ratelimit_flush(&el->denied, now_ms);
+    n = log_limit_flush(&el->denied, now_ms);
     if (n) log_warn("%llu more requests refused", (unsigned long long)n);
-    n = hpd_ratelimit_flush(&el->dropped, now_ms);
+    n = log_limit_flush(&el->dropped, now_ms);
     if (n && log_get_level() >= LOG_LVL_DEBUG)
         log_debug("%llu more datagrams dropped", (unsigned long long)n);
 }

@@ -7,14 +7,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ratelimit.h"
+#include "log_limit.h"
 #include "ruphin/holepuncher.h"
 
 struct hpd_event_log {
     size_t max_sessions; /* named in the "table full" line */
-    struct hpd_ratelimit refused;
-    struct hpd_ratelimit dropped;
-    struct hpd_ratelimit denied; /* well-formed requests refused (bad signature, stale, rate) */
+    struct log_limit refused;
+    struct log_limit dropped;
+    struct log_limit denied; /* well-formed requests refused (bad signature, stale, rate) */
 };
 
 void hpd_event_log_init(struct hpd_event_log *el, size_t max_sessions);

@@ -73,7 +73,7 @@ int main(int argc, char **argv)
     }
 
     struct hpd_config cfg;
-    struct cfg_err err;
+    struct errmsg err;
     if (hpd_config_load(path, &cfg, &err) < 0) {
         fprintf(stderr, "holepuncherd: %s\n", err.msg);
         return EXIT_USAGE;
@@ -86,9 +86,8 @@ int main(int argc, char **argv)
     log_init("holepuncherd");
     log_set_level(cfg.log_level);
     struct hpd_daemon *d = NULL;
-    char msg[512];
-    if (hpd_daemon_new(path, &cfg, &d, msg, sizeof msg) < 0) {
-        log_error("%s", msg);
+    if (hpd_daemon_new(path, &cfg, &d, &err) < 0) {
+        log_error("%s", err.msg);
         return EXIT_RUNTIME;
     }
     int r = hpd_daemon_run(d);

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
-// Reads ruphin-tund's JSON config strictly: unknown keys, wrong types and bad ranges all fail.
+// Reads ruphin-tund's JSON config strictly (unknown keys, wrong types and bad ranges all fail),
+// then, apart from that, resolves what needs the system: DNS, the key file, the user database.
 #include "config.h"
 
 #include "ruphin/seal.h"
 
 #include <arpa/inet.h>
-#include <pwd.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@ static const char *const iface_keys[] = {"name", "address", "address6", "mtu", N
 
 /* The shared getters name the bare key; a key inside "interface" is reported with its path
  * so the message points at the right line of the file. */
-static void qualify(struct cfg_err *err, const char *key, const char *path)
+static void qualify(struct errmsg *err, const char *key, const char *path)
 {
     char pat[64];
     snprintf(pat, sizeof pat, "\"%s\"", key);
@@ -34,22 +35,19 @@ static void qualify(struct cfg_err *err, const char *key, const char *path)
 }
 
 static int get_string(const cJSON *obj, const char *key, const char *path, bool required,
-                      const char **out, struct cfg_err *err)
+                      const char **out, struct errmsg *err)
 {
     int rc = cfg_get_string(obj, key, out, err);
     if (rc < 0) {
         qualify(err, key, path);
         return -EINVAL;
     }
-    if (rc == 1 && required) {
-        cfg_errorf(err, "config: \"%s\" is required", path);
-        return -EINVAL;
-    }
+    if (rc == 1 && required) return errmsg_fail(err, -EINVAL, "\"%s\" is required", path);
     return rc;
 }
 
 static int get_int(const cJSON *obj, const char *key, const char *path, long min, long max,
-                   long def, int *out, struct cfg_err *err)
+                   long def, int *out, struct errmsg *err)
 {
     long v = def;
     if (cfg_get_int(obj, key, min, max, &v, err) < 0) {
@@ -60,65 +58,63 @@ static int get_int(const cJSON *obj, const char *key, const char *path, long min
     return 0;
 }
 
-static int parse_holepuncher(const cJSON *root, struct tund_config *c, struct cfg_err *err)
+static int check_holepuncher_addr(const struct tund_config *c, struct errmsg *err)
+{
+    static const uint8_t zero[16];
+    if (memcmp(c->holepuncher_addr.ip, zero, sizeof zero) == 0)
+        return errmsg_fail(err, -EINVAL,
+                           "\"holepuncher\" must name a host, got the unspecified address \"%s\"",
+                           c->holepuncher);
+    return 0;
+}
+
+static int parse_holepuncher(const cJSON *root, struct tund_config *c, struct errmsg *err)
 {
     const char *s;
     int rc = get_string(root, "holepuncher", "holepuncher", true, &s, err);
     if (rc) return rc;
-    if (strlen(s) > TUND_HOLEPUNCHER_MAX) {
-        cfg_errorf(err, "config: \"holepuncher\" must be at most %d characters, got %zu",
-                   TUND_HOLEPUNCHER_MAX, strlen(s));
-        return -EINVAL;
-    }
-    const char *why = NULL;
+    if (strlen(s) > TUND_HOLEPUNCHER_MAX)
+        return errmsg_fail(err, -EINVAL, "\"holepuncher\" must be at most %d characters, got %zu",
+                           TUND_HOLEPUNCHER_MAX, strlen(s));
+    struct errmsg why;
     char host[256];
     unsigned port;
-    /* Split first so a malformed value is reported as such, not as a failed DNS lookup. */
-    if (hostport_split(s, host, sizeof host, &port, &why) < 0) {
-        cfg_errorf(
-            err, "config: \"holepuncher\" must be \"host:port\" or \"[IPv6]:port\": %s, got \"%s\"",
-            why, s);
-        return -EINVAL;
-    }
-    if (hostport_resolve(s, &c->holepuncher_addr, &why) < 0) {
-        cfg_errorf(err, "config: \"holepuncher\": cannot resolve \"%s\": %s", s, why);
-        return -EINVAL;
-    }
-    static const uint8_t zero[16];
-    if (memcmp(c->holepuncher_addr.ip, zero, sizeof zero) == 0) {
-        cfg_errorf(
-            err, "config: \"holepuncher\" must name a host, got the unspecified address \"%s\"", s);
-        return -EINVAL;
-    }
+    if (hostport_split(s, host, sizeof host, &port, &why) < 0)
+        return errmsg_fail(
+            err, -EINVAL,
+            "\"holepuncher\" must be \"host:port\" or \"[IPv6]:port\": %s, got \"%s\"", why.msg, s);
     strcpy(c->holepuncher, s);
-    return 0;
+    /* A numeric address is taken now; a name waits for tund_config_resolve (DNS may block). */
+    memset(&c->holepuncher_addr, 0, sizeof c->holepuncher_addr);
+    if (rph_addr_parse(s, &c->holepuncher_addr) < 0) {
+        memset(&c->holepuncher_addr, 0, sizeof c->holepuncher_addr);
+        return 0;
+    }
+    return check_holepuncher_addr(c, err);
 }
 
-static int parse_session(const cJSON *root, struct tund_config *c, struct cfg_err *err)
+static int parse_session(const cJSON *root, struct tund_config *c, struct errmsg *err)
 {
     const char *s;
     int rc = get_string(root, "session", "session", true, &s, err);
     if (rc) return rc;
     size_t n = strlen(s);
-    if (n < 1 || n > RPH_SESSION_MAX) {
-        cfg_errorf(err, "config: \"session\" must be 1..%d bytes, got %zu", RPH_SESSION_MAX, n);
-        return -EINVAL;
-    }
+    if (n < 1 || n > RPH_SESSION_MAX)
+        return errmsg_fail(err, -EINVAL, "\"session\" must be 1..%d bytes, got %zu",
+                           RPH_SESSION_MAX, n);
     /* The ID shows up in logs, status output and the default socket path. */
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
-        if (ch < 0x20 || ch == 0x7f) {
-            cfg_errorf(err, "config: \"session\" must not contain control characters (byte %zu)",
-                       i);
-            return -EINVAL;
-        }
+        if (ch < 0x20 || ch == 0x7f)
+            return errmsg_fail(err, -EINVAL,
+                               "\"session\" must not contain control characters (byte %zu)", i);
     }
     rph_session_set(&c->session, s, n);
     memcpy(c->session_str, s, n + 1);
     return 0;
 }
 
-static int parse_role(const cJSON *root, struct tund_config *c, struct cfg_err *err)
+static int parse_role(const cJSON *root, struct tund_config *c, struct errmsg *err)
 {
     const char *s;
     int rc = get_string(root, "role", "role", true, &s, err);
@@ -128,77 +124,69 @@ static int parse_role(const cJSON *root, struct tund_config *c, struct cfg_err *
     } else if (strcmp(s, "client") == 0) {
         c->role = RPH_ROLE_CLIENT;
     } else {
-        cfg_errorf(err, "config: \"role\" must be \"server\" or \"client\", got \"%.64s\"", s);
-        return -EINVAL;
+        return errmsg_fail(err, -EINVAL, "\"role\" must be \"server\" or \"client\", got \"%.64s\"",
+                           s);
     }
     return 0;
 }
 
-static int parse_ifname(const cJSON *iface, struct tund_config *c, struct cfg_err *err)
+static int parse_ifname(const cJSON *iface, struct tund_config *c, struct errmsg *err)
 {
     const char *s;
     int rc = get_string(iface, "name", "interface.name", true, &s, err);
     if (rc) return rc;
     size_t n = strlen(s);
-    if (n < 1 || n > TUND_IFNAME_MAX) {
-        cfg_errorf(err, "config: \"interface.name\" must be 1..%d characters, got %zu",
-                   TUND_IFNAME_MAX, n);
-        return -EINVAL;
-    }
+    if (n < 1 || n > TUND_IFNAME_MAX)
+        return errmsg_fail(err, -EINVAL, "\"interface.name\" must be 1..%d characters, got %zu",
+                           TUND_IFNAME_MAX, n);
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
         bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
                   (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-';
-        if (!ok) {
-            cfg_errorf(err,
-                       "config: \"interface.name\" may contain only letters, digits, \"_\", \".\" "
-                       "and \"-\", got \"%.15s\"",
-                       s);
-            return -EINVAL;
-        }
+        if (!ok)
+            return errmsg_fail(err, -EINVAL,
+                               "\"interface.name\" may contain only letters, digits, \"_\", \".\" "
+                               "and \"-\", got \"%.15s\"",
+                               s);
     }
     /* The kernel refuses these two names (dev_valid_name). */
-    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0) {
-        cfg_errorf(err, "config: \"interface.name\" cannot be \"%s\"", s);
-        return -EINVAL;
-    }
+    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return errmsg_fail(err, -EINVAL, "\"interface.name\" cannot be \"%s\"", s);
     memcpy(c->ifname, s, n + 1);
     return 0;
 }
 
-/* "addr/prefix" with a decimal prefix 1..maxp; 0, or -1 with *why set. */
+/* "addr/prefix" with a decimal prefix 1..maxp; 0, or -EINVAL. */
 static int split_prefix(const char *s, int af, uint8_t *ip, int maxp, int *prefix)
 {
     const char *slash = strchr(s, '/');
-    if (!slash || slash == s || (size_t)(slash - s) >= INET6_ADDRSTRLEN) return -1;
+    if (!slash || slash == s || (size_t)(slash - s) >= INET6_ADDRSTRLEN) return -EINVAL;
     char host[INET6_ADDRSTRLEN];
     memcpy(host, s, (size_t)(slash - s));
     host[slash - s] = 0;
-    if (inet_pton(af, host, ip) != 1) return -1;
+    if (inet_pton(af, host, ip) != 1) return -EINVAL;
     const char *p = slash + 1;
-    if (*p < '0' || *p > '9' || strlen(p) > 3) return -1;
+    if (*p < '0' || *p > '9' || strlen(p) > 3) return -EINVAL;
     int v = 0;
     for (; *p; p++) {
-        if (*p < '0' || *p > '9') return -1;
+        if (*p < '0' || *p > '9') return -EINVAL;
         v = v * 10 + (*p - '0');
     }
-    if (v < 1 || v > maxp) return -1;
+    if (v < 1 || v > maxp) return -EINVAL;
     *prefix = v;
     return 0;
 }
 
-static int parse_addr4(const cJSON *iface, struct tund_config *c, struct cfg_err *err)
+static int parse_addr4(const cJSON *iface, struct tund_config *c, struct errmsg *err)
 {
     const char *s;
     int rc = get_string(iface, "address", "interface.address", true, &s, err);
     if (rc) return rc;
-    if (split_prefix(s, AF_INET, c->addr4, 32, &c->prefix4) < 0) {
-        cfg_errorf(err,
-                   "config: \"interface.address\" must be an IPv4 address with a prefix length "
-                   "1..32 like \"10.77.0.1/24\", got \"%.64s\"",
-                   s);
-        return -EINVAL;
-    }
+    if (split_prefix(s, AF_INET, c->addr4, 32, &c->prefix4) < 0)
+        return errmsg_fail(err, -EINVAL,
+                           "\"interface.address\" must be an IPv4 address with a prefix length "
+                           "1..32 like \"10.77.0.1/24\", got \"%.64s\"",
+                           s);
     uint32_t a = ((uint32_t)c->addr4[0] << 24) | ((uint32_t)c->addr4[1] << 16) |
                  ((uint32_t)c->addr4[2] << 8) | c->addr4[3];
     const char *bad = NULL;
@@ -214,18 +202,16 @@ static int parse_addr4(const cJSON *iface, struct tund_config *c, struct cfg_err
         if (host == 0) bad = "the network address of its subnet";
         if (host == (0xffffffffu >> c->prefix4)) bad = "the broadcast address of its subnet";
     }
-    if (bad) {
-        cfg_errorf(err, "config: \"interface.address\" must be a host address, \"%s\" is %s", s,
-                   bad);
-        return -EINVAL;
-    }
+    if (bad)
+        return errmsg_fail(err, -EINVAL,
+                           "\"interface.address\" must be a host address, \"%s\" is %s", s, bad);
     char ip[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, c->addr4, ip, sizeof ip);
     snprintf(c->address, sizeof c->address, "%s/%d", ip, c->prefix4);
     return 0;
 }
 
-static int parse_addr6(const cJSON *iface, struct tund_config *c, struct cfg_err *err)
+static int parse_addr6(const cJSON *iface, struct tund_config *c, struct errmsg *err)
 {
     const char *s;
     int rc = get_string(iface, "address6", "interface.address6", false, &s, err);
@@ -235,13 +221,11 @@ static int parse_addr6(const cJSON *iface, struct tund_config *c, struct cfg_err
         c->address6[0] = 0;
         return 0;
     }
-    if (split_prefix(s, AF_INET6, c->addr6, 128, &c->prefix6) < 0) {
-        cfg_errorf(err,
-                   "config: \"interface.address6\" must be an IPv6 address with a prefix length "
-                   "1..128 like \"fd77::1/64\", got \"%.64s\"",
-                   s);
-        return -EINVAL;
-    }
+    if (split_prefix(s, AF_INET6, c->addr6, 128, &c->prefix6) < 0)
+        return errmsg_fail(err, -EINVAL,
+                           "\"interface.address6\" must be an IPv6 address with a prefix length "
+                           "1..128 like \"fd77::1/64\", got \"%.64s\"",
+                           s);
     static const uint8_t zero[16];
     static const uint8_t one[16] = {[15] = 1};
     const char *bad = NULL;
@@ -251,11 +235,9 @@ static int parse_addr6(const cJSON *iface, struct tund_config *c, struct cfg_err
         bad = "the loopback address";
     else if (c->addr6[0] == 0xff)
         bad = "a multicast address";
-    if (bad) {
-        cfg_errorf(err, "config: \"interface.address6\" must be a host address, \"%s\" is %s", s,
-                   bad);
-        return -EINVAL;
-    }
+    if (bad)
+        return errmsg_fail(err, -EINVAL,
+                           "\"interface.address6\" must be a host address, \"%s\" is %s", s, bad);
     char ip[INET6_ADDRSTRLEN];
     inet_ntop(AF_INET6, c->addr6, ip, sizeof ip);
     snprintf(c->address6, sizeof c->address6, "%s/%d", ip, c->prefix6);
@@ -263,18 +245,14 @@ static int parse_addr6(const cJSON *iface, struct tund_config *c, struct cfg_err
     return 0;
 }
 
-static int parse_interface(const cJSON *root, struct tund_config *c, struct cfg_err *err)
+static int parse_interface(const cJSON *root, struct tund_config *c, struct errmsg *err)
 {
     const cJSON *iface = cJSON_GetObjectItemCaseSensitive(root, "interface");
-    if (!iface) {
-        cfg_errorf(err, "config: \"interface\" is required (an object with \"name\" and "
-                        "\"address\")");
-        return -EINVAL;
-    }
-    if (!cJSON_IsObject(iface)) {
-        cfg_errorf(err, "config: \"interface\" must be an object");
-        return -EINVAL;
-    }
+    if (!iface)
+        return errmsg_fail(err, -EINVAL,
+                           "\"interface\" is required (an object with \"name\" and "
+                           "\"address\")");
+    if (!cJSON_IsObject(iface)) return errmsg_fail(err, -EINVAL, "\"interface\" must be an object");
     if (cfg_check_keys(iface, "interface", iface_keys, err) < 0) return -EINVAL;
     int rc;
     if ((rc = parse_ifname(iface, c, err)) || (rc = parse_addr4(iface, c, err)) ||
@@ -283,83 +261,57 @@ static int parse_interface(const cJSON *root, struct tund_config *c, struct cfg_
     if ((rc = get_int(iface, "mtu", "interface.mtu", 576, 9000, TUND_DEFAULT_MTU, &c->mtu, err)))
         return rc;
     /* Linux turns IPv6 off on a link whose MTU is below the IPv6 minimum. */
-    if (c->has_addr6 && c->mtu < 1280) {
-        cfg_errorf(err,
-                   "config: \"interface.mtu\" must be at least 1280 (the IPv6 minimum) when "
-                   "\"interface.address6\" is set, got %d",
-                   c->mtu);
-        return -EINVAL;
-    }
+    if (c->has_addr6 && c->mtu < 1280)
+        return errmsg_fail(err, -EINVAL,
+                           "\"interface.mtu\" must be at least 1280 (the IPv6 minimum) when "
+                           "\"interface.address6\" is set, got %d",
+                           c->mtu);
     return 0;
 }
 
-static int parse_seal(const cJSON *root, struct tund_config *c, struct cfg_err *err)
+static int parse_seal(const cJSON *root, struct tund_config *c, struct errmsg *err)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "seal");
     c->seal = false;
     if (!v || cJSON_IsFalse(v)) return 0;
-    if (!cJSON_IsObject(v)) {
-        cfg_errorf(err,
-                   "config: \"seal\" must be false or {\"key_file\": \"/etc/ruphin/NAME.key\"}");
-        return -EINVAL;
-    }
+    if (!cJSON_IsObject(v))
+        return errmsg_fail(err, -EINVAL,
+                           "\"seal\" must be false or {\"key_file\": \"/etc/ruphin/NAME.key\"}");
     static const char *const keys[] = {"key_file", NULL};
     if (cfg_check_keys(v, "seal", keys, err) < 0) return -EINVAL;
     const cJSON *kf = cJSON_GetObjectItemCaseSensitive(v, "key_file");
-    if (!cJSON_IsString(kf) || !kf->valuestring[0]) {
-        cfg_errorf(err, "config: \"seal.key_file\" must be the path of a key file (make one with "
-                        "`ruphinctl genkey`)");
-        return -EINVAL;
-    }
-    if (strlen(kf->valuestring) >= sizeof c->seal_key_file) {
-        cfg_errorf(err, "config: \"seal.key_file\" is longer than %zu bytes",
-                   sizeof c->seal_key_file - 1);
-        return -EINVAL;
-    }
+    if (!cJSON_IsString(kf) || !kf->valuestring[0])
+        return errmsg_fail(err, -EINVAL,
+                           "\"seal.key_file\" must be the path of a key file (make one with "
+                           "`ruphinctl genkey`)");
+    if (strlen(kf->valuestring) >= sizeof c->seal_key_file)
+        return errmsg_fail(err, -EINVAL, "\"seal.key_file\" is longer than %zu bytes",
+                           sizeof c->seal_key_file - 1);
     /* A config that asks for sealing must never silently run in the clear. */
-    if (!rph_seal_available()) {
-        cfg_errorf(err, "config: \"seal\": this build has no libsodium, so it cannot seal; "
-                        "rebuild with -DRUPHIN_SODIUM=ON or set \"seal\": false");
-        return -EINVAL;
-    }
-    char why[512];
-    rph_seal_init();
-    if (rph_key_load_file(kf->valuestring, c->seal_key, why, sizeof why) < 0) {
-        cfg_errorf(err, "config: \"seal.key_file\": %s", why);
-        return -EINVAL;
-    }
+    if (!rph_seal_available())
+        return errmsg_fail(err, -EINVAL,
+                           "\"seal\": this build has no libsodium, so it cannot seal; "
+                           "rebuild with -DRUPHIN_SODIUM=ON or set \"seal\": false");
+    /* The key itself is read by tund_config_resolve, never here: SIGHUP parses too. */
     snprintf(c->seal_key_file, sizeof c->seal_key_file, "%s", kf->valuestring);
     c->seal = true;
     return 0;
 }
 
-static int parse_user(const cJSON *root, struct tund_config *c, struct cfg_err *err)
+static int parse_user(const cJSON *root, struct tund_config *c, struct errmsg *err)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "user");
     c->user[0] = 0;
     if (!v) return 0;
-    if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) >= sizeof c->user) {
-        cfg_errorf(err, "config: \"user\" must be a user name (1..%zu characters)",
-                   sizeof c->user - 1);
-        return -EINVAL;
-    }
-    struct passwd *pw = getpwnam(v->valuestring);
-    if (!pw) {
-        cfg_errorf(err, "config: \"user\": no such user \"%.64s\"", v->valuestring);
-        return -EINVAL;
-    }
-    if (pw->pw_uid == 0) {
-        cfg_errorf(err, "config: \"user\" \"%.64s\" is root; name an unprivileged user",
-                   v->valuestring);
-        return -EINVAL;
-    }
+    if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) >= sizeof c->user)
+        return errmsg_fail(err, -EINVAL, "\"user\" must be a user name (1..%zu characters)",
+                           sizeof c->user - 1);
+    /* Looked up by tund_config_resolve: the user database may be remote (NSS). */
     snprintf(c->user, sizeof c->user, "%s", v->valuestring);
-    c->uid = pw->pw_uid;
-    c->gid = pw->pw_gid;
     return 0;
 }
 
-static int parse_control_socket(const cJSON *root, struct tund_config *c, struct cfg_err *err)
+static int parse_control_socket(const cJSON *root, struct tund_config *c, struct errmsg *err)
 {
     const char *s;
     int rc = get_string(root, "control_socket", "control_socket", false, &s, err);
@@ -368,37 +320,32 @@ static int parse_control_socket(const cJSON *root, struct tund_config *c, struct
         /* The default path is built from the session, so it must be a plain file name. */
         if (strchr(c->session_str, '/') || strcmp(c->session_str, ".") == 0 ||
             strcmp(c->session_str, "..") == 0) {
-            cfg_errorf(err,
-                       "config: \"control_socket\" must be set: session \"%s\" cannot be used in "
-                       "the default path /run/ruphin/<session>.sock",
-                       c->session_str);
-            return -EINVAL;
+            return errmsg_fail(err, -EINVAL,
+                               "\"control_socket\" must be set: session \"%s\" cannot be used in "
+                               "the default path /run/ruphin/<session>.sock",
+                               c->session_str);
         }
         snprintf(c->control_socket, sizeof c->control_socket, "/run/ruphin/%s.sock",
                  c->session_str);
         return 0;
     }
-    if (s[0] != '/') {
-        cfg_errorf(err, "config: \"control_socket\" must be an absolute path, got \"%.64s\"", s);
-        return -EINVAL;
-    }
+    if (s[0] != '/')
+        return errmsg_fail(err, -EINVAL,
+                           "\"control_socket\" must be an absolute path, got \"%.64s\"", s);
     size_t n = strlen(s);
-    if (n >= TUND_SOCKPATH_MAX) {
-        cfg_errorf(err,
-                   "config: \"control_socket\" must be shorter than %d bytes (a unix socket "
-                   "path), got %zu",
-                   TUND_SOCKPATH_MAX, n);
-        return -EINVAL;
-    }
-    if (s[n - 1] == '/') {
-        cfg_errorf(err, "config: \"control_socket\" must name a file, got the directory \"%s\"", s);
-        return -EINVAL;
-    }
+    if (n >= TUND_SOCKPATH_MAX)
+        return errmsg_fail(err, -EINVAL,
+                           "\"control_socket\" must be shorter than %d bytes (a unix socket "
+                           "path), got %zu",
+                           TUND_SOCKPATH_MAX, n);
+    if (s[n - 1] == '/')
+        return errmsg_fail(err, -EINVAL,
+                           "\"control_socket\" must name a file, got the directory \"%s\"", s);
     memcpy(c->control_socket, s, n + 1);
     return 0;
 }
 
-static int parse_timers(const cJSON *root, struct tund_config *c, struct cfg_err *err)
+static int parse_timers(const cJSON *root, struct tund_config *c, struct errmsg *err)
 {
     int rc;
     if ((rc = get_int(root, "keepalive_interval", "keepalive_interval", 1, 3600,
@@ -407,39 +354,24 @@ static int parse_timers(const cJSON *root, struct tund_config *c, struct cfg_err
                       &c->peer_timeout, err)))
         return rc;
     /* A peer that is dropped before its next keepalive is due would flap forever. */
-    if (c->peer_timeout <= c->keepalive_interval) {
-        cfg_errorf(err,
-                   "config: \"peer_timeout\" must be greater than \"keepalive_interval\" (%d), "
-                   "got %d",
-                   c->keepalive_interval, c->peer_timeout);
-        return -EINVAL;
-    }
+    if (c->peer_timeout <= c->keepalive_interval)
+        return errmsg_fail(err, -EINVAL,
+                           "\"peer_timeout\" must be greater than \"keepalive_interval\" (%d), "
+                           "got %d",
+                           c->keepalive_interval, c->peer_timeout);
     return 0;
 }
 
-static int parse_log_level(const cJSON *root, struct tund_config *c, struct cfg_err *err)
+static int parse_log_level(const cJSON *root, struct tund_config *c, struct errmsg *err)
 {
-    const char *s;
-    int rc = get_string(root, "log_level", "log_level", false, &s, err);
-    if (rc < 0) return rc;
     c->log_level = LOG_LVL_INFO;
-    if (rc == 1) return 0;
-    if (log_parse_level(s, &c->log_level) < 0) {
-        cfg_errorf(err,
-                   "config: \"log_level\" must be \"error\", \"warn\", \"info\" or \"debug\", got "
-                   "\"%.64s\"",
-                   s);
-        return -EINVAL;
-    }
-    return 0;
+    return cfg_get_log_level(root, "log_level", &c->log_level, err) < 0 ? -EINVAL : 0;
 }
 
-int tund_config_parse(const cJSON *root, struct tund_config *out, struct cfg_err *err)
+int tund_config_parse(const cJSON *root, struct tund_config *out, struct errmsg *err)
 {
-    if (!cJSON_IsObject(root)) {
-        cfg_errorf(err, "config: the top level must be a JSON object");
-        return -EINVAL;
-    }
+    if (!cJSON_IsObject(root))
+        return errmsg_fail(err, -EINVAL, "the top level must be a JSON object");
     if (cfg_check_keys(root, NULL, top_keys, err) < 0) return -EINVAL;
     struct tund_config c;
     memset(&c, 0, sizeof c);
@@ -458,20 +390,214 @@ int tund_config_parse(const cJSON *root, struct tund_config *out, struct cfg_err
     return 0;
 }
 
-int tund_config_load(const char *path, struct tund_config *out, struct cfg_err *err)
+/* A relative key_file is taken from the config file's directory, not from the working
+ * directory, so --check in one place and the daemon started from / agree. */
+static int anchor_key_file(struct tund_config *c, const char *config_path, struct errmsg *err)
 {
-    cJSON *root = NULL;
-    if (cfg_load_file(path, &root, err) < 0) return -EINVAL;
-    int rc = tund_config_parse(root, out, err);
-    cJSON_Delete(root);
+    if (!c->seal || c->seal_key_file[0] == '/') return 0;
+    const char *slash = strrchr(config_path, '/');
+    if (!slash) return 0; /* the config is in the working directory: the path is right as is */
+    int dirlen = (int)(slash - config_path);
+    char joined[sizeof c->seal_key_file + 1];
+    int n = snprintf(joined, sizeof joined, "%.*s/%s", dirlen, config_path, c->seal_key_file);
+    if (n < 0 || (size_t)n >= sizeof c->seal_key_file)
+        return errmsg_fail(
+            err, -EINVAL,
+            "\"seal.key_file\" \"%s\" with the config's directory is longer than %zu "
+            "bytes",
+            c->seal_key_file, sizeof c->seal_key_file - 1);
+    memcpy(c->seal_key_file, joined, (size_t)n + 1);
+    return 0;
+}
+
+static int parse_file(const cJSON *root, const char *path, void *out, struct errmsg *err)
+{
+    struct tund_config c;
+    int rc = tund_config_parse(root, &c, err);
+    if (rc == 0) rc = anchor_key_file(&c, path, err);
+    if (rc == 0) *(struct tund_config *)out = c;
+    return rc;
+}
+
+static int parse_and_resolve_file(const cJSON *root, const char *path, void *out,
+                                  struct errmsg *err)
+{
+    int rc = parse_file(root, path, out, err);
+    return rc < 0 ? rc : tund_config_resolve(out, err);
+}
+
+int tund_config_load(const char *path, struct tund_config *out, struct errmsg *err)
+{
+    return cfg_load(path, parse_file, out, err);
+}
+
+int tund_config_load_resolved(const char *path, struct tund_config *out, struct errmsg *err)
+{
+    return cfg_load(path, parse_and_resolve_file, out, err);
+}
+
+/* ---- the resolve step: everything that asks the system */
+
+static int resolve_holepuncher(struct tund_config *c, struct errmsg *err)
+{
+    if (c->holepuncher_addr.family) return 0; /* numeric, taken by the parser */
+    struct errmsg why;
+    int rc = hostport_resolve(c->holepuncher, &c->holepuncher_addr, &why);
     if (rc < 0) {
-        /* Name the file, as cfg_load_file's own messages do. */
-        const char *prefix = "config: ";
-        if (strncmp(err->msg, prefix, strlen(prefix)) == 0) {
-            char buf[sizeof err->msg];
-            snprintf(buf, sizeof buf, "config %s: %s", path, err->msg + strlen(prefix));
-            memcpy(err->msg, buf, sizeof buf);
+        memset(&c->holepuncher_addr, 0, sizeof c->holepuncher_addr);
+        return errmsg_fail(err, rc, "\"holepuncher\": cannot resolve \"%s\": %s", c->holepuncher,
+                           why.msg);
+    }
+    rc = check_holepuncher_addr(c, err);
+    if (rc < 0) memset(&c->holepuncher_addr, 0, sizeof c->holepuncher_addr);
+    return rc;
+}
+
+static int read_key(struct tund_config *c, struct errmsg *err)
+{
+    if (!c->seal) return 0;
+    char why[512];
+    int rc = rph_key_load_file(c->seal_key_file, c->seal_key, why, sizeof why);
+    if (rc < 0) {
+        tund_config_wipe_key(c);
+        /* Library codes (not a key, no libsodium) are the config's fault: -EINVAL. */
+        return errmsg_fail(err, rc > -1000 ? rc : -EINVAL, "\"seal.key_file\": %s", why);
+    }
+    return 0;
+}
+
+static int lookup_user(struct tund_config *c, struct errmsg *err)
+{
+    if (!c->user[0]) return 0;
+    struct passwd *pw = getpwnam(c->user);
+    if (!pw) return errmsg_fail(err, -ENOENT, "\"user\": no such user \"%.64s\"", c->user);
+    if (pw->pw_uid == 0)
+        return errmsg_fail(err, -EINVAL, "\"user\" \"%.64s\" is root; name an unprivileged user",
+                           c->user);
+    c->uid = pw->pw_uid;
+    c->gid = pw->pw_gid;
+    return 0;
+}
+
+int tund_config_resolve(struct tund_config *c, struct errmsg *err)
+{
+    int (*const steps[])(struct tund_config *, struct errmsg *) = {resolve_holepuncher, read_key,
+                                                                   lookup_user};
+    int first = 0;
+    /* Every step runs, so --check names every problem at once, not one per run. */
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        struct errmsg one;
+        int rc = steps[i](c, &one);
+        if (rc >= 0) continue;
+        if (first == 0) {
+            first = rc;
+            errmsg_set(err, "%s", one.msg);
+        } else {
+            errmsg_append(err, "; %s", one.msg);
         }
     }
-    return rc;
+    if (first < 0) tund_config_wipe_key(c);
+    return first;
+}
+
+void tund_config_wipe_key(struct tund_config *c)
+{
+    rph_seal_wipe(c->seal_key, sizeof c->seal_key);
+}
+
+/* ---- what a reload changes */
+
+typedef void (*value_fn)(const struct tund_config *c, char *buf, size_t cap);
+
+static void v_holepuncher(const struct tund_config *c, char *b, size_t n)
+{
+    snprintf(b, n, "%s", c->holepuncher);
+}
+static void v_session(const struct tund_config *c, char *b, size_t n)
+{
+    snprintf(b, n, "%s", c->session_str);
+}
+static void v_role(const struct tund_config *c, char *b, size_t n)
+{
+    snprintf(b, n, "%s", c->role == RPH_ROLE_SERVER ? "server" : "client");
+}
+static void v_ifname(const struct tund_config *c, char *b, size_t n)
+{
+    snprintf(b, n, "%s", c->ifname);
+}
+static void v_address(const struct tund_config *c, char *b, size_t n)
+{
+    snprintf(b, n, "%s", c->address);
+}
+static void v_address6(const struct tund_config *c, char *b, size_t n)
+{
+    snprintf(b, n, "%s", c->has_addr6 ? c->address6 : "none");
+}
+static void v_mtu(const struct tund_config *c, char *b, size_t n)
+{
+    snprintf(b, n, "%d", c->mtu);
+}
+static void v_keepalive(const struct tund_config *c, char *b, size_t n)
+{
+    snprintf(b, n, "%d", c->keepalive_interval);
+}
+static void v_peer_timeout(const struct tund_config *c, char *b, size_t n)
+{
+    snprintf(b, n, "%d", c->peer_timeout);
+}
+static void v_seal(const struct tund_config *c, char *b, size_t n)
+{
+    snprintf(b, n, "%s", c->seal ? c->seal_key_file : "false");
+}
+static void v_control_socket(const struct tund_config *c, char *b, size_t n)
+{
+    snprintf(b, n, "%s", c->control_socket);
+}
+static void v_log_level(const struct tund_config *c, char *b, size_t n)
+{
+    snprintf(b, n, "%s", log_level_name(c->log_level));
+}
+static void v_port(const struct tund_config *c, char *b, size_t n)
+{
+    snprintf(b, n, "%u", (unsigned)c->port);
+}
+static void v_user(const struct tund_config *c, char *b, size_t n)
+{
+    snprintf(b, n, "%s", c->user[0] ? c->user : "none");
+}
+
+size_t tund_config_diff(const struct tund_config *running, const struct tund_config *next,
+                        tund_config_change_fn fn, void *ctx)
+{
+    /* In the order of docs/CONFIG.md; only log_level can change under a running tunnel. */
+    static const struct {
+        const char *key;
+        bool live;
+        value_fn value;
+    } keys[] = {
+        {"holepuncher", false, v_holepuncher},
+        {"session", false, v_session},
+        {"role", false, v_role},
+        {"interface.name", false, v_ifname},
+        {"interface.address", false, v_address},
+        {"interface.address6", false, v_address6},
+        {"interface.mtu", false, v_mtu},
+        {"keepalive_interval", false, v_keepalive},
+        {"peer_timeout", false, v_peer_timeout},
+        {"seal.key_file", false, v_seal},
+        {"control_socket", false, v_control_socket},
+        {"log_level", true, v_log_level},
+        {"port", false, v_port},
+        {"user", false, v_user},
+    };
+    size_t changed = 0;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        char was[TUND_HOLEPUNCHER_MAX + 8], now[sizeof was];
+        keys[i].value(running, was, sizeof was);
+        keys[i].value(next, now, sizeof now);
+        if (strcmp(was, now) == 0) continue;
+        changed++;
+        fn(ctx, keys[i].key, was, now, keys[i].live);
+    }
+    return changed;
 }

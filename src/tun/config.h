@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// ruphin-tund's JSON config (docs/CONFIG.md): every key checked, then held in one struct.
+// ruphin-tund's JSON config (docs/CONFIG.md): every key checked without touching the system
+// (parse), then the host name, key file and user looked up (resolve), all held in one struct.
 #ifndef RUPHIN_TUN_CONFIG_H
 #define RUPHIN_TUN_CONFIG_H
 
@@ -9,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "errmsg.h"
 #include "jsoncfg.h"
 #include "log.h"
 #include "ruphin/addr.h"
@@ -25,7 +27,8 @@
 
 struct tund_config {
     char holepuncher[TUND_HOLEPUNCHER_MAX + 1]; /* as written in the config */
-    struct rph_addr holepuncher_addr;           /* resolved when the config was read */
+    struct rph_addr holepuncher_addr;           /* a numeric one parsed, a name resolved;
+                                                   family 0 until then */
     struct rph_session session;
     char session_str[RPH_SESSION_MAX + 1]; /* the same bytes, NUL-terminated, no control chars */
     enum rph_role role;
@@ -38,23 +41,42 @@ struct tund_config {
     int prefix6;
     char address6[46 + sizeof "/128"]; /* canonical "fd77::1/64", "" when absent */
     int mtu;
-    int keepalive_interval; /* seconds */
-    int peer_timeout;       /* seconds, > keepalive_interval */
-    bool seal;              /* "seal": {"key_file": ...} */
-    char seal_key_file[256];
-    uint8_t seal_key[32]; /* the session key read from seal_key_file */
+    int keepalive_interval;  /* seconds */
+    int peer_timeout;        /* seconds, > keepalive_interval */
+    bool seal;               /* "seal": {"key_file": ...} */
+    char seal_key_file[256]; /* loaded from a file: relative to the file's directory */
+    uint8_t seal_key[32];    /* read by tund_config_resolve; wiped once the tunnel has its keys */
     char control_socket[TUND_SOCKPATH_MAX];
     enum log_level log_level;
     uint16_t port; /* local UDP port, 0 = ephemeral */
     char user[64]; /* "" or the user to switch to once the interface is up */
-    uid_t uid;
+    uid_t uid;     /* looked up by tund_config_resolve */
     gid_t gid;
 };
 
-/* Validates root (a JSON object) into out; 0, or -EINVAL with err naming the key and the
- * problem. out is only written on success. Resolves the holepuncher's host name. */
-int tund_config_parse(const cJSON *root, struct tund_config *out, struct cfg_err *err);
-/* Reads and parses a file; errors name the file ("config /etc/x.json: ..."). 0 or -EINVAL. */
-int tund_config_load(const char *path, struct tund_config *out, struct cfg_err *err);
+/* Validates root (a JSON object) into out: every key's type, range and form, and nothing that
+ * asks the system (no DNS, no key file, no user database), so SIGHUP and the fuzzer can run
+ * it. 0, or -EINVAL with err naming the key and the problem. out is only written on success. */
+int tund_config_parse(const cJSON *root, struct tund_config *out, struct errmsg *err);
+/* The effects parse leaves out: resolves a holepuncher host name (may block on DNS), reads
+ * seal_key into c and looks up "user". Runs every step, so err names every problem ("; "
+ * between them); 0, or the first step's negative errno with the key wiped. */
+int tund_config_resolve(struct tund_config *c, struct errmsg *err);
+/* Reads and parses a file, a relative key_file taken from the file's directory; errors name the
+ * file ("config PATH: ..."). No resolve step: what SIGHUP runs. 0 or a negative errno. */
+int tund_config_load(const char *path, struct tund_config *out, struct errmsg *err);
+/* tund_config_load, then tund_config_resolve: what a start and --check run. */
+int tund_config_load_resolved(const char *path, struct tund_config *out, struct errmsg *err);
+/* Zeroes the session key (sodium_memzero): call once the tunnel holds its derived keys. */
+void tund_config_wipe_key(struct tund_config *c);
+
+/* One key that differs between the running config and a reloaded one, both values as text;
+ * live: SIGHUP applies it (log_level), otherwise it takes a restart. */
+typedef void (*tund_config_change_fn)(void *ctx, const char *key, const char *was, const char *now,
+                                      bool live);
+/* Calls fn for each key whose value differs, in the order of docs/CONFIG.md; returns how many.
+ * The key file's content is not compared (a reload never reads it), only its path. */
+size_t tund_config_diff(const struct tund_config *running, const struct tund_config *next,
+                        tund_config_change_fn fn, void *ctx);
 
 #endif

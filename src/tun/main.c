@@ -4,6 +4,7 @@
 #include <event2/event.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <grp.h>
 #include <string.h>
@@ -24,17 +25,19 @@ static void usage(FILE *f)
     fprintf(f, "Usage: ruphin-tund -c FILE [--check]\n"
                "An IP tunnel between machines behind NATs, over a ruphin hole-punched UDP path.\n\n"
                "  -c, --config FILE  the JSON config (see ruphin-tund.json(5), docs/CONFIG.md)\n"
-               "      --check        validate the config and exit\n"
+               "      --check        check the config as a start would (host name, key file,\n"
+               "                     user) and exit\n"
                "  -h, --help         this text\n"
                "  -V, --version      print the version\n\n"
                "Runs in the foreground. SIGTERM/SIGINT stop it and remove the interface;\n"
-               "SIGHUP re-reads log_level. Exit status: 0 ok, 1 runtime failure, 2 usage or\n"
-               "config error.\n");
+               "SIGHUP re-reads the config, applies log_level and logs what needs a restart.\n"
+               "Exit status: 0 ok, 1 runtime failure, 2 usage or config error.\n");
 }
 
 struct app {
     struct event_base *base;
     const char *path;
+    struct tund_config running; /* what runs, to compare a reload with; holds no key */
 };
 
 /* After the interface is up nothing needs root: the data path uses open descriptors, and
@@ -79,21 +82,36 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(a->base);
 }
 
+static void log_change(void *ctx, const char *key, const char *was, const char *now, bool live)
+{
+    (void)ctx;
+    if (live)
+        log_info("reload: \"%s\" changed from \"%s\" to \"%s\": applied", key, was, now);
+    else
+        log_warn("reload: \"%s\" changed from \"%s\" to \"%s\": needs a restart, keeping \"%s\"",
+                 key, was, now, was);
+}
+
+/* Parse only: a reload neither resolves names (that would block the data path on DNS) nor
+ * reads the key file; a changed key in the same file takes a restart. */
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig;
     (void)what;
     struct app *a = arg;
-    struct tund_config c;
-    struct cfg_err err;
+    struct tund_config next;
+    struct errmsg err;
     notify_reloading();
-    if (tund_config_load(a->path, &c, &err) < 0) {
+    if (tund_config_load(a->path, &next, &err) < 0) {
         log_error("reload: %s; keeping the running config", err.msg);
         notify_ready();
         return;
     }
-    log_set_level(c.log_level);
-    log_info("reload: log_level applied; other changes need a restart");
+    /* Applied first, so a line it lets through is logged at the new level. */
+    log_set_level(next.log_level);
+    if (tund_config_diff(&a->running, &next, log_change, NULL) == 0)
+        log_info("reload: config %s unchanged", a->path);
+    a->running.log_level = next.log_level;
     notify_ready();
 }
 
@@ -132,12 +150,13 @@ int main(int argc, char **argv)
         return 2;
     }
     struct tund_config cfg;
-    struct cfg_err cerr;
-    if (tund_config_load(path, &cfg, &cerr) < 0) {
+    struct errmsg cerr;
+    if (tund_config_load_resolved(path, &cfg, &cerr) < 0) {
         log_error("%s", cerr.msg);
         return 2;
     }
     if (check) {
+        tund_config_wipe_key(&cfg);
         printf("config %s: ok\n", path);
         return 0;
     }
@@ -150,6 +169,7 @@ int main(int argc, char **argv)
     struct app app = {.path = path};
     app.base = event_base_new();
     if (!app.base) {
+        tund_config_wipe_key(&cfg);
         log_error("event loop: cannot create");
         return 1;
     }
@@ -158,6 +178,10 @@ int main(int argc, char **argv)
     struct tun_dev tun;
     int r = open_device(&tun, &cfg, &err);
     if (r == 0) r = tunnel_new(&t, &cfg, app.base, &tun, &err);
+    /* The tunnel holds the keys derived from it now (or failed): no copy of the session key
+     * outlives this line. */
+    tund_config_wipe_key(&cfg);
+    app.running = cfg;
     struct control *ctl = NULL;
     if (r == 0) {
         ctl = control_new(app.base, cfg.control_socket, on_status, t, &err);

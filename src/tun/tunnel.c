@@ -378,6 +378,8 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
         return errmsg_fail(err, -ENOMEM, "out of memory");
     }
     t->cfg = *cfg;
+    /* Only keys derived from the caller's copy are kept; this copy is never needed. */
+    rph_seal_wipe(t->cfg.seal_key, sizeof t->cfg.seal_key);
     t->base = base;
     t->tun = *tun;
     /* Room for a 64 KB TSO super-packet (IPv6: 65535 + 40) besides framing. */
@@ -399,15 +401,12 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
     pc.max_remotes = MAX_PEERS;
     if (cfg->seal) {
         pc.sealed = true;
-        r = rph_seal_init();
+        log_info("sealed: ChaCha20-Poly1305 with the %s implementation", rph_aead_impl_name());
+        r = rph_seal_derive(&pc.seal, cfg->seal_key, cfg->session.id, cfg->session.len);
         if (r < 0) {
-            errmsg_set(err, "sealing: libsodium failed to initialise");
+            errmsg_set(err, "sealing: deriving the session's keys: %s", rph_strerror(r));
             goto fail;
         }
-        log_info("sealed: ChaCha20-Poly1305 with the %s implementation", rph_aead_impl_name());
-        rph_seal_derive(&pc.seal, cfg->seal_key, cfg->session.id, cfg->session.len);
-        /* Only the derived keys are kept; the session key itself is not needed any more. */
-        rph_seal_wipe(t->cfg.seal_key, sizeof t->cfg.seal_key);
     }
     struct rph_ev_peer_options opt = {
         .sndbuf = 4 << 20, .rcvbuf = 4 << 20, .gro = t->tun.offload, .on_flush = on_flush};

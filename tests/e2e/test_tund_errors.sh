@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# ruphin-tund's failures are clear and exit with the documented code: config errors (2),
-# no CAP_NET_ADMIN, no /dev/net/tun, an interface name clash, a busy control socket (1).
+# ruphin-tund's failures are clear and exit with the documented code: config errors (2, --check
+# naming every problem), no CAP_NET_ADMIN, no /dev/net/tun, an interface name clash, a busy
+# control socket (1); SIGHUP applies log_level and names each change that needs a restart.
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tun_lib.sh"
@@ -41,6 +42,17 @@ e2e_check "missing key file: exit 2 naming seal.key_file" expect 2 'seal\.key_fi
 install -m 0644 "$(tun_key)" "$D/open.key"
 sed "s|\"key_file\": \"[^\"]*\"|\"key_file\": \"$D/open.key\"|" "$D/good.json" >"$D/open.json"
 e2e_check "world-readable key file: exit 2, 'chmod 600'" expect 2 'chmod 600' "$tund" -c "$D/open.json"
+# --check runs the resolve step: every problem there is named on the one line.
+nohost=$(printf 'a%.0s' {1..64}).invalid # a 64-byte label: refused without asking DNS
+sed -e "s|\"holepuncher\": \"[^\"]*\"|\"holepuncher\": \"$nohost:7700\"|" \
+    -e "s|\"key_file\": \"[^\"]*\"|\"key_file\": \"$D/nokey\"|" "$D/good.json" >"$D/two.json"
+e2e_check "--check names an unresolvable holepuncher and a missing key file together" \
+    expect 2 'holepuncher.*cannot resolve.*; "seal\.key_file".*No such file' "$tund" -c "$D/two.json" --check
+mkdir -p "$D/rel/keys"
+install -m 0600 "$(tun_key)" "$D/rel/keys/office.key"
+sed 's|"key_file": "[^"]*"|"key_file": "keys/office.key"|' "$D/good.json" >"$D/rel/office.json"
+e2e_check "a relative key_file is found beside the config, from any directory" \
+    bash -c "cd / && '$tund' -c '$D/rel/office.json' --check >/dev/null"
 e2e_check "--version: exit 0" expect 0 "" "$tund" --version
 e2e_check "--help: exit 0" expect 0 "" "$tund" --help
 
@@ -62,4 +74,21 @@ sed 's/"name": "rph0"/"name": "rph1"/' "$D/good.json" >"$D/second.json"
 e2e_check "a busy control socket: exit 1" expect 1 "in use" ip netns exec "$ns" "$tund" -c "$D/second.json"
 e2e_check "the first daemon still runs" topo_alive first
 e2e_check "ruphin-tund removed rph1 after failing" bash -c "! ip -n $ns link show rph1 >/dev/null 2>&1"
+
+# SIGHUP validates without resolving or reading the key, applies log_level, and names the
+# rest as needing a restart; the daemon keeps running as it was.
+first_log=$(topo_log first)
+sed -e 's/"log_level": "[a-z]*"/"log_level": "debug"/' -e 's/"mtu": 1400/"mtu": 1280/' \
+    -e "s|\"holepuncher\": \"[^\"]*\"|\"holepuncher\": \"$nohost:7700\"|" \
+    -e "s|\"key_file\": \"[^\"]*\"|\"key_file\": \"$D/nokey\"|" "$D/good.json" >"$D/good.json.new"
+cp "$D/good.json" "$D/good.json.orig"
+mv "$D/good.json.new" "$D/good.json"
+kill -HUP "$(topo_pid first)"
+e2e_check "SIGHUP: log_level applied" wait_for "grep -q 'reload: \"log_level\" changed from \"info\" to \"debug\": applied' '$first_log'" 10
+e2e_check "SIGHUP: mtu needs a restart" grep -q 'reload: "interface.mtu" changed from "1400" to "1280": needs a restart, keeping "1400"' "$first_log"
+e2e_check "SIGHUP: a new holepuncher name is not looked up, it needs a restart" grep -q 'reload: "holepuncher" changed .*: needs a restart' "$first_log"
+e2e_check "SIGHUP: the key file is not read (a missing one is only a changed path)" grep -q 'reload: "seal.key_file" changed .*: needs a restart' "$first_log"
+e2e_check "SIGHUP: no reload error" bash -c "! grep -q 'keeping the running config' '$first_log'"
+e2e_check "the first daemon still runs after SIGHUP" topo_alive first
+mv "$D/good.json.orig" "$D/good.json"
 e2e_finish
