@@ -374,7 +374,7 @@ render() {
         "$(jq -r .meta.kernel <<<"$RESULT")" "$(jq -r .meta.cores <<<"$RESULT")" \
         "$(jq -r .meta.cpu <<<"$RESULT")" "$BG_BUSY"
     render
-    printf '\nThroughput: iperf3 receiver, %s s per run. UDP: one iperf3 sender at -b 0, datagrams that fit the path MTU. CPU per GB: user+system seconds of both tunnel processes during the 1-stream TCP run per GB received; in brackets, how busy all CPUs were meanwhile (everything counted: when it is near 100 %, no worker thread could have found a free core). RSS: the larger of the two tunnel processes after the runs (VmRSS / VmHWM).\n' "$BENCH_SECONDS"
+    printf '\nThroughput: iperf3 receiver, %s s per run. UDP: one iperf3 sender at -b 0, datagrams that fit the path MTU. CPU per GB: user+system seconds of both tunnel processes during the 1-stream TCP run per GB received; in brackets, how busy all CPUs were meanwhile (everything counted: when it is near 100 %%, no worker thread could have found a free core). RSS: the larger of the two tunnel processes after the runs (VmRSS / VmHWM).\n' "$BENCH_SECONDS"
 } >"$BENCH_RESULTS/tunnel-latest.md"
 cat "$BENCH_RESULTS/tunnel-latest.md"
 printf '\nresults: %s, %s\n' "$BENCH_RESULTS/tunnel-$STAMP.json" "$BENCH_RESULTS/tunnel-latest.md"
