@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
     build-essential cmake pkg-config
-    libevent-dev libsodium-dev libcjson-dev libmnl-dev libcriterion-dev
+    libevent-dev libsodium-dev libssl-dev libcjson-dev libmnl-dev libcriterion-dev
     nftables iproute2 iputils-ping socat iperf3 conntrack libcap2-bin procps jq
     # packages and their tests
     libsystemd-dev debhelper lintian debootstrap systemd-container dpkg-dev fakeroot

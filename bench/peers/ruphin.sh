@@ -2,10 +2,26 @@
 # SPDX-License-Identifier: MIT
 # Rows "ruphin" (plaintext) and "ruphin_sealed" of bench/tunnel.sh: ruphin-tund on the e2e
 # test bed (tests/e2e/tun_lib.sh), server on peer 1, client on peer 2, overlay 10.77.0.0/24.
+# "ruphin_sealed" uses the default transport AEAD (or the RUPHIN_AEAD bench/tunnel.sh was run
+# with); "ruphin_sealed_sodium", "ruphin_sealed_avx512" and "ruphin_sealed_openssl" name one
+# implementation in both daemons' environment (RUPHIN_AEAD, docs/SECURITY.md "Transport"),
+# so one run compares them on the same test bed.
 # shellcheck disable=SC2034
 
 ruphin_label="ruphin-tund plaintext (\"seal\": false)"
 ruphin_sealed_label="ruphin-tund sealed"
+ruphin_sealed_sodium_label="ruphin-tund sealed, RUPHIN_AEAD=sodium (libsodium)"
+ruphin_sealed_avx512_label="ruphin-tund sealed, RUPHIN_AEAD=avx512 (src/core/chacha20.c)"
+ruphin_sealed_openssl_label="ruphin-tund sealed, RUPHIN_AEAD=openssl (OpenSSL 3)"
+
+# The transport AEAD this row's daemons are told to use, or empty (the environment's).
+RUPHIN__AEAD=
+
+# ruphin__run CMD...: CMD with RUPHIN_AEAD=$RUPHIN__AEAD in its environment when that is set;
+# ip netns exec passes the environment on to ruphin-tund.
+ruphin__run() {
+    if [[ -n $RUPHIN__AEAD ]]; then RUPHIN_AEAD=$RUPHIN__AEAD "$@"; else "$@"; fi
+}
 
 # ruphin__config K ROLE plain|sealed: peer K's config, the test bed's with "seal" set.
 ruphin__config() {
@@ -39,14 +55,27 @@ ruphin_seal_supported() {
     return 1
 }
 
+# ruphin__up1 plain|sealed [AEAD]
 ruphin__up1() {
     local mode=$1
+    RUPHIN__AEAD=${2:-}
     TUN_SESSION=bench-$mode
     ROW_SRV_NS=$NS_PEER1 ROW_CLI_NS=$NS_PEER2 ROW_TARGET=10.77.0.1 ROW_MTU=1400 ROW_CONNECT=1
     ROW_PROCS=(peer1 peer2) ROW_RSS=1
     ruphin__config 1 server "$mode" && ruphin__config 2 client "$mode" ||
         { ROW_REASON="writing the configs"; return 1; }
-    tun_start_peer 1 server || { ROW_REASON="server peer did not start: $(tail -n1 "$TOPO_DIR/peer1.log")"; return 1; }
+    if ! ruphin__run tun_start_peer 1 server; then
+        if [[ -n $RUPHIN__AEAD ]] && grep -q 'names no implementation' "$TOPO_DIR/peer1.log"; then
+            ROW_UNAVAILABLE="RUPHIN_AEAD=$RUPHIN__AEAD: not in this build or on this CPU"
+        fi
+        ROW_REASON="server peer did not start: $(tail -n1 "$TOPO_DIR/peer1.log")"
+        return 1
+    fi
+    # The daemon names the implementation it runs; a row must measure the one it is named for.
+    if [[ -n $RUPHIN__AEAD ]] && ! grep -q "with the $RUPHIN__AEAD implementation" "$TOPO_DIR/peer1.log"; then
+        ROW_REASON="server peer does not log the $RUPHIN__AEAD implementation"
+        return 1
+    fi
     # Registered before the client starts, so the timed part is the client's join and punch.
     wait_for "[ \"\$(tun_status 1 | jq -r .holepuncher.state)\" = registered ]" 10 ||
         { ROW_REASON="server did not register with holepuncherd"; return 1; }
@@ -55,19 +84,30 @@ ruphin__up1() {
 # The client is spawned directly, not with tun_start_peer, which polls for the interface in
 # 0.1 s steps: the first-ping timer must start the moment the process does.
 ruphin__up2() {
-    topo_spawn peer2 "$NS_PEER2" "$TOPO_DIR/peer2.log" "$RUPHIN_BIN/ruphin-tund" -c "$TOPO_DIR/peer2.json"
+    ruphin__run topo_spawn peer2 "$NS_PEER2" "$TOPO_DIR/peer2.log" "$RUPHIN_BIN/ruphin-tund" -c "$TOPO_DIR/peer2.json"
 }
 
 ruphin_up1() { ruphin__up1 plain; }
 ruphin_up2() { ruphin__up2; }
 ruphin_down() { :; }
 
-ruphin_sealed_up1() {
+# ruphin__sealed_up1 [AEAD]
+ruphin__sealed_up1() {
     if [[ ${RUPHIN_SEAL_OK:-0} != 1 ]]; then
         ROW_UNAVAILABLE="not available in this build (${RUPHIN_SEAL_WHY:-ruphin-tund --check refused \"seal\": {\"key_file\": ...}})"
         return 1
     fi
-    ruphin__up1 sealed
+    ruphin__up1 sealed "${1:-}"
 }
+ruphin_sealed_up1() { ruphin__sealed_up1; }
 ruphin_sealed_up2() { ruphin__up2; }
 ruphin_sealed_down() { :; }
+ruphin_sealed_sodium_up1() { ruphin__sealed_up1 sodium; }
+ruphin_sealed_sodium_up2() { ruphin__up2; }
+ruphin_sealed_sodium_down() { :; }
+ruphin_sealed_avx512_up1() { ruphin__sealed_up1 avx512; }
+ruphin_sealed_avx512_up2() { ruphin__up2; }
+ruphin_sealed_avx512_down() { :; }
+ruphin_sealed_openssl_up1() { ruphin__sealed_up1 openssl; }
+ruphin_sealed_openssl_up2() { ruphin__up2; }
+ruphin_sealed_openssl_down() { :; }

@@ -12,7 +12,7 @@ enum rph_error {
     RPH_E_PEERINFO_SIZE = -1006, /* PeerInfo body size does not match its family */
     RPH_E_BODY = -1007,          /* a body on a message that has none */
     RPH_E_NOSPACE = -1008,       /* encode buffer too small */
-    RPH_E_TOOBIG = -1009,        /* payload does not fit the 16-bit length field */
+    RPH_E_TOOBIG = -1009,        /* payload too big for the 16-bit length field or a cipher */
     RPH_E_TIMEOUT = -1010,       /* handshake or wait timed out */
     RPH_E_NOT_FOUND = -1011,     /* holepuncher answered SessionNotFound */
     RPH_E_INTERRUPTED = -1012,   /* LocalInterrupt received from loopback */
@@ -28,6 +28,7 @@ enum rph_error {
     RPH_E_NOTSUP = -1022,           /* built without libsodium */
     RPH_E_RATE = -1023,             /* over a rate limit */
     RPH_E_EXHAUSTED = -1024,        /* a cipher's nonce counter is used up: new keys needed */
+    RPH_E_CRYPTO = -1025,           /* the crypto library failed (not a forgery: a fault) */
 };
 
 /* Text for a negative errno or an rph_error; never NULL. */

@@ -26,7 +26,7 @@ const char *rph_strerror(int err)
     case RPH_E_NOSPACE:
         return "buffer too small for the message";
     case RPH_E_TOOBIG:
-        return "payload too large for the 16-bit length field";
+        return "payload too large for the 16-bit length field or the cipher";
     case RPH_E_TIMEOUT:
         return "timed out";
     case RPH_E_NOT_FOUND:
@@ -53,6 +53,8 @@ const char *rph_strerror(int err)
         return "sealing is not available in this build (no libsodium)";
     case RPH_E_RATE:
         return "rate limited";
+    case RPH_E_CRYPTO:
+        return "the crypto library failed";
     case RPH_E_INVALID:
         return "invalid argument";
     case RPH_E_EXHAUSTED:

@@ -267,9 +267,9 @@ int rph_transport_seal(struct rph_keypair *kp, uint8_t *buf, size_t payload_len)
     uint8_t nonce[12];
     nonce_of(nonce, ctr);
     uint8_t *p = buf + RPH_TRANSPORT_HEADER_LEN;
-    rph_aead_seal(p, p + payload_len, p, payload_len, buf, RPH_TRANSPORT_HEADER_LEN, nonce,
-                  kp->send_key);
-    return (int)total;
+    int r = rph_aead_seal(p, p + payload_len, p, payload_len, buf, RPH_TRANSPORT_HEADER_LEN, nonce,
+                          kp->send_key);
+    return r < 0 ? r : (int)total;
 }
 
 int rph_transport_open(struct rph_keypair *kp, uint8_t *raw, const struct rph_msg *m,

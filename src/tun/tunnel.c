@@ -401,6 +401,21 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
     pc.max_remotes = MAX_PEERS;
     if (cfg->seal) {
         pc.sealed = true;
+        r = rph_aead_select(RPH_AEAD_AUTO); /* the default, or RUPHIN_AEAD's choice */
+        if (r < 0) {
+            /* The benchmarks name an implementation: running another would measure it. */
+            const char *env = getenv("RUPHIN_AEAD");
+            if (r == RPH_E_NOTSUP && env)
+                errmsg_set(err,
+                           "sealing: RUPHIN_AEAD=\"%s\" names no implementation this build "
+                           "and CPU have (sodium, avx512, openssl)",
+                           env);
+            else if (r == RPH_E_CRYPTO)
+                errmsg_set(err, "sealing: OpenSSL failed to set up ChaCha20-Poly1305");
+            else
+                errmsg_set(err, "sealing: libsodium failed to initialise");
+            goto fail;
+        }
         log_info("sealed: ChaCha20-Poly1305 with the %s implementation", rph_aead_impl_name());
         r = rph_seal_derive(&pc.seal, cfg->seal_key, cfg->session.id, cfg->session.len);
         if (r < 0) {

@@ -121,13 +121,13 @@ check "exactly three .deb files (found $n_debs)" test "$n_debs" -eq 3
 
 dep_has() { dpkg-deb -f "$(deb "$1")" Depends | tr ',' '\n' | grep -q "^ *$2\\b"; }
 for p in ruphin-tun holepuncherd; do
-    check "$p: Depends from shlibdeps (libc6, libevent-core, libcjson1, libsodium23)" \
-        eval 'dep_has $p libc6 && dep_has $p "libevent-core-2\.1-7" && dep_has $p libcjson1 && dep_has $p libsodium23'
+    check "$p: Depends from shlibdeps (libc6, libevent-core, libcjson1, libsodium23, libssl3)" \
+        eval 'dep_has $p libc6 && dep_has $p "libevent-core-2\.1-7" && dep_has $p libcjson1 && dep_has $p libsodium23 && dep_has $p libssl3'
 done
 check "ruphin-tun: Depends on libmnl0 (its netlink), holepuncherd does not" \
     eval 'dep_has ruphin-tun libmnl0 && ! dep_has holepuncherd libmnl0'
-check "libruphin-dev: Depends on libevent-dev and libsodium-dev (named in ruphin.pc)" \
-    eval 'dep_has libruphin-dev libevent-dev && dep_has libruphin-dev libsodium-dev'
+check "libruphin-dev: Depends on libevent-dev, libsodium-dev and libssl-dev (named in ruphin.pc)" \
+    eval 'dep_has libruphin-dev libevent-dev && dep_has libruphin-dev libsodium-dev && dep_has libruphin-dev libssl-dev'
 conffiles=$(dpkg-deb --ctrl-tarfile "$(deb holepuncherd)" | tar -xOf - ./conffiles 2>/dev/null)
 check "holepuncherd: /etc/ruphin/holepuncherd.json is a conffile" test "$conffiles" == /etc/ruphin/holepuncherd.json
 for p in "${PKGS[@]}"; do
