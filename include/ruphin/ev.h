@@ -13,6 +13,8 @@ struct event_base;
 struct rph_ev_peer;
 struct rph_ev_holepuncher;
 
+/* ---- peer (src/core/ev_peer.c) ---- */
+
 struct rph_ev_peer_options {
     struct rph_addr bind; /* family 0: any address of the holepuncher's family, port 0 */
     int sndbuf, rcvbuf;   /* 0: kernel default */
@@ -42,6 +44,8 @@ int rph_ev_peer_send_gso(struct rph_ev_peer *p, const struct rph_addr *to, const
 struct rph_peer *rph_ev_peer_core(struct rph_ev_peer *p);
 int rph_ev_peer_fd(const struct rph_ev_peer *p);
 int rph_ev_peer_local_addr(const struct rph_ev_peer *p, struct rph_addr *out);
+
+/* ---- holepuncher (src/core/ev_holepuncher.c) ---- */
 
 /* Binds one UDP socket per listen address (IPv6 ones v6-only) and expires sessions on its own
  * one-second timer. On failure *err is a negative errno (e.g. -EADDRINUSE from bind). */

@@ -13,7 +13,7 @@
 #include "log.h"
 #include "ruphin/addr.h"
 
-/* ev.c binds at most this many sockets. */
+/* ev_holepuncher.c binds at most this many sockets. */
 #define HPD_MAX_LISTEN 8
 
 #define HPD_TTL_MIN 5
