@@ -15,14 +15,32 @@ struct rph_ev_holepuncher;
 
 /* ---- peer (src/core/ev_peer.c) ---- */
 
+/* What became of queued datagrams: one report per train (or per part of one that failed). */
+struct rph_ev_sent {
+    struct rph_remote *to; /* as queued; its slot may have been dropped since (in_use false) */
+    size_t datagrams;      /* how many left (err 0) or were lost (err < 0) */
+    size_t payload_bytes;  /* the bytes of their payloads, without framing */
+    bool gso;              /* they left in one UDP GSO send */
+    int err;               /* 0, or the negative errno of the send that lost them */
+};
+
 struct rph_ev_peer_options {
     struct rph_addr bind; /* family 0: any address of the holepuncher's family, port 0 */
     int sndbuf, rcvbuf;   /* 0: kernel default */
     /* UDP GRO: the kernel may hand over several datagrams at once; they are split again
      * before rph_peer_input, so callers see no difference but fewer system calls. */
     bool gro;
-    /* Called after each batch of received datagrams (e.g. to flush coalesced writes). */
+    /* Send queued trains datagram by datagram (one sendmmsg) even where the kernel has UDP
+     * GSO. Without it GSO is used until the kernel refuses it once. */
+    bool no_gso;
+    /* The largest payload that joins a train (e.g. the TUN device's MTU), so every GSO segment
+     * fits the path; longer ones are queued but leave alone. 0: 1400. */
+    size_t queue_payload_max;
+    /* Called after each batch of received datagrams (e.g. to flush coalesced writes), before
+     * the module sends what its callbacks queued during the batch. */
     void (*on_flush)(void *ctx);
+    /* Called as queued datagrams leave or are lost (counters, no sending from here). */
+    void (*on_sent)(void *ctx, const struct rph_ev_sent *s);
 };
 
 /* cb->send is ignored: the module sends on its own socket. */
@@ -30,17 +48,43 @@ struct rph_ev_peer *rph_ev_peer_new(struct event_base *base, const struct rph_pe
                                     const struct rph_ev_peer_options *opt,
                                     const struct rph_peer_callbacks *cb, void *ctx, int *err);
 void rph_ev_peer_free(struct rph_ev_peer *p);
+/* Sends one datagram now (copying data), after anything queued. */
 int rph_ev_peer_send(struct rph_ev_peer *p, const struct rph_addr *to, const void *data,
                      size_t len);
 /* Sends a payload at buf + RPH_FRAME_HEADROOM (with RPH_FRAME_TAILROOM free after it) to
- * remote r, framed (and sealed) in place: no copy. RPH_E_NOKEY before a sealed handshake. */
+ * remote r now, after anything queued, framed (and sealed) in place: no copy. RPH_E_NOKEY
+ * before a sealed handshake. */
 int rph_ev_peer_send_frame(struct rph_ev_peer *p, struct rph_remote *r, uint8_t *buf,
                            size_t payload_len);
+
 /* Sends datagrams laid back to back in buf (total bytes, each seg bytes but the last, which
  * may be shorter) to one address, with UDP GSO in one system call where the kernel has it,
  * else one by one. 0 or a negative errno. */
 int rph_ev_peer_send_gso(struct rph_ev_peer *p, const struct rph_addr *to, const uint8_t *buf,
                          size_t total, size_t seg);
+
+/* Send-side batching. Payloads queued for one remote are framed (sealed) straight into a
+ * train of datagrams that leaves with one UDP GSO send (64 KB or 64 datagrams at most); a
+ * payload that cannot join the train (another remote, longer than the train's datagrams, the
+ * train full) sends the train first. Order is kept. The module sends what its callbacks queued
+ * after each received batch; other callers end a burst with rph_ev_peer_flush. Nothing is
+ * allocated per datagram, and how each train went is told to opt.on_sent. */
+
+/* Copies a payload (the one copy) into the queue for r and frames it there. 0, or why it was
+ * not queued: RPH_E_NOKEY before a sealed handshake, RPH_E_TOOBIG over RPH_DATA_MAX. */
+int rph_ev_peer_queue(struct rph_ev_peer *p, struct rph_remote *r, const void *payload, size_t len);
+/* For a caller that writes payloads into the queue itself (e.g. the segments of a TSO packet
+ * split straight into place): reserves n slots for r of up to payload_max bytes each; slot k's
+ * payload starts at *slots + k * *stride. Valid until the next call on p. RPH_E_TOOBIG when
+ * they do not fit in the queue's buffer (payload_max over opt.queue_payload_max). */
+int rph_ev_peer_reserve(struct rph_ev_peer *p, struct rph_remote *r, size_t payload_max, size_t n,
+                        uint8_t **slots, size_t *stride);
+/* Frames the first n reserved slots, holding len[k] payload bytes each, and queues them in
+ * order. 0, or the first framing error (the slots before it are queued, the rest dropped). */
+int rph_ev_peer_commit(struct rph_ev_peer *p, size_t n, const size_t *len);
+/* Sends what is queued. */
+void rph_ev_peer_flush(struct rph_ev_peer *p);
+
 struct rph_peer *rph_ev_peer_core(struct rph_ev_peer *p);
 int rph_ev_peer_fd(const struct rph_ev_peer *p);
 int rph_ev_peer_local_addr(const struct rph_ev_peer *p, struct rph_addr *out);

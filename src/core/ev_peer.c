@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
 // The event-driven peer: a peer on the caller's libevent base. Reads in recvmmsg batches until
-// the socket would block; a timer follows the next deadline.
+// the socket would block, sends queued data in UDP GSO trains, a timer follows the next deadline.
 #include "ruphin/ev.h"
 
 #include <errno.h>
 #include <event2/event.h>
-#include <stdlib.h>
-#include <string.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,6 +22,7 @@
 #include "ruphin/clock.h"
 #include "ruphin/error.h"
 #include "rxbatch.h"
+#include "txtrain.h"
 #include "udp.h"
 
 struct rph_ev_peer {
@@ -34,8 +35,14 @@ struct rph_ev_peer {
     struct rph_peer_callbacks user;
     void *ctx;
     void (*on_flush)(void *ctx);
-    bool gso_ok; /* UDP GSO worked (or has not failed yet) */
+    void (*on_sent)(void *ctx, const struct rph_ev_sent *s);
     struct rxbatch rx;
+    struct txtrain tx;
+    bool gso_ok;       /* rph_ev_peer_send_gso: UDP GSO worked (or has not failed yet) */
+    size_t head, tail; /* framing around a payload */
+    /* the reservation rph_ev_peer_commit fills in: n slots of stride from tx.base + off */
+    struct rph_remote *rsv_to;
+    size_t rsv_off, rsv_stride, rsv_n;
 };
 
 static void peer_send(void *ctx, const struct rph_addr *to, const uint8_t *buf, size_t len)
@@ -62,6 +69,18 @@ static void peer_state(void *ctx, enum rph_peer_state s, int err)
     if (p->user.on_state) p->user.on_state(p->ctx, s, err);
 }
 
+static void train_sent(void *ctx, const struct txtrain_report *r)
+{
+    struct rph_ev_peer *p = ctx;
+    if (!p->on_sent) return;
+    struct rph_ev_sent s = {.to = (struct rph_remote *)r->key,
+                            .datagrams = r->datagrams,
+                            .payload_bytes = r->bytes - r->datagrams * (p->head + p->tail),
+                            .gso = r->gso,
+                            .err = r->err};
+    p->on_sent(p->ctx, &s);
+}
+
 static void arm_timer(struct rph_ev_peer *p)
 {
     uint64_t now = rph_now_ms();
@@ -80,6 +99,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct rph_ev_peer *p = arg;
+    /* A tick may drop remotes: nothing queued for one may wait past it. */
+    rph_ev_peer_flush(p);
     /* The wall clock may be stepped (NTP); sealed Register/Join carry it. */
     rph_peer_set_wall_offset(p->peer, rph_wall_offset_ms());
     rph_peer_tick(p->peer, rph_now_ms());
@@ -113,6 +134,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
             } while (off < len);
         }
         if (p->on_flush) p->on_flush(p->ctx);
+        rph_ev_peer_flush(p); /* what the callbacks queued (e.g. forwarded to another remote) */
         if (n < RXBATCH_N) break;
     }
     rph_peer_tick(p->peer, rph_now_ms());
@@ -144,6 +166,7 @@ struct rph_ev_peer *rph_ev_peer_new(struct event_base *base, const struct rph_pe
         goto fail;
     }
     p->on_flush = opt->on_flush;
+    p->on_sent = opt->on_sent;
     p->gso_ok = true;
     if (opt->gro) {
         int one = 1;
@@ -156,6 +179,14 @@ struct rph_ev_peer *rph_ev_peer_new(struct event_base *base, const struct rph_pe
         .send = peer_send, .on_data = peer_data, .on_remote = peer_remote, .on_state = peer_state};
     p->peer = rph_peer_new(cfg, &inner, p, rph_now_ms(), &e);
     if (!p->peer) goto fail;
+    rph_peer_frame_overhead(p->peer, &p->head, &p->tail);
+    size_t payload_max = opt->queue_payload_max ? opt->queue_payload_max : 1400;
+    if (payload_max > RPH_DATA_MAX) payload_max = RPH_DATA_MAX;
+    e = txtrain_init(&p->tx, p->fd, p->family, p->head + payload_max + p->tail,
+                     p->head + RPH_DATA_MAX + p->tail, RPH_FRAME_HEADROOM, !opt->no_gso);
+    if (e < 0) goto fail;
+    p->tx.report = train_sent;
+    p->tx.ctx = p;
     event_add(p->rd, NULL);
     arm_timer(p);
     return p;
@@ -173,21 +204,83 @@ void rph_ev_peer_free(struct rph_ev_peer *p)
     rph_peer_free(p->peer);
     if (p->fd >= 0) close(p->fd);
     rxbatch_free(&p->rx);
+    txtrain_free(&p->tx);
     free(p);
 }
 
 int rph_ev_peer_send(struct rph_ev_peer *p, const struct rph_addr *to, const void *data, size_t len)
 {
+    rph_ev_peer_flush(p);
     return rph_peer_send_data(p->peer, to, data, len);
 }
 
 int rph_ev_peer_send_frame(struct rph_ev_peer *p, struct rph_remote *r, uint8_t *buf,
                            size_t payload_len)
 {
+    rph_ev_peer_flush(p);
     uint8_t *d;
     int n = rph_peer_frame(p->peer, r, buf, payload_len, &d);
     if (n < 0) return n;
     return rph_udp_send(p->fd, p->family, &r->addr, d, (size_t)n);
+}
+
+/* Frames the payload at the datagram's place (tx.base + off) and adds it to the train. */
+static int frame_and_add(struct rph_ev_peer *p, struct rph_remote *r, size_t off, size_t len)
+{
+    uint8_t *dgram = p->tx.base + off, *d;
+    /* rph_peer_frame wants RPH_FRAME_HEADROOM before the payload but writes only p->head of
+     * it, so the datagram starts exactly at off (tx.mem has the rest before the first). */
+    int n = rph_peer_frame(p->peer, r, dgram + p->head - RPH_FRAME_HEADROOM, len, &d);
+    if (n < 0) return n;
+    txtrain_add(&p->tx, r, &r->addr, off, (size_t)n);
+    return 0;
+}
+
+int rph_ev_peer_queue(struct rph_ev_peer *p, struct rph_remote *r, const void *payload, size_t len)
+{
+    p->rsv_n = 0;
+    if (len > RPH_DATA_MAX) return RPH_E_TOOBIG;
+    size_t off;
+    /* Cannot fail: the buffer holds the longest datagram. */
+    if (txtrain_reserve(&p->tx, r, p->head + len + p->tail, 1, &off) < 0) return RPH_E_TOOBIG;
+    memcpy(p->tx.base + off + p->head, payload, len);
+    return frame_and_add(p, r, off, len);
+}
+
+int rph_ev_peer_reserve(struct rph_ev_peer *p, struct rph_remote *r, size_t payload_max, size_t n,
+                        uint8_t **slots, size_t *stride)
+{
+    p->rsv_n = 0;
+    size_t s = p->head + payload_max + p->tail;
+    size_t off;
+    if (n == 0) return RPH_E_INVALID;
+    if (s > p->tx.slot_max || txtrain_reserve(&p->tx, r, s, n, &off) < 0) return RPH_E_TOOBIG;
+    p->rsv_to = r;
+    p->rsv_off = off;
+    p->rsv_stride = s;
+    p->rsv_n = n;
+    *slots = p->tx.base + off + p->head;
+    *stride = s;
+    return 0;
+}
+
+int rph_ev_peer_commit(struct rph_ev_peer *p, size_t n, const size_t *len)
+{
+    size_t max = p->rsv_n;
+    p->rsv_n = 0;
+    if (n > max) return RPH_E_INVALID;
+    for (size_t k = 0; k < n; k++) {
+        if (len[k] > p->rsv_stride - p->head - p->tail) return RPH_E_TOOBIG;
+        int e = frame_and_add(p, p->rsv_to, p->rsv_off + k * p->rsv_stride, len[k]);
+        if (e < 0) return e;
+    }
+    return 0;
+}
+
+void rph_ev_peer_flush(struct rph_ev_peer *p)
+{
+    p->rsv_n = 0;
+    txtrain_flush(&p->tx);
 }
 
 int rph_ev_peer_send_gso(struct rph_ev_peer *p, const struct rph_addr *to, const uint8_t *buf,
