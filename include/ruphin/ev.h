@@ -57,12 +57,6 @@ int rph_ev_peer_send(struct rph_ev_peer *p, const struct rph_addr *to, const voi
 int rph_ev_peer_send_frame(struct rph_ev_peer *p, struct rph_remote *r, uint8_t *buf,
                            size_t payload_len);
 
-/* Sends datagrams laid back to back in buf (total bytes, each seg bytes but the last, which
- * may be shorter) to one address, with UDP GSO in one system call where the kernel has it,
- * else one by one. 0 or a negative errno. */
-int rph_ev_peer_send_gso(struct rph_ev_peer *p, const struct rph_addr *to, const uint8_t *buf,
-                         size_t total, size_t seg);
-
 /* Send-side batching. Payloads queued for one remote are framed (sealed) straight into a
  * train of datagrams that leaves with one UDP GSO send (64 KB or 64 datagrams at most); a
  * payload that cannot join the train (another remote, longer than the train's datagrams, the

@@ -12,9 +12,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
 #ifndef UDP_GRO
 #define UDP_GRO 104
 #endif
@@ -38,7 +35,6 @@ struct rph_ev_peer {
     void (*on_sent)(void *ctx, const struct rph_ev_sent *s);
     struct rxbatch rx;
     struct txtrain tx;
-    bool gso_ok;       /* rph_ev_peer_send_gso: UDP GSO worked (or has not failed yet) */
     size_t head, tail; /* framing around a payload */
     /* the reservation rph_ev_peer_commit fills in: n slots of stride from tx.base + off */
     struct rph_remote *rsv_to;
@@ -167,7 +163,6 @@ struct rph_ev_peer *rph_ev_peer_new(struct event_base *base, const struct rph_pe
     }
     p->on_flush = opt->on_flush;
     p->on_sent = opt->on_sent;
-    p->gso_ok = true;
     if (opt->gro) {
         int one = 1;
         setsockopt(p->fd, SOL_UDP, UDP_GRO, &one, sizeof one); /* older kernels: no GRO */
@@ -281,47 +276,6 @@ void rph_ev_peer_flush(struct rph_ev_peer *p)
 {
     p->rsv_n = 0;
     txtrain_flush(&p->tx);
-}
-
-int rph_ev_peer_send_gso(struct rph_ev_peer *p, const struct rph_addr *to, const uint8_t *buf,
-                         size_t total, size_t seg)
-{
-    if (p->gso_ok && total > seg) {
-        struct sockaddr_storage ss;
-        socklen_t sl = rph_addr_to_sockaddr(to, &ss, p->family);
-        struct iovec iov = {(void *)buf, total};
-        union {
-            char b[CMSG_SPACE(sizeof(uint16_t))];
-            struct cmsghdr align;
-        } ctl;
-        memset(&ctl, 0, sizeof ctl);
-        struct msghdr mh = {.msg_name = &ss,
-                            .msg_namelen = sl,
-                            .msg_iov = &iov,
-                            .msg_iovlen = 1,
-                            .msg_control = ctl.b,
-                            .msg_controllen = sizeof ctl.b};
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_UDP;
-        c->cmsg_type = UDP_SEGMENT;
-        c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-        uint16_t gs = (uint16_t)seg;
-        memcpy(CMSG_DATA(c), &gs, sizeof gs);
-        for (;;) {
-            if (sendmsg(p->fd, &mh, 0) >= 0) return 0;
-            if (errno == EINTR) continue;
-            break;
-        }
-        /* No GSO here (old kernel, or a device without it): fall back for good. */
-        if (errno != EIO && errno != EINVAL && errno != EOPNOTSUPP) return -errno;
-        p->gso_ok = false;
-    }
-    for (size_t off = 0; off < total; off += seg) {
-        size_t one = total - off < seg ? total - off : seg;
-        int r = rph_udp_send(p->fd, p->family, to, buf + off, one);
-        if (r < 0) return r;
-    }
-    return 0;
 }
 
 struct rph_peer *rph_ev_peer_core(struct rph_ev_peer *p)

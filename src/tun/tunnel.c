@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// ruphin-tund's data path: TUN -> route by overlay destination -> frame -> UDP to the peer's
-// punched endpoint, and UDP -> check the inner source belongs to the sending peer -> TUN.
+// The running tunnel: opening and closing it, peers up and down, their announcements (the
+// policy decides, this file logs), the status accessors. The data path is send.c (TUN -> UDP)
+// and receive.c (UDP -> TUN).
 #include "tunnel.h"
 
 #include <errno.h>
@@ -8,12 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
 #include "announce.h"
-#include "ippkt.h"
 #include "offload.h"
 #include "log.h"
 #include "policy.h"
@@ -41,7 +40,7 @@ static void fmt_ip(int fam, const uint8_t *a, char *out, size_t cap)
     inet_ntop(fam == 4 ? AF_INET : AF_INET6, a, out, (socklen_t)cap);
 }
 
-static void on_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d, size_t n)
+void on_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d, size_t n)
 {
     struct announce a;
     char ep[RPH_ADDR_STRLEN], ep2[RPH_ADDR_STRLEN], ip[64];
@@ -70,248 +69,6 @@ static void on_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d, siz
     case POLICY_ANN_SAME:
         return;
     }
-}
-
-static void gro_flush(struct tunnel *t)
-{
-    int v6 = t->gro->version == 6;
-    int n = gro_finish(t->gro);
-    if (n && writev(t->tun.fd, t->gro->iov, n) < 0) {
-        t->drops.tun_write++;
-    } else if (n > 2) {
-        t->off.coalesced[v6]++;
-        t->off.coalesced_segs += (uint64_t)(n - 1);
-    }
-}
-
-static void on_flush(void *ctx)
-{
-    gro_flush(ctx);
-}
-
-/* One IP packet to the TUN device. With offloads, TCP segments of one flow are coalesced
- * into a super-packet (one write instead of dozens) until the end of the received batch. */
-static void tun_write(struct tunnel *t, const uint8_t *d, size_t n)
-{
-    if (!t->tun.vnet) {
-        if (write(t->tun.fd, d, n) < 0) t->drops.tun_write++;
-        return;
-    }
-    if (t->tun.offload) {
-        if (gro_append(t->gro, d, n)) return;
-        gro_flush(t);
-        if (gro_start(t->gro, d, n)) return;
-    }
-    struct virtio_net_hdr none;
-    memset(&none, 0, sizeof none);
-    struct iovec iov[2] = {{&none, VNET_LEN}, {(void *)d, n}};
-    if (writev(t->tun.fd, iov, 2) < 0) t->drops.tun_write++;
-}
-
-static void on_data(void *ctx, struct rph_remote *r, const uint8_t *d, size_t n)
-{
-    struct tunnel *t = ctx;
-    struct tpeer *p = r->user;
-    if (!p) return;
-    if (n > 0 && d[0] == ANNOUNCE_TAG) {
-        on_announce(t, p, d, n);
-        return;
-    }
-    struct ippkt ip;
-    if (ippkt_parse(d, n, &ip) < 0) {
-        t->drops.malformed++;
-        return;
-    }
-    p->rx_packets++;
-    p->rx_bytes += n;
-    struct tpeer *to;
-    switch (policy_rx(&t->pol, p, &ip, &to)) {
-    case POLICY_RX_DELIVER:
-        break;
-    case POLICY_RX_SPOOFED:
-        t->drops.spoofed_source++;
-        return;
-    case POLICY_RX_NO_ADDRESS:
-        t->drops.no_address++;
-        return;
-    case POLICY_RX_NO_ROUTE:
-        t->drops.no_route++;
-        return;
-    case POLICY_RX_FORWARD:
-        /* Client to client through the server: the ad-hoc LAN. */
-        if (rph_ev_peer_send(t->ep, &to->remote->addr, d, n) < 0) {
-            t->drops.udp_send++;
-            return;
-        }
-        to->tx_packets++;
-        to->tx_bytes += n;
-        return;
-    }
-    tun_write(t, d, n);
-}
-
-static void count_send_error(struct tunnel *t, int sr)
-{
-    if (sr == RPH_E_NOKEY)
-        t->drops.no_key++; /* sealed, and the handshake has not finished yet */
-    else
-        t->drops.udp_send++;
-}
-
-/* Sends the run queued in gso_buf, if any, as one GSO datagram train. */
-static void run_flush(struct tunnel *t)
-{
-    if (!t->run_n) return;
-    struct tpeer *to = t->run_to;
-    int sr = rph_ev_peer_send_gso(t->ep, &to->remote->addr, t->gso_buf + RPH_FRAME_HEADROOM,
-                                  t->run_bytes, t->run_seg);
-    if (sr < 0) {
-        count_send_error(t, sr);
-        if (t->run_n > 1) t->drops.udp_send += (uint64_t)(t->run_n - 1);
-    } else {
-        to->tx_packets += (uint64_t)t->run_n;
-        to->tx_bytes += t->run_payload;
-        if (t->run_n > 1) t->off.gso_sends++;
-    }
-    t->run_n = 0;
-    t->run_bytes = 0;
-    t->run_payload = 0;
-}
-
-/* Queues one packet (framed in t->buf, its datagram at d) behind the run, flushing first when
- * it cannot join: another peer, a size the run cannot take, or a full train. Small packets
- * (ACKs, UDP, ICMP) thus leave in one system call per burst instead of one each. */
-static void run_add(struct tunnel *t, struct tpeer *to, const uint8_t *d, size_t fl, size_t payload)
-{
-    if (t->run_n && (to != t->run_to || fl > t->run_seg || t->run_bytes % t->run_seg != 0 ||
-                     t->run_bytes + fl > 65000 || t->run_n == GSO_SEGS))
-        run_flush(t);
-    if (!t->run_n) {
-        t->run_to = to;
-        t->run_seg = fl;
-    }
-    memcpy(t->gso_buf + RPH_FRAME_HEADROOM + t->run_bytes, d, fl);
-    t->run_bytes += fl;
-    t->run_payload += payload;
-    t->run_n++;
-}
-
-/* A TSO super-packet: split into MSS-sized segments laid back to back as finished
- * datagrams (framed and sealed in place), sent with UDP GSO: one system call for ~45 packets. */
-static void send_gso(struct tunnel *t, struct tpeer *to, const struct virtio_net_hdr *h,
-                     const uint8_t *pkt, size_t len)
-{
-    size_t head, tail;
-    rph_peer_frame_overhead(t->peer, &head, &tail);
-    int hl = offload_tcp_hdrlen(pkt, len);
-    size_t stride = head + (size_t)(hl < 0 ? 0 : hl) + h->gso_size + tail;
-    uint8_t *base = t->gso_buf + RPH_FRAME_HEADROOM;
-    int n = hl < 0 || stride > t->gso_stride_max
-                ? -1
-                : offload_split(h, pkt, len, base, stride, head, GSO_SEGS, t->seg_len);
-    if (n < 0) {
-        t->drops.malformed++;
-        return;
-    }
-    t->off.tso_in[h->gso_type == VIRTIO_NET_HDR_GSO_TCPV6]++;
-    t->off.tso_segments += (uint64_t)n;
-    size_t bytes = 0, sent_pkts = 0, payload = 0;
-    int first = 0;
-    /* A GSO send carries at most 64 KB: cut the run where it would not fit. */
-    size_t per_send = 65000 / stride;
-    for (int k = 0; k < n; k++) {
-        uint8_t *slot = base + (size_t)k * stride;
-        uint8_t *d;
-        int fl = rph_peer_frame(t->peer, to->remote, slot + head - RPH_FRAME_HEADROOM,
-                                t->seg_len[k], &d);
-        if (fl < 0) {
-            count_send_error(t, fl);
-            return;
-        }
-        bytes += (size_t)fl;
-        payload += t->seg_len[k];
-        if ((size_t)(k - first + 1) == per_send || k == n - 1) {
-            int sr = rph_ev_peer_send_gso(t->ep, &to->remote->addr, base + (size_t)first * stride,
-                                          bytes, stride);
-            if (sr < 0) {
-                count_send_error(t, sr);
-            } else {
-                sent_pkts += (size_t)(k - first + 1);
-                if (k > first) t->off.gso_sends++;
-            }
-            first = k + 1;
-            bytes = 0;
-        }
-    }
-    to->tx_packets += sent_pkts;
-    to->tx_bytes += payload;
-}
-
-static void on_tun(evutil_socket_t fd, short what, void *arg)
-{
-    (void)what;
-    struct tunnel *t = arg;
-    /* The virtio header lands in the frame's headroom, so the packet sits where framing wants
-     * it; the header is copied out before framing overwrites that room. */
-    size_t vl = t->tun.vnet ? VNET_LEN : 0;
-    uint8_t *pkt = t->buf + RPH_FRAME_HEADROOM;
-    for (int i = 0; i < TUN_BURST; i++) {
-        ssize_t n = read(fd, pkt - vl, t->buf_cap - RPH_FRAME_HEADROOM - RPH_FRAME_TAILROOM + vl);
-        if (n < 0) {
-            if (errno != EAGAIN && errno != EINTR)
-                log_warn("%s: read: %s", t->tun.name, strerror(errno));
-            break;
-        }
-        struct virtio_net_hdr h;
-        memset(&h, 0, sizeof h);
-        if (vl) {
-            if ((size_t)n < vl) continue;
-            memcpy(&h, pkt - vl, vl);
-            n -= (ssize_t)vl;
-        }
-        struct ippkt ip;
-        if (ippkt_parse(pkt, (size_t)n, &ip) < 0) {
-            t->drops.malformed++;
-            continue;
-        }
-        struct tpeer *to;
-        enum policy_tx v = policy_tx(&t->pol, &ip, &to);
-        if (v != POLICY_TX_SEND) {
-            if (v == POLICY_TX_LOCAL_SCOPE)
-                t->drops.local_scope++;
-            else
-                t->drops.no_route++;
-            continue;
-        }
-        if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
-            run_flush(t); /* gso_buf is needed, and the order kept */
-            send_gso(t, to, &h, pkt, (size_t)n);
-            continue;
-        }
-        if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && offload_csum(&h, pkt, (size_t)n) < 0) {
-            t->drops.malformed++;
-            continue;
-        }
-        uint8_t *d;
-        int fl = rph_peer_frame(t->peer, to->remote, t->buf, (size_t)n, &d);
-        if (fl < 0) {
-            count_send_error(t, fl);
-            continue;
-        }
-        if ((size_t)fl > t->gso_stride_max) { /* cannot happen within the MTU; send it alone */
-            run_flush(t);
-            int sr = rph_ev_peer_send_gso(t->ep, &to->remote->addr, d, (size_t)fl, (size_t)fl);
-            if (sr < 0) {
-                count_send_error(t, sr);
-                continue;
-            }
-            to->tx_packets++;
-            to->tx_bytes += (uint64_t)n;
-            continue;
-        }
-        run_add(t, to, d, (size_t)fl, (size_t)n);
-    }
-    run_flush(t);
 }
 
 static void on_remote(void *ctx, struct rph_remote *r, bool up)
@@ -423,12 +180,14 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
             goto fail;
         }
     }
-    struct rph_ev_peer_options opt = {
-        .sndbuf = 4 << 20, .rcvbuf = 4 << 20, .gro = t->tun.offload, .on_flush = on_flush};
-    t->gso_stride_max = RPH_FRAME_HEADROOM + (size_t)cfg->mtu + RPH_FRAME_TAILROOM;
-    t->gso_buf = malloc(RPH_FRAME_HEADROOM + GSO_SEGS * t->gso_stride_max);
+    struct rph_ev_peer_options opt = {.sndbuf = 4 << 20,
+                                      .rcvbuf = 4 << 20,
+                                      .gro = t->tun.offload,
+                                      .queue_payload_max = (size_t)cfg->mtu,
+                                      .on_flush = receive_on_flush,
+                                      .on_sent = send_on_sent};
     t->gro = malloc(sizeof *t->gro);
-    if (!t->gso_buf || !t->gro) {
+    if (!t->gro) {
         errmsg_set(err, "out of memory");
         r = -ENOMEM;
         goto fail;
@@ -437,15 +196,14 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
     opt.bind.family = cfg->holepuncher_addr.family;
     opt.bind.port = cfg->port;
     struct rph_peer_callbacks cb = {
-        .on_data = on_data, .on_remote = on_remote, .on_state = on_state};
+        .on_data = receive_on_data, .on_remote = on_remote, .on_state = on_state};
     t->ep = rph_ev_peer_new(base, &pc, &opt, &cb, t, &r);
     rph_seal_wipe(&pc.seal, sizeof pc.seal);
     if (!t->ep) {
         errmsg_set(err, "UDP socket (port %u): %s", cfg->port, rph_strerror(r));
         goto fail;
     }
-    t->peer = rph_ev_peer_core(t->ep);
-    t->rbase = rph_peer_remotes(t->peer, &t->n_slots);
+    t->rbase = rph_peer_remotes(rph_ev_peer_core(t->ep), &t->n_slots);
     struct announce self = {.has4 = true, .prefix4 = (uint8_t)cfg->prefix4};
     memcpy(self.addr4, cfg->addr4, 4);
     if (cfg->has_addr6) {
@@ -456,7 +214,7 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
     /* Two keepalives of silence and a holder is gone (policy.h). */
     r = policy_init(&t->pol, cfg->role, &self, 2000ull * (unsigned)cfg->keepalive_interval,
                     t->n_slots);
-    t->tun_ev = event_new(base, t->tun.fd, EV_READ | EV_PERSIST, on_tun, t);
+    t->tun_ev = event_new(base, t->tun.fd, EV_READ | EV_PERSIST, send_on_tun, t);
     t->announce_ev = event_new(base, -1, EV_PERSIST, on_announce_timer, t);
     if (r < 0 || !t->tun_ev || !t->announce_ev) {
         errmsg_set(err, "out of memory");
@@ -482,7 +240,6 @@ void tunnel_close(struct tunnel *t)
     tun_close(&t->tun);
     policy_free(&t->pol);
     free(t->buf);
-    free(t->gso_buf);
     free(t->gro);
     free(t);
 }
@@ -509,7 +266,7 @@ const struct tunnel_offload *tunnel_offload(const struct tunnel *t)
 
 const struct rph_peer_stats *tunnel_proto_stats(const struct tunnel *t)
 {
-    return rph_peer_stats(t->peer);
+    return rph_peer_stats(rph_ev_peer_core(t->ep));
 }
 
 int tunnel_local_addr(const struct tunnel *t, struct rph_addr *out)
@@ -519,8 +276,9 @@ int tunnel_local_addr(const struct tunnel *t, struct rph_addr *out)
 
 const char *tunnel_holepuncher_state(const struct tunnel *t, uint64_t now_ms, uint64_t *last_ms)
 {
-    *last_ms = rph_peer_holepuncher_last_ms(t->peer);
-    return rph_peer_holepuncher_status(t->peer, now_ms);
+    const struct rph_peer *core = rph_ev_peer_core(t->ep);
+    *last_ms = rph_peer_holepuncher_last_ms(core);
+    return rph_peer_holepuncher_status(core, now_ms);
 }
 
 size_t tunnel_peer_slots(const struct tunnel *t)

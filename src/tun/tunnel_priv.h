@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The tunnel's state, private to its lifecycle and data path (the status report reads it
- * through tunnel.h). */
+/* The tunnel's state, private to its lifecycle (tunnel.c) and its data path (send.c,
+ * receive.c); the status report reads it through tunnel.h. */
 #ifndef RUPHIN_TUN_TUNNEL_PRIV_H
 #define RUPHIN_TUN_TUNNEL_PRIV_H
 
+#include <event2/util.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -27,26 +28,30 @@ struct tunnel {
     struct tund_config cfg;
     struct event_base *base;
     struct tun_dev tun;
-    struct rph_ev_peer *ep;
-    struct rph_peer *peer;
+    struct rph_ev_peer *ep; /* the one handle to the peers: frames, queues, sends */
     struct rph_remote *rbase;
     size_t n_slots;
     struct policy pol; /* the peer table (one entry per remote slot) and the routes */
     struct event *tun_ev, *announce_ev;
     struct tunnel_drops drops;
     struct tunnel_offload off;
-    uint8_t *buf; /* RPH_FRAME_HEADROOM, one packet (a TSO one: 64 KB), tailroom */
+    uint8_t *buf; /* RPH_FRAME_HEADROOM, one packet read (a TSO one: 64 KB), tailroom */
     size_t buf_cap;
-    uint8_t *gso_buf; /* the segments of one TSO packet, or a run, as datagrams back to back */
-    size_t gso_stride_max;
-    /* A run: packets read in one burst for one peer, framed and queued in gso_buf for one
-     * GSO send. All datagrams but the last have run_seg bytes (UDP GSO's rule). */
-    struct tpeer *run_to;
-    size_t run_seg, run_bytes;
-    uint64_t run_payload;
-    int run_n;
-    size_t seg_len[GSO_SEGS];
-    struct gro *gro; /* TCP segments coalesced toward the TUN device */
+    size_t seg_len[GSO_SEGS]; /* the segments of the TSO packet being split */
+    struct gro *gro;          /* TCP segments coalesced toward the TUN device */
 };
+
+/* send.c: TUN -> UDP */
+void send_on_tun(evutil_socket_t fd, short what, void *arg);
+/* Queues one packet to a peer, to leave with the next flush (also forwarded ones). */
+void send_to_peer(struct tunnel *t, struct tpeer *to, const uint8_t *pkt, size_t len);
+void send_on_sent(void *ctx, const struct rph_ev_sent *s);
+
+/* receive.c: UDP -> TUN */
+void receive_on_data(void *ctx, struct rph_remote *r, const uint8_t *d, size_t n);
+void receive_on_flush(void *ctx);
+
+/* tunnel.c: an announcement received, to the policy and the log */
+void on_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d, size_t n);
 
 #endif

@@ -21,7 +21,13 @@ e2e_check "client 2 -> client 3 (10.77.0.3) through the server" tun_ping 2 10.77
 e2e_check "client 3 -> client 2 (10.77.0.2) through the server" tun_ping 3 10.77.0.2
 e2e_check "client 3 -> client 2 over IPv6 (fd77::2)" tun_ping 3 fd77::2
 e2e_check "client 2 -> server (10.77.0.1)" tun_ping 2 10.77.0.1
+# The server forwards through its send queue: what one received batch brings for a client leaves
+# as one GSO train, so the forwarded transfer adds to the server's gso_sends.
+gso_sends() { tun_status 1 | grep -o '"gso_sends":[0-9]*' | cut -d: -f2; }
+gso_before=$(gso_sends)
 if r=$(tun_transfer 2 3 10); then e2e_pass "10 MB client 2 -> client 3, sha256 ok ($r s)"; else e2e_fail "10 MB client -> client"; fi
+e2e_check "the server forwarded in GSO trains ($gso_before -> $(gso_sends) sends)" \
+    test "$(gso_sends)" -gt "${gso_before:-0}"
 
 # Spoofing: client 3 sends with client 2's address as its source.
 spoofed() { tun_status 1 | grep -o '"spoofed_source":[0-9]*' | tail -1 | cut -d: -f2; }
