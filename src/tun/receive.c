@@ -3,7 +3,7 @@
 // functions below:
 //   1. The event peer (libruphin) reads a batch of datagrams (recvmmsg, UDP GRO split),
 //      unframes, opens and authenticates each, and hands its payload to receive_on_data.
-//   2. An announcement goes to the overlay policy (on_announce in tunnel.c).
+//   2. An announcement goes to the overlay policy (receive_announce), and its verdict to the log.
 //   3. The inner IP header is parsed, and the policy (policy_rx) says whether it may enter:
 //      on a server its source must be the address the sending peer holds.
 //   4. A packet a server forwards to another client (the ad-hoc LAN) is queued to that client
@@ -12,6 +12,7 @@
 //      are held to be coalesced (gro_append) instead.
 //   6. gro_flush writes a coalesced super-packet with one writev, no copy; receive_on_flush
 //      does so at the end of each received batch.
+#include <arpa/inet.h>
 #include <event2/event.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -19,11 +20,14 @@
 
 #include "announce.h"
 #include "ippkt.h"
+#include "log.h"
 #include "offload.h"
 #include "policy.h"
+#include "ruphin/clock.h"
 #include "ruphin/ev.h"
 #include "tunnel_priv.h"
 
+static void receive_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d, size_t n);
 static void tun_write(struct tunnel *t, const uint8_t *d, size_t n);
 static void gro_flush(struct tunnel *t);
 
@@ -33,7 +37,7 @@ void receive_on_data(void *ctx, struct rph_remote *r, const uint8_t *d, size_t n
     struct tpeer *p = r->user;
     if (!p) return;
     if (n > 0 && d[0] == ANNOUNCE_TAG) {
-        on_announce(t, p, d, n);
+        receive_announce(t, p, d, n);
         return;
     }
     struct ippkt ip;
@@ -62,6 +66,39 @@ void receive_on_data(void *ctx, struct rph_remote *r, const uint8_t *d, size_t n
         return;
     }
     tun_write(t, d, n);
+}
+
+static void receive_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d, size_t n)
+{
+    struct announce a;
+    char ep[RPH_ADDR_STRLEN], ep2[RPH_ADDR_STRLEN], ip[64];
+    if (announce_decode(d, n, &a) < 0) {
+        t->drops.bad_control++;
+        return;
+    }
+    struct policy_ann_result res;
+    enum policy_announce v = policy_announce(&t->pol, p, &a, rph_now_ms(), &res);
+    if (res.family) inet_ntop(res.family == 4 ? AF_INET : AF_INET6, res.addr, ip, sizeof ip);
+    if (res.displaced)
+        log_info("peer %s takes over %s from silent peer %s",
+                 rph_addr_format(&p->remote->addr, ep, sizeof ep), ip,
+                 rph_addr_format(&res.displaced->remote->addr, ep2, sizeof ep2));
+    switch (v) {
+    case POLICY_ANN_FOREIGN:
+    case POLICY_ANN_HELD:
+        t->drops.address_conflict++;
+        log_warn("peer %s announced %s, which is %s; ignored",
+                 rph_addr_format(&p->remote->addr, ep, sizeof ep), ip,
+                 v == POLICY_ANN_HELD ? "held by another peer"
+                                      : "not a peer address of this network");
+        return;
+    case POLICY_ANN_NEW:
+        inet_ntop(a.has4 ? AF_INET : AF_INET6, a.has4 ? a.addr4 : a.addr6, ip, sizeof ip);
+        log_info("peer %s is %s", rph_addr_format(&p->remote->addr, ep, sizeof ep), ip);
+        return;
+    case POLICY_ANN_SAME:
+        return;
+    }
 }
 
 /* One IP packet to the TUN device. With offloads, TCP segments of one flow are coalesced

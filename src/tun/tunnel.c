@@ -35,42 +35,6 @@ static void send_announce(struct tunnel *t, struct rph_remote *r)
     rph_ev_peer_send_frame(t->ep, r, b, n);
 }
 
-static void fmt_ip(int fam, const uint8_t *a, char *out, size_t cap)
-{
-    inet_ntop(fam == 4 ? AF_INET : AF_INET6, a, out, (socklen_t)cap);
-}
-
-void on_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d, size_t n)
-{
-    struct announce a;
-    char ep[RPH_ADDR_STRLEN], ep2[RPH_ADDR_STRLEN], ip[64];
-    if (announce_decode(d, n, &a) < 0) {
-        t->drops.bad_control++;
-        return;
-    }
-    struct policy_ann_result res;
-    enum policy_announce v = policy_announce(&t->pol, p, &a, rph_now_ms(), &res);
-    if (res.family) fmt_ip(res.family, res.addr, ip, sizeof ip);
-    if (res.displaced)
-        log_info("peer %s takes over %s from silent peer %s", fmt_addr(&p->remote->addr, ep), ip,
-                 fmt_addr(&res.displaced->remote->addr, ep2));
-    switch (v) {
-    case POLICY_ANN_FOREIGN:
-    case POLICY_ANN_HELD:
-        t->drops.address_conflict++;
-        log_warn("peer %s announced %s, which is %s; ignored", fmt_addr(&p->remote->addr, ep), ip,
-                 v == POLICY_ANN_HELD ? "held by another peer"
-                                      : "not a peer address of this network");
-        return;
-    case POLICY_ANN_NEW:
-        fmt_ip(a.has4 ? 4 : 6, a.has4 ? a.addr4 : a.addr6, ip, sizeof ip);
-        log_info("peer %s is %s", fmt_addr(&p->remote->addr, ep), ip);
-        return;
-    case POLICY_ANN_SAME:
-        return;
-    }
-}
-
 static void on_remote(void *ctx, struct rph_remote *r, bool up)
 {
     struct tunnel *t = ctx;

@@ -51,7 +51,4 @@ void send_on_sent(void *ctx, const struct rph_ev_sent *s);
 void receive_on_data(void *ctx, struct rph_remote *r, const uint8_t *d, size_t n);
 void receive_on_flush(void *ctx);
 
-/* tunnel.c: an announcement received, to the policy and the log */
-void on_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d, size_t n);
-
 #endif
