@@ -115,6 +115,23 @@ fi
 rm -f "$build_log"
 [[ -n $interrupted ]] && finish
 
+# ---- the Release build users and the demo make: -O2 warns about what -O0 cannot see
+# (-Wmaybe-uninitialized), and -Werror turns that into a build a user cannot make.
+if ((run_unit == 1)); then
+    rel_log=$(mktemp "${TMPDIR:-/tmp}/ruphin-release.XXXXXX")
+    echo "=== build (build-release: Release, as the README and the demo build)"
+    if cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DRUPHIN_TESTS=OFF >"$rel_log" 2>&1 &&
+        cmake --build build-release -j2 >>"$rel_log" 2>&1; then
+        pass
+        echo "build-release: ok"
+    else
+        tail -n 40 "$rel_log"
+        fail "release build" "cmake --build build-release failed (last lines above)"
+    fi
+    rm -f "$rel_log"
+fi
+[[ -n $interrupted ]] && finish
+
 # ---- unit tests
 if ((run_unit == 1 && built == 1)); then
     echo "=== unit tests (ctest)"

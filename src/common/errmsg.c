@@ -20,15 +20,6 @@ void errmsg_set(struct errmsg *e, const char *fmt, ...)
     va_end(ap);
 }
 
-int errmsg_fail(struct errmsg *e, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vset(e, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 void errmsg_append(struct errmsg *e, const char *fmt, ...)
 {
     if (!e) return;

@@ -10,9 +10,11 @@ struct errmsg {
 
 /* Sets the message (printf format). NULL e is allowed: the message is dropped. */
 void errmsg_set(struct errmsg *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Sets the message and returns code, so a failing path is `return errmsg_fail(e, -EIO, ...)`. */
-int errmsg_fail(struct errmsg *e, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Sets the message and yields code, so a failing path is `return errmsg_fail(e, -EIO, ...)`.
+ * A macro, not a function: the compiler then sees the code returned, and knows that a caller
+ * which checks `< 0` never reads what the failing function left unset (-Wmaybe-uninitialized
+ * in Release builds). */
+#define errmsg_fail(e, code, ...) (errmsg_set((e), __VA_ARGS__), (code))
 /* Adds to the end of the message already there (e.g. "; " and a further problem). */
 void errmsg_append(struct errmsg *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Puts "PREFIX: " before the message already there (e.g. the config file's name). */

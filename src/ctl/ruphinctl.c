@@ -350,8 +350,8 @@ static void print_status(const cJSON *st)
 
 static int cmd_status(const char *path, bool json)
 {
-    char *raw;
-    size_t len;
+    char *raw = NULL; /* set by a successful query */
+    size_t len = 0;
     struct errmsg err;
     if (query(path, "status\n", &raw, &len, &err) < 0) return fail(&err);
     char *nl = memchr(raw, '\n', len);
