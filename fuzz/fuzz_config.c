@@ -182,7 +182,7 @@ static void check_tund(cJSON *root)
     tame(root);
     memset(&c, 0x5a, sizeof c);
     FZ_CHECK(tund_config_parse(root, &c, &err) == 0);
-    rc = tund_config_resolve(&c, &err);
+    rc = tund_config_resolve(&c, TUND_RESOLVE_CHECK, &err);
     if (rc < 0) {
         check_err(&err);
         FZ_CHECK(all_zero(c.seal_key, sizeof c.seal_key)); /* a failed resolve keeps no key */

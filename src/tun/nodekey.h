@@ -20,12 +20,15 @@ struct nodekey {
 
 /* Loads STATE_DIR/node.key, or at first start makes a random key pair and writes it there
  * atomically (a 0600 temporary file, fsync, rename, fsync of the directory). A missing
- * state directory is made with mode 0700; one that group or others may write, or that is
- * owned by neither root nor this process's effective uid, is refused, as is a key file
- * that group or others may access or that has such an owner. *created (may be NULL) says
+ * state directory is made with mode 0700 (missing parents 0755); one that group or others may
+ * write, or that is owned by neither root nor this process's effective uid, is refused, as is a key
+ * file that group or others may access or that has such an owner. *created (may be NULL) says
  * whether the key is new. 0, or a negative code with e naming the file and the problem. */
 int nodekey_load_or_create(const char *state_dir, struct nodekey *k, bool *created,
                            struct errmsg *e);
+/* What --check runs: the checks of nodekey_load_or_create, making nothing. A missing state
+ * directory or key file is no error (a start makes them): *found says whether k was loaded. */
+int nodekey_check(const char *state_dir, struct nodekey *k, bool *found, struct errmsg *e);
 /* Loads one key file with the checks above (no symbolic link, regular file, mode, owner). */
 int nodekey_load(const char *path, struct nodekey *k, struct errmsg *e);
 /* The public key in base64, as `wg pubkey` prints it; out holds NODEKEY_B64_LEN + 1. */

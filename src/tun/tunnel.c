@@ -16,6 +16,7 @@
 #include "ippkt.h"
 #include "offload.h"
 #include "log.h"
+#include "nodekey.h"
 #include "policy.h"
 #include "ruphin/clock.h"
 #include "ruphin/aead.h"
@@ -41,10 +42,21 @@ static void fmt_ip(int fam, const uint8_t *a, char *out, size_t cap)
     inet_ntop(fam == 4 ? AF_INET : AF_INET6, a, out, (socklen_t)cap);
 }
 
+/* " (node Ab3dEf9h)": the first 8 base64 characters of a peer's node key, enough to tell
+ * nodes apart in a log line; "" when it has none (plaintext, or not proven yet). */
+static const char *node_short(const struct tpeer *p, char out[24])
+{
+    char b64[NODEKEY_B64_LEN + 1];
+    out[0] = 0;
+    if (p->has_key && nodekey_public_base64(p->node_pk, b64, sizeof b64) == 0)
+        snprintf(out, 24, " (node %.8s)", b64);
+    return out;
+}
+
 static void on_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d, size_t n)
 {
     struct announce a;
-    char ep[RPH_ADDR_STRLEN], ep2[RPH_ADDR_STRLEN], ip[64];
+    char ep[RPH_ADDR_STRLEN], ep2[RPH_ADDR_STRLEN], ip[64], k1[24], k2[24];
     if (announce_decode(d, n, &a) < 0) {
         t->drops.bad_control++;
         return;
@@ -53,19 +65,25 @@ static void on_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d, siz
     enum policy_announce v = policy_announce(&t->pol, p, &a, rph_now_ms(), &res);
     if (res.family) fmt_ip(res.family, res.addr, ip, sizeof ip);
     if (res.displaced)
-        log_info("peer %s takes over %s from silent peer %s", fmt_addr(&p->remote->addr, ep), ip,
-                 fmt_addr(&res.displaced->remote->addr, ep2));
+        log_info("peer %s%s takes over %s from %s %s%s", fmt_addr(&p->remote->addr, ep),
+                 node_short(p, k1), ip,
+                 res.same_node ? "its own old session (the node restarted)," : "silent peer",
+                 fmt_addr(&res.displaced->remote->addr, ep2), node_short(res.displaced, k2));
     switch (v) {
     case POLICY_ANN_FOREIGN:
+        t->drops.address_conflict++;
+        log_warn("peer %s%s announced %s, which is not a peer address of this network; ignored",
+                 fmt_addr(&p->remote->addr, ep), node_short(p, k1), ip);
+        return;
     case POLICY_ANN_HELD:
         t->drops.address_conflict++;
-        log_warn("peer %s announced %s, which is %s; ignored", fmt_addr(&p->remote->addr, ep), ip,
-                 v == POLICY_ANN_HELD ? "held by another peer"
-                                      : "not a peer address of this network");
+        log_warn("peer %s%s announced %s, which live peer %s%s holds; ignored",
+                 fmt_addr(&p->remote->addr, ep), node_short(p, k1), ip,
+                 fmt_addr(&res.holder->remote->addr, ep2), node_short(res.holder, k2));
         return;
     case POLICY_ANN_NEW:
         fmt_ip(a.has4 ? 4 : 6, a.has4 ? a.addr4 : a.addr6, ip, sizeof ip);
-        log_info("peer %s is %s", fmt_addr(&p->remote->addr, ep), ip);
+        log_info("peer %s%s is %s", fmt_addr(&p->remote->addr, ep), node_short(p, k1), ip);
         return;
     case POLICY_ANN_SAME:
         return;
@@ -113,6 +131,20 @@ static void on_data(void *ctx, struct rph_remote *r, const uint8_t *d, size_t n)
     struct tunnel *t = ctx;
     struct tpeer *p = r->user;
     if (!p) return;
+    /* The core learns the node key in the handshake; the policy needs it before the first
+     * announcement, and must see it if another node ever speaks from this slot. */
+    if (r->has_node_pk && (!p->has_key || memcmp(p->node_pk, r->node_pk, 32) != 0)) {
+        char ep[RPH_ADDR_STRLEN], k1[24], k2[24];
+        bool had = p->has_key;
+        node_short(p, k1);
+        policy_peer_key(&t->pol, p, r->node_pk);
+        if (had)
+            log_warn("peer %s%s: another node%s speaks from its slot now; what the old one "
+                     "announced is released",
+                     fmt_addr(&r->addr, ep), k1, node_short(p, k2));
+        else
+            log_debug("peer %s%s: node key proven", fmt_addr(&r->addr, ep), node_short(p, k2));
+    }
     if (n > 0 && d[0] == ANNOUNCE_TAG) {
         on_announce(t, p, d, n);
         return;
@@ -320,8 +352,9 @@ static void on_remote(void *ctx, struct rph_remote *r, bool up)
     char ep[RPH_ADDR_STRLEN];
     if (up) {
         r->user = policy_peer_up(&t->pol, (size_t)(r - t->rbase), r);
-        log_info("peer %s up (handshake %llu ms after PeerInfo)", fmt_addr(&r->addr, ep),
-                 (unsigned long long)(r->up_ms - r->added_ms));
+        char k[24];
+        log_info("peer %s%s up (handshake %llu ms after PeerInfo)", fmt_addr(&r->addr, ep),
+                 node_short(r->user, k), (unsigned long long)(r->up_ms - r->added_ms));
         send_announce(t, r);
         return;
     }
@@ -380,6 +413,7 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
     t->cfg = *cfg;
     /* Only keys derived from the caller's copy are kept; this copy is never needed. */
     rph_seal_wipe(t->cfg.seal_key, sizeof t->cfg.seal_key);
+    rph_seal_wipe(t->cfg.node_sk, sizeof t->cfg.node_sk);
     t->base = base;
     t->tun = *tun;
     /* Room for a 64 KB TSO super-packet (IPv6: 65535 + 40) besides framing. */
@@ -422,6 +456,15 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
             errmsg_set(err, "sealing: deriving the session's keys: %s", rph_strerror(r));
             goto fail;
         }
+        if (!cfg->has_node_key) {
+            errmsg_set(err, "sealing: no node key (the config was not resolved for a start)");
+            r = -EINVAL;
+            goto fail;
+        }
+        memcpy(pc.node_sk, cfg->node_sk, sizeof pc.node_sk);
+        /* t->cfg lives as long as the peer that points into it. */
+        pc.members = (const uint8_t(*)[32])t->cfg.members;
+        pc.n_members = t->cfg.n_members;
     }
     struct rph_ev_peer_options opt = {
         .sndbuf = 4 << 20, .rcvbuf = 4 << 20, .gro = t->tun.offload, .on_flush = on_flush};
@@ -440,6 +483,7 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
         .on_data = on_data, .on_remote = on_remote, .on_state = on_state};
     t->ep = rph_ev_peer_new(base, &pc, &opt, &cb, t, &r);
     rph_seal_wipe(&pc.seal, sizeof pc.seal);
+    rph_seal_wipe(pc.node_sk, sizeof pc.node_sk);
     if (!t->ep) {
         errmsg_set(err, "UDP socket (port %u): %s", cfg->port, rph_strerror(r));
         goto fail;
@@ -548,5 +592,14 @@ bool tunnel_peer_info(const struct tunnel *t, size_t i, struct tunnel_peer_info 
     out->tx_packets = p->tx_packets;
     out->tx_bytes = p->tx_bytes;
     out->drop_spoofed = p->drop_spoofed;
+    out->has_node_pk = r->has_node_pk;
+    if (r->has_node_pk) memcpy(out->node_pk, r->node_pk, sizeof out->node_pk);
+    return true;
+}
+
+bool tunnel_node_public(const struct tunnel *t, uint8_t out[32])
+{
+    if (!t->cfg.seal) return false;
+    rph_peer_node_public(t->peer, out);
     return true;
 }
