@@ -77,7 +77,7 @@ static void on_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d, siz
         return;
     case POLICY_ANN_HELD:
         t->drops.address_conflict++;
-        log_warn("peer %s%s announced %s, which live peer %s%s holds; ignored",
+        log_warn("peer %s%s announced %s, which is held by another peer (%s%s, live); ignored",
                  fmt_addr(&p->remote->addr, ep), node_short(p, k1), ip,
                  fmt_addr(&res.holder->remote->addr, ep2), node_short(res.holder, k2));
         return;
