@@ -60,6 +60,11 @@ pk1=$("$RUPHIN_BIN/ruphinctl" pubkey "$TOPO_DIR/state-peer1" 2>/dev/null)
 pk2=$("$RUPHIN_BIN/ruphinctl" pubkey "$TOPO_DIR/state-peer2" 2>/dev/null)
 e2e_check "ruphinctl pubkey prints each node's public key (44 characters of base64), two different keys" \
     eval "[[ \$pk1 =~ ^[A-Za-z0-9+/]{43}=\$ && \$pk2 =~ ^[A-Za-z0-9+/]{43}=\$ && \$pk1 != \$pk2 ]]"
+# WireGuard's format and curve: wg computes the same public key from the file, where installed.
+if command -v wg >/dev/null; then
+    e2e_check "wg pubkey agrees with ruphinctl pubkey on node.key" \
+        eval "[ \"\$(wg pubkey <'$TOPO_DIR/state-peer1/node.key')\" = '$pk1' ]"
+fi
 e2e_check "status: each side's public_key is the key in its state directory" \
     eval "[ \"\$(tun_status 1 | jq -r .public_key)\" = \"\$pk1\" ] && [ \"\$(tun_status 2 | jq -r .public_key)\" = \"\$pk2\" ]"
 # The peer's key comes from the core's handshake (rph_remote.node_pk): never a placeholder.
