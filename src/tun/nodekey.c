@@ -32,7 +32,8 @@ static bool trusted_owner(uid_t uid)
 
 int nodekey_load(const char *path, struct nodekey *k, struct errmsg *e)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO in its place must not hang the start (fstat refuses it next). */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         int err = errno;
         if (err == ELOOP)
