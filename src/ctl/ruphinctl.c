@@ -367,8 +367,9 @@ static void print_status(const cJSON *st)
 
 static int cmd_status(const char *path, bool json)
 {
-    char *raw;
-    size_t len;
+    /* Set by query on success; initialised for GCC -O2, which cannot see that. */
+    char *raw = NULL;
+    size_t len = 0;
     struct errmsg err;
     if (query(path, "status\n", &raw, &len, &err) < 0) return fail(&err);
     char *nl = memchr(raw, '\n', len);
