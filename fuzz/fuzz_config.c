@@ -114,6 +114,12 @@ static void tame_seal(cJSON *seal)
     }
 }
 
+/* The resolve step looks into "state_dir" (--check mode: it only reads): keep it in ours. */
+static void tame_state_dir(cJSON *it)
+{
+    if (cJSON_IsString(it) && it->valuestring) FZ_CHECK(cJSON_SetValuestring(it, tmpdir) != NULL);
+}
+
 static void tame(cJSON *root)
 {
     if (!cJSON_IsObject(root)) return;
@@ -123,6 +129,7 @@ static void tame(cJSON *root)
         if (!it->string) continue;
         if (strcmp(it->string, "holepuncher") == 0) tame_holepuncher(it);
         if (strcmp(it->string, "seal") == 0) tame_seal(it);
+        if (strcmp(it->string, "state_dir") == 0) tame_state_dir(it);
     }
 }
 
@@ -151,6 +158,12 @@ static void check_parsed(const struct tund_config *c)
     FZ_CHECK(c->control_socket[0] == '/');
     FZ_CHECK(strnlen(c->control_socket, sizeof c->control_socket) < sizeof c->control_socket);
     FZ_CHECK(c->log_level >= LOG_LVL_ERROR && c->log_level <= LOG_LVL_DEBUG);
+    FZ_CHECK(c->n_members <= TUND_MEMBERS_MAX);
+    FZ_CHECK(c->seal || (c->n_members == 0 && !c->state_dir_set)); /* node keys: sealed only */
+    FZ_CHECK(strnlen(c->state_dir, sizeof c->state_dir) < sizeof c->state_dir);
+    for (size_t i = 0; i < c->n_members; i++) /* parse never admits a duplicate key */
+        for (size_t j = 0; j < i; j++)
+            FZ_CHECK(memcmp(c->members[i], c->members[j], 32) != 0);
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -182,10 +195,11 @@ static void check_tund(cJSON *root)
     tame(root);
     memset(&c, 0x5a, sizeof c);
     FZ_CHECK(tund_config_parse(root, &c, &err) == 0);
-    rc = tund_config_resolve(&c, &err);
+    rc = tund_config_resolve(&c, TUND_RESOLVE_CHECK, &err);
     if (rc < 0) {
         check_err(&err);
         FZ_CHECK(all_zero(c.seal_key, sizeof c.seal_key)); /* a failed resolve keeps no key */
+        FZ_CHECK(all_zero(c.node_sk, sizeof c.node_sk) && !c.has_node_key);
         return;
     }
     FZ_CHECK(rc == 0);
@@ -197,6 +211,7 @@ static void check_tund(cJSON *root)
         FZ_CHECK(memcmp(c.seal_key, key, sizeof key) == 0);
         tund_config_wipe_key(&c);
         FZ_CHECK(all_zero(c.seal_key, sizeof c.seal_key));
+        FZ_CHECK(all_zero(c.node_sk, sizeof c.node_sk));
     }
 }
 

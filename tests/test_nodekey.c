@@ -117,10 +117,56 @@ Test(nodekey, state_dir_made_private_when_missing)
     struct stat st;
     cr_assert_eq(stat(sub, &st), 0);
     cr_assert_eq(st.st_mode & 077, 0);
-    /* Only the last component is made. */
+    /* Missing parents are made too (like /var/lib/ruphin without systemd's StateDirectory=),
+     * open to read as /var/lib is; only the state directory itself is private. */
+    char parent[160];
+    snprintf(parent, sizeof parent, "%s/no", dir);
     snprintf(sub, sizeof sub, "%s/no/such", dir);
-    cr_assert_eq(nodekey_load_or_create(sub, &k, NULL, &e), -ENOENT);
+    umask(077);
+    cr_assert_eq(nodekey_load_or_create(sub, &k, NULL, &e), 0, "%s", e.msg);
+    umask(022);
+    cr_assert_eq(stat(parent, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0755);
+    cr_assert_eq(stat(sub, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0700);
+    /* A state directory under a file cannot be made, and the error names it. */
+    snprintf(sub, sizeof sub, "%s/state/node.key/x", dir);
+    cr_assert_eq(nodekey_load_or_create(sub, &k, NULL, &e), -ENOTDIR);
     cr_assert(strstr(e.msg, sub), "%s", e.msg);
+}
+
+Test(nodekey, check_makes_nothing)
+{
+    char sub[160];
+    snprintf(sub, sizeof sub, "%s/state", dir);
+    struct nodekey k;
+    struct errmsg e = {{0}};
+    bool found = true;
+    /* Missing directory: fine for --check (a start makes it), and still missing after. */
+    cr_assert_eq(nodekey_check(sub, &k, &found, &e), 0, "%s", e.msg);
+    cr_assert_not(found);
+    struct stat st;
+    cr_assert_eq(stat(sub, &st), -1);
+    cr_assert_eq(mkdir(sub, 0700), 0);
+    cr_assert_eq(nodekey_check(sub, &k, &found, &e), 0, "%s", e.msg);
+    cr_assert_not(found);
+    char key[200];
+    snprintf(key, sizeof key, "%s/node.key", sub);
+    cr_assert_eq(stat(key, &st), -1);
+    /* Once a start made it, check loads the same key. */
+    struct nodekey made;
+    cr_assert_eq(nodekey_load_or_create(sub, &made, NULL, &e), 0, "%s", e.msg);
+    cr_assert_eq(nodekey_check(sub, &k, &found, &e), 0, "%s", e.msg);
+    cr_assert(found);
+    cr_assert_eq(memcmp(k.pk, made.pk, 32), 0);
+    /* And refuses what a start refuses. */
+    cr_assert_eq(chmod(sub, 0777), 0);
+    cr_assert_eq(nodekey_check(sub, &k, &found, &e), -EPERM);
+    cr_assert(strstr(e.msg, "chmod go-w"), "%s", e.msg);
+    cr_assert_eq(chmod(sub, 0700), 0);
+    cr_assert_eq(chmod(key, 0644), 0);
+    cr_assert_eq(nodekey_check(sub, &k, &found, &e), -EPERM);
+    cr_assert(strstr(e.msg, "chmod 600"), "%s", e.msg);
 }
 
 Test(nodekey, stale_temporary_file_of_our_pid_replaced)

@@ -140,6 +140,100 @@ Test(policy, silent_holder_is_displaced)
     cr_assert_eq(policy_rx(&pol, b, &ip, &to), POLICY_RX_DELIVER);
 }
 
+/* Slot i comes up with a proven node key filled with byte k (0: none, as in plaintext). */
+static struct tpeer *up_key(size_t i, uint64_t last_rx, uint8_t k)
+{
+    rem[i].has_node_pk = k != 0;
+    memset(rem[i].node_pk, k, sizeof rem[i].node_pk);
+    return up(i, last_rx);
+}
+
+Test(policy, the_same_node_key_takes_its_address_back_at_once)
+{
+    /* The node restarted: its new session came up in another slot while the old one is still
+     * within the silence limit. It must not wait two keepalives for its own address. */
+    struct tpeer *old = up_key(0, 1000, 0xa1);
+    cr_assert(old->has_key);
+    struct policy_ann_result res;
+    struct announce x = ann(2, 2);
+    cr_assert_eq(policy_announce(&pol, old, &x, 1000, &res), POLICY_ANN_NEW);
+    struct tpeer *fresh = up_key(1, 2000, 0xa1);
+    cr_assert_eq(policy_announce(&pol, fresh, &x, 2000, &res), POLICY_ANN_NEW);
+    cr_assert_eq(res.displaced, old);
+    cr_assert(res.same_node);
+    cr_assert_not(old->announced);
+    struct tpeer *to;
+    uint8_t src[4] = {10, 77, 0, 1}, dst[4] = {10, 77, 0, 2};
+    struct ippkt ip = v4(src, dst);
+    cr_assert_eq(policy_tx(&pol, &ip, &to), POLICY_TX_SEND);
+    cr_assert_eq(to, fresh);
+}
+
+Test(policy, another_node_key_cannot_take_a_live_holders_address)
+{
+    /* A member with the session key but its own node key claims a live member's address. */
+    struct tpeer *victim = up_key(0, 1000, 0xa1), *thief = up_key(1, 1000, 0xb2);
+    struct policy_ann_result res;
+    struct announce x = ann(2, 0);
+    cr_assert_eq(policy_announce(&pol, victim, &x, 1000, &res), POLICY_ANN_NEW);
+    rem[0].last_rx_ms = 9000;
+    cr_assert_eq(policy_announce(&pol, thief, &x, 9000 + SILENT_MS, &res), POLICY_ANN_HELD);
+    cr_assert_eq(res.holder, victim);
+    cr_assert_null(res.displaced);
+    cr_assert_not(res.same_node);
+    cr_assert_not(thief->announced);
+    cr_assert(victim->announced);
+    /* Its packets from that address are not let in either. */
+    struct tpeer *to;
+    uint8_t s2[4] = {10, 77, 0, 2}, d1[4] = {10, 77, 0, 1};
+    struct ippkt ip = v4(s2, d1);
+    cr_assert_eq(policy_rx(&pol, thief, &ip, &to), POLICY_RX_NO_ADDRESS);
+    /* Once the holder is silent past the limit, the address is free again, as without keys. */
+    cr_assert_eq(policy_announce(&pol, thief, &x, 9000 + SILENT_MS + 1, &res), POLICY_ANN_NEW);
+    cr_assert_eq(res.displaced, victim);
+    cr_assert_not(res.same_node);
+}
+
+Test(policy, a_key_not_yet_proven_does_not_count_as_the_same_node)
+{
+    /* Only keys both sides proved make a restart; an unknown key falls back to silence. */
+    struct tpeer *a = up_key(0, 1000, 0xa1), *b = up_key(1, 1000, 0);
+    struct policy_ann_result res;
+    struct announce x = ann(2, 0);
+    cr_assert_eq(policy_announce(&pol, a, &x, 1000, &res), POLICY_ANN_NEW);
+    cr_assert_eq(policy_announce(&pol, b, &x, 1000, &res), POLICY_ANN_HELD);
+    /* Proven later, and it is a's key: the restart rule applies. */
+    uint8_t k[32];
+    memset(k, 0xa1, sizeof k);
+    cr_assert(policy_peer_key(&pol, b, k));
+    cr_assert_not(policy_peer_key(&pol, b, k), "the same key again is no change");
+    cr_assert_not(policy_peer_key(&pol, b, NULL));
+    cr_assert_eq(policy_announce(&pol, b, &x, 1000, &res), POLICY_ANN_NEW);
+    cr_assert(res.same_node);
+}
+
+Test(policy, another_node_in_a_slot_loses_the_old_ones_addresses)
+{
+    struct tpeer *a = up_key(0, 1000, 0xa1);
+    struct policy_ann_result res;
+    struct announce x = ann(2, 2);
+    cr_assert_eq(policy_announce(&pol, a, &x, 1000, &res), POLICY_ANN_NEW);
+    uint8_t k[32];
+    memset(k, 0xc3, sizeof k);
+    cr_assert(policy_peer_key(&pol, a, k));
+    cr_assert_not(a->announced);
+    struct tpeer *to;
+    uint8_t src[4] = {10, 77, 0, 1}, dst[4] = {10, 77, 0, 2};
+    struct ippkt ip = v4(src, dst);
+    cr_assert_eq(policy_tx(&pol, &ip, &to), POLICY_TX_NO_ROUTE);
+    /* The first key proven in a slot keeps what was announced before it was known. */
+    struct tpeer *b = up_key(1, 1000, 0);
+    struct announce y = ann(3, 0);
+    cr_assert_eq(policy_announce(&pol, b, &y, 1000, &res), POLICY_ANN_NEW);
+    cr_assert(policy_peer_key(&pol, b, k));
+    cr_assert(b->announced);
+}
+
 Test(policy, source_check_and_forwarding)
 {
     struct tpeer *a = up(0, 1000), *b = up(1, 1000), *to;

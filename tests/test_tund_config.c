@@ -87,7 +87,7 @@ static int load_example(const char *rel, struct tund_config *c, struct errmsg *e
     const char *key = temp_key(0600, GOOD_KEY);
     cJSON_ReplaceItemInObjectCaseSensitive(seal, "key_file", cJSON_CreateString(key));
     int rc = tund_config_parse(root, c, err);
-    if (rc == 0) rc = tund_config_resolve(c, err);
+    if (rc == 0) rc = tund_config_resolve(c, TUND_RESOLVE_CHECK, err);
     cJSON_Delete(root);
     unlink(key);
     return rc;
@@ -99,7 +99,7 @@ static int resolve_with(const char *key, const char *value, struct tund_config *
 {
     int rc = parse_with(key, value, c, err);
     cr_assert_eq(rc, 0, "%s = %s: parse failed: %s", key, value ? value : "(absent)", err->msg);
-    return tund_config_resolve(c, err);
+    return tund_config_resolve(c, TUND_RESOLVE_CHECK, err);
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -121,7 +121,7 @@ Test(tund_config, sealed_key_file_is_read_by_resolve_and_checked)
     cr_assert(c.seal);
     cr_assert_str_eq(c.seal_key_file, k);
     cr_assert(all_zero(c.seal_key, sizeof c.seal_key));
-    cr_assert_eq(tund_config_resolve(&c, &err), 0, "%s", err.msg);
+    cr_assert_eq(tund_config_resolve(&c, TUND_RESOLVE_CHECK, &err), 0, "%s", err.msg);
     cr_assert_eq(c.seal_key[0], 0xab);
     cr_assert_eq(c.seal_key[31], 0xcd);
     chmod(k, 0644);
@@ -165,7 +165,7 @@ Test(tund_config, a_failed_resolve_leaves_no_key_behind)
     struct tund_config c;
     struct errmsg err = {0};
     cr_assert_eq(parse_text(text, &c, &err), 0, "%s", err.msg);
-    cr_assert_eq(tund_config_resolve(&c, &err), -ENOENT);
+    cr_assert_eq(tund_config_resolve(&c, TUND_RESOLVE_CHECK, &err), -ENOENT);
     unlink(k);
     cr_assert(strstr(err.msg, "no such user"), "%s", err.msg);
     cr_assert(all_zero(c.seal_key, sizeof c.seal_key));
@@ -182,7 +182,7 @@ Test(tund_config, an_unresolvable_holepuncher_passes_parse_and_fails_resolve)
     cr_assert_eq(parse_with("holepuncher", "\"" NO_SUCH_HOST "\"", &c, &err), 0, "%s", err.msg);
     cr_assert_eq(c.holepuncher_addr.family, 0, "a name is not looked up while parsing");
     cr_assert_str_eq(c.holepuncher, NO_SUCH_HOST);
-    cr_assert_eq(tund_config_resolve(&c, &err), -ENOENT);
+    cr_assert_eq(tund_config_resolve(&c, TUND_RESOLVE_CHECK, &err), -ENOENT);
     cr_assert(strstr(err.msg, "\"holepuncher\": cannot resolve \"" NO_SUCH_HOST "\""), "%s",
               err.msg);
 }
@@ -197,7 +197,7 @@ Test(tund_config, resolve_names_every_problem)
     struct tund_config c;
     struct errmsg err = {0};
     cr_assert_eq(parse_text(text, &c, &err), 0, "%s", err.msg);
-    cr_assert_lt(tund_config_resolve(&c, &err), 0);
+    cr_assert_lt(tund_config_resolve(&c, TUND_RESOLVE_CHECK, &err), 0);
     cr_assert(strstr(err.msg, "\"holepuncher\": cannot resolve"), "%s", err.msg);
     cr_assert(strstr(err.msg, "; \"seal.key_file\": key file /nonexistent/office.key"), "%s",
               err.msg);
@@ -584,7 +584,7 @@ Test(tund_config, a_relative_key_file_is_taken_from_the_config_directory)
     cr_assert_eq(chdir("/"), 0);
     struct tund_config c;
     struct errmsg err = {0};
-    int rc = tund_config_load_resolved(cfg_path, &c, &err);
+    int rc = tund_config_load_resolved(cfg_path, &c, TUND_RESOLVE_CHECK, &err);
     struct tund_config parsed;
     int rc2 = tund_config_load(cfg_path, &parsed, &err);
     cr_assert_eq(chdir(cwd), 0);
@@ -610,7 +610,7 @@ Test(tund_config, a_missing_key_file_fails_the_load_naming_both_files)
     struct tund_config c;
     struct errmsg err = {0};
     int validated = tund_config_load(path, &c, &err);
-    int resolved = tund_config_load_resolved(path, &c, &err);
+    int resolved = tund_config_load_resolved(path, &c, TUND_RESOLVE_CHECK, &err);
     unlink(path);
     cr_assert_eq(validated, 0, "validation does not open the key file");
     cr_assert_eq(resolved, -ENOENT);
@@ -667,4 +667,178 @@ Test(tund_config, diff_names_each_changed_key_and_whether_it_applies_live)
     cr_assert_str_eq(ch.c[2].was, "info");
     cr_assert_str_eq(ch.c[2].now, "debug");
     cr_assert(ch.c[2].live);
+}
+
+/* ---- node keys: state_dir and members */
+
+#define SEALED_WITH(extra)                                                                         \
+    "{\"holepuncher\": \"203.0.113.10:7700\", \"session\": \"office\", \"role\": \"server\","      \
+    " \"interface\": {\"name\": \"rph0\", \"address\": \"10.77.0.1/24\"},"                         \
+    " \"seal\": {\"key_file\": \"office.key\"}" extra "}"
+
+#define PK_A "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80="
+#define PK_B "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+/* A temp directory holding NAME.json (text) and office.key; the config's path in cfg. */
+static void conf_dir(char *dir, size_t dcap, const char *name, const char *text, char *cfg,
+                     size_t ccap)
+{
+    snprintf(dir, dcap, "/tmp/rph-nk-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    char key[160];
+    snprintf(key, sizeof key, "%s/office.key", dir);
+    int fd = open(key, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, GOOD_KEY, strlen(GOOD_KEY)), (ssize_t)strlen(GOOD_KEY));
+    close(fd);
+    snprintf(cfg, ccap, "%s/%s", dir, name);
+    FILE *f = fopen(cfg, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void rm_rf(const char *dir)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+Test(tund_config, state_dir_defaults_to_the_config_name)
+{
+    char dir[64], cfg[160];
+    conf_dir(dir, sizeof dir, "branch-7.json", SEALED_WITH(""), cfg, sizeof cfg);
+    struct tund_config c;
+    struct errmsg err = {0};
+    int rc = tund_config_load(cfg, &c, &err);
+    rm_rf(dir);
+    cr_assert_eq(rc, 0, "%s", err.msg);
+    /* ruphin-tund@branch-7 reads /etc/ruphin/branch-7.json; systemd made ruphin/branch-7. */
+    cr_assert_str_eq(c.state_dir, "/var/lib/ruphin/branch-7");
+    cr_assert_not(c.state_dir_set);
+    /* Parsed without a file, the session names it. */
+    cr_assert_eq(parse_text(SEALED_WITH(""), &c, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(c.state_dir, "/var/lib/ruphin/office");
+    /* Plaintext has no node key, so no state directory either. */
+    cr_assert_eq(parse_text(MINIMAL, &c, &err), 0, "%s", err.msg);
+    cr_assert_not(c.seal);
+    cr_assert_eq(c.n_members, 0);
+}
+
+Test(tund_config, a_relative_state_dir_is_taken_from_the_config_directory)
+{
+    char dir[64], cfg[160], want[200];
+    conf_dir(dir, sizeof dir, "office.json", SEALED_WITH(", \"state_dir\": \"state/office\""), cfg,
+             sizeof cfg);
+    struct tund_config c;
+    struct errmsg err = {0};
+    char cwd[512];
+    cr_assert_not_null(getcwd(cwd, sizeof cwd));
+    cr_assert_eq(chdir("/"), 0);
+    int rc = tund_config_load(cfg, &c, &err);
+    cr_assert_eq(chdir(cwd), 0);
+    snprintf(want, sizeof want, "%s/state/office", dir);
+    rm_rf(dir);
+    cr_assert_eq(rc, 0, "%s", err.msg);
+    cr_assert_str_eq(c.state_dir, want);
+    cr_assert(c.state_dir_set);
+}
+
+Test(tund_config, check_does_not_make_the_node_key_and_a_start_does)
+{
+    char dir[64], cfg[160], state[160], key[200];
+    conf_dir(dir, sizeof dir, "office.json", SEALED_WITH(", \"state_dir\": \"state\""), cfg,
+             sizeof cfg);
+    snprintf(state, sizeof state, "%s/state", dir);
+    snprintf(key, sizeof key, "%s/state/node.key", dir);
+    struct tund_config c;
+    struct errmsg err = {0};
+    struct stat st;
+    cr_assert_eq(tund_config_load_resolved(cfg, &c, TUND_RESOLVE_CHECK, &err), 0, "%s", err.msg);
+    cr_assert_not(c.has_node_key);
+    cr_assert_eq(stat(state, &st), -1, "--check made the state directory");
+    cr_assert_eq(tund_config_load_resolved(cfg, &c, TUND_RESOLVE_START, &err), 0, "%s", err.msg);
+    cr_assert(c.has_node_key && c.node_key_created);
+    cr_assert_eq(stat(key, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    cr_assert_not(all_zero(c.node_sk, 32));
+    uint8_t pk[32];
+    memcpy(pk, c.node_pk, 32);
+    tund_config_wipe_key(&c);
+    cr_assert(all_zero(c.node_sk, 32) && all_zero(c.seal_key, 32));
+    /* Found again by both, unchanged. */
+    cr_assert_eq(tund_config_load_resolved(cfg, &c, TUND_RESOLVE_START, &err), 0, "%s", err.msg);
+    cr_assert(c.has_node_key && !c.node_key_created);
+    cr_assert_eq(memcmp(c.node_pk, pk, 32), 0);
+    cr_assert_eq(tund_config_load_resolved(cfg, &c, TUND_RESOLVE_CHECK, &err), 0, "%s", err.msg);
+    cr_assert(c.has_node_key);
+    cr_assert_eq(memcmp(c.node_pk, pk, 32), 0);
+    /* A bad key file fails --check too, naming state_dir and the file; no key is kept. */
+    cr_assert_eq(chmod(key, 0640), 0);
+    int rc = tund_config_load_resolved(cfg, &c, TUND_RESOLVE_CHECK, &err);
+    rm_rf(dir);
+    cr_assert_eq(rc, -EPERM);
+    cr_assert(strstr(err.msg, "\"state_dir\": node key") && strstr(err.msg, key), "%s", err.msg);
+    cr_assert(all_zero(c.node_sk, 32) && !c.has_node_key);
+}
+
+Test(tund_config, members_are_node_keys)
+{
+    struct tund_config c;
+    struct errmsg err = {0};
+    cr_assert_eq(parse_text(SEALED_WITH(", \"members\": [\"" PK_A "\", \"" PK_B "\"]"), &c, &err),
+                 0, "%s", err.msg);
+    cr_assert_eq(c.n_members, 2);
+    cr_assert_eq(c.members[0][0], 0xab);
+    cr_assert_eq(c.members[1][31], 0x1f);
+    cr_assert_eq(parse_text(SEALED_WITH(", \"members\": []"), &c, &err), 0, "%s", err.msg);
+    cr_assert_eq(c.n_members, 0);
+
+    cr_assert_eq(parse_text(SEALED_WITH(", \"members\": [\"" PK_A "\", \"10.77.0.2\"]"), &c, &err),
+                 -EINVAL);
+    cr_assert_str_eq(err.msg, "\"members\"[1] must be a node public key (44 characters of base64, "
+                              "as `ruphinctl pubkey` prints), got \"10.77.0.2\"");
+    cr_assert_eq(
+        parse_text(SEALED_WITH(", \"members\": [\"" PK_A "\", \"" PK_B "\", \"" PK_A "\"]"), &c,
+                   &err),
+        -EINVAL);
+    cr_assert_str_eq(err.msg, "\"members\"[2] duplicates \"members\"[0]");
+    cr_assert_eq(parse_text(SEALED_WITH(", \"members\": [7]"), &c, &err), -EINVAL);
+    cr_assert(strstr(err.msg, "\"members\"[0] must be a node public key"), "%s", err.msg);
+    cr_assert_eq(parse_text(SEALED_WITH(", \"members\": \"" PK_A "\""), &c, &err), -EINVAL);
+    cr_assert(strstr(err.msg, "\"members\" must be an array"), "%s", err.msg);
+    /* 31 bytes is not a key. */
+    cr_assert_eq(
+        parse_text(SEALED_WITH(", \"members\": [\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==\"]"),
+                   &c, &err),
+        -EINVAL);
+}
+
+Test(tund_config, plaintext_refuses_node_key_settings)
+{
+    struct tund_config c;
+    struct errmsg err = {0};
+    cr_assert_eq(parse_with("members", "[\"" PK_A "\"]", &c, &err), -EINVAL);
+    cr_assert(strstr(err.msg, "\"members\" needs \"seal\""), "%s", err.msg);
+    cr_assert_eq(parse_with("state_dir", "\"/var/lib/ruphin/x\"", &c, &err), -EINVAL);
+    cr_assert(strstr(err.msg, "\"state_dir\" needs \"seal\""), "%s", err.msg);
+}
+
+Test(tund_config, a_reload_names_changed_members_and_state_dir)
+{
+    struct tund_config a, b;
+    struct errmsg err = {0};
+    cr_assert_eq(parse_text(SEALED_WITH(", \"members\": [\"" PK_A "\"]"), &a, &err), 0);
+    cr_assert_eq(parse_text(SEALED_WITH(", \"members\": [\"" PK_B "\"], \"state_dir\": \"/srv/x\""),
+                            &b, &err),
+                 0);
+    struct changes ch = {0};
+    cr_assert_eq(tund_config_diff(&a, &b, record_change, &ch), 2);
+    cr_assert_str_eq(ch.c[0].key, "state_dir");
+    cr_assert_str_eq(ch.c[0].now, "/srv/x");
+    cr_assert_str_eq(ch.c[1].key, "members");
+    cr_assert_str_eq(ch.c[1].was, "q83vEjRW");
+    cr_assert_str_eq(ch.c[1].now, "AAECAwQF");
+    cr_assert_not(ch.c[1].live);
 }

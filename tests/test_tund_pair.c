@@ -3,20 +3,25 @@
 // socketpair(AF_UNIX, SOCK_SEQPACKET) as its TUN device, a holepuncher runs on loopback, and the
 // test plays both kernels, writing IP packets into one tunnel and reading them out of the other
 // (as wireguard-go tests its device over a channel TUN).
+#include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../src/tun/nodekey.h"
 #include "../src/tun/offload.h"
+#include "../src/tun/status.h"
 #include "../src/tun/tunnel.h"
 #include "ruphin/clock.h"
 #include "ruphin/error.h"
 #include "ruphin/ev.h"
+#include "ruphin/noise.h"
 
 struct side {
     struct tunnel *t;
@@ -57,6 +62,12 @@ static void config(struct tund_config *c, enum rph_role role, const struct rph_a
     c->peer_timeout = 30;
     c->seal = seal;
     memset(c->seal_key, 0x5a, sizeof c->seal_key);
+    if (seal) {
+        /* What tund_config_resolve loads from the state directory at a start. */
+        cr_assert_eq(rph_noise_global_init(), 0);
+        cr_assert_eq(rph_noise_keygen(c->node_sk, c->node_pk), 0);
+        c->has_node_key = true;
+    }
     c->log_level = LOG_LVL_INFO;
 }
 
@@ -223,6 +234,63 @@ Test(tund_pair, sealed_packets_cross_both_ways, .timeout = 60)
 Test(tund_pair, plaintext_packets_cross_both_ways, .timeout = 60)
 {
     connect_and_ping(false);
+}
+
+static cJSON *status_of(const struct side *s)
+{
+    char *text = status_json(s->t, rph_now_ms());
+    cr_assert_not_null(text);
+    cJSON *st = cJSON_Parse(text);
+    free(text);
+    cr_assert(cJSON_IsObject(st));
+    return st;
+}
+
+static const cJSON *first_peer(const cJSON *st)
+{
+    const cJSON *peers = cJSON_GetObjectItemCaseSensitive(st, "peers");
+    cr_assert(cJSON_IsArray(peers) && cJSON_GetArraySize(peers) == 1);
+    return cJSON_GetArrayItem(peers, 0);
+}
+
+/* Each side shows its own node public key, and the other's once a handshake proved it. */
+Test(tund_pair, status_shows_node_public_keys, .timeout = 60)
+{
+    struct bed b;
+    bed_up(&b, true, false);
+    cr_assert(run_until(&b, joined, 10000), "the tunnels did not connect within 10 s");
+    const struct side *sides[2] = {&b.server, &b.client};
+    for (int i = 0; i < 2; i++) {
+        const struct tund_config *mine = tunnel_config(sides[i]->t);
+        const struct tund_config *theirs = tunnel_config(sides[1 - i]->t);
+        static const uint8_t zero[32];
+        cr_assert_arr_eq(mine->node_sk, zero, 32, "the tunnel's config copy keeps no private key");
+        char want[NODEKEY_B64_LEN + 1], other[NODEKEY_B64_LEN + 1];
+        nodekey_public_base64(mine->node_pk, want, sizeof want);
+        nodekey_public_base64(theirs->node_pk, other, sizeof other);
+        cJSON *st = status_of(sides[i]);
+        const cJSON *pk = cJSON_GetObjectItemCaseSensitive(st, "public_key");
+        cr_assert(cJSON_IsString(pk), "no top-level public_key");
+        cr_assert_str_eq(pk->valuestring, want, "the key the core derives from node_sk");
+        /* null until the core proves the remote's key in a handshake; never a wrong key. */
+        const cJSON *ppk = cJSON_GetObjectItemCaseSensitive(first_peer(st), "public_key");
+        cr_assert(cJSON_IsNull(ppk) || cJSON_IsString(ppk), "peer public_key missing");
+        if (cJSON_IsString(ppk)) cr_assert_str_eq(ppk->valuestring, other);
+        cr_log_info("%s sees the peer's node key: %s", i ? "client" : "server",
+                    cJSON_IsString(ppk) ? "yes" : "not yet (core without node keys)");
+        cr_assert_null(cJSON_GetObjectItemCaseSensitive(st, "members"));
+        cJSON_Delete(st);
+    }
+    bed_down(&b);
+
+    /* Plaintext has no node keys: the fields are absent, not null. */
+    bed_up(&b, false, false);
+    cr_assert(run_until(&b, joined, 10000), "the tunnels did not connect within 10 s");
+    cJSON *st = status_of(&b.server);
+    cr_assert_null(cJSON_GetObjectItemCaseSensitive(st, "public_key"));
+    cr_assert_null(cJSON_GetObjectItemCaseSensitive(first_peer(st), "public_key"));
+    cJSON_Delete(st);
+    bed_down(&b);
 }
 
 /* A TSO super-packet from the client's "kernel" is split, sent as a GSO train, and coalesced

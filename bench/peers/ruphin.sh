@@ -27,8 +27,10 @@ ruphin__run() {
 ruphin__config() {
     local k=$1 role=$2 mode=$3
     tun_write_peer_config "$k" "$role" "$TOPO_DIR/peer$k.base.json" || return 1
-    jq --arg mode "$mode" --arg kf "$TOPO_DIR/seal.key" \
-        'if $mode == "sealed" then .seal = {key_file: $kf} else .seal = false end' \
+    # A plaintext config may not name a state_dir (it has no node key).
+    jq --arg mode "$mode" --arg kf "$TOPO_DIR/seal.key" --arg sd "$TOPO_DIR/state-peer$k" \
+        'if $mode == "sealed" then .seal = {key_file: $kf} | .state_dir = $sd
+         else .seal = false | del(.state_dir) end' \
         "$TOPO_DIR/peer$k.base.json" >"$TOPO_DIR/peer$k.json"
 }
 

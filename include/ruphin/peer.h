@@ -41,7 +41,10 @@ struct rph_peer_config {
      * AEAD transport. Off (false) is the crate's plaintext protocol. */
     bool sealed;
     struct rph_seal_keys seal;
-    uint32_t rekey_ms; /* sealed: the client re-handshakes this often; default 120000 */
+    uint32_t rekey_ms;            /* sealed: the client re-handshakes this often; default 120000 */
+    uint8_t node_sk[32];          /* this node's X25519 private key (sealed: required) */
+    const uint8_t (*members)[32]; /* if n_members > 0: only these node public keys are peers */
+    size_t n_members;
 };
 
 struct rph_remote {
@@ -56,6 +59,8 @@ struct rph_remote {
     uint64_t next_hello_ms;
     uint8_t sender_id[8]; /* sealed: the initiator's identity for this run (roaming) */
     bool has_id;
+    uint8_t node_pk[32]; /* sealed: the remote's node public key, once a handshake proved it */
+    bool has_node_pk;
     void *user; /* the caller's per-peer data; the slot never moves while in use */
 };
 
@@ -121,6 +126,8 @@ enum rph_peer_state rph_peer_state(const struct rph_peer *p);
 const char *rph_state_name(enum rph_peer_state s);
 enum rph_role rph_peer_role(const struct rph_peer *p);
 const struct rph_peer_config *rph_peer_config(const struct rph_peer *p);
+/* This node's public key (sealed mode), derived from cfg.node_sk. */
+void rph_peer_node_public(const struct rph_peer *p, uint8_t out[32]);
 const struct rph_peer_stats *rph_peer_stats(const struct rph_peer *p);
 /* Last RegisterAck (server) or PeerInfo (client) from the holepuncher; 0 if never. */
 uint64_t rph_peer_holepuncher_last_ms(const struct rph_peer *p);

@@ -14,6 +14,7 @@
 #include "peer_seal.h"
 #include "ruphin/clock.h"
 #include "ruphin/error.h"
+#include "ruphin/noise.h"
 
 /* The crate's handshake window: retries at retry_ms for this long, then back off. */
 #define HANDSHAKE_WINDOW_MS 10000u
@@ -616,6 +617,12 @@ enum rph_role rph_peer_role(const struct rph_peer *p)
 const struct rph_peer_config *rph_peer_config(const struct rph_peer *p)
 {
     return &p->cfg;
+}
+
+void rph_peer_node_public(const struct rph_peer *p, uint8_t out[32])
+{
+    /* Zeroes without libsodium, where no sealed peer exists to have a node key. */
+    if (rph_noise_public_key(out, p->cfg.node_sk) < 0) memset(out, 0, 32);
 }
 
 const struct rph_peer_stats *rph_peer_stats(const struct rph_peer *p)

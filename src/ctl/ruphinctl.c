@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// ruphinctl: asks a running ruphin-tund for its status over the control socket and shows it.
+// ruphinctl: asks a running ruphin-tund for its status over the control socket and shows it;
+// makes session keys and prints node public keys.
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,7 +19,9 @@
 #include <cjson/cJSON.h>
 
 #include "errmsg.h"
+#include "nodekey.h"
 #include "ruphin/error.h"
+#include "ruphin/noise.h"
 #include "ruphin/seal.h"
 
 #define SOCKET_DIR "/run/ruphin"
@@ -30,7 +34,8 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 static void usage(FILE *f)
 {
     fputs("Usage: ruphinctl [-s SOCKET] status [--json]\n"
-          "       ruphinctl genkey [FILE]\n",
+          "       ruphinctl genkey [FILE]\n"
+          "       ruphinctl pubkey [STATE_DIR | KEY_FILE]\n",
           f);
 }
 
@@ -46,6 +51,10 @@ static void help(void)
           "  genkey [FILE]        make a new random session key (base64) for \"seal\":\n"
           "                       {\"key_file\": FILE}; written to FILE with mode 0600 (never\n"
           "                       over an existing file), or to standard output\n"
+          "  pubkey [STATE_DIR]   print the node public key of a ruphin-tund (for the\n"
+          "                       \"members\" of its peers' configs) from STATE_DIR/node.key,\n"
+          "                       e.g. /var/lib/ruphin/office, from a key file, or from a\n"
+          "                       private key in base64 on standard input (as `wg pubkey`)\n"
           "  -h, --help           show this help and exit\n"
           "  -V, --version        show the version and exit\n"
           "\n"
@@ -283,6 +292,9 @@ static void print_peer(const cJSON *p)
         printf("\npeer: %s%s%s\n", ov ? ov : "", ov && ov6 ? ", " : "", ov6 ? ov6 : "");
     else
         printf("\npeer: (no overlay address yet)\n");
+    /* Sealed only (the key is absent in plaintext); null until a handshake proved it. */
+    const cJSON *pk = cJSON_GetObjectItemCaseSensitive(p, "public_key");
+    if (pk) printf("  public key: %s\n", str_or(p, "public_key", "(not proven yet)"));
     printf("  endpoint: %s\n", str_or(p, "endpoint", "(none)"));
     printf("  state: %s\n", str_or(p, "state", "?"));
     const char *hs = fmt_ago(p, "last_handshake_ago_s", t, sizeof t);
@@ -306,9 +318,14 @@ static void print_status(const cJSON *st)
            str_or(st, "role", "?"), str_or(st, "session", "?"));
     const char *a6 = str(st, "address6");
     printf("  address: %s%s%s\n", str_or(st, "address", "?"), a6 ? ", " : "", a6 ? a6 : "");
+    const char *pk = str(st, "public_key");
+    if (pk) printf("  public key: %s\n", pk);
     printf("  listening: %s\n", str_or(st, "listen", "?"));
     const cJSON *sealed = cJSON_GetObjectItemCaseSensitive(st, "sealed");
     if (cJSON_IsBool(sealed)) printf("  sealed: %s\n", cJSON_IsTrue(sealed) ? "yes" : "no");
+    const cJSON *members = cJSON_GetObjectItemCaseSensitive(st, "members");
+    if (cJSON_IsArray(members))
+        printf("  members: %d node keys (no other node is a peer)\n", cJSON_GetArraySize(members));
     const cJSON *hp = cJSON_GetObjectItemCaseSensitive(st, "holepuncher");
     if (cJSON_IsObject(hp)) {
         const char *addr = str_or(hp, "address", "?"), *ep = str(hp, "endpoint");
@@ -417,6 +434,48 @@ static int genkey(const char *file, struct errmsg *err)
     return 0;
 }
 
+/* The node public key from a state directory (its node.key), a key file, or a private key in
+ * base64 on stdin when from is NULL; printed in base64 as `wg pubkey` does. */
+static int pubkey(const char *from, struct errmsg *err)
+{
+    struct nodekey k;
+    int r = rph_noise_global_init();
+    if (r < 0) return errmsg_fail(err, r, "pubkey: %s", rph_strerror(r));
+    struct stat st;
+    if (!from) {
+        char text[128];
+        size_t n = fread(text, 1, sizeof text - 1, stdin);
+        text[n] = 0;
+        r = rph_key_from_base64(text, k.sk);
+        rph_seal_wipe(text, sizeof text);
+        if (r == 0) r = rph_noise_public_key(k.pk, k.sk);
+        if (r < 0)
+            return errmsg_fail(err, r,
+                               "pubkey: standard input is not a private key (44 characters of "
+                               "base64, as in node.key)");
+    } else if (stat(from, &st) == 0 && S_ISDIR(st.st_mode)) {
+        bool found;
+        struct errmsg why;
+        if ((r = nodekey_check(from, &k, &found, &why)) < 0)
+            return errmsg_fail(err, r, "pubkey: %s", why.msg);
+        if (!found)
+            return errmsg_fail(err, -ENOENT,
+                               "pubkey: no %s/" NODEKEY_FILE " yet (ruphin-tund makes it at its "
+                               "first start with a sealed config)",
+                               from);
+    } else {
+        struct errmsg why;
+        if ((r = nodekey_load(from, &k, &why)) < 0)
+            return errmsg_fail(err, r, "pubkey: %s", why.msg);
+    }
+    char b64[NODEKEY_B64_LEN + 1];
+    r = nodekey_public_base64(k.pk, b64, sizeof b64);
+    nodekey_wipe(&k);
+    if (r < 0) return errmsg_fail(err, r, "pubkey: %s", rph_strerror(r));
+    printf("%s\n", b64);
+    return 0;
+}
+
 static int by_name(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -489,7 +548,7 @@ int main(int argc, char **argv)
             }
         } else if (!cmd) {
             cmd = a;
-        } else if (!arg && strcmp(cmd, "genkey") == 0) {
+        } else if (!arg && (strcmp(cmd, "genkey") == 0 || strcmp(cmd, "pubkey") == 0)) {
             arg = a;
         } else {
             return usage_error("unexpected argument", a);
@@ -499,6 +558,11 @@ int main(int argc, char **argv)
     struct errmsg err;
     if (strcmp(cmd, "genkey") == 0) {
         if (genkey(arg, &err) < 0) return fail(&err);
+        if (fflush(stdout) != 0) return EXIT_FAIL;
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "pubkey") == 0) {
+        if (pubkey(arg, &err) < 0) return fail(&err);
         if (fflush(stdout) != 0) return EXIT_FAIL;
         return EXIT_OK;
     }

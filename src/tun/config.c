@@ -13,11 +13,14 @@
 #include <string.h>
 
 #include "hostport.h"
+#include "nodekey.h"
+#include "ruphin/error.h"
+#include "ruphin/noise.h"
 
 static const char *const top_keys[] = {
-    "holepuncher",        "session",      "role", "interface",
-    "keepalive_interval", "peer_timeout", "seal", "control_socket",
-    "log_level",          "port",         "user", NULL};
+    "holepuncher",  "session", "role",      "interface", "keepalive_interval",
+    "peer_timeout", "seal",    "state_dir", "members",   "control_socket",
+    "log_level",    "port",    "user",      NULL};
 static const char *const iface_keys[] = {"name", "address", "address6", "mtu", NULL};
 
 /* The shared getters name the bare key; a key inside "interface" is reported with its path
@@ -298,6 +301,78 @@ static int parse_seal(const cJSON *root, struct tund_config *c, struct errmsg *e
     return 0;
 }
 
+/* A name usable as one path component: the default paths are built from it. */
+static bool plain_name(const char *s)
+{
+    return s[0] && !strchr(s, '/') && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
+
+static int parse_state_dir(const cJSON *root, struct tund_config *c, struct errmsg *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "state_dir");
+    c->state_dir[0] = 0;
+    c->state_dir_set = false;
+    if (!v) {
+        /* Replaced by one named after the config file when there is a file (tund_config_load). */
+        if (c->seal && plain_name(c->session_str))
+            snprintf(c->state_dir, sizeof c->state_dir, TUND_STATE_DIR_BASE "/%s", c->session_str);
+        return 0;
+    }
+    if (!c->seal)
+        return errmsg_fail(err, -EINVAL,
+                           "\"state_dir\" needs \"seal\": it holds the node key, and a plaintext "
+                           "tunnel has none");
+    if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) >= sizeof c->state_dir)
+        return errmsg_fail(err, -EINVAL, "\"state_dir\" must be a directory path (1..%zu bytes)",
+                           sizeof c->state_dir - 1);
+    for (const char *p = v->valuestring; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return errmsg_fail(err, -EINVAL, "\"state_dir\" must not contain control characters");
+    snprintf(c->state_dir, sizeof c->state_dir, "%s", v->valuestring);
+    c->state_dir_set = true;
+    return 0;
+}
+
+static int parse_members(const cJSON *root, struct tund_config *c, struct errmsg *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "members");
+    c->n_members = 0;
+    if (!v) return 0;
+    if (!c->seal)
+        return errmsg_fail(err, -EINVAL,
+                           "\"members\" needs \"seal\": plaintext peers have no node keys to "
+                           "admit by");
+    if (!cJSON_IsArray(v))
+        return errmsg_fail(err, -EINVAL,
+                           "\"members\" must be an array of node public keys (base64, as "
+                           "`ruphinctl pubkey` prints them)");
+    int n = cJSON_GetArraySize(v);
+    if (n > TUND_MEMBERS_MAX)
+        return errmsg_fail(err, -EINVAL, "\"members\" may list at most %d node keys, got %d",
+                           TUND_MEMBERS_MAX, n);
+    const cJSON *it;
+    size_t i = 0;
+    cJSON_ArrayForEach(it, v)
+    {
+        if (!cJSON_IsString(it) || rph_key_from_base64(it->valuestring, c->members[i]) < 0) {
+            if (cJSON_IsString(it))
+                return errmsg_fail(err, -EINVAL,
+                                   "\"members\"[%zu] must be a node public key (44 characters of "
+                                   "base64, as `ruphinctl pubkey` prints), got \"%.64s\"",
+                                   i, it->valuestring);
+            return errmsg_fail(
+                err, -EINVAL, "\"members\"[%zu] must be a node public key (a string of base64)", i);
+        }
+        for (size_t j = 0; j < i; j++)
+            if (memcmp(c->members[j], c->members[i], 32) == 0)
+                return errmsg_fail(err, -EINVAL, "\"members\"[%zu] duplicates \"members\"[%zu]", i,
+                                   j);
+        i++;
+    }
+    c->n_members = i;
+    return 0;
+}
+
 static int parse_user(const cJSON *root, struct tund_config *c, struct errmsg *err)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "user");
@@ -381,6 +456,7 @@ int tund_config_parse(const cJSON *root, struct tund_config *out, struct errmsg 
     if ((rc = parse_holepuncher(root, &c, err)) || (rc = parse_session(root, &c, err)) ||
         (rc = parse_role(root, &c, err)) || (rc = parse_interface(root, &c, err)) ||
         (rc = parse_timers(root, &c, err)) || (rc = parse_seal(root, &c, err)) ||
+        (rc = parse_state_dir(root, &c, err)) || (rc = parse_members(root, &c, err)) ||
         (rc = parse_control_socket(root, &c, err)) || (rc = parse_log_level(root, &c, err)) ||
         (rc = get_int(root, "port", "port", 0, 65535, 0, &port, err)) ||
         (rc = parse_user(root, &c, err)))
@@ -410,20 +486,59 @@ static int anchor_key_file(struct tund_config *c, const char *config_path, struc
     return 0;
 }
 
+/* The default state directory is named after the config file, as systemd's StateDirectory=
+ * ruphin/%i is for ruphin-tund@NAME reading /etc/ruphin/NAME.json; a relative one is taken
+ * from the config file's directory, like key_file. */
+static int anchor_state_dir(struct tund_config *c, const char *config_path, struct errmsg *err)
+{
+    if (!c->seal) return 0;
+    const char *slash = strrchr(config_path, '/');
+    int n;
+    if (!c->state_dir_set) {
+        const char *base = slash ? slash + 1 : config_path;
+        size_t len = strlen(base);
+        if (len > 5 && strcmp(base + len - 5, ".json") == 0) len -= 5;
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)len, base);
+        if (!plain_name(name)) return 0; /* keep the session's */
+        n = snprintf(c->state_dir, sizeof c->state_dir, TUND_STATE_DIR_BASE "/%s", name);
+    } else if (c->state_dir[0] == '/' || !slash) {
+        return 0;
+    } else {
+        char joined[sizeof c->state_dir + 1];
+        n = snprintf(joined, sizeof joined, "%.*s/%s", (int)(slash - config_path), config_path,
+                     c->state_dir);
+        if (n >= 0 && (size_t)n < sizeof c->state_dir) memcpy(c->state_dir, joined, (size_t)n + 1);
+    }
+    if (n < 0 || (size_t)n >= sizeof c->state_dir)
+        return errmsg_fail(err, -EINVAL,
+                           "\"state_dir\" with the config's directory or name is longer than "
+                           "%zu bytes",
+                           sizeof c->state_dir - 1);
+    return 0;
+}
+
 static int parse_file(const cJSON *root, const char *path, void *out, struct errmsg *err)
 {
     struct tund_config c;
     int rc = tund_config_parse(root, &c, err);
     if (rc == 0) rc = anchor_key_file(&c, path, err);
+    if (rc == 0) rc = anchor_state_dir(&c, path, err);
     if (rc == 0) *(struct tund_config *)out = c;
     return rc;
 }
 
+struct resolve_target {
+    struct tund_config *c;
+    enum tund_resolve_mode mode;
+};
+
 static int parse_and_resolve_file(const cJSON *root, const char *path, void *out,
                                   struct errmsg *err)
 {
-    int rc = parse_file(root, path, out, err);
-    return rc < 0 ? rc : tund_config_resolve(out, err);
+    struct resolve_target *t = out;
+    int rc = parse_file(root, path, t->c, err);
+    return rc < 0 ? rc : tund_config_resolve(t->c, t->mode, err);
 }
 
 int tund_config_load(const char *path, struct tund_config *out, struct errmsg *err)
@@ -431,15 +546,19 @@ int tund_config_load(const char *path, struct tund_config *out, struct errmsg *e
     return cfg_load(path, parse_file, out, err);
 }
 
-int tund_config_load_resolved(const char *path, struct tund_config *out, struct errmsg *err)
+int tund_config_load_resolved(const char *path, struct tund_config *out,
+                              enum tund_resolve_mode mode, struct errmsg *err)
 {
-    return cfg_load(path, parse_and_resolve_file, out, err);
+    struct resolve_target t = {out, mode};
+    return cfg_load(path, parse_and_resolve_file, &t, err);
 }
 
 /* ---- the resolve step: everything that asks the system */
 
-static int resolve_holepuncher(struct tund_config *c, struct errmsg *err)
+static int resolve_holepuncher(struct tund_config *c, enum tund_resolve_mode mode,
+                               struct errmsg *err)
 {
+    (void)mode;
     if (c->holepuncher_addr.family) return 0; /* numeric, taken by the parser */
     struct errmsg why;
     int rc = hostport_resolve(c->holepuncher, &c->holepuncher_addr, &why);
@@ -453,8 +572,9 @@ static int resolve_holepuncher(struct tund_config *c, struct errmsg *err)
     return rc;
 }
 
-static int read_key(struct tund_config *c, struct errmsg *err)
+static int read_key(struct tund_config *c, enum tund_resolve_mode mode, struct errmsg *err)
 {
+    (void)mode;
     if (!c->seal) return 0;
     char why[512];
     int rc = rph_key_load_file(c->seal_key_file, c->seal_key, why, sizeof why);
@@ -466,8 +586,42 @@ static int read_key(struct tund_config *c, struct errmsg *err)
     return 0;
 }
 
-static int lookup_user(struct tund_config *c, struct errmsg *err)
+/* The node key: loaded, or made at first start; --check only looks (a start makes it). */
+static int read_node_key(struct tund_config *c, enum tund_resolve_mode mode, struct errmsg *err)
 {
+    c->has_node_key = false;
+    c->node_key_created = false;
+    if (!c->seal) return 0;
+    if (!c->state_dir[0])
+        return errmsg_fail(
+            err, -EINVAL,
+            "\"state_dir\" must be set: session \"%s\" cannot name the default " TUND_STATE_DIR_BASE
+            "/<session>",
+            c->session_str);
+    struct nodekey k;
+    struct errmsg why;
+    bool have = false;
+    int rc = rph_noise_global_init(); /* the random numbers of a new key */
+    if (rc < 0) return errmsg_fail(err, -EINVAL, "\"state_dir\": %s", rph_strerror(rc));
+    if (mode == TUND_RESOLVE_START) {
+        rc = nodekey_load_or_create(c->state_dir, &k, &c->node_key_created, &why);
+        have = rc == 0;
+    } else {
+        rc = nodekey_check(c->state_dir, &k, &have, &why);
+    }
+    if (rc < 0) return errmsg_fail(err, rc > -1000 ? rc : -EINVAL, "\"state_dir\": %s", why.msg);
+    if (have) {
+        memcpy(c->node_sk, k.sk, sizeof c->node_sk);
+        memcpy(c->node_pk, k.pk, sizeof c->node_pk);
+        c->has_node_key = true;
+    }
+    nodekey_wipe(&k);
+    return 0;
+}
+
+static int lookup_user(struct tund_config *c, enum tund_resolve_mode mode, struct errmsg *err)
+{
+    (void)mode;
     if (!c->user[0]) return 0;
     struct passwd *pw = getpwnam(c->user);
     if (!pw) return errmsg_fail(err, -ENOENT, "\"user\": no such user \"%.64s\"", c->user);
@@ -479,15 +633,15 @@ static int lookup_user(struct tund_config *c, struct errmsg *err)
     return 0;
 }
 
-int tund_config_resolve(struct tund_config *c, struct errmsg *err)
+int tund_config_resolve(struct tund_config *c, enum tund_resolve_mode mode, struct errmsg *err)
 {
-    int (*const steps[])(struct tund_config *, struct errmsg *) = {resolve_holepuncher, read_key,
-                                                                   lookup_user};
+    int (*const steps[])(struct tund_config *, enum tund_resolve_mode, struct errmsg *) = {
+        resolve_holepuncher, read_key, read_node_key, lookup_user};
     int first = 0;
     /* Every step runs, so --check names every problem at once, not one per run. */
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         struct errmsg one;
-        int rc = steps[i](c, &one);
+        int rc = steps[i](c, mode, &one);
         if (rc >= 0) continue;
         if (first == 0) {
             first = rc;
@@ -496,13 +650,17 @@ int tund_config_resolve(struct tund_config *c, struct errmsg *err)
             errmsg_append(err, "; %s", one.msg);
         }
     }
-    if (first < 0) tund_config_wipe_key(c);
+    if (first < 0) {
+        tund_config_wipe_key(c);
+        c->has_node_key = false;
+    }
     return first;
 }
 
 void tund_config_wipe_key(struct tund_config *c)
 {
     rph_seal_wipe(c->seal_key, sizeof c->seal_key);
+    rph_seal_wipe(c->node_sk, sizeof c->node_sk);
 }
 
 /* ---- what a reload changes */
@@ -549,6 +707,21 @@ static void v_seal(const struct tund_config *c, char *b, size_t n)
 {
     snprintf(b, n, "%s", c->seal ? c->seal_key_file : "false");
 }
+static void v_state_dir(const struct tund_config *c, char *b, size_t n)
+{
+    snprintf(b, n, "%s", c->seal ? c->state_dir : "none");
+}
+/* The short forms (8 base64 characters) of the node keys, enough to tell two lists apart. */
+static void v_members(const struct tund_config *c, char *b, size_t n)
+{
+    snprintf(b, n, "%s", c->n_members ? "" : "none");
+    size_t off = 0;
+    for (size_t i = 0; i < c->n_members && off + 10 < n; i++) {
+        char k[NODEKEY_B64_LEN + 1];
+        nodekey_public_base64(c->members[i], k, sizeof k);
+        off += (size_t)snprintf(b + off, n - off, "%s%.8s", i ? "," : "", k);
+    }
+}
 static void v_control_socket(const struct tund_config *c, char *b, size_t n)
 {
     snprintf(b, n, "%s", c->control_socket);
@@ -585,6 +758,8 @@ size_t tund_config_diff(const struct tund_config *running, const struct tund_con
         {"keepalive_interval", false, v_keepalive},
         {"peer_timeout", false, v_peer_timeout},
         {"seal.key_file", false, v_seal},
+        {"state_dir", false, v_state_dir},
+        {"members", false, v_members},
         {"control_socket", false, v_control_socket},
         {"log_level", true, v_log_level},
         {"port", false, v_port},
@@ -592,7 +767,7 @@ size_t tund_config_diff(const struct tund_config *running, const struct tund_con
     };
     size_t changed = 0;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        char was[TUND_HOLEPUNCHER_MAX + 8], now[sizeof was];
+        char was[TUND_MEMBERS_MAX * 9 + TUND_HOLEPUNCHER_MAX], now[sizeof was];
         keys[i].value(running, was, sizeof was);
         keys[i].value(next, now, sizeof now);
         if (strcmp(was, now) == 0) continue;

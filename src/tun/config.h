@@ -21,6 +21,9 @@
 #define TUND_SOCKPATH_MAX 108    /* sizeof sun_path, the NUL included */
 #define TUND_HOLEPUNCHER_MAX 263 /* "[" 255-byte host "]:65535" */
 
+#define TUND_MEMBERS_MAX 256 /* node keys in "members" (a server keeps 256 peers) */
+#define TUND_STATE_DIR_BASE "/var/lib/ruphin"
+
 #define TUND_DEFAULT_MTU 1400
 #define TUND_DEFAULT_KEEPALIVE 10
 #define TUND_DEFAULT_PEER_TIMEOUT 30
@@ -46,6 +49,14 @@ struct tund_config {
     bool seal;               /* "seal": {"key_file": ...} */
     char seal_key_file[256]; /* loaded from a file: relative to the file's directory */
     uint8_t seal_key[32];    /* read by tund_config_resolve; wiped once the tunnel has its keys */
+    char state_dir[256];     /* sealed: holds node.key; "" until a default is known */
+    bool state_dir_set;      /* written in the config (else the default, from the file's name) */
+    uint8_t members[TUND_MEMBERS_MAX][32]; /* node public keys; none: any holder of the key */
+    size_t n_members;
+    uint8_t node_sk[32]; /* read (or made) by tund_config_resolve; wiped like seal_key */
+    uint8_t node_pk[32];
+    bool has_node_key;     /* node_sk/node_pk hold the key (--check: only if the file exists) */
+    bool node_key_created; /* tund_config_resolve made it (first start) */
     char control_socket[TUND_SOCKPATH_MAX];
     enum log_level log_level;
     uint16_t port; /* local UDP port, 0 = ephemeral */
@@ -58,16 +69,24 @@ struct tund_config {
  * asks the system (no DNS, no key file, no user database), so SIGHUP and the fuzzer can run
  * it. 0, or -EINVAL with err naming the key and the problem. out is only written on success. */
 int tund_config_parse(const cJSON *root, struct tund_config *out, struct errmsg *err);
+enum tund_resolve_mode {
+    TUND_RESOLVE_START, /* a start: the node key is made when state_dir has none */
+    TUND_RESOLVE_CHECK, /* --check: the same checks, nothing made on disk */
+};
+
 /* The effects parse leaves out: resolves a holepuncher host name (may block on DNS), reads
- * seal_key into c and looks up "user". Runs every step, so err names every problem ("; "
- * between them); 0, or the first step's negative errno with the key wiped. */
-int tund_config_resolve(struct tund_config *c, struct errmsg *err);
+ * seal_key into c, loads (or, starting, makes) the node key in state_dir and looks up "user".
+ * Runs every step, so err names every problem ("; " between them); 0, or the first step's
+ * negative errno with the keys wiped. */
+int tund_config_resolve(struct tund_config *c, enum tund_resolve_mode mode, struct errmsg *err);
 /* Reads and parses a file, a relative key_file taken from the file's directory; errors name the
  * file ("config PATH: ..."). No resolve step: what SIGHUP runs. 0 or a negative errno. */
 int tund_config_load(const char *path, struct tund_config *out, struct errmsg *err);
 /* tund_config_load, then tund_config_resolve: what a start and --check run. */
-int tund_config_load_resolved(const char *path, struct tund_config *out, struct errmsg *err);
-/* Zeroes the session key (sodium_memzero): call once the tunnel holds its derived keys. */
+int tund_config_load_resolved(const char *path, struct tund_config *out,
+                              enum tund_resolve_mode mode, struct errmsg *err);
+/* Zeroes the session key and the node's private key (sodium_memzero): call once the tunnel
+ * holds them. */
 void tund_config_wipe_key(struct tund_config *c);
 
 /* One key that differs between the running config and a reloaded one, both values as text;

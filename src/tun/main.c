@@ -14,6 +14,7 @@
 #include "control.h"
 #include "errmsg.h"
 #include "log.h"
+#include "nodekey.h"
 #include "notify.h"
 #include "ruphin/clock.h"
 #include "status.h"
@@ -26,7 +27,7 @@ static void usage(FILE *f)
                "An IP tunnel between machines behind NATs, over a ruphin hole-punched UDP path.\n\n"
                "  -c, --config FILE  the JSON config (see ruphin-tund.json(5), docs/CONFIG.md)\n"
                "      --check        check the config as a start would (host name, key file,\n"
-               "                     user) and exit\n"
+               "                     state directory, user) and exit; makes no node key\n"
                "  -h, --help         this text\n"
                "  -V, --version      print the version\n\n"
                "Runs in the foreground. SIGTERM/SIGINT stop it and remove the interface;\n"
@@ -151,7 +152,9 @@ int main(int argc, char **argv)
     }
     struct tund_config cfg;
     struct errmsg cerr;
-    if (tund_config_load_resolved(path, &cfg, &cerr) < 0) {
+    /* --check must leave the disk as it found it: it looks for the node key, never makes one. */
+    if (tund_config_load_resolved(path, &cfg, check ? TUND_RESOLVE_CHECK : TUND_RESOLVE_START,
+                                  &cerr) < 0) {
         log_error("%s", cerr.msg);
         return 2;
     }
@@ -162,6 +165,15 @@ int main(int argc, char **argv)
     }
     log_set_level(cfg.log_level);
     signal(SIGPIPE, SIG_IGN);
+    if (cfg.has_node_key) {
+        char pk[NODEKEY_B64_LEN + 1];
+        nodekey_public_base64(cfg.node_pk, pk, sizeof pk);
+        log_info("node public key %s (%s %s/" NODEKEY_FILE ")%s", pk,
+                 cfg.node_key_created ? "made now in" : "from", cfg.state_dir,
+                 cfg.n_members || cfg.role != RPH_ROLE_SERVER
+                     ? ""
+                     : "; no \"members\": any holder of the session key may join");
+    }
     if (!cfg.seal)
         log_warn("sealing is off (\"seal\": false): packets cross the network in clear and "
                  "anyone who knows the session name can join it");

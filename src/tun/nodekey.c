@@ -32,7 +32,8 @@ static bool trusted_owner(uid_t uid)
 
 int nodekey_load(const char *path, struct nodekey *k, struct errmsg *e)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO in its place must not hang the start (fstat refuses it next). */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         int err = errno;
         if (err == ELOOP)
@@ -155,12 +156,35 @@ static int create_key(const char *dir, const char *path, const char *tmp, struct
     return errmsg_fail(e, r, "node key %s: %s: %s", path, step, strerror(-r));
 }
 
-static int check_state_dir(const char *dir, struct errmsg *e)
+/* mkdir -p: missing parents get mode 0755 (like /var/lib), the state directory itself 0700,
+ * whatever the umask. */
+static int make_dirs(const char *dir)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) return -ENAMETOOLONG;
+    for (char *p = buf + 1;; p++) {
+        bool end = *p == 0;
+        if (*p != '/' && !end) continue;
+        *p = 0;
+        mode_t mode = end ? 0700 : 0755;
+        if (mkdir(buf, mode) == 0) {
+            if (chmod(buf, mode) < 0) return -errno;
+        } else if (errno != EEXIST) {
+            return -errno;
+        }
+        if (end) return 0;
+        *p = '/';
+    }
+}
+
+/* 0 when dir is fit to hold the key, 1 when it is missing and create is false. */
+static int check_state_dir(const char *dir, bool create, struct errmsg *e)
 {
     struct stat st;
-    if (stat(dir, &st) < 0 && errno == ENOENT && mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        int err = errno;
-        return errmsg_fail(e, -err, "state directory %s: mkdir: %s", dir, strerror(err));
+    if (stat(dir, &st) < 0 && errno == ENOENT) {
+        if (!create) return 1;
+        int r = make_dirs(dir);
+        if (r < 0) return errmsg_fail(e, r, "state directory %s: mkdir: %s", dir, strerror(-r));
     }
     if (stat(dir, &st) < 0) {
         int err = errno;
@@ -181,16 +205,37 @@ static int check_state_dir(const char *dir, struct errmsg *e)
     return 0;
 }
 
+static int key_paths(const char *state_dir, char *path, char *tmp, struct errmsg *e)
+{
+    int n = snprintf(path, PATH_MAX, "%s/" NODEKEY_FILE, state_dir);
+    int m = snprintf(tmp, PATH_MAX, "%s/." NODEKEY_FILE ".tmp.%ld", state_dir, (long)getpid());
+    if (n < 0 || n >= PATH_MAX || m < 0 || m >= PATH_MAX)
+        return errmsg_fail(e, -ENAMETOOLONG, "state directory %s: path too long", state_dir);
+    return 0;
+}
+
+int nodekey_check(const char *state_dir, struct nodekey *k, bool *found, struct errmsg *e)
+{
+    *found = false;
+    char path[PATH_MAX], tmp[PATH_MAX];
+    int r = key_paths(state_dir, path, tmp, e);
+    if (r < 0) return r;
+    r = check_state_dir(state_dir, false, e);
+    if (r != 0) return r < 0 ? r : 0;
+    r = nodekey_load(path, k, e);
+    if (r == -ENOENT) return 0;
+    if (r == 0) *found = true;
+    return r;
+}
+
 int nodekey_load_or_create(const char *state_dir, struct nodekey *k, bool *created,
                            struct errmsg *e)
 {
     if (created) *created = false;
     char path[PATH_MAX], tmp[PATH_MAX];
-    int n = snprintf(path, sizeof path, "%s/" NODEKEY_FILE, state_dir);
-    int m = snprintf(tmp, sizeof tmp, "%s/." NODEKEY_FILE ".tmp.%ld", state_dir, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof path || m < 0 || (size_t)m >= sizeof tmp)
-        return errmsg_fail(e, -ENAMETOOLONG, "state directory %s: path too long", state_dir);
-    int r = check_state_dir(state_dir, e);
+    int r = key_paths(state_dir, path, tmp, e);
+    if (r < 0) return r;
+    r = check_state_dir(state_dir, true, e);
     if (r < 0) return r;
     r = nodekey_load(path, k, e);
     if (r != -ENOENT) return r;
@@ -198,4 +243,13 @@ int nodekey_load_or_create(const char *state_dir, struct nodekey *k, bool *creat
     if (r == -EEXIST) return nodekey_load(path, k, e);
     if (r == 0 && created) *created = true;
     return r;
+}
+
+const char *nodekey_short(bool has, const uint8_t pk[32], char out[NODEKEY_SHORT_LEN])
+{
+    char b64[NODEKEY_B64_LEN + 1];
+    out[0] = 0;
+    if (has && nodekey_public_base64(pk, b64, sizeof b64) == 0)
+        snprintf(out, NODEKEY_SHORT_LEN, " (node %.8s)", b64);
+    return out;
 }

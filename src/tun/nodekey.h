@@ -20,16 +20,23 @@ struct nodekey {
 
 /* Loads STATE_DIR/node.key, or at first start makes a random key pair and writes it there
  * atomically (a 0600 temporary file, fsync, rename, fsync of the directory). A missing
- * state directory is made with mode 0700; one that group or others may write, or that is
- * owned by neither root nor this process's effective uid, is refused, as is a key file
- * that group or others may access or that has such an owner. *created (may be NULL) says
+ * state directory is made with mode 0700 (missing parents 0755); one that group or others may
+ * write, or that is owned by neither root nor this process's effective uid, is refused, as is a key
+ * file that group or others may access or that has such an owner. *created (may be NULL) says
  * whether the key is new. 0, or a negative code with e naming the file and the problem. */
 int nodekey_load_or_create(const char *state_dir, struct nodekey *k, bool *created,
                            struct errmsg *e);
+/* What --check runs: the checks of nodekey_load_or_create, making nothing. A missing state
+ * directory or key file is no error (a start makes them): *found says whether k was loaded. */
+int nodekey_check(const char *state_dir, struct nodekey *k, bool *found, struct errmsg *e);
 /* Loads one key file with the checks above (no symbolic link, regular file, mode, owner). */
 int nodekey_load(const char *path, struct nodekey *k, struct errmsg *e);
 /* The public key in base64, as `wg pubkey` prints it; out holds NODEKEY_B64_LEN + 1. */
 int nodekey_public_base64(const uint8_t pk[32], char *out, size_t cap);
+/* " (node Ab3dEf9h)": the first 8 base64 characters of a node key, enough to tell nodes apart
+ * in a log line; "" when there is none (has false: plaintext, or not proven yet). */
+#define NODEKEY_SHORT_LEN 24
+const char *nodekey_short(bool has, const uint8_t pk[32], char out[NODEKEY_SHORT_LEN]);
 void nodekey_wipe(struct nodekey *k);
 
 #endif

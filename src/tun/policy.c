@@ -70,6 +70,10 @@ struct tpeer *policy_peer_up(struct policy *p, size_t i, struct rph_remote *r)
     bool routed = tp->remote && tp->announced;
     memset(tp, 0, sizeof *tp);
     tp->remote = r;
+    if (r->has_node_pk) {
+        tp->has_key = true;
+        memcpy(tp->node_pk, r->node_pk, sizeof tp->node_pk);
+    }
     if (routed && p->role == RPH_ROLE_SERVER) rebuild_routes(p);
     return tp;
 }
@@ -81,13 +85,31 @@ void policy_peer_down(struct policy *p, struct tpeer *tp)
     if (routed && p->role == RPH_ROLE_SERVER) rebuild_routes(p);
 }
 
+bool policy_peer_key(struct policy *p, struct tpeer *tp, const uint8_t *node_pk)
+{
+    if (!node_pk || (tp->has_key && memcmp(tp->node_pk, node_pk, sizeof tp->node_pk) == 0))
+        return false;
+    /* Another node in this slot must earn its addresses itself, not inherit the last one's. */
+    bool routed = tp->has_key && tp->announced;
+    if (tp->has_key) tp->announced = false;
+    tp->has_key = true;
+    memcpy(tp->node_pk, node_pk, sizeof tp->node_pk);
+    if (routed && p->role == RPH_ROLE_SERVER) rebuild_routes(p);
+    return true;
+}
+
+static bool same_node(const struct tpeer *a, const struct tpeer *b)
+{
+    return a->has_key && b->has_key && memcmp(a->node_pk, b->node_pk, sizeof a->node_pk) == 0;
+}
+
 enum policy_announce policy_announce(struct policy *p, struct tpeer *from, const struct announce *a,
                                      uint64_t now_ms, struct policy_ann_result *res)
 {
     memset(res, 0, sizeof *res);
     if (p->role == RPH_ROLE_SERVER) {
         /* Check both families before taking either: an announcement is taken whole or not. */
-        struct tpeer *silent[2] = {NULL, NULL};
+        struct tpeer *gone[2] = {NULL, NULL};
         for (int k = 0; k < 2; k++) {
             int fam = k ? 6 : 4;
             bool has = fam == 4 ? a->has4 : a->has6;
@@ -99,16 +121,21 @@ enum policy_announce policy_announce(struct policy *p, struct tpeer *from, const
             struct tpeer *owner = route_lookup(&p->routes, fam, addr);
             if (!owner || owner == from) continue;
             uint64_t last = owner->remote->last_rx_ms;
-            if (now_ms > last && now_ms - last > p->silent_ms)
-                silent[k] = owner;
-            else
+            /* The same node key is the same node, back from a restart before its old session
+             * fell silent: waiting would cut it off for two keepalives. */
+            if (same_node(owner, from) || (now_ms > last && now_ms - last > p->silent_ms)) {
+                gone[k] = owner;
+            } else {
+                res->holder = owner;
                 return POLICY_ANN_HELD;
+            }
         }
         for (int k = 0; k < 2; k++) {
-            if (!silent[k]) continue;
-            /* The silent holder loses everything it announced: it is gone. */
-            silent[k]->announced = false;
-            res->displaced = silent[k];
+            if (!gone[k]) continue;
+            /* The old holder loses everything it announced: it is gone. */
+            gone[k]->announced = false;
+            res->displaced = gone[k];
+            res->same_node = same_node(gone[k], from);
             res->family = k ? 6 : 4;
             memcpy(res->addr, k ? a->addr6 : a->addr4, k ? 16 : 4);
         }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The tunnel's overlay policy, with no I/O: the peer table, who may hold which overlay
- * address (announcements, takeover of a silent holder), where a packet read from the TUN
- * device goes, and whether a packet received from a peer may enter the network. The data
- * path asks it one question per packet; the caller logs and counts what it answers. */
+ * address (announcements, takeover of a silent holder or by the same node key), where a packet read
+ * from the TUN device goes, and whether a packet received from a peer may enter the network. The
+ * data path asks it one question per packet; the caller logs and counts what it answers. */
 #ifndef RUPHIN_TUN_POLICY_H
 #define RUPHIN_TUN_POLICY_H
 
@@ -17,6 +17,8 @@
 
 struct tpeer {
     struct rph_remote *remote; /* NULL: slot free */
+    bool has_key;              /* sealed: the remote's node key is known (a handshake proved it) */
+    uint8_t node_pk[32];
     bool announced;
     struct announce ann;
     uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
@@ -38,26 +40,36 @@ int policy_init(struct policy *p, enum rph_role role, const struct announce *sel
                 uint64_t silent_ms, size_t n_peers);
 void policy_free(struct policy *p);
 
-/* Slot i's remote came up (the entry starts clean) or went down (its addresses are released). */
+/* Slot i's remote came up (the entry starts clean, with r's node key if it has one) or went
+ * down (its addresses are released). */
 struct tpeer *policy_peer_up(struct policy *p, size_t i, struct rph_remote *r);
 void policy_peer_down(struct policy *p, struct tpeer *tp);
+/* The remote's node key became known (NULL: still unknown, nothing changes). A key other than
+ * the one the entry had means another node now speaks from the slot: what the old one
+ * announced is released. true when the key changed. */
+bool policy_peer_key(struct policy *p, struct tpeer *tp, const uint8_t *node_pk);
 
 enum policy_announce {
     POLICY_ANN_SAME,    /* nothing changed */
     POLICY_ANN_NEW,     /* the peer now holds the announced addresses */
     POLICY_ANN_FOREIGN, /* server: an address outside our prefix, or our own; ignored */
-    POLICY_ANN_HELD,    /* server: another live peer holds the address; ignored */
+    POLICY_ANN_HELD,    /* server: another live peer (another node key) holds it; ignored */
 };
 
 /* What an announcement did; for the log line. */
 struct policy_ann_result {
     int family; /* the address the verdict is about (FOREIGN/HELD/takeover) */
     uint8_t addr[16];
-    struct tpeer *displaced; /* a silent holder the address was taken from, or NULL */
+    struct tpeer *displaced; /* the holder the address was taken from, or NULL */
+    bool same_node;          /* displaced has the announcer's node key: that node restarted */
+    struct tpeer *holder;    /* HELD: the live peer that holds the address */
 };
 
 /* A peer announced its addresses at now_ms. A client takes the server's word; a server
- * admits only addresses of its own prefixes that no other live peer holds. */
+ * admits only addresses of its own prefixes that no other live peer holds. Addresses belong to
+ * node keys: a holder with the announcer's node key is the same node, restarted, and gives the
+ * address up at once; one with another key keeps it while it is live (heard from within
+ * silent_ms). Without node keys (plaintext) only silence frees an address. */
 enum policy_announce policy_announce(struct policy *p, struct tpeer *from, const struct announce *a,
                                      uint64_t now_ms, struct policy_ann_result *res);
 

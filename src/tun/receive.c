@@ -21,6 +21,7 @@
 #include "announce.h"
 #include "ippkt.h"
 #include "log.h"
+#include "nodekey.h"
 #include "offload.h"
 #include "policy.h"
 #include "ruphin/clock.h"
@@ -28,6 +29,7 @@
 #include "tunnel_priv.h"
 
 static void receive_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d, size_t n);
+static void receive_node_key(struct tunnel *t, struct tpeer *p, const struct rph_remote *r);
 static void tun_write(struct tunnel *t, const uint8_t *d, size_t n);
 static void gro_flush(struct tunnel *t);
 
@@ -36,6 +38,10 @@ void receive_on_data(void *ctx, struct rph_remote *r, const uint8_t *d, size_t n
     struct tunnel *t = ctx;
     struct tpeer *p = r->user;
     if (!p) return;
+    /* The core learns the node key in the handshake; the policy needs it before the first
+     * announcement, and must see it if another node ever speaks from this slot. */
+    if (r->has_node_pk && (!p->has_key || memcmp(p->node_pk, r->node_pk, 32) != 0))
+        receive_node_key(t, p, r);
     if (n > 0 && d[0] == ANNOUNCE_TAG) {
         receive_announce(t, p, d, n);
         return;
@@ -68,10 +74,27 @@ void receive_on_data(void *ctx, struct rph_remote *r, const uint8_t *d, size_t n
     tun_write(t, d, n);
 }
 
+static void receive_node_key(struct tunnel *t, struct tpeer *p, const struct rph_remote *r)
+{
+    char ep[RPH_ADDR_STRLEN], k1[NODEKEY_SHORT_LEN], k2[NODEKEY_SHORT_LEN];
+    bool had = p->has_key;
+    nodekey_short(p->has_key, p->node_pk, k1);
+    policy_peer_key(&t->pol, p, r->node_pk);
+    nodekey_short(p->has_key, p->node_pk, k2);
+    rph_addr_format(&r->addr, ep, sizeof ep);
+    if (had)
+        log_warn("peer %s%s: another node%s speaks from its slot now; what the old one "
+                 "announced is released",
+                 ep, k1, k2);
+    else
+        log_debug("peer %s%s: node key proven", ep, k2);
+}
+
 static void receive_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d, size_t n)
 {
     struct announce a;
     char ep[RPH_ADDR_STRLEN], ep2[RPH_ADDR_STRLEN], ip[64];
+    char k1[NODEKEY_SHORT_LEN], k2[NODEKEY_SHORT_LEN];
     if (announce_decode(d, n, &a) < 0) {
         t->drops.bad_control++;
         return;
@@ -79,22 +102,28 @@ static void receive_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d
     struct policy_ann_result res;
     enum policy_announce v = policy_announce(&t->pol, p, &a, rph_now_ms(), &res);
     if (res.family) inet_ntop(res.family == 4 ? AF_INET : AF_INET6, res.addr, ip, sizeof ip);
+    rph_addr_format(&p->remote->addr, ep, sizeof ep);
+    nodekey_short(p->has_key, p->node_pk, k1);
     if (res.displaced)
-        log_info("peer %s takes over %s from silent peer %s",
-                 rph_addr_format(&p->remote->addr, ep, sizeof ep), ip,
-                 rph_addr_format(&res.displaced->remote->addr, ep2, sizeof ep2));
+        log_info("peer %s%s takes over %s from %s %s%s", ep, k1, ip,
+                 res.same_node ? "its own old session (the node restarted)," : "silent peer",
+                 rph_addr_format(&res.displaced->remote->addr, ep2, sizeof ep2),
+                 nodekey_short(res.displaced->has_key, res.displaced->node_pk, k2));
     switch (v) {
     case POLICY_ANN_FOREIGN:
+        t->drops.address_conflict++;
+        log_warn("peer %s%s announced %s, which is not a peer address of this network; ignored", ep,
+                 k1, ip);
+        return;
     case POLICY_ANN_HELD:
         t->drops.address_conflict++;
-        log_warn("peer %s announced %s, which is %s; ignored",
-                 rph_addr_format(&p->remote->addr, ep, sizeof ep), ip,
-                 v == POLICY_ANN_HELD ? "held by another peer"
-                                      : "not a peer address of this network");
+        log_warn("peer %s%s announced %s, which is held by another peer (%s%s, live); ignored", ep,
+                 k1, ip, rph_addr_format(&res.holder->remote->addr, ep2, sizeof ep2),
+                 nodekey_short(res.holder->has_key, res.holder->node_pk, k2));
         return;
     case POLICY_ANN_NEW:
         inet_ntop(a.has4 ? AF_INET : AF_INET6, a.has4 ? a.addr4 : a.addr6, ip, sizeof ip);
-        log_info("peer %s is %s", rph_addr_format(&p->remote->addr, ep, sizeof ep), ip);
+        log_info("peer %s%s is %s", ep, k1, ip);
         return;
     case POLICY_ANN_SAME:
         return;

@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 
+#include "nodekey.h"
 #include "status.h"
 #include "tunnel.h"
 
@@ -13,6 +14,15 @@ static void add_ago(cJSON *o, const char *key, uint64_t now, uint64_t then)
         cJSON_AddNullToObject(o, key);
     else
         cJSON_AddNumberToObject(o, key, (double)(now - then) / 1000.0);
+}
+
+static void add_key(cJSON *o, const char *name, const uint8_t *key)
+{
+    char b64[NODEKEY_B64_LEN + 1];
+    if (key && nodekey_public_base64(key, b64, sizeof b64) == 0)
+        cJSON_AddStringToObject(o, name, b64);
+    else
+        cJSON_AddNullToObject(o, name);
 }
 
 static void add_ip(cJSON *o, const char *key, int fam, const uint8_t *a)
@@ -37,6 +47,19 @@ char *status_json(const struct tunnel *t, uint64_t now)
         cJSON_AddStringToObject(root, "listen", rph_addr_format(&local, a, sizeof a));
     cJSON_AddStringToObject(root, "version", RUPHIN_VERSION);
     cJSON_AddBoolToObject(root, "sealed", cfg->seal);
+    uint8_t self[32];
+    if (tunnel_node_public(t, self)) {
+        /* Sealed only: plaintext peers have no node keys, so the keys are absent, not null. */
+        add_key(root, "public_key", self);
+        if (cfg->n_members) {
+            cJSON *m = cJSON_AddArrayToObject(root, "members");
+            for (size_t i = 0; i < cfg->n_members; i++) {
+                char b64[NODEKEY_B64_LEN + 1];
+                nodekey_public_base64(cfg->members[i], b64, sizeof b64);
+                cJSON_AddItemToArray(m, cJSON_CreateString(b64));
+            }
+        }
+    }
 
     uint64_t hp_last;
     const char *hp_state = tunnel_holepuncher_state(t, now, &hp_last);
@@ -51,6 +74,7 @@ char *status_json(const struct tunnel *t, uint64_t now)
         struct tunnel_peer_info p;
         if (!tunnel_peer_info(t, i, &p)) continue;
         cJSON *o = cJSON_CreateObject();
+        if (cfg->seal) add_key(o, "public_key", p.has_node_pk ? p.node_pk : NULL);
         if (p.has4)
             add_ip(o, "overlay", 4, p.addr4);
         else

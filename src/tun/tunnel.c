@@ -15,6 +15,7 @@
 #include "announce.h"
 #include "offload.h"
 #include "log.h"
+#include "nodekey.h"
 #include "policy.h"
 #include "ruphin/clock.h"
 #include "ruphin/aead.h"
@@ -40,8 +41,11 @@ static void on_remote(void *ctx, struct rph_remote *r, bool up)
     struct tunnel *t = ctx;
     char ep[RPH_ADDR_STRLEN];
     if (up) {
-        r->user = policy_peer_up(&t->pol, (size_t)(r - t->rbase), r);
-        log_info("peer %s up (handshake %llu ms after PeerInfo)", fmt_addr(&r->addr, ep),
+        struct tpeer *tp = policy_peer_up(&t->pol, (size_t)(r - t->rbase), r);
+        r->user = tp;
+        char k[NODEKEY_SHORT_LEN];
+        log_info("peer %s%s up (handshake %llu ms after PeerInfo)", fmt_addr(&r->addr, ep),
+                 nodekey_short(tp->has_key, tp->node_pk, k),
                  (unsigned long long)(r->up_ms - r->added_ms));
         send_announce(t, r);
         return;
@@ -101,6 +105,7 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
     t->cfg = *cfg;
     /* Only keys derived from the caller's copy are kept; this copy is never needed. */
     rph_seal_wipe(t->cfg.seal_key, sizeof t->cfg.seal_key);
+    rph_seal_wipe(t->cfg.node_sk, sizeof t->cfg.node_sk);
     t->base = base;
     t->tun = *tun;
     /* Room for a 64 KB TSO super-packet (IPv6: 65535 + 40) besides framing. */
@@ -143,6 +148,15 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
             errmsg_set(err, "sealing: deriving the session's keys: %s", rph_strerror(r));
             goto fail;
         }
+        if (!cfg->has_node_key) {
+            errmsg_set(err, "sealing: no node key (the config was not resolved for a start)");
+            r = -EINVAL;
+            goto fail;
+        }
+        memcpy(pc.node_sk, cfg->node_sk, sizeof pc.node_sk);
+        /* t->cfg lives as long as the peer that points into it. */
+        pc.members = (const uint8_t(*)[32])t->cfg.members;
+        pc.n_members = t->cfg.n_members;
     }
     struct rph_ev_peer_options opt = {.sndbuf = 4 << 20,
                                       .rcvbuf = 4 << 20,
@@ -163,6 +177,7 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
         .on_data = receive_on_data, .on_remote = on_remote, .on_state = on_state};
     t->ep = rph_ev_peer_new(base, &pc, &opt, &cb, t, &r);
     rph_seal_wipe(&pc.seal, sizeof pc.seal);
+    rph_seal_wipe(pc.node_sk, sizeof pc.node_sk);
     if (!t->ep) {
         errmsg_set(err, "UDP socket (port %u): %s", cfg->port, rph_strerror(r));
         goto fail;
@@ -270,5 +285,14 @@ bool tunnel_peer_info(const struct tunnel *t, size_t i, struct tunnel_peer_info 
     out->tx_packets = p->tx_packets;
     out->tx_bytes = p->tx_bytes;
     out->drop_spoofed = p->drop_spoofed;
+    out->has_node_pk = r->has_node_pk;
+    if (r->has_node_pk) memcpy(out->node_pk, r->node_pk, sizeof out->node_pk);
+    return true;
+}
+
+bool tunnel_node_public(const struct tunnel *t, uint8_t out[32])
+{
+    if (!t->cfg.seal) return false;
+    rph_peer_node_public(rph_ev_peer_core(t->ep), out);
     return true;
 }

@@ -41,6 +41,8 @@ struct tunnel_peer_info {
     uint64_t last_handshake_ms, last_rx_ms; /* monotonic; 0: never */
     uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
     uint64_t drop_spoofed;
+    bool has_node_pk; /* sealed: its node public key, once a handshake proved it */
+    uint8_t node_pk[32];
 };
 
 /* Takes over tun (already open and, for a real device, configured: tun_open_offload and
@@ -62,5 +64,7 @@ const char *tunnel_holepuncher_state(const struct tunnel *t, uint64_t now_ms, ui
 /* Remote slot i (0 .. tunnel_peer_slots - 1): false when the slot is free. */
 size_t tunnel_peer_slots(const struct tunnel *t);
 bool tunnel_peer_info(const struct tunnel *t, size_t i, struct tunnel_peer_info *out);
+/* This node's public key; false for a plaintext tunnel, which has none. */
+bool tunnel_node_public(const struct tunnel *t, uint8_t out[32]);
 
 #endif

@@ -29,6 +29,20 @@ expect() {
 
 tun_write_peer_config 1 server "$D/good.json"
 e2e_check "--check accepts a good config (exit 0)" expect 0 "" "$tund" -c "$D/good.json" --check
+e2e_check "--check makes no node key: the state directory is still absent" test ! -e "$D/state-peer1"
+# Node keys: "members" holds node public keys only; plaintext has none to admit by.
+sed 's|"seal": {|"members": ["10.77.0.2"], "seal": {|' "$D/good.json" >"$D/members.json"
+e2e_check "a members entry that is not a key: exit 2 naming \"members\"[0]" \
+    expect 2 '"members"\[0\] must be a node public key.*"10\.77\.0\.2"' "$tund" -c "$D/members.json" --check
+sed -e 's|"seal": {[^}]*}|"seal": false|' -e 's|"state_dir": "[^"]*",\?||' \
+    -e 's|"control_socket"|"members": ["q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80="], "control_socket"|' \
+    "$D/good.json" >"$D/plainmembers.json"
+e2e_check "plaintext with members: exit 2 naming \"members\" and \"seal\"" \
+    expect 2 '"members" needs "seal"' "$tund" -c "$D/plainmembers.json" --check
+mkdir -m 0777 "$D/openstate"
+sed "s|\"state_dir\": \"[^\"]*\"|\"state_dir\": \"$D/openstate\"|" "$D/good.json" >"$D/openstate.json"
+e2e_check "a state_dir others may write: exit 2, 'chmod go-w'" \
+    expect 2 '"state_dir": state directory .*chmod go-w' "$tund" -c "$D/openstate.json" --check
 sed 's/"mtu": 1400/"mtu": 70000/' "$D/good.json" >"$D/mtu.json"
 e2e_check "mtu 70000: exit 2 naming interface.mtu" expect 2 'interface\.mtu' "$tund" -c "$D/mtu.json"
 sed 's/"role": "server"/"role": "boss"/' "$D/good.json" >"$D/role.json"

@@ -50,6 +50,30 @@ e2e_check "the tunnel is sealed" grep -q '"sealed":true' <<<"$st"
 e2e_check "no authentication failures" grep -q '"auth_failed":0,"replayed":0' <<<"$st"
 e2e_check "ruphinctl plain status shows the peer" grep -q "peer: 10.77.0.2" <<<"$("$RUPHIN_BIN/ruphinctl" -s "$TOPO_DIR/peer1.sock" status)"
 
+# Node keys: made at first start in each state directory, private; each side shows its own
+# and, once the handshake proved it, the other's (as `wg show` does).
+for k in 1 2; do
+    e2e_check "peer $k made its node key at first start: state-peer$k/node.key, mode 600 in a 700 directory" \
+        test "$(stat -c %a "$TOPO_DIR/state-peer$k/node.key" 2>/dev/null)" = 600 -a "$(stat -c %a "$TOPO_DIR/state-peer$k" 2>/dev/null)" = 700
+done
+pk1=$("$RUPHIN_BIN/ruphinctl" pubkey "$TOPO_DIR/state-peer1" 2>/dev/null)
+pk2=$("$RUPHIN_BIN/ruphinctl" pubkey "$TOPO_DIR/state-peer2" 2>/dev/null)
+e2e_check "ruphinctl pubkey prints each node's public key (44 characters of base64), two different keys" \
+    eval "[[ \$pk1 =~ ^[A-Za-z0-9+/]{43}=\$ && \$pk2 =~ ^[A-Za-z0-9+/]{43}=\$ && \$pk1 != \$pk2 ]]"
+# WireGuard's format and curve: wg computes the same public key from the file, where installed.
+if command -v wg >/dev/null; then
+    e2e_check "wg pubkey agrees with ruphinctl pubkey on node.key" \
+        eval "[ \"\$(wg pubkey <'$TOPO_DIR/state-peer1/node.key')\" = '$pk1' ]"
+fi
+e2e_check "status: each side's public_key is the key in its state directory" \
+    eval "[ \"\$(tun_status 1 | jq -r .public_key)\" = \"\$pk1\" ] && [ \"\$(tun_status 2 | jq -r .public_key)\" = \"\$pk2\" ]"
+# The peer's key comes from the core's handshake (rph_remote.node_pk): never a placeholder.
+e2e_check "status: each side shows the other's node public key, proven by the handshake" \
+    wait_for "[ \"\$(tun_status 1 | jq -r '.peers[0].public_key')\" = '$pk2' ] && [ \"\$(tun_status 2 | jq -r '.peers[0].public_key')\" = '$pk1' ]" 5
+plain1=$("$RUPHIN_BIN/ruphinctl" -s "$TOPO_DIR/peer1.sock" status)
+e2e_check "ruphinctl status prints the node's 'public key:' line" grep -qx "  public key: $pk1" <<<"$plain1"
+e2e_check "ruphinctl status prints the peer's 'public key:' line" grep -qx "  public key: $pk2" <<<"$plain1"
+
 # SIGTERM: exit 0 and the interface is gone.
 topo_kill peer2
 e2e_check "client's interface removed after SIGTERM" bash -c "! ip -n $NS_PEER2 link show rph0 >/dev/null 2>&1"

@@ -44,7 +44,7 @@ e2e_check "client 2 still reachable afterwards" tun_ping 3 10.77.0.2
 # Claiming: a second daemon behind NAT 3 (a member, with the key) announces client 2's address.
 cat >"$TOPO_DIR/thief.json" <<JSON
 {"holepuncher": "$HP_IP:7700", "session": "$TUN_SESSION", "role": "client",
- "interface": {"name": "rph9", "address": "10.77.0.2/24", "mtu": 1400}, "seal": $(tun_seal_json),
+ "interface": {"name": "rph9", "address": "10.77.0.2/24", "mtu": 1400}, "seal": $(tun_seal_json)$(tun_state_json thief),
  "keepalive_interval": 2, "peer_timeout": 6, "control_socket": "$TOPO_DIR/thief.sock"}
 JSON
 topo_spawn thief "$NS_PEER3" "$TOPO_DIR/thief.log" "$RUPHIN_BIN/ruphin-tund" -c "$TOPO_DIR/thief.json"

@@ -28,6 +28,12 @@ tun_seal_json() {
     if [[ $TUN_SEAL == 1 ]]; then printf '{"key_file": "%s"}' "$(tun_key)"; else printf 'false'; fi
 }
 
+# tun_state_json NAME: ', "state_dir": ...' for a sealed config (its node key lives there), so
+# no test writes /var/lib/ruphin and no two daemons share a node key; '' in plaintext.
+tun_state_json() {
+    if [[ $TUN_SEAL == 1 ]]; then printf ', "state_dir": "%s"' "$TOPO_DIR/state-$1"; fi
+}
+
 # tun_write_hpd_config FILE: holepuncherd on the public host.
 tun_write_hpd_config() {
     cat >"$1" <<JSON
@@ -41,7 +47,7 @@ tun_write_peer_config() {
     cat >"$file" <<JSON
 {"holepuncher": "$HP_IP:7700", "session": "$TUN_SESSION", "role": "$role",
  "interface": {"name": "rph0", "address": "10.77.0.$k/24", "address6": "fd77::$k/64", "mtu": 1400},
- "keepalive_interval": $TUN_KEEPALIVE, "peer_timeout": $TUN_PEER_TIMEOUT, "seal": $(tun_seal_json),
+ "keepalive_interval": $TUN_KEEPALIVE, "peer_timeout": $TUN_PEER_TIMEOUT, "seal": $(tun_seal_json)$(tun_state_json "peer$k"),
  "control_socket": "$TOPO_DIR/peer$k.sock", "log_level": "$TUN_LOG_LEVEL"$extra}
 JSON
 }

@@ -440,6 +440,12 @@ check "ruphin-tund (CAP_NET_ADMIN, CAP_SETUID, CAP_SETGID) sends READY=1 with rp
     eval "wait_for 'has_msg office READY=1' 5 && ip -n $NS_PEER1 link show rph0 | grep -q ',UP' && [ -S '$ROOT/run/ruphin/office.sock' ]"
 check "ruphinctl status (installed): the sealed server of session office" \
     eval "in_root ruphinctl -s /run/ruphin/office.sock status --json | grep -q '\"session\":\"office\".*\"sealed\":true'"
+# The node key: made at the first start in the default state_dir of office.json.
+check "ruphin-tund made its node key at first start: /var/lib/ruphin/office/node.key, mode 600 in a 700 directory" \
+    eval "[ \"\$(stat -c %a '$ROOT/var/lib/ruphin/office/node.key' 2>/dev/null)\" = 600 ] && [ \"\$(stat -c %a '$ROOT/var/lib/ruphin/office' 2>/dev/null)\" = 700 ]"
+office_pk=$(in_root ruphinctl pubkey /var/lib/ruphin/office 2>/dev/null)
+check "ruphinctl pubkey /var/lib/ruphin/office (installed) is the public_key ruphinctl status shows" \
+    eval "[ -n '$office_pk' ] && in_root ruphinctl -s /run/ruphin/office.sock status --json | grep -qF '\"public_key\":\"$office_pk\"'"
 
 printf '%s\n' '{"holepuncher": "203.0.113.10:7700", "session": "lab", "role": "server",' \
     ' "interface": {"name": "rph1", "address": "10.78.0.1/24"}, "user": "nobody"}' >"$ROOT/etc/ruphin/lab.json"
@@ -522,10 +528,14 @@ if wait_for booted 60; then
         eval "B systemctl reload holepuncherd && B systemctl is-active -q holepuncherd && B journalctl -q -u holepuncherd | grep -q 'reloaded config.*(sessions kept: 1)'"
     check "systemctl enable --now ruphin-tund@office (sealed, the shipped example)" \
         eval "B systemctl enable -q --now ruphin-tund@office && B systemctl is-active -q ruphin-tund@office"
+    check "under systemd (StateDirectory=ruphin/%i, 0700) ruphin-tund@office keeps the node key made at its first start" \
+        eval "[ \"\$(B stat -c %a /var/lib/ruphin/office)\" = 700 ] && [ \"\$(B ruphinctl pubkey /var/lib/ruphin/office)\" = '$office_pk' ]"
+    check "... and ruphinctl status under systemd shows it as public_key" \
+        wait_for "B ruphinctl -s /run/ruphin/office.sock status --json 2>/dev/null | grep -qF '\"public_key\":\"$office_pk\"'" 10
     check "ruphin-tund@office (no \"user\") runs as root with CAP_NET_ADMIN CAP_SETUID CAP_SETGID only" \
         eval "[ \"\$(pid_status ruphin-tund@office Uid)\" = 0 ] && [ \"\$(pid_status ruphin-tund@office CapEff)\" = 00000000000010c0 ]"
     check "systemctl reload ruphin-tund@office re-reads the config" \
-        eval "B systemctl reload ruphin-tund@office && B systemctl is-active -q ruphin-tund@office && B journalctl -q -u ruphin-tund@office | grep -q 'reload: log_level applied'"
+        eval "B systemctl reload ruphin-tund@office && B systemctl is-active -q ruphin-tund@office && B journalctl -q -u ruphin-tund@office | grep -q 'reload: config /etc/ruphin/office.json unchanged'"
     B systemctl stop ruphin-tund@office
     check "stopping one instance leaves the other's socket in /run/ruphin" \
         eval "B test -S /run/ruphin/lab.sock && ! B test -e /run/ruphin/office.sock"
@@ -537,6 +547,8 @@ if wait_for booted 60; then
     B systemctl reset-failed ruphin-tund@bad
     rm -f "$ROOT/etc/ruphin/bad.json"
     B systemctl start ruphin-tund@office
+    check "ruphin-tund@office after a restart: the same node public key" \
+        wait_for "B ruphinctl -s /run/ruphin/office.sock status --json 2>/dev/null | grep -qF '\"public_key\":\"$office_pk\"'" 10
     phase "units run under systemd"
 
     # Upgrade path: an admin's edit of the conffile survives, running daemons restart.
