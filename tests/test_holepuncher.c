@@ -136,6 +136,28 @@ Test(holepuncher, replies_stay_within_the_documented_factor)
     rph_holepuncher_free(hp);
 }
 
+/* Sends a sealed request from `from` as a peer would: without a cookie, then, answered with
+ * HpCookie, again with it; what the second one got is in out[]. Returns the second input's. */
+static int sealed_request(struct rph_holepuncher *hp, const struct rph_seal_keys *k,
+                          enum rph_type t, const struct rph_addr *from, uint64_t now,
+                          uint8_t buf[RPH_OWNER_COOKIE_LEN])
+{
+    uint64_t wall = now + (uint64_t)rph_wall_offset_ms();
+    nout = 0;
+    cr_assert_eq(rph_owner_encode(k, t, wall, buf, RPH_OWNER_LEN), RPH_OWNER_LEN);
+    cr_assert_eq(rph_holepuncher_input(hp, buf, RPH_OWNER_LEN, from, now), 0);
+    cr_assert_eq(nout, 1, "no answer to a sealed request without a cookie");
+    struct rph_msg c;
+    cr_assert_eq(rph_wire_decode(out[0].buf, out[0].len, &c), 0);
+    cr_assert_eq(c.type, RPH_HP_COOKIE);
+    cr_assert(rph_addr_equal(&out[0].to, from));
+    cr_assert_arr_eq(c.hpc.echo, buf + 44, RPH_COOKIE_ECHO_LEN);
+    cr_assert_eq(rph_owner_encode_cookie(k, t, wall, c.hpc.cookie, buf, RPH_OWNER_COOKIE_LEN),
+                 RPH_OWNER_COOKIE_LEN);
+    nout = 0;
+    return rph_holepuncher_input(hp, buf, RPH_OWNER_COOKIE_LEN, from, now);
+}
+
 Test(holepuncher, a_plaintext_flood_faked_from_a_server_does_not_starve_its_sealed_register)
 {
     struct rph_holepuncher *hp = mk(60000, 10);
@@ -149,11 +171,10 @@ Test(holepuncher, a_plaintext_flood_faked_from_a_server_does_not_starve_its_seal
         rph_holepuncher_input(hp, (const uint8_t *)"\x00\x05\x00\x03x", 5, &A, 1000);
     }
     cr_assert_geq(rph_holepuncher_stats(hp)->rate_limited, 900);
-    /* ...and its signed Register still goes through. */
-    uint8_t reg[RPH_OWNER_LEN];
-    rph_owner_encode(&k, RPH_SEALED_REGISTER, 1000 + rph_wall_offset_ms(), reg, sizeof reg);
+    /* ...and its signed Register still goes through (after the cookie exchange). */
+    uint8_t reg[RPH_OWNER_COOKIE_LEN];
     nout = 0;
-    cr_assert_eq(rph_holepuncher_input(hp, reg, sizeof reg, &A, 1000), 0);
+    cr_assert_eq(sealed_request(hp, &k, RPH_SEALED_REGISTER, &A, 1000, reg), 0);
     cr_assert_eq(nout, 1);
     cr_assert_eq(out[0].buf[3], RPH_REGISTER_ACK);
     rph_holepuncher_free(hp);

@@ -417,7 +417,9 @@ Test(peer, sealed_handshake_and_data_never_in_clear)
     run();
     cr_assert_str_eq(nodes[1].last_data, "echo:hello");
     /* the session name never reaches the holepuncher: only a hash of the owner key */
-    cr_assert_eq(rph_holepuncher_stats(hp)->sealed_registers, 1);
+    /* one Register without the cookie (answered with HpCookie), one with it */
+    cr_assert_eq(rph_holepuncher_stats(hp)->sealed_registers, 2);
+    cr_assert_eq(rph_peer_stats(s)->hp_cookies, 1);
     cr_assert_eq(rph_holepuncher_stats(hp)->registers, 0);
 }
 
@@ -461,8 +463,21 @@ Test(peer, sealed_register_replay_cannot_move_the_session)
                                   captured, sizeof captured),
                  RPH_OWNER_LEN);
     advance(10000); /* the server has re-registered since: its proof is newer */
+    /* From an address that can receive: it gets a cookie, not an ack... */
     qn = 0;
     rph_holepuncher_input(hp, captured, sizeof captured, &nodes[3].addr, now);
+    cr_assert_eq(qn, 1);
+    cr_assert_eq(q[0].buf[3], RPH_HP_COOKIE, "a stale Register was acknowledged");
+    /* ...and with the cookie it is refused as stale. */
+    struct rph_msg ck;
+    cr_assert_eq(rph_wire_decode(q[0].buf, q[0].len, &ck), 0);
+    uint8_t with[RPH_OWNER_COOKIE_LEN];
+    cr_assert_eq(rph_owner_encode_cookie(&keys, RPH_SEALED_REGISTER,
+                                         now - 12000 + rph_wall_offset_ms(), ck.hpc.cookie, with,
+                                         sizeof with),
+                 RPH_OWNER_COOKIE_LEN);
+    qn = 0;
+    rph_holepuncher_input(hp, with, sizeof with, &nodes[3].addr, now);
     cr_assert_eq(qn, 0, "a stale Register was acknowledged");
     cr_assert_geq(rph_holepuncher_stats(hp)->stale, 1);
     start(1, RPH_ROLE_CLIENT, "office", 0);
