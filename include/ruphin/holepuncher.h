@@ -39,8 +39,8 @@ struct rph_holepuncher_stats {
     uint64_t stale;          /* sealed message outside the clock window, or replayed */
     uint64_t refused_sealed; /* plaintext Register/Join for a sealed session */
     uint64_t rate_limited;
-    uint64_t no_crypto;        /* sealed message to a holepuncher built without libsodium */
-    uint64_t cookies_sent;     /* HpCookie answers to sealed requests without a valid cookie */
+    uint64_t no_crypto;          /* sealed message to a holepuncher built without libsodium */
+    uint64_t cookies_sent;       /* HpCookie answers to sealed requests without a valid cookie */
     uint64_t refused_per_source; /* Register beyond max_sessions_per_source */
 };
 

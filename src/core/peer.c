@@ -103,9 +103,9 @@ static void send_request(struct rph_peer *p, uint64_t now)
     if (p->cfg.sealed) {
         uint8_t buf[RPH_OWNER_COOKIE_LEN];
         uint64_t wall = (uint64_t)((int64_t)now + p->wall_offset_ms);
-        int n = rph_owner_encode_cookie(&p->cfg.seal,
-                                        server ? RPH_SEALED_REGISTER : RPH_SEALED_JOIN, wall,
-                                        p->has_hp_cookie ? p->hp_cookie : NULL, buf, sizeof buf);
+        int n =
+            rph_owner_encode_cookie(&p->cfg.seal, server ? RPH_SEALED_REGISTER : RPH_SEALED_JOIN,
+                                    wall, p->has_hp_cookie ? p->hp_cookie : NULL, buf, sizeof buf);
         if (n <= 0) return;
         memcpy(p->hp_echo, buf + RPH_OWNER_LEN - 64, RPH_COOKIE_ECHO_LEN);
         p->hp_echo_valid = true;
@@ -433,7 +433,7 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
             p->hp_last_ms = now;
             /* The Join named our session: it was this long. */
             return add_remote(p, &m->peer, now, RPH_HEADER_LEN + p->cfg.session.len) ? 0
-                                                                                    : RPH_E_FULL;
+                                                                                     : RPH_E_FULL;
         }
         if (p->state != RPH_STATE_JOINING) return 0; /* a duplicate answer to a retried Join */
         p->hp_last_ms = now;

@@ -19,11 +19,13 @@ void hpd_event_log_init(struct hpd_event_log *el, size_t max_sessions)
         log_limit_init_burst(&el->session[i], 1000, HPD_SESSION_LINES_PER_S);
 }
 
-static const char *const line_what[HPD_N_LINES] = {
-    [HPD_LINE_REGISTERED] = "session registered", [HPD_LINE_REFRESHED] = "session refreshed",
-    [HPD_LINE_MOVED] = "session moved",           [HPD_LINE_JOINED] = "session joined",
-    [HPD_LINE_NOT_FOUND] = "session not found",   [HPD_LINE_EXPIRED] = "session expired",
-    [HPD_LINE_COOKIE] = "cookie sent"};
+static const char *const line_what[HPD_N_LINES] = {[HPD_LINE_REGISTERED] = "session registered",
+                                                   [HPD_LINE_REFRESHED] = "session refreshed",
+                                                   [HPD_LINE_MOVED] = "session moved",
+                                                   [HPD_LINE_JOINED] = "session joined",
+                                                   [HPD_LINE_NOT_FOUND] = "session not found",
+                                                   [HPD_LINE_EXPIRED] = "session expired",
+                                                   [HPD_LINE_COOKIE] = "cookie sent"};
 
 static const enum log_level line_level[HPD_N_LINES] = {
     [HPD_LINE_REGISTERED] = LOG_LVL_INFO, [HPD_LINE_REFRESHED] = LOG_LVL_DEBUG,

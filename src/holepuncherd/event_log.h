@@ -26,7 +26,7 @@ enum hpd_session_line {
 #define HPD_SESSION_LINES_PER_S 10
 
 struct hpd_event_log {
-    size_t max_sessions;             /* named in the "table full" line */
+    size_t max_sessions;              /* named in the "table full" line */
     uint32_t max_sessions_per_source; /* named in the per-source refusal */
     struct log_limit refused;
     struct log_limit dropped;
