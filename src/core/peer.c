@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "peer_seal.h"
+#include "ruphin/be.h"
 #include "ruphin/clock.h"
 #include "ruphin/error.h"
 
@@ -44,6 +45,7 @@ struct rph_peer {
     bool has_hp_cookie;
     uint8_t hp_echo[RPH_COOKIE_ECHO_LEN];
     bool hp_echo_valid;
+    uint8_t hp_req[RPH_OWNER_COOKIE_LEN]; /* the last sealed request, to repeat with a cookie */
     uint8_t txbuf[RPH_DATAGRAM_MAX + RPH_FRAME_HEADROOM + RPH_FRAME_TAILROOM];
 };
 
@@ -109,6 +111,7 @@ static void send_request(struct rph_peer *p, uint64_t now)
         if (n <= 0) return;
         memcpy(p->hp_echo, buf + RPH_OWNER_LEN - 64, RPH_COOKIE_ECHO_LEN);
         p->hp_echo_valid = true;
+        memcpy(p->hp_req, buf, RPH_OWNER_LEN);
         send_raw(p, &p->cfg.holepuncher, buf, (size_t)n);
     } else {
         struct rph_msg m = {.type = server ? RPH_REGISTER : RPH_JOIN, .session = p->cfg.session};
@@ -454,7 +457,15 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
         p->has_hp_cookie = true;
         p->hp_echo_valid = false;
         p->stats.hp_cookies++;
-        send_request(p, now);
+        /* The same signed request with the cookie added: one signature per attempt, so a
+         * recording of the first copy is a replay of the one holepuncherd accepts. */
+        memcpy(p->hp_req + RPH_OWNER_LEN, p->hp_cookie, RPH_COOKIE_LEN);
+        rph_put16(p->hp_req, RPH_OWNER_COOKIE_LEN);
+        if (server)
+            p->stats.registers_sent++;
+        else
+            p->stats.joins_sent++;
+        send_raw(p, &p->cfg.holepuncher, p->hp_req, RPH_OWNER_COOKIE_LEN);
         return 0;
     default:
         break;
