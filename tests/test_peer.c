@@ -42,9 +42,19 @@ static int drop_budget = -1; /* drop_to: only this many datagrams (-1: all) */
 static const struct rph_addr *watch;
 static size_t watch_n, watch_wire;
 
+/* The first datagram of record_type sent to the holepuncher (an observer's recording). */
+static int record_type;
+static uint8_t recorded[RPH_OWNER_COOKIE_LEN];
+static size_t recorded_len;
+
 static void enqueue(const struct rph_addr *from, const struct rph_addr *to, const uint8_t *b,
                     size_t n)
 {
+    if (record_type && !recorded_len && rph_addr_equal(to, &hp_addr) && n >= 4 &&
+        b[3] == record_type && n <= sizeof recorded) {
+        memcpy(recorded, b, n);
+        recorded_len = n;
+    }
     if (watch && rph_addr_equal(to, watch)) {
         watch_n++;
         watch_wire += n + 28;
@@ -164,6 +174,8 @@ static void setup(void)
     drop_budget = -1;
     watch = NULL;
     watch_n = watch_wire = 0;
+    record_type = 0;
+    recorded_len = 0;
     memset(nodes, 0, sizeof nodes);
     for (int k = 0; k < NODES; k++) {
         nodes[k].addr.family = 4;
@@ -717,4 +729,32 @@ Test(peer, sealed_peers_take_holepuncherd_cookie_and_ignore_forged_ones)
     struct rph_peer *c = start(1, RPH_ROLE_CLIENT, "office", 0);
     advance(500);
     cr_assert_eq(rph_peer_state(c), RPH_STATE_CONNECTED);
+}
+
+/* The peer repeats the very request holepuncherd answered with a cookie, so the cookie-less
+ * copy an observer records is a replay of the accepted one: refused, wherever it comes from. */
+Test(peer, a_recorded_first_sealed_join_is_a_replay_of_the_accepted_one)
+{
+    seal_key = KEY;
+    start(0, RPH_ROLE_SERVER, "office", 0);
+    record_type = RPH_SEALED_JOIN;
+    start(1, RPH_ROLE_CLIENT, "office", 0);
+    advance(500);
+    cr_assert_eq(rph_peer_state(nodes[1].peer), RPH_STATE_CONNECTED);
+    cr_assert_eq(recorded_len, RPH_OWNER_LEN, "the client's first Join went out without a cookie");
+    cr_assert_eq(rph_holepuncher_stats(hp)->sealed_joins, 2);
+    /* An observer at another address replays it, doing the cookie exchange itself. */
+    qn = 0;
+    rph_holepuncher_input(hp, recorded, RPH_OWNER_LEN, &nodes[3].addr, now);
+    cr_assert_eq(qn, 1);
+    struct rph_msg ck;
+    cr_assert_eq(rph_wire_decode(q[0].buf, q[0].len, &ck), 0);
+    cr_assert_eq(ck.type, RPH_HP_COOKIE);
+    memcpy(recorded + RPH_OWNER_LEN, ck.hpc.cookie, RPH_COOKIE_LEN);
+    recorded[1] = RPH_OWNER_COOKIE_LEN;
+    uint64_t stale = rph_holepuncher_stats(hp)->stale;
+    qn = 0;
+    rph_holepuncher_input(hp, recorded, RPH_OWNER_COOKIE_LEN, &nodes[3].addr, now);
+    cr_assert_eq(qn, 0, "a replayed Join was answered (it tells the server's endpoint)");
+    cr_assert_eq(rph_holepuncher_stats(hp)->stale, stale + 1);
 }
