@@ -190,6 +190,15 @@ static void check_replies(struct run *r, const uint8_t *req, size_t req_len, int
         struct reply *rp = &r->replies[i];
         struct rph_msg m;
         FZ_CHECK(rph_wire_decode(rp->buf, rp->len, &m) == 0);
+        if (m.type == RPH_HP_COOKIE) {
+            /* The only answer to a sealed request without a valid cookie: smaller than it,
+             * to its sender, echoing its signature, and alone. */
+            FZ_CHECK(r->cur.type == RPH_SEALED_REGISTER || r->cur.type == RPH_SEALED_JOIN);
+            FZ_CHECK(r->n_replies == 1 && rph_addr_equal(&rp->to, from));
+            FZ_CHECK(rp->len == RPH_HP_COOKIE_LEN && rp->len < req_len);
+            FZ_CHECK(memcmp(m.hpc.echo, req + 44, RPH_COOKIE_ECHO_LEN) == 0);
+            continue;
+        }
         FZ_CHECK(m.type == RPH_REGISTER_ACK || m.type == RPH_SESSION_NOT_FOUND ||
                  m.type == RPH_PEER_INFO || m.type == RPH_HELLO_RESP ||
                  m.type == RPH_SEALED_PEER_INFO);
@@ -204,8 +213,11 @@ static void check_replies(struct run *r, const uint8_t *req, size_t req_len, int
              * and in sealed mode gets the client's signed Join as it came. */
             FZ_CHECK(rph_addr_equal(&m.peer, from));
             if (r->cur.type == RPH_SEALED_JOIN) {
-                FZ_CHECK(m.type == RPH_SEALED_PEER_INFO && m.data_len == req_len);
-                FZ_CHECK(memcmp(m.data, req, req_len) == 0);
+                /* The Join as signed: without the cookie, its length field 108. */
+                FZ_CHECK(m.type == RPH_SEALED_PEER_INFO && m.data_len == RPH_OWNER_LEN);
+                FZ_CHECK(r->cur.owner.has_cookie && req_len == RPH_OWNER_COOKIE_LEN);
+                FZ_CHECK(m.data[0] == 0 && m.data[1] == RPH_OWNER_LEN);
+                FZ_CHECK(memcmp(m.data + 2, req + 2, RPH_OWNER_LEN - 2) == 0);
             } else {
                 FZ_CHECK(r->cur.type == RPH_JOIN && m.type == RPH_PEER_INFO);
             }
@@ -220,7 +232,8 @@ static void check_replies(struct run *r, const uint8_t *req, size_t req_len, int
             break;
         case RPH_SEALED_REGISTER:
         case RPH_SEALED_JOIN:
-            FZ_CHECK(r->cur_genuine);
+            /* Acted on only with a cookie, and only when genuine. */
+            FZ_CHECK(r->cur_genuine && r->cur.owner.has_cookie);
             if (m.type == RPH_REGISTER_ACK || m.type == RPH_SESSION_NOT_FOUND)
                 FZ_CHECK(rph_session_equal(&m.session, &r->cur_sealed_id));
             break;
@@ -271,9 +284,13 @@ static void input(struct run *r, const uint8_t *buf, size_t len, const struct rp
     if (rc == RPH_E_INTERRUPTED) FZ_CHECK(rph_addr_is_loopback(from));
     check_replies(r, copy, len, rc, from);
     if (silent) FZ_CHECK(r->n_replies == 0);
-    /* A SealedJoin is answered once: replayed, it is silence. */
-    if (seen) FZ_CHECK(r->n_replies == 0);
-    if (tag && r->n_replies && r->n_answered < MAX_ANSWERED) r->answered[r->n_answered++] = tag;
+    /* A SealedJoin is answered once: replayed, it is silence (or a cookie, when it has none
+     * that is valid now: the answer that costs nothing). */
+    bool cookie_only = r->n_replies == 1 && r->replies[0].len == RPH_HP_COOKIE_LEN &&
+                       r->replies[0].buf[3] == RPH_HP_COOKIE;
+    if (seen) FZ_CHECK(r->n_replies == 0 || cookie_only);
+    if (tag && r->n_replies && !cookie_only && r->n_answered < MAX_ANSWERED)
+        r->answered[r->n_answered++] = tag;
 
     if (len <= sizeof r->hist[0]) {
         size_t h = r->n_hist++ % HISTORY;
@@ -335,12 +352,24 @@ static void op_sealed(struct run *r, struct fz *f, const struct rph_addr *from)
     int16_t skew = (int16_t)fz_u16(f);
     if (!rph_seal_available()) return;
     uint64_t wall = r->now + (WALL0 - NOW0) + (uint64_t)((int64_t)skew * 20);
-    uint8_t buf[RPH_OWNER_LEN];
+    uint8_t buf[RPH_OWNER_COOKIE_LEN];
     enum rph_type t = sel & 2 ? RPH_SEALED_JOIN : RPH_SEALED_REGISTER;
     FZ_CHECK(rph_owner_encode(&seal_keys[sel & 1], t, wall, buf, sizeof buf) == RPH_OWNER_LEN);
     if (sel & 4) {
         buf[4 + (sel >> 3) % (RPH_OWNER_LEN - 4)] ^= 0x40; /* tampered */
-    } else if (r->n_signed < MAX_OPS) {
+    } else if (r->n_signed + 1 < MAX_OPS) {
+        r->signed_hash[r->n_signed] = fz_hash(buf, RPH_OWNER_LEN);
+        r->signed_key[r->n_signed++] = sel & 1;
+    }
+    input(r, buf, RPH_OWNER_LEN, from);
+    /* As a peer does: answered with HpCookie, the same request again with the cookie. */
+    if (r->n_replies != 1 || r->replies[0].len != RPH_HP_COOKIE_LEN) return;
+    struct rph_msg c;
+    FZ_CHECK(rph_wire_decode(r->replies[0].buf, r->replies[0].len, &c) == 0);
+    FZ_CHECK(c.type == RPH_HP_COOKIE);
+    memcpy(buf + RPH_OWNER_LEN, c.hpc.cookie, RPH_COOKIE_LEN);
+    buf[1] = RPH_OWNER_COOKIE_LEN;
+    if (!(sel & 4) && r->n_signed < MAX_OPS) {
         r->signed_hash[r->n_signed] = fz_hash(buf, sizeof buf);
         r->signed_key[r->n_signed++] = sel & 1;
     }

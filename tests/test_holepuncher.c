@@ -136,6 +136,28 @@ Test(holepuncher, replies_stay_within_the_documented_factor)
     rph_holepuncher_free(hp);
 }
 
+/* Sends a sealed request from `from` as a peer would: without a cookie, then, answered with
+ * HpCookie, again with it; what the second one got is in out[]. Returns the second input's. */
+static int sealed_request(struct rph_holepuncher *hp, const struct rph_seal_keys *k,
+                          enum rph_type t, const struct rph_addr *from, uint64_t now,
+                          uint8_t buf[RPH_OWNER_COOKIE_LEN])
+{
+    uint64_t wall = now + (uint64_t)rph_wall_offset_ms();
+    nout = 0;
+    cr_assert_eq(rph_owner_encode(k, t, wall, buf, RPH_OWNER_LEN), RPH_OWNER_LEN);
+    cr_assert_eq(rph_holepuncher_input(hp, buf, RPH_OWNER_LEN, from, now), 0);
+    cr_assert_eq(nout, 1, "no answer to a sealed request without a cookie");
+    struct rph_msg c;
+    cr_assert_eq(rph_wire_decode(out[0].buf, out[0].len, &c), 0);
+    cr_assert_eq(c.type, RPH_HP_COOKIE);
+    cr_assert(rph_addr_equal(&out[0].to, from));
+    cr_assert_arr_eq(c.hpc.echo, buf + 44, RPH_COOKIE_ECHO_LEN);
+    cr_assert_eq(rph_owner_encode_cookie(k, t, wall, c.hpc.cookie, buf, RPH_OWNER_COOKIE_LEN),
+                 RPH_OWNER_COOKIE_LEN);
+    nout = 0;
+    return rph_holepuncher_input(hp, buf, RPH_OWNER_COOKIE_LEN, from, now);
+}
+
 Test(holepuncher, a_plaintext_flood_faked_from_a_server_does_not_starve_its_sealed_register)
 {
     struct rph_holepuncher *hp = mk(60000, 10);
@@ -149,12 +171,224 @@ Test(holepuncher, a_plaintext_flood_faked_from_a_server_does_not_starve_its_seal
         rph_holepuncher_input(hp, (const uint8_t *)"\x00\x05\x00\x03x", 5, &A, 1000);
     }
     cr_assert_geq(rph_holepuncher_stats(hp)->rate_limited, 900);
-    /* ...and its signed Register still goes through. */
-    uint8_t reg[RPH_OWNER_LEN];
-    rph_owner_encode(&k, RPH_SEALED_REGISTER, 1000 + rph_wall_offset_ms(), reg, sizeof reg);
+    /* ...and its signed Register still goes through (after the cookie exchange). */
+    uint8_t reg[RPH_OWNER_COOKIE_LEN];
     nout = 0;
-    cr_assert_eq(rph_holepuncher_input(hp, reg, sizeof reg, &A, 1000), 0);
+    cr_assert_eq(sealed_request(hp, &k, RPH_SEALED_REGISTER, &A, 1000, reg), 0);
     cr_assert_eq(nout, 1);
     cr_assert_eq(out[0].buf[3], RPH_REGISTER_ACK);
+    rph_holepuncher_free(hp);
+}
+
+static struct rph_holepuncher *mk_cfg(void (*tune)(struct rph_holepuncher_config *))
+{
+    struct rph_holepuncher_config c;
+    rph_holepuncher_config_defaults(&c);
+    tune(&c);
+    nout = 0;
+    return rph_holepuncher_new(&c, cap_send, NULL);
+}
+
+static void verify_5(struct rph_holepuncher_config *c)
+{
+    c->verify_per_s = 5;
+}
+
+static void derive(struct rph_seal_keys *k, uint8_t seed)
+{
+    rph_seal_init();
+    uint8_t key[32] = {seed};
+    rph_seal_derive(k, key, "office", 6);
+}
+
+Test(holepuncher, junk_sealed_joins_with_timestamp_0_spend_no_signature_budget)
+{
+    struct rph_holepuncher *hp = mk_cfg(verify_5);
+    struct rph_seal_keys k;
+    derive(&k, 1);
+    /* 1000 SealedJoins of garbage with time 0, from everywhere: refused by the clock alone. */
+    uint8_t junk[RPH_OWNER_COOKIE_LEN];
+    for (int i = 0; i < 1000; i++) {
+        memset(junk, i, sizeof junk);
+        junk[0] = 0, junk[1] = (uint8_t)(i & 1 ? RPH_OWNER_LEN : RPH_OWNER_COOKIE_LEN);
+        junk[2] = 0, junk[3] = RPH_SEALED_JOIN;
+        memset(junk + 36, 0, 8);
+        struct rph_addr from = B;
+        from.ip[3] = (uint8_t)i;
+        rph_holepuncher_input(hp, junk, i & 1 ? RPH_OWNER_LEN : RPH_OWNER_COOKIE_LEN, &from, 1000);
+    }
+    cr_assert_eq(nout, 0, "a stale request was answered");
+    const struct rph_holepuncher_stats *st = rph_holepuncher_stats(hp);
+    cr_assert_eq(st->stale, 1000);
+    cr_assert_eq(st->rate_limited + st->bad_signature, 0);
+    /* The budget of 5 checks a second is whole: five genuine Registers in this second pass. */
+    uint8_t reg[RPH_OWNER_COOKIE_LEN];
+    for (int i = 0; i < 5; i++) {
+        struct rph_seal_keys ki;
+        derive(&ki, (uint8_t)(10 + i));
+        cr_assert_eq(sealed_request(hp, &ki, RPH_SEALED_REGISTER, &A, 1000, reg), 0);
+        cr_assert_eq(nout, 1);
+        cr_assert_eq(out[0].buf[3], RPH_REGISTER_ACK, "Register %d was not acknowledged", i);
+    }
+    rph_holepuncher_free(hp);
+}
+
+Test(holepuncher, a_sealed_request_without_a_cookie_gets_a_small_cookie_and_no_signature_check)
+{
+    struct rph_holepuncher *hp = mk(60000, 10);
+    struct rph_seal_keys k;
+    derive(&k, 1);
+    uint8_t req[RPH_OWNER_COOKIE_LEN];
+    uint64_t wall = 1000 + (uint64_t)rph_wall_offset_ms();
+    for (int t = 0; t < 2; t++) {
+        enum rph_type type = t ? RPH_SEALED_JOIN : RPH_SEALED_REGISTER;
+        rph_owner_encode(&k, type, wall, req, sizeof req);
+        req[60] ^= 1; /* a bad signature: never looked at without a cookie */
+        nout = 0;
+        cr_assert_eq(rph_holepuncher_input(hp, req, RPH_OWNER_LEN, &A, 1000), 0);
+        cr_assert_eq(nout, 1);
+        cr_assert_eq(out[0].len, RPH_HP_COOKIE_LEN);
+        cr_assert_leq(out[0].len, RPH_OWNER_LEN, "the cookie is bigger than the request");
+        cr_assert(rph_addr_equal(&out[0].to, &A));
+    }
+    const struct rph_holepuncher_stats *st = rph_holepuncher_stats(hp);
+    cr_assert_eq(st->cookies_sent, 2);
+    cr_assert_eq(st->bad_signature, 0);
+    cr_assert_eq(rph_holepuncher_session_count(hp), 0);
+    /* A cookie is good only for the endpoint it was sent to. */
+    struct rph_msg c;
+    cr_assert_eq(rph_wire_decode(out[0].buf, out[0].len, &c), 0);
+    rph_owner_encode_cookie(&k, RPH_SEALED_REGISTER, wall, c.hpc.cookie, req, sizeof req);
+    struct rph_addr a2 = A;
+    a2.port++;
+    nout = 0;
+    rph_holepuncher_input(hp, req, sizeof req, &a2, 1000);
+    cr_assert_eq(nout, 1);
+    cr_assert_eq(out[0].buf[3], RPH_HP_COOKIE, "a cookie worked from another port");
+    nout = 0;
+    rph_holepuncher_input(hp, req, sizeof req, &B, 1000);
+    cr_assert_eq(out[0].buf[3], RPH_HP_COOKIE, "a cookie worked from another address");
+    cr_assert_eq(rph_holepuncher_session_count(hp), 0);
+    /* From its own endpoint it is taken, for this secret and the next, not later. */
+    nout = 0;
+    rph_holepuncher_input(hp, req, sizeof req, &A, 1000);
+    cr_assert_eq(out[0].buf[3], RPH_REGISTER_ACK);
+    rph_holepuncher_set_wall_offset(hp, rph_wall_offset_ms() - 130000);
+    rph_owner_encode_cookie(&k, RPH_SEALED_REGISTER, wall + 1000, c.hpc.cookie, req, sizeof req);
+    nout = 0;
+    rph_holepuncher_input(hp, req, sizeof req, &A, 131000);
+    cr_assert_eq(out[0].buf[3], RPH_REGISTER_ACK, "the previous secret's cookie was refused");
+    rph_holepuncher_set_wall_offset(hp, rph_wall_offset_ms() - 250000);
+    rph_owner_encode_cookie(&k, RPH_SEALED_REGISTER, wall + 2000, c.hpc.cookie, req, sizeof req);
+    nout = 0;
+    rph_holepuncher_input(hp, req, sizeof req, &A, 251000);
+    cr_assert_eq(out[0].buf[3], RPH_HP_COOKIE, "a cookie two secrets old was taken");
+    rph_holepuncher_free(hp);
+}
+
+Test(holepuncher, spoofed_sealed_requests_register_nothing_and_send_the_victim_less_than_they_carry)
+{
+    struct rph_holepuncher *hp = mk(60000, 1000);
+    uint8_t req[RPH_OWNER_COOKIE_LEN];
+    size_t in = 0, to_victim = 0;
+    for (int i = 0; i < 200; i++) {
+        /* Self-made keys, signed correctly, "from" the victim: with no cookie, or a guessed one. */
+        struct rph_seal_keys k;
+        derive(&k, (uint8_t)(100 + i));
+        uint8_t guess[RPH_COOKIE_LEN];
+        memset(guess, i, sizeof guess);
+        int n = rph_owner_encode_cookie(&k, i & 1 ? RPH_SEALED_JOIN : RPH_SEALED_REGISTER,
+                                        1000 + (uint64_t)rph_wall_offset_ms(), i & 2 ? guess : NULL,
+                                        req, sizeof req);
+        nout = 0;
+        rph_holepuncher_input(hp, req, (size_t)n, &B, 1000);
+        in += (size_t)n;
+        for (int j = 0; j < nout; j++)
+            if (rph_addr_equal(&out[j].to, &B)) to_victim += out[j].len;
+        cr_assert_leq(nout, 1);
+    }
+    cr_assert_eq(rph_holepuncher_session_count(hp), 0, "a spoofed source registered");
+    cr_assert_eq(
+        rph_holepuncher_stats(hp)->bad_signature + rph_holepuncher_stats(hp)->peerinfos_sent, 0);
+    cr_assert_leq(to_victim * 3, in, "victim got %zu bytes for %zu sent", to_victim, in);
+    rph_holepuncher_free(hp);
+}
+
+static void per_source_3(struct rph_holepuncher_config *c)
+{
+    c->max_sessions_per_source = 3;
+}
+
+Test(holepuncher, a_source_holds_at_most_max_sessions_per_source)
+{
+    struct rph_holepuncher *hp = mk_cfg(per_source_3);
+    uint8_t req[RPH_OWNER_COOKIE_LEN];
+    int acked = 0;
+    for (int i = 0; i < 6; i++) {
+        struct rph_seal_keys k;
+        derive(&k, (uint8_t)(50 + i));
+        sealed_request(hp, &k, RPH_SEALED_REGISTER, &A, 1000, req);
+        acked += nout == 1 && out[0].buf[3] == RPH_REGISTER_ACK;
+    }
+    cr_assert_eq(acked, 3, "%d sealed sessions from one address", acked);
+    cr_assert_eq(rph_holepuncher_stats(hp)->refused_per_source, 3);
+    /* Another address, and plaintext sessions from the same one, have their own count. */
+    struct rph_seal_keys k;
+    derive(&k, 60);
+    sealed_request(hp, &k, RPH_SEALED_REGISTER, &B, 1000, req);
+    cr_assert_eq(out[0].buf[3], RPH_REGISTER_ACK);
+    nout = 0;
+    rph_holepuncher_input(hp, (const uint8_t *)"\x00\x05\x00\x02p", 5, &A, 1000);
+    cr_assert_eq(nout, 1, "a plaintext session was refused for the sealed ones");
+    /* A refresh of a held session is no new session. */
+    derive(&k, 50);
+    sealed_request(hp, &k, RPH_SEALED_REGISTER, &A, 2000, req);
+    cr_assert_eq(out[0].buf[3], RPH_REGISTER_ACK);
+    /* Expired sessions give their places back. */
+    rph_holepuncher_tick(hp, 70000);
+    cr_assert_eq(rph_holepuncher_session_count(hp), 0);
+    derive(&k, 55);
+    sealed_request(hp, &k, RPH_SEALED_REGISTER, &A, 70000, req);
+    cr_assert_eq(out[0].buf[3], RPH_REGISTER_ACK);
+    rph_holepuncher_free(hp);
+}
+
+Test(holepuncher, an_ipv6_source_is_its_slash_64_for_sessions)
+{
+    struct rph_holepuncher *hp = mk_cfg(per_source_3);
+    int acked = 0;
+    for (int i = 0; i < 6; i++) {
+        struct rph_addr v6 = {.family = 6, .ip = {0x20, 0x01, 0x0d, 0xb8, [15] = 1}, .port = 9};
+        v6.ip[8 + i] = (uint8_t)(i + 1); /* another address in the same /64 */
+        uint8_t reg[6] = {0, 6, 0, RPH_REGISTER, 's', (uint8_t)('0' + i)};
+        nout = 0;
+        rph_holepuncher_input(hp, reg, sizeof reg, &v6, 1000);
+        acked += nout;
+    }
+    cr_assert_eq(acked, 3);
+    rph_holepuncher_free(hp);
+}
+
+Test(holepuncher, cookie_proven_sealed_requests_are_limited_per_source)
+{
+    struct rph_holepuncher *hp = mk(60000, 10);
+    struct rph_seal_keys k;
+    derive(&k, 1);
+    uint8_t req[RPH_OWNER_COOKIE_LEN];
+    sealed_request(hp, &k, RPH_SEALED_JOIN, &A, 1000, req);
+    int answered = nout > 0;
+    /* Fresh Joins with the cookie (a replayed one would be refused anyway), 500 at once. */
+    struct rph_msg m;
+    rph_wire_decode(req, sizeof req, &m);
+    uint64_t wall = m.owner.ts_ms;
+    for (int i = 1; i < 500; i++) {
+        rph_owner_encode_cookie(&k, RPH_SEALED_JOIN, wall + (uint64_t)i, m.owner.cookie, req,
+                                sizeof req);
+        nout = 0;
+        rph_holepuncher_input(hp, req, sizeof req, &A, 1000);
+        answered += nout > 0;
+    }
+    cr_assert_eq(answered, 40, "%d Joins answered, the burst is 40", answered);
+    cr_assert_geq(rph_holepuncher_stats(hp)->rate_limited, 460);
     rph_holepuncher_free(hp);
 }

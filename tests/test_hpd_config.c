@@ -55,6 +55,7 @@ Test(hpd_config, shipped_example_parses)
     cr_assert(rph_addr_equal(&cfg.listen[1], &v6));
     cr_assert_eq(cfg.session_ttl_s, 60);
     cr_assert_eq(cfg.max_sessions, 100000);
+    cr_assert_eq(cfg.max_sessions_per_source, 32);
     cr_assert_eq(cfg.log_level, LOG_LVL_INFO);
 }
 
@@ -238,4 +239,18 @@ Test(hpd_config, rate_limits_parse_and_are_checked)
     cr_assert_lt(hpd_config_parse(j, &c, &e), 0);
     cr_assert(strstr(e.msg, "\"rate_limit_per_source\""), "%s", e.msg);
     cJSON_Delete(j);
+}
+
+Test(hpd_config, max_sessions_per_source_parses_with_0_for_no_limit)
+{
+    cr_assert_eq(parse("{\"listen\": [\"127.0.0.1:7700\"]}"), 0, "%s", err.msg);
+    cr_assert_eq(cfg.max_sessions_per_source, HPD_PER_SOURCE_DEFAULT);
+    cr_assert_eq(parse("{\"listen\": [\"127.0.0.1:7700\"], \"max_sessions_per_source\": 0}"), 0);
+    cr_assert_eq(cfg.max_sessions_per_source, 0);
+    cr_assert_eq(parse("{\"listen\": [\"127.0.0.1:7700\"], \"max_sessions_per_source\": 5}"), 0);
+    cr_assert_eq(cfg.max_sessions_per_source, 5);
+    expect_error("{\"listen\": [\"127.0.0.1:7700\"], \"max_sessions_per_source\": -1}",
+                 "\"max_sessions_per_source\"");
+    expect_error("{\"listen\": [\"127.0.0.1:7700\"], \"max_sessions_per_source\": \"many\"}",
+                 "\"max_sessions_per_source\"");
 }

@@ -602,3 +602,53 @@ Test(hpd, usage_errors_exit_2)
     cr_assert_eq(run(missing), 2);
     cr_assert(file_contains(err_path, "/nonexistent/holepuncherd.json"));
 }
+
+/* 2000 Joins of unknown sessions (no rate limit): a few "not found" lines a second and a
+ * count of the rest, not 2000 lines. */
+Test(hpd, a_flood_of_session_lines_is_throttled_with_a_count, .timeout = 30)
+{
+    start_daemon("\"log_level\": \"info\", \"rate_limit_per_source\": 0");
+    int fd = udp_socket();
+    uint8_t buf[64];
+    for (int i = 0; i < 2000; i++) {
+        uint8_t join[] = {0x00,
+                          0x08,
+                          0x00,
+                          0x03,
+                          'n',
+                          (uint8_t)('0' + i / 1000),
+                          (uint8_t)('0' + i / 100 % 10),
+                          (uint8_t)('0' + i / 10 % 10)};
+        join[7] = (uint8_t)('a' + i % 26); /* distinct enough; the IDs do not matter */
+        send_to_hpd(fd, join, sizeof join);
+        if (i % 64 == 0)
+            while (recv_within(fd, buf, sizeof buf, 0) > 0) {
+            }
+    }
+    close(fd);
+    cr_assert(wait_for_log("similar suppressed (session not found)", 4000), "log:\n%.4000s",
+              read_text(log_path));
+    /* The held-back lines are all reported, within a second or two of the last. */
+    size_t lines = 0, suppressed = 0;
+    for (int waited = 0; waited < 4000; waited += 100) {
+        char *log = read_text(log_path);
+        lines = suppressed = 0;
+        for (char *p = log; (p = strstr(p, "not found, join from")); p++)
+            lines++;
+        for (char *p = log; (p = strstr(p, "similar suppressed (session not found)")); p++) {
+            /* the count is the number just before " similar" */
+            char *num = p - 1;
+            while (num > log && num[-1] >= '0' && num[-1] <= '9')
+                num--;
+            suppressed += strtoul(num, NULL, 10);
+        }
+        free(log);
+        if (lines + suppressed >= 2000) break;
+        sleep_ms(100);
+    }
+    cr_assert_eq(lines + suppressed, 2000, "%zu lines + %zu suppressed", lines, suppressed);
+    cr_assert_leq(lines, 60, "%zu \"not found\" lines for 2000 Joins", lines);
+    cr_assert_eq(stop_daemon(), 0);
+    cr_assert(file_contains(log_path, "joins 2000 (sealed 0)"), "log:\n%.2000s",
+              read_text(log_path));
+}

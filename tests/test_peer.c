@@ -38,9 +38,27 @@ static const struct rph_addr *drop_from, *drop_to;
 static size_t dropped;
 static int drop_budget = -1; /* drop_to: only this many datagrams (-1: all) */
 
+/* Datagrams and their bytes on the wire (IPv4: + 28 header bytes) sent toward this address. */
+static const struct rph_addr *watch;
+static size_t watch_n, watch_wire;
+
+/* The first datagram of record_type sent to the holepuncher (an observer's recording). */
+static int record_type;
+static uint8_t recorded[RPH_OWNER_COOKIE_LEN];
+static size_t recorded_len;
+
 static void enqueue(const struct rph_addr *from, const struct rph_addr *to, const uint8_t *b,
                     size_t n)
 {
+    if (record_type && !recorded_len && rph_addr_equal(to, &hp_addr) && n >= 4 &&
+        b[3] == record_type && n <= sizeof recorded) {
+        memcpy(recorded, b, n);
+        recorded_len = n;
+    }
+    if (watch && rph_addr_equal(to, watch)) {
+        watch_n++;
+        watch_wire += n + 28;
+    }
     cr_assert_lt(qn, MAXQ);
     cr_assert_leq(n, sizeof q[0].buf);
     q[qn].from = *from;
@@ -154,6 +172,10 @@ static void setup(void)
     dropped = 0;
     drop_from = drop_to = NULL;
     drop_budget = -1;
+    watch = NULL;
+    watch_n = watch_wire = 0;
+    record_type = 0;
+    recorded_len = 0;
     memset(nodes, 0, sizeof nodes);
     for (int k = 0; k < NODES; k++) {
         nodes[k].addr.family = 4;
@@ -417,7 +439,9 @@ Test(peer, sealed_handshake_and_data_never_in_clear)
     run();
     cr_assert_str_eq(nodes[1].last_data, "echo:hello");
     /* the session name never reaches the holepuncher: only a hash of the owner key */
-    cr_assert_eq(rph_holepuncher_stats(hp)->sealed_registers, 1);
+    /* one Register without the cookie (answered with HpCookie), one with it */
+    cr_assert_eq(rph_holepuncher_stats(hp)->sealed_registers, 2);
+    cr_assert_eq(rph_peer_stats(s)->hp_cookies, 1);
     cr_assert_eq(rph_holepuncher_stats(hp)->registers, 0);
 }
 
@@ -461,8 +485,21 @@ Test(peer, sealed_register_replay_cannot_move_the_session)
                                   captured, sizeof captured),
                  RPH_OWNER_LEN);
     advance(10000); /* the server has re-registered since: its proof is newer */
+    /* From an address that can receive: it gets a cookie, not an ack... */
     qn = 0;
     rph_holepuncher_input(hp, captured, sizeof captured, &nodes[3].addr, now);
+    cr_assert_eq(qn, 1);
+    cr_assert_eq(q[0].buf[3], RPH_HP_COOKIE, "a stale Register was acknowledged");
+    /* ...and with the cookie it is refused as stale. */
+    struct rph_msg ck;
+    cr_assert_eq(rph_wire_decode(q[0].buf, q[0].len, &ck), 0);
+    uint8_t with[RPH_OWNER_COOKIE_LEN];
+    cr_assert_eq(rph_owner_encode_cookie(&keys, RPH_SEALED_REGISTER,
+                                         now - 12000 + rph_wall_offset_ms(), ck.hpc.cookie, with,
+                                         sizeof with),
+                 RPH_OWNER_COOKIE_LEN);
+    qn = 0;
+    rph_holepuncher_input(hp, with, sizeof with, &nodes[3].addr, now);
     cr_assert_eq(qn, 0, "a stale Register was acknowledged");
     cr_assert_geq(rph_holepuncher_stats(hp)->stale, 1);
     start(1, RPH_ROLE_CLIENT, "office", 0);
@@ -616,4 +653,108 @@ Test(peer, sealed_server_punches_only_for_signed_joins)
     for (size_t i = 0; i < n; i++)
         used += r[i].in_use;
     cr_assert_eq(used, 1);
+}
+
+/* One spoofed plaintext Join "from" a victim: the holepuncher's PeerInfo to the victim and the
+ * server's punches toward it, on the wire, stay within 3x the Join's bytes (they were 26
+ * datagrams, 839 bytes for a 38-byte Join). */
+Test(peer, a_spoofed_join_sends_the_victim_at_most_3x_its_bytes)
+{
+    const char *names[] = {"", "office", "01234567890123456789"};
+    static struct rph_addr victim = {.family = 4, .ip = {192, 0, 2, 77}};
+    for (int i = 0; i < 3; i++) {
+        watch = NULL;
+        rph_peer_free(nodes[0].peer);
+        nodes[0].peer = NULL;
+        start(0, RPH_ROLE_SERVER, names[i], 0);
+        victim.port = (uint16_t)(9000 + i);
+        watch = &victim;
+        watch_n = watch_wire = 0;
+        uint8_t join[4 + RPH_SESSION_MAX] = {0, (uint8_t)(4 + strlen(names[i])), 0, RPH_JOIN};
+        memcpy(join + 4, names[i], strlen(names[i]));
+        size_t join_wire = 4 + strlen(names[i]) + 28;
+        rph_holepuncher_input(hp, join, 4 + strlen(names[i]), &victim, now);
+        advance(15000); /* past the punch window: everything it will ever get */
+        cr_assert_geq(watch_n, 2, "no PeerInfo and punch");
+        cr_assert_leq(watch_wire, 3 * join_wire,
+                      "session \"%s\": %zu datagrams, %zu bytes for a %zu-byte Join", names[i],
+                      watch_n, watch_wire, join_wire);
+    }
+}
+
+/* 300 spoofed Joins from 300 addresses used to fill all 256 of a server's slots, so that
+ * real clients were refused; remotes that never answered now give way. */
+Test(peer, unanswered_remotes_do_not_fill_a_servers_table)
+{
+    struct rph_peer *s = start(0, RPH_ROLE_SERVER, "office", 0);
+    for (int i = 0; i < 300; i++) {
+        struct rph_addr victim = {
+            .family = 4, .ip = {192, 0, 2, (uint8_t)i}, .port = (uint16_t)(1000 + i)};
+        victim.ip[2] = (uint8_t)(i >> 8);
+        rph_holepuncher_input(hp, (const uint8_t *)"\x00\x0a\x00\x03office", 10, &victim, now);
+        run();
+    }
+    cr_assert_geq(rph_peer_stats(s)->remotes_evicted, 300 - 256);
+    struct rph_peer *c = start(1, RPH_ROLE_CLIENT, "office", 0);
+    advance(1000);
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_CONNECTED, "client is %s",
+                 rph_state_name(rph_peer_state(c)));
+    cr_assert_eq(up_remotes(s), 1);
+    cr_assert_eq(rph_peer_stats(s)->remotes_full, 0);
+}
+
+Test(peer, sealed_peers_take_holepuncherd_cookie_and_ignore_forged_ones)
+{
+    seal_key = KEY;
+    struct rph_peer *s = start(0, RPH_ROLE_SERVER, "office", 0);
+    cr_assert_eq(rph_peer_state(s), RPH_STATE_REGISTERED);
+    cr_assert_eq(rph_peer_stats(s)->hp_cookies, 1);
+    cr_assert_eq(rph_holepuncher_stats(hp)->cookies_sent, 1);
+    /* Re-Registers carry the cookie: no new exchange while the secret holds. */
+    advance(60000);
+    cr_assert_eq(rph_holepuncher_stats(hp)->cookies_sent, 1);
+    cr_assert_geq(rph_peer_stats(s)->registers_sent, 7);
+    /* An HpCookie that does not echo our last request changes nothing and sends nothing. */
+    uint8_t forged[RPH_HP_COOKIE_LEN] = {0, RPH_HP_COOKIE_LEN, 0, RPH_HP_COOKIE, 1, 2, 3};
+    qn = 0;
+    uint64_t sent = rph_peer_stats(s)->sent;
+    cr_assert_eq(rph_peer_input(s, forged, sizeof forged, &hp_addr, now), RPH_E_UNEXPECTED);
+    cr_assert_eq(qn, 0);
+    cr_assert_eq(rph_peer_stats(s)->sent, sent);
+    /* After the secret changed twice, holepuncherd answers with a new cookie and the server
+     * is registered again at once. */
+    advance(250000);
+    cr_assert_geq(rph_holepuncher_stats(hp)->cookies_sent, 2);
+    cr_assert_str_eq(rph_peer_holepuncher_status(s, now), "registered");
+    struct rph_peer *c = start(1, RPH_ROLE_CLIENT, "office", 0);
+    advance(500);
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_CONNECTED);
+}
+
+/* The peer repeats the very request holepuncherd answered with a cookie, so the cookie-less
+ * copy an observer records is a replay of the accepted one: refused, wherever it comes from. */
+Test(peer, a_recorded_first_sealed_join_is_a_replay_of_the_accepted_one)
+{
+    seal_key = KEY;
+    start(0, RPH_ROLE_SERVER, "office", 0);
+    record_type = RPH_SEALED_JOIN;
+    start(1, RPH_ROLE_CLIENT, "office", 0);
+    advance(500);
+    cr_assert_eq(rph_peer_state(nodes[1].peer), RPH_STATE_CONNECTED);
+    cr_assert_eq(recorded_len, RPH_OWNER_LEN, "the client's first Join went out without a cookie");
+    cr_assert_eq(rph_holepuncher_stats(hp)->sealed_joins, 2);
+    /* An observer at another address replays it, doing the cookie exchange itself. */
+    qn = 0;
+    rph_holepuncher_input(hp, recorded, RPH_OWNER_LEN, &nodes[3].addr, now);
+    cr_assert_eq(qn, 1);
+    struct rph_msg ck;
+    cr_assert_eq(rph_wire_decode(q[0].buf, q[0].len, &ck), 0);
+    cr_assert_eq(ck.type, RPH_HP_COOKIE);
+    memcpy(recorded + RPH_OWNER_LEN, ck.hpc.cookie, RPH_COOKIE_LEN);
+    recorded[1] = RPH_OWNER_COOKIE_LEN;
+    uint64_t stale = rph_holepuncher_stats(hp)->stale;
+    qn = 0;
+    rph_holepuncher_input(hp, recorded, RPH_OWNER_COOKIE_LEN, &nodes[3].addr, now);
+    cr_assert_eq(qn, 0, "a replayed Join was answered (it tells the server's endpoint)");
+    cr_assert_eq(rph_holepuncher_stats(hp)->stale, stale + 1);
 }

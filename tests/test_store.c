@@ -84,11 +84,11 @@ Test(store, never_grows_past_max_sessions)
 }
 
 static size_t expired_seen;
-static void count_expired(void *ctx, const struct rph_session *id, const struct rph_addr *a)
+static void count_expired(void *ctx, const struct rph_session *id, const struct rph_store_entry *e)
 {
     (void)ctx;
     cr_assert_gt(id->len, 0);
-    cr_assert_eq(a->family, 4);
+    cr_assert_eq(e->server.family, 4);
     expired_seen++;
 }
 
@@ -195,9 +195,9 @@ static struct {
 } model[POOL];
 static size_t model_live;
 
-static void model_expired(void *ctx, const struct rph_session *id, const struct rph_addr *a)
+static void model_expired(void *ctx, const struct rph_session *id, const struct rph_store_entry *e)
 {
-    (void)a;
+    (void)e;
     uint64_t now = *(const uint64_t *)ctx;
     char name[RPH_SESSION_MAX + 1] = "";
     memcpy(name, id->id, id->len);

@@ -174,3 +174,42 @@ Test(addr, parse_and_format)
     cr_assert_eq(rph_addr_parse("host:1", &a), RPH_E_INVALID);
     cr_assert_eq(rph_addr_parse("[::1:5", &a), RPH_E_INVALID);
 }
+
+Test(wire, hp_cookie_and_the_cookie_form_of_sealed_requests)
+{
+    struct rph_msg m = {.type = RPH_HP_COOKIE};
+    for (int i = 0; i < RPH_COOKIE_ECHO_LEN; i++)
+        m.hpc.echo[i] = (uint8_t)(0xe0 + i);
+    for (int i = 0; i < RPH_COOKIE_LEN; i++)
+        m.hpc.cookie[i] = (uint8_t)i;
+    uint8_t buf[RPH_OWNER_COOKIE_LEN + 1];
+    cr_assert_eq(rph_wire_encode(&m, buf, sizeof buf), RPH_HP_COOKIE_LEN);
+    cr_assert_arr_eq(buf, "\x00\x1c\x00\x14\xe0\xe1\xe2\xe3\xe4\xe5\xe6\xe7\x00\x01", 14);
+    struct rph_msg d;
+    cr_assert_eq(rph_wire_decode(buf, RPH_HP_COOKIE_LEN, &d), 0);
+    cr_assert_eq(d.type, RPH_HP_COOKIE);
+    cr_assert_arr_eq(d.hpc.cookie, m.hpc.cookie, RPH_COOKIE_LEN);
+    buf[1] = RPH_HP_COOKIE_LEN + 1;
+    cr_assert_eq(rph_wire_decode(buf, RPH_HP_COOKIE_LEN + 1, &d), RPH_E_SIZE);
+    cr_assert_str_eq(rph_type_name(RPH_HP_COOKIE), "HpCookie");
+
+    /* SealedJoin: 108 bytes without a cookie, 124 with one after the signature. */
+    struct rph_msg j = {.type = RPH_SEALED_JOIN, .owner = {.ts_ms = 7, .has_cookie = true}};
+    memset(j.owner.cookie, 0xcc, RPH_COOKIE_LEN);
+    cr_assert_eq(rph_wire_encode(&j, buf, sizeof buf), RPH_OWNER_COOKIE_LEN);
+    cr_assert_eq(buf[1], 124);
+    cr_assert_eq(buf[RPH_OWNER_LEN], 0xcc);
+    cr_assert_eq(rph_wire_decode(buf, RPH_OWNER_COOKIE_LEN, &d), 0);
+    cr_assert(d.owner.has_cookie);
+    cr_assert_arr_eq(d.owner.cookie, j.owner.cookie, RPH_COOKIE_LEN);
+    j.owner.has_cookie = false;
+    cr_assert_eq(rph_wire_encode(&j, buf, sizeof buf), RPH_OWNER_LEN);
+    cr_assert_eq(rph_wire_decode(buf, RPH_OWNER_LEN, &d), 0);
+    cr_assert_not(d.owner.has_cookie);
+    /* Any other size is refused. */
+    for (size_t n = RPH_OWNER_LEN + 1; n < RPH_OWNER_COOKIE_LEN + 1; n++) {
+        if (n == RPH_OWNER_COOKIE_LEN) continue;
+        buf[0] = 0, buf[1] = (uint8_t)n;
+        cr_assert_eq(rph_wire_decode(buf, n, &d), RPH_E_SIZE, "size %zu", n);
+    }
+}

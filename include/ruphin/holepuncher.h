@@ -13,13 +13,17 @@ struct rph_holepuncher_config {
     uint32_t session_ttl_ms;    /* a session whose server has not re-registered is dropped */
     size_t max_sessions;        /* Register of a new session beyond this is refused */
     bool allow_local_interrupt; /* LocalInterrupt from loopback stops serve() (the crate's) */
-    /* Plaintext Register/Join allowed per source IP address: a token bucket of
-     * rate_burst tokens refilled at rate_per_s. 0 turns the limit off. */
+    /* Register/Join allowed per source (IPv4 address, IPv6 /64): a token bucket of
+     * rate_burst tokens refilled at rate_per_s, one table for plaintext requests and one for
+     * sealed requests whose cookie proved their source. 0 turns the limit off. */
     uint32_t rate_per_s, rate_burst;
     /* Sealed Register/Join must carry a UNIX time within this of ours. */
     uint32_t sealed_skew_ms;
     /* Signature checks of sealed Register/Join per second, all sources together (CPU bound). */
     uint32_t verify_per_s;
+    /* Sessions one source (IPv4 address, IPv6 /64) may hold, sealed and plaintext counted
+     * apart; a Register beyond it is refused. 0: no limit. */
+    uint32_t max_sessions_per_source;
 };
 
 struct rph_holepuncher_stats {
@@ -35,7 +39,9 @@ struct rph_holepuncher_stats {
     uint64_t stale;          /* sealed message outside the clock window, or replayed */
     uint64_t refused_sealed; /* plaintext Register/Join for a sealed session */
     uint64_t rate_limited;
-    uint64_t no_crypto; /* sealed message to a holepuncher built without libsodium */
+    uint64_t no_crypto;          /* sealed message to a holepuncher built without libsodium */
+    uint64_t cookies_sent;       /* HpCookie answers to sealed requests without a valid cookie */
+    uint64_t refused_per_source; /* Register beyond max_sessions_per_source */
 };
 
 /* Called for each reply; to is never NULL. */
@@ -51,8 +57,10 @@ enum rph_hp_event_type {
     RPH_HP_EXPIRED,      /* session_ttl passed without a Register */
     RPH_HP_DROPPED,      /* malformed or unexpected datagram; err says why */
     RPH_HP_REFUSED,      /* a well-formed request refused: err is RPH_E_AUTH (bad signature),
-                          * RPH_E_REPLAY (stale or replayed), RPH_E_RATE, or RPH_E_UNEXPECTED
+                          * RPH_E_REPLAY (stale or replayed), RPH_E_RATE, RPH_E_FULL (the
+                          * source's max_sessions_per_source), or RPH_E_UNEXPECTED
                           * (plaintext message for a sealed session) */
+    RPH_HP_COOKIE_SENT,  /* a sealed request without a valid cookie: HpCookie sent */
 };
 
 struct rph_hp_event {

@@ -57,6 +57,7 @@ struct rph_remote {
     uint64_t last_hello_ms; /* last HelloReq/HelloResp from it: the "handshake" */
     uint64_t punch_until_ms;
     uint64_t next_hello_ms;
+    uint8_t punches_left; /* server: punches still allowed toward it while it has not answered */
     uint8_t sender_id[8]; /* sealed: the initiator's identity for this run (roaming) */
     bool has_id;
     uint8_t node_pk[32]; /* sealed: the remote's node public key, once a handshake proved it */
@@ -71,7 +72,8 @@ struct rph_peer_stats {
     uint64_t unknown_peer;     /* from an address that is neither holepuncher nor remote */
     uint64_t unexpected;       /* valid, but not for this role/state */
     uint64_t session_mismatch; /* RegisterAck/SessionNotFound/PeerInfo not for our session */
-    uint64_t remotes_full;     /* PeerInfo dropped: max_remotes reached */
+    uint64_t remotes_full;     /* PeerInfo dropped: max_remotes reached by remotes that answered */
+    uint64_t remotes_evicted;  /* a remote that never answered gave its slot to a newer one */
     uint64_t registers_sent, joins_sent, hellos_sent;
     uint64_t rejoins; /* client: server went silent, joined again */
     /* sealed mode */
@@ -81,6 +83,7 @@ struct rph_peer_stats {
     uint64_t handshakes_sent, handshakes_done;
     uint64_t roamed;        /* a peer's endpoint moved, following authenticated packets */
     uint64_t plain_ignored; /* sealed: plain HelloReq/HelloResp/Data, which prove nothing */
+    uint64_t hp_cookies;    /* sealed: HpCookie taken, the Register/Join repeated with it */
 };
 
 struct rph_peer_callbacks {

@@ -57,8 +57,12 @@ int rph_key_load_file(const char *path, uint8_t key[RPH_KEY_LEN], char *err, siz
 /* SealedRegister / SealedJoin: pk, wall-clock time and an Ed25519 signature over both. */
 int rph_owner_encode(const struct rph_seal_keys *k, enum rph_type type, uint64_t wall_ms,
                      uint8_t *buf, size_t cap);
-/* Verifies a decoded SealedRegister/SealedJoin (raw: its bytes); on success *session is the
- * session ID the key owns. RPH_E_AUTH on a bad signature. */
+/* The same carrying the holepuncher's cookie (RPH_COOKIE_LEN bytes; NULL: none), 124 bytes.
+ * The signature is the one of the 108-byte form: the cookie is not part of the proof. */
+int rph_owner_encode_cookie(const struct rph_seal_keys *k, enum rph_type type, uint64_t wall_ms,
+                            const uint8_t *cookie, uint8_t *buf, size_t cap);
+/* Verifies a decoded SealedRegister/SealedJoin (raw: its bytes, with or without a cookie); on
+ * success *session is the session ID the key owns. RPH_E_AUTH on a bad signature. */
 int rph_owner_verify(const uint8_t *raw, const struct rph_msg *m, struct rph_session *session);
 /* Whether a proof's wall-clock timestamp (ts_ms, from the wire: any value) is within skew_ms
  * of this host's wall clock, now_ms + wall_offset_ms. No overflow for any input. */

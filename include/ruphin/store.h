@@ -34,10 +34,13 @@ const struct rph_addr *rph_store_get(const struct rph_store *s, const struct rph
 /* false when absent or expired; else fills *out. */
 bool rph_store_find(const struct rph_store *s, const struct rph_session *id, uint64_t now_ms,
                     struct rph_store_entry *out);
+/* The entry held for id even when it has expired and not been swept yet; false if none. */
+bool rph_store_peek(const struct rph_store *s, const struct rph_session *id,
+                    struct rph_store_entry *out);
 /* Removes up to budget expired sessions (a sweep that resumes where it stopped); returns how many.
  */
 typedef void (*rph_store_expire_fn)(void *ctx, const struct rph_session *id,
-                                    const struct rph_addr *server);
+                                    const struct rph_store_entry *e);
 size_t rph_store_expire(struct rph_store *s, uint64_t now_ms, size_t budget, rph_store_expire_fn fn,
                         void *ctx);
 size_t rph_store_count(const struct rph_store *s);

@@ -3,6 +3,7 @@
 #ifndef RUPHIN_WIRE_H
 #define RUPHIN_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,9 +33,15 @@ enum rph_type {
     RPH_HANDSHAKE_RESP = 13,   /* hs: sender[4] receiver[4] ephemeral[32] mac[16] */
     RPH_TRANSPORT = 14,        /* tr: receiver[4] counter[8], then ciphertext + 16-byte tag */
     RPH_SEALED_PEER_INFO = 15, /* PeerInfo's body + the client's SealedJoin (to the server) */
+    RPH_HP_COOKIE = 20,        /* holepuncher -> peer: echo[8] cookie[16] (return routability) */
 };
 
 #define RPH_OWNER_LEN (RPH_HEADER_LEN + 32 + 8 + 64)
+/* A SealedRegister/SealedJoin may carry the holepuncher's cookie after its signature. */
+#define RPH_COOKIE_LEN 16
+#define RPH_OWNER_COOKIE_LEN (RPH_OWNER_LEN + RPH_COOKIE_LEN)
+#define RPH_COOKIE_ECHO_LEN 8
+#define RPH_HP_COOKIE_LEN (RPH_HEADER_LEN + RPH_COOKIE_ECHO_LEN + RPH_COOKIE_LEN)
 #define RPH_HS_INIT_LEN (RPH_HEADER_LEN + 4 + 8 + 32 + 16)
 #define RPH_HS_RESP_LEN (RPH_HEADER_LEN + 4 + 4 + 32 + 16)
 #define RPH_TRANSPORT_HEADER_LEN (RPH_HEADER_LEN + 4 + 8)
@@ -56,7 +63,13 @@ struct rph_msg {
         uint8_t pk[32];
         uint64_t ts_ms; /* UNIX time, milliseconds */
         uint8_t sig[64];
+        bool has_cookie; /* the 124-byte form: a cookie follows the signature */
+        uint8_t cookie[RPH_COOKIE_LEN];
     } owner; /* SealedRegister, SealedJoin */
+    struct {
+        uint8_t echo[RPH_COOKIE_ECHO_LEN]; /* the request's first 8 signature bytes */
+        uint8_t cookie[RPH_COOKIE_LEN];
+    } hpc; /* HpCookie */
     struct {
         uint32_t sender, receiver;
         uint8_t sender_id[8];

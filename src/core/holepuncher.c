@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The holepuncher as a state machine: Register stores a session, Join introduces the joining
 // client and the session's server to each other, HelloReq is answered. Garbage gets no reply.
+// Sealed requests pass cheap checks, then a return-routability cookie, then the source's and the
+// global budget, and only then cost a signature check.
 #include "ruphin/holepuncher.h"
 
 #include <errno.h>
@@ -8,6 +10,8 @@
 
 #include <string.h>
 
+#include "hp_cookie.h"
+#include "source_count.h"
 #include "token_bucket.h"
 #include "ruphin/clock.h"
 #include "ruphin/error.h"
@@ -27,7 +31,10 @@ struct rph_holepuncher {
     void *ev_ctx;
     struct rph_holepuncher_stats stats;
     int64_t wall_offset_ms;
-    struct token_bucket tb;
+    struct token_bucket tb;        /* plaintext Register/Join per source */
+    struct token_bucket tb_sealed; /* sealed requests whose cookie proved their source */
+    struct source_count sc;        /* sessions per source */
+    struct hp_cookie cookie;
     uint64_t verify_milli, verify_last_ms;
     uint64_t join_seen[JOIN_CACHE];
     size_t join_next;
@@ -42,6 +49,7 @@ void rph_holepuncher_config_defaults(struct rph_holepuncher_config *c)
     c->rate_burst = 40;
     c->sealed_skew_ms = 300000;
     c->verify_per_s = 10000;
+    c->max_sessions_per_source = 32;
 }
 
 struct rph_holepuncher *rph_holepuncher_new(const struct rph_holepuncher_config *cfg,
@@ -58,6 +66,8 @@ struct rph_holepuncher *rph_holepuncher_new(const struct rph_holepuncher_config 
         return NULL;
     }
     tb_init(&hp->tb, cfg->rate_per_s, cfg->rate_burst);
+    tb_init(&hp->tb_sealed, cfg->rate_per_s, cfg->rate_burst);
+    sc_init(&hp->sc);
     hp->verify_milli = (uint64_t)cfg->verify_per_s * 1000u;
     /* Sealed Register/Join are verified with libsodium; a build without it refuses them. */
     (void)rph_seal_init();
@@ -69,6 +79,7 @@ void rph_holepuncher_free(struct rph_holepuncher *hp)
 {
     if (!hp) return;
     rph_store_free(hp->store);
+    hp_cookie_wipe(&hp->cookie);
     free(hp);
 }
 
@@ -83,7 +94,9 @@ void rph_holepuncher_reconfigure(struct rph_holepuncher *hp,
 {
     hp->cfg = *cfg;
     rph_store_set_max(hp->store, cfg->max_sessions);
-    tb_init(&hp->tb, cfg->rate_per_s, cfg->rate_burst);
+    /* New rates; what each bucket's sources have spent stays spent. */
+    hp->tb.per_s = hp->tb_sealed.per_s = cfg->rate_per_s;
+    hp->tb.burst = hp->tb_sealed.burst = cfg->rate_burst ? cfg->rate_burst : cfg->rate_per_s;
 }
 
 void rph_holepuncher_set_wall_offset(struct rph_holepuncher *hp, int64_t offset_ms)
@@ -132,11 +145,36 @@ static void refuse(struct rph_holepuncher *hp, const struct rph_session *s,
     emit(hp, RPH_HP_REFUSED, s, from, NULL, why);
 }
 
+/* Sealed and plaintext sessions are counted apart per source, so plaintext Registers spoofed
+ * from an address cannot use up that address's sealed sessions. */
+static unsigned source_class(const struct rph_store_entry *e)
+{
+    return e->sealed ? 1 : 0;
+}
+
+static bool same_source(const struct rph_store_entry *a, const struct rph_store_entry *b)
+{
+    size_t n = a->server.family == 4 ? 4 : 8; /* an IPv6 source is its /64 */
+    return a->sealed == b->sealed && a->server.family == b->server.family &&
+           memcmp(a->server.ip, b->server.ip, n) == 0;
+}
+
 /* Stores (session -> from) and acknowledges; e says whether the session is sealed. */
 static void do_register(struct rph_holepuncher *hp, const struct rph_session *sess,
                         const struct rph_store_entry *e, bool existed, const struct rph_addr *prev,
                         const struct rph_addr *from, uint64_t now)
 {
+    /* The entry this one replaces, even expired and not yet swept: it is still counted. */
+    struct rph_store_entry held;
+    bool was_held = rph_store_peek(hp->store, sess, &held);
+    bool moves = !was_held || !same_source(&held, e);
+    uint32_t cap = hp->cfg.max_sessions_per_source;
+    if (cap && moves && sc_get(&hp->sc, &e->server, source_class(e)) >= cap) {
+        /* Silence, as for a full table: the server retries and sees no ack. */
+        hp->stats.refused_per_source++;
+        emit(hp, RPH_HP_REFUSED, sess, from, NULL, RPH_E_FULL);
+        return;
+    }
     int r = rph_store_put_entry(hp->store, sess, e, now + hp->cfg.session_ttl_ms);
     if (r == -ENOMEM) return;
     if (r < 0) {
@@ -144,6 +182,10 @@ static void do_register(struct rph_holepuncher *hp, const struct rph_session *se
         hp->stats.refused_full++;
         emit(hp, RPH_HP_REFUSED_FULL, sess, from, NULL, r);
         return;
+    }
+    if (moves) {
+        if (was_held) sc_sub(&hp->sc, &held.server, source_class(&held));
+        sc_add(&hp->sc, &e->server, source_class(e));
     }
     if (!existed)
         emit(hp, RPH_HP_REGISTERED, sess, from, NULL, 0);
@@ -169,39 +211,22 @@ static void on_register(struct rph_holepuncher *hp, const struct rph_msg *m,
     do_register(hp, &m->session, &e, existed, &old.server, from, now);
 }
 
-/* A signed, fresh SealedRegister/SealedJoin: 0 with *sess set, or the reason to refuse. */
-static int check_owner(struct rph_holepuncher *hp, const uint8_t *raw, const struct rph_msg *m,
-                       uint64_t now, struct rph_session *sess)
+static void on_sealed_register(struct rph_holepuncher *hp, const struct rph_msg *m,
+                               const struct rph_session *sess, const struct rph_addr *from,
+                               uint64_t now)
 {
-    if (!rph_seal_available()) return RPH_E_NOTSUP;
-    /* Check the cheap clock window before the costly signature. */
-    if (!rph_owner_fresh(m->owner.ts_ms, now, hp->wall_offset_ms, hp->cfg.sealed_skew_ms))
-        return RPH_E_REPLAY;
-    return rph_owner_verify(raw, m, sess);
-}
-
-static void on_sealed_register(struct rph_holepuncher *hp, const uint8_t *raw,
-                               const struct rph_msg *m, const struct rph_addr *from, uint64_t now)
-{
-    hp->stats.sealed_registers++;
-    struct rph_session sess;
-    int r = check_owner(hp, raw, m, now, &sess);
-    if (r < 0) {
-        refuse(hp, NULL, from, r);
-        return;
-    }
     uint32_t ts_s = (uint32_t)(m->owner.ts_ms / 1000);
     struct rph_store_entry old, e = {.server = *from, .sealed = true, .ts_s = ts_s};
-    bool existed = rph_store_find(hp->store, &sess, now, &old);
+    bool existed = rph_store_find(hp->store, sess, now, &old);
     /* Only newer proofs move a sealed session; the same second is a retry from the same
      * address. A plaintext squatter on the ID is simply replaced. */
     if (existed && old.sealed &&
         !(ts_s > old.ts_s || (ts_s == old.ts_s && rph_addr_equal(&old.server, from)))) {
-        refuse(hp, &sess, from, RPH_E_REPLAY);
+        refuse(hp, sess, from, RPH_E_REPLAY);
         return;
     }
     if (existed && old.sealed && ts_s < old.ts_s) e.ts_s = old.ts_s;
-    do_register(hp, &sess, &e, existed, &old.server, from, now);
+    do_register(hp, sess, &e, existed, &old.server, from, now);
 }
 /* Join (sealed or not) of a session: PeerInfo both ways, or SessionNotFound. */
 static void do_join(struct rph_holepuncher *hp, const struct rph_session *sess,
@@ -243,28 +268,34 @@ static void on_join(struct rph_holepuncher *hp, const struct rph_msg *m,
     do_join(hp, &m->session, NULL, from, now);
 }
 
-static void on_sealed_join(struct rph_holepuncher *hp, const uint8_t *raw, const struct rph_msg *m,
-                           const struct rph_addr *from, uint64_t now)
+static uint64_t join_tag(const struct rph_msg *m)
 {
-    hp->stats.sealed_joins++;
-    struct rph_session sess;
-    int r = check_owner(hp, raw, m, now, &sess);
-    if (r < 0) {
-        refuse(hp, NULL, from, r);
-        return;
-    }
-    /* A signature is accepted once: replayed, it would tell a stranger the server's endpoint. */
     uint64_t tag;
     memcpy(&tag, m->owner.sig, sizeof tag);
-    for (size_t i = 0; i < JOIN_CACHE; i++) {
-        if (hp->join_seen[i] == tag) {
-            refuse(hp, &sess, from, RPH_E_REPLAY);
-            return;
-        }
-    }
-    hp->join_seen[hp->join_next] = tag;
+    return tag;
+}
+
+/* A signature is accepted once: replayed, it would tell a stranger the server's endpoint. */
+static bool join_seen(const struct rph_holepuncher *hp, const struct rph_msg *m)
+{
+    uint64_t tag = join_tag(m);
+    for (size_t i = 0; i < JOIN_CACHE; i++)
+        if (hp->join_seen[i] == tag) return true;
+    return false;
+}
+
+static void on_sealed_join(struct rph_holepuncher *hp, const uint8_t *raw, const struct rph_msg *m,
+                           const struct rph_session *sess, const struct rph_addr *from,
+                           uint64_t now)
+{
+    hp->join_seen[hp->join_next] = join_tag(m);
     hp->join_next = (hp->join_next + 1) % JOIN_CACHE;
-    do_join(hp, &sess, raw, from, now);
+    /* The server gets the Join as signed: 108 bytes, without our cookie (the client's). */
+    uint8_t join[RPH_OWNER_LEN];
+    memcpy(join, raw, sizeof join);
+    join[0] = (uint8_t)(RPH_OWNER_LEN >> 8);
+    join[1] = (uint8_t)RPH_OWNER_LEN;
+    do_join(hp, sess, join, from, now);
 }
 
 /* The global token bucket of signature verifications (CPU is what it protects). */
@@ -283,6 +314,61 @@ static bool verify_take(struct rph_holepuncher *hp, uint64_t now)
     return true;
 }
 
+/* Answers a sealed request that carries no valid cookie: 28 bytes for its 108 or 124, and no
+ * signature check. The echo lets the peer tell our answer from a forged one. */
+static void send_cookie(struct rph_holepuncher *hp, const struct rph_msg *m,
+                        const struct rph_addr *from, uint64_t now)
+{
+    struct rph_msg c = {.type = RPH_HP_COOKIE};
+    memcpy(c.hpc.echo, m->owner.sig, RPH_COOKIE_ECHO_LEN);
+    hp_cookie_make(&hp->cookie, from, now, c.hpc.cookie);
+    hp->stats.cookies_sent++;
+    emit(hp, RPH_HP_COOKIE_SENT, NULL, from, NULL, 0);
+    reply(hp, from, &c);
+}
+
+/* The checks before a sealed request is acted on, cheapest first: the clock window, the
+ * cookie (a spoofed source never gets past it, so it can spend nobody's budget), the source's
+ * budget, a Join's replay cache, the global budget of signature checks, the signature.
+ * 0 with *sess set; 1 when a cookie was sent instead; or the reason to refuse. */
+static int sealed_admit(struct rph_holepuncher *hp, const uint8_t *raw, const struct rph_msg *m,
+                        const struct rph_addr *from, uint64_t now, struct rph_session *sess)
+{
+    if (!rph_seal_available()) return RPH_E_NOTSUP;
+    if (!rph_owner_fresh(m->owner.ts_ms, now, hp->wall_offset_ms, hp->cfg.sealed_skew_ms))
+        return RPH_E_REPLAY;
+    if (!m->owner.has_cookie || !hp_cookie_check(&hp->cookie, from, now, m->owner.cookie)) {
+        send_cookie(hp, m, from, now);
+        return 1;
+    }
+    if (!tb_take(&hp->tb_sealed, from, now)) return RPH_E_RATE;
+    if (m->type == RPH_SEALED_JOIN && join_seen(hp, m)) return RPH_E_REPLAY;
+    if (!verify_take(hp, now)) return RPH_E_RATE;
+    return rph_owner_verify(raw, m, sess);
+}
+
+static int on_sealed(struct rph_holepuncher *hp, const uint8_t *raw, const struct rph_msg *m,
+                     const struct rph_addr *from, uint64_t now)
+{
+    bool reg = m->type == RPH_SEALED_REGISTER;
+    if (reg)
+        hp->stats.sealed_registers++;
+    else
+        hp->stats.sealed_joins++;
+    struct rph_session sess;
+    int r = sealed_admit(hp, raw, m, from, now, &sess);
+    if (r == 1) return 0;
+    if (r < 0) {
+        refuse(hp, NULL, from, r);
+        return r == RPH_E_RATE ? r : 0;
+    }
+    if (reg)
+        on_sealed_register(hp, m, &sess, from, now);
+    else
+        on_sealed_join(hp, raw, m, &sess, from, now);
+    return 0;
+}
+
 int rph_holepuncher_input(struct rph_holepuncher *hp, const uint8_t *buf, size_t len,
                           const struct rph_addr *from, uint64_t now_ms)
 {
@@ -294,13 +380,11 @@ int rph_holepuncher_input(struct rph_holepuncher *hp, const uint8_t *buf, size_t
         emit(hp, RPH_HP_DROPPED, NULL, from, NULL, r);
         return r;
     }
-    /* Plaintext requests are limited per source IP. Sealed ones are not: a source address
-     * can be faked, and a flood faked from a server's address must not starve its genuine,
-     * signed Register. They share a global budget of signature checks instead. */
-    bool plain = m.type == RPH_REGISTER || m.type == RPH_JOIN;
-    bool sealed = m.type == RPH_SEALED_REGISTER || m.type == RPH_SEALED_JOIN;
-    if ((plain && !tb_take(&hp->tb, from, now_ms)) || (sealed && !verify_take(hp, now_ms))) {
-        refuse(hp, plain ? &m.session : NULL, from, RPH_E_RATE);
+    /* Plaintext requests are limited per source as they come: a spoofed flood can spend an
+     * address's plaintext budget. Sealed ones are limited per source only once a cookie
+     * proved the source (sealed_admit), so such a flood never starves a signed Register. */
+    if ((m.type == RPH_REGISTER || m.type == RPH_JOIN) && !tb_take(&hp->tb, from, now_ms)) {
+        refuse(hp, &m.session, from, RPH_E_RATE);
         return RPH_E_RATE;
     }
     switch (m.type) {
@@ -311,11 +395,8 @@ int rph_holepuncher_input(struct rph_holepuncher *hp, const uint8_t *buf, size_t
         on_join(hp, &m, from, now_ms);
         return 0;
     case RPH_SEALED_REGISTER:
-        on_sealed_register(hp, buf, &m, from, now_ms);
-        return 0;
     case RPH_SEALED_JOIN:
-        on_sealed_join(hp, buf, &m, from, now_ms);
-        return 0;
+        return on_sealed(hp, buf, &m, from, now_ms);
     case RPH_HELLO_REQ: {
         hp->stats.hellos++;
         struct rph_msg resp = {.type = RPH_HELLO_RESP};
@@ -333,11 +414,12 @@ int rph_holepuncher_input(struct rph_holepuncher *hp, const uint8_t *buf, size_t
     return RPH_E_UNEXPECTED;
 }
 
-static void on_expire(void *ctx, const struct rph_session *id, const struct rph_addr *server)
+static void on_expire(void *ctx, const struct rph_session *id, const struct rph_store_entry *e)
 {
     struct rph_holepuncher *hp = ctx;
     hp->stats.expired++;
-    emit(hp, RPH_HP_EXPIRED, id, NULL, server, 0);
+    sc_sub(&hp->sc, &e->server, source_class(e));
+    emit(hp, RPH_HP_EXPIRED, id, NULL, &e->server, 0);
 }
 
 void rph_holepuncher_tick(struct rph_holepuncher *hp, uint64_t now_ms)

@@ -12,12 +12,16 @@
 #include <string.h>
 
 #include "peer_seal.h"
+#include "ruphin/be.h"
 #include "ruphin/clock.h"
 #include "ruphin/error.h"
 #include "ruphin/noise.h"
 
 /* The crate's handshake window: retries at retry_ms for this long, then back off. */
 #define HANDSHAKE_WINDOW_MS 10000u
+/* A server punches a client that has not answered at most this often per PeerInfo (fewer
+ * when the Join that caused it was small: punch_budget). */
+#define MAX_UNANSWERED_PUNCHES 8
 
 struct rph_peer {
     struct rph_peer_config cfg;
@@ -36,6 +40,13 @@ struct rph_peer {
     size_t n_slots;
     struct rph_peer_stats stats;
     struct seal *seal; /* sealed mode; its slots are remotes' indices */
+    /* Sealed: holepuncherd's return-routability cookie for our endpoint, sent with every
+     * Register/Join until it answers with a new one; echo names our last request. */
+    uint8_t hp_cookie[RPH_COOKIE_LEN];
+    bool has_hp_cookie;
+    uint8_t hp_echo[RPH_COOKIE_ECHO_LEN];
+    bool hp_echo_valid;
+    uint8_t hp_req[RPH_OWNER_COOKIE_LEN]; /* the last sealed request, to repeat with a cookie */
     uint8_t txbuf[RPH_DATAGRAM_MAX + RPH_FRAME_HEADROOM + RPH_FRAME_TAILROOM];
 };
 
@@ -84,9 +95,8 @@ static const struct rph_session *wire_session(const struct rph_peer *p)
     return p->cfg.sealed ? &p->cfg.seal.wire_session : &p->cfg.session;
 }
 
-/* Register or Join, with the crate's fixed retry inside the handshake window and an
- * exponential back-off after it, so a daemon facing a dead holepuncher stays quiet. */
-static void send_to_holepuncher(struct rph_peer *p, uint64_t now)
+/* One Register or Join (sealed: with holepuncherd's cookie once we have one). */
+static void send_request(struct rph_peer *p, uint64_t now)
 {
     bool server = p->cfg.role == RPH_ROLE_SERVER;
     if (server)
@@ -94,15 +104,27 @@ static void send_to_holepuncher(struct rph_peer *p, uint64_t now)
     else
         p->stats.joins_sent++;
     if (p->cfg.sealed) {
-        uint8_t buf[RPH_OWNER_LEN];
+        uint8_t buf[RPH_OWNER_COOKIE_LEN];
         uint64_t wall = (uint64_t)((int64_t)now + p->wall_offset_ms);
-        int n = rph_owner_encode(&p->cfg.seal, server ? RPH_SEALED_REGISTER : RPH_SEALED_JOIN, wall,
-                                 buf, sizeof buf);
-        if (n > 0) send_raw(p, &p->cfg.holepuncher, buf, (size_t)n);
+        int n =
+            rph_owner_encode_cookie(&p->cfg.seal, server ? RPH_SEALED_REGISTER : RPH_SEALED_JOIN,
+                                    wall, p->has_hp_cookie ? p->hp_cookie : NULL, buf, sizeof buf);
+        if (n <= 0) return;
+        memcpy(p->hp_echo, buf + RPH_OWNER_LEN - 64, RPH_COOKIE_ECHO_LEN);
+        p->hp_echo_valid = true;
+        memcpy(p->hp_req, buf, RPH_OWNER_LEN);
+        send_raw(p, &p->cfg.holepuncher, buf, (size_t)n);
     } else {
         struct rph_msg m = {.type = server ? RPH_REGISTER : RPH_JOIN, .session = p->cfg.session};
         send_msg(p, &p->cfg.holepuncher, &m);
     }
+}
+
+/* Register or Join, with the crate's fixed retry inside the handshake window and an
+ * exponential back-off after it, so a daemon facing a dead holepuncher stays quiet. */
+static void send_to_holepuncher(struct rph_peer *p, uint64_t now)
+{
+    send_request(p, now);
     if (!p->hp_pending) {
         p->hp_pending = true;
         p->hp_pending_since_ms = now;
@@ -204,9 +226,21 @@ static uint32_t punch_window(const struct rph_peer *p)
 static struct rph_remote *alloc_remote(struct rph_peer *p, const struct rph_addr *addr,
                                        uint64_t now)
 {
-    struct rph_remote *r = NULL;
-    for (size_t i = 0; i < p->n_slots && !r; i++)
-        if (!p->remotes[i].in_use) r = &p->remotes[i];
+    struct rph_remote *r = NULL, *oldest = NULL;
+    for (size_t i = 0; i < p->n_slots && !r; i++) {
+        struct rph_remote *x = &p->remotes[i];
+        if (!x->in_use)
+            r = x;
+        else if (!x->up && (!oldest || x->added_ms < oldest->added_ms))
+            oldest = x;
+    }
+    if (!r && oldest) {
+        /* Only remotes that answered hold slots for good: PeerInfos for addresses that never
+         * answer (spoofed Joins) cannot fill the table against real clients. */
+        p->stats.remotes_evicted++;
+        drop_remote(p, oldest);
+        r = oldest;
+    }
     if (!r) {
         p->stats.remotes_full++;
         return NULL;
@@ -219,8 +253,43 @@ static struct rph_remote *alloc_remote(struct rph_peer *p, const struct rph_addr
     return r;
 }
 
-/* PeerInfo named addr: punch toward it (and, as a sealed client, start the handshake). */
-static struct rph_remote *add_remote(struct rph_peer *p, const struct rph_addr *addr, uint64_t now)
+/* Bytes a datagram with this payload takes on the wire (IPv4 20 + 8, IPv6 40 + 8 headers):
+ * what a victim's link carries, so what the amplification bound counts. */
+static size_t wire_bytes(size_t payload, int family)
+{
+    return payload + (family == 6 ? 48u : 28u);
+}
+
+/* Punches a server may send toward a client that has not answered, so that the
+ * holepuncher's PeerInfo to that address and these punches stay within 3x the bytes of the
+ * Join (join_len bytes) that caused them: the bound of docs/PROTOCOL.md "Amplification". */
+static uint8_t punch_budget(const struct rph_peer *p, size_t join_len, int family)
+{
+    size_t allowed = 3 * wire_bytes(join_len, family);
+    /* The PeerInfo names us: an IPv6 one if we reach the holepuncher over IPv6. */
+    size_t info = wire_bytes(p->cfg.holepuncher.family == 6 ? RPH_PEERINFO6_LEN : 11, family);
+    size_t n = allowed > info ? (allowed - info) / wire_bytes(RPH_HEADER_LEN, family) : 0;
+    return (uint8_t)(n > MAX_UNANSWERED_PUNCHES ? MAX_UNANSWERED_PUNCHES : n);
+}
+
+/* A server's punch toward a remote; one that has not answered gets only its budget. */
+static void punch(struct rph_peer *p, struct rph_remote *r, uint64_t now)
+{
+    if (!r->up && p->cfg.role == RPH_ROLE_SERVER) {
+        if (r->punches_left == 0) {
+            r->next_hello_ms = UINT64_MAX; /* until it answers or a new PeerInfo comes */
+            return;
+        }
+        r->punches_left--;
+    }
+    send_hello(p, r, RPH_HELLO_REQ);
+    r->next_hello_ms = now + (r->up ? p->cfg.keepalive_ms : p->cfg.retry_ms);
+}
+
+/* PeerInfo named addr, caused by a Join of join_len bytes: punch toward it (and, as a sealed
+ * client, start the handshake). */
+static struct rph_remote *add_remote(struct rph_peer *p, const struct rph_addr *addr, uint64_t now,
+                                     size_t join_len)
 {
     struct rph_remote *r = rph_peer_find(p, addr);
     if (!r) r = alloc_remote(p, addr, now);
@@ -232,8 +301,8 @@ static struct rph_remote *add_remote(struct rph_peer *p, const struct rph_addr *
     } else {
         /* The server's punches open its NAT toward the client; in sealed mode the
          * client ignores them and the handshake does the rest. */
-        r->next_hello_ms = now + p->cfg.retry_ms;
-        send_hello(p, r, RPH_HELLO_REQ);
+        if (!r->up) r->punches_left = punch_budget(p, join_len, addr->family);
+        punch(p, r, now);
     }
     return r;
 }
@@ -360,22 +429,44 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
             if (e < 0) return e;
         }
         p->hp_last_ms = now;
-        return add_remote(p, &m->peer, now) ? 0 : RPH_E_FULL;
+        return add_remote(p, &m->peer, now, m->data_len) ? 0 : RPH_E_FULL;
     case RPH_PEER_INFO:
         if (server) {
             /* A sealed server punches only for a client's signed Join (SealedPeerInfo). */
             if (p->cfg.sealed) break;
             p->hp_last_ms = now;
-            return add_remote(p, &m->peer, now) ? 0 : RPH_E_FULL;
+            /* The Join named our session: it was this long. */
+            return add_remote(p, &m->peer, now, RPH_HEADER_LEN + p->cfg.session.len) ? 0
+                                                                                     : RPH_E_FULL;
         }
         if (p->state != RPH_STATE_JOINING) return 0; /* a duplicate answer to a retried Join */
         p->hp_last_ms = now;
         p->hp_pending = false;
         p->last_err = 0;
-        if (!add_remote(p, &m->peer, now)) return RPH_E_FULL;
+        if (!add_remote(p, &m->peer, now, 0)) return RPH_E_FULL;
         set_state(p, RPH_STATE_PUNCHING, 0);
         return 0;
     case RPH_HELLO_RESP:
+        return 0;
+    case RPH_HP_COOKIE:
+        /* Only an answer to our last request counts (a forged one cannot make us send more),
+         * and it is repeated at once with the cookie, outside the retry schedule. */
+        if (!p->cfg.sealed || !p->hp_echo_valid ||
+            memcmp(m->hpc.echo, p->hp_echo, RPH_COOKIE_ECHO_LEN) != 0)
+            break;
+        memcpy(p->hp_cookie, m->hpc.cookie, RPH_COOKIE_LEN);
+        p->has_hp_cookie = true;
+        p->hp_echo_valid = false;
+        p->stats.hp_cookies++;
+        /* The same signed request with the cookie added: one signature per attempt, so a
+         * recording of the first copy is a replay of the one holepuncherd accepts. */
+        memcpy(p->hp_req + RPH_OWNER_LEN, p->hp_cookie, RPH_COOKIE_LEN);
+        rph_put16(p->hp_req, RPH_OWNER_COOKIE_LEN);
+        if (server)
+            p->stats.registers_sent++;
+        else
+            p->stats.joins_sent++;
+        send_raw(p, &p->cfg.holepuncher, p->hp_req, RPH_OWNER_COOKIE_LEN);
         return 0;
     default:
         break;
@@ -441,10 +532,7 @@ static void sealed_tick(struct rph_peer *p, struct rph_remote *r, uint64_t now)
     struct seal_dgram d = seal_tick(p->seal, slot_of(p, r), r->up, now);
     if (d.len) send_raw(p, &r->addr, d.data, d.len);
     if (p->cfg.role == RPH_ROLE_SERVER && !r->up) {
-        if (now >= r->next_hello_ms) {
-            send_hello(p, r, RPH_HELLO_REQ); /* opens our NAT toward the client */
-            r->next_hello_ms = now + p->cfg.retry_ms;
-        }
+        if (now >= r->next_hello_ms) punch(p, r, now); /* opens our NAT toward the client */
     } else if (r->up && now >= r->next_hello_ms) {
         send_keepalive(p, r);
         r->next_hello_ms = now + p->cfg.keepalive_ms;
@@ -501,12 +589,10 @@ void rph_peer_tick(struct rph_peer *p, uint64_t now)
             if (client) client_rejoin(p, now);
             continue;
         }
-        if (p->cfg.sealed) {
+        if (p->cfg.sealed)
             sealed_tick(p, r, now);
-        } else if (now >= r->next_hello_ms) {
-            send_hello(p, r, RPH_HELLO_REQ);
-            r->next_hello_ms = now + (r->up ? p->cfg.keepalive_ms : p->cfg.retry_ms);
-        }
+        else if (now >= r->next_hello_ms)
+            punch(p, r, now);
     }
 }
 

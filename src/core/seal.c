@@ -113,7 +113,14 @@ int rph_key_from_base64(const char *text, uint8_t key[RPH_KEY_LEN])
 int rph_owner_encode(const struct rph_seal_keys *k, enum rph_type type, uint64_t wall_ms,
                      uint8_t *buf, size_t cap)
 {
+    return rph_owner_encode_cookie(k, type, wall_ms, NULL, buf, cap);
+}
+
+int rph_owner_encode_cookie(const struct rph_seal_keys *k, enum rph_type type, uint64_t wall_ms,
+                            const uint8_t *cookie, uint8_t *buf, size_t cap)
+{
     if (type != RPH_SEALED_REGISTER && type != RPH_SEALED_JOIN) return RPH_E_INVALID;
+    if (cap < (cookie ? RPH_OWNER_COOKIE_LEN : RPH_OWNER_LEN)) return RPH_E_NOSPACE;
     struct rph_msg m = {.type = type};
     memcpy(m.owner.pk, k->sign_pk, 32);
     m.owner.ts_ms = wall_ms;
@@ -121,13 +128,25 @@ int rph_owner_encode(const struct rph_seal_keys *k, enum rph_type type, uint64_t
     if (n < 0) return n;
     /* The signature covers header (length and type: Register and Join differ), key, time. */
     crypto_sign_detached(buf + RPH_OWNER_LEN - 64, NULL, buf, RPH_OWNER_LEN - 64, k->sign_sk);
-    return n;
+    if (!cookie) return n;
+    /* The cookie is not signed: the length field is signed as 108, so the holepuncher can
+     * pass the Join on without the cookie and the server still verifies it. */
+    memcpy(buf + RPH_OWNER_LEN, cookie, RPH_COOKIE_LEN);
+    buf[0] = (uint8_t)(RPH_OWNER_COOKIE_LEN >> 8);
+    buf[1] = (uint8_t)RPH_OWNER_COOKIE_LEN;
+    return RPH_OWNER_COOKIE_LEN;
 }
 
 int rph_owner_verify(const uint8_t *raw, const struct rph_msg *m, struct rph_session *session)
 {
     if (m->type != RPH_SEALED_REGISTER && m->type != RPH_SEALED_JOIN) return RPH_E_INVALID;
-    if (crypto_sign_verify_detached(m->owner.sig, raw, RPH_OWNER_LEN - 64, m->owner.pk) != 0)
+    /* Signed as the 108-byte form, with or without a cookie after the signature. */
+    uint8_t signed_part[RPH_OWNER_LEN - 64];
+    memcpy(signed_part, raw, sizeof signed_part);
+    signed_part[0] = (uint8_t)(RPH_OWNER_LEN >> 8);
+    signed_part[1] = (uint8_t)RPH_OWNER_LEN;
+    if (crypto_sign_verify_detached(m->owner.sig, signed_part, sizeof signed_part, m->owner.pk) !=
+        0)
         return RPH_E_AUTH;
     session->len = RPH_SESSION_MAX;
     crypto_generichash(session->id, RPH_SESSION_MAX, m->owner.pk, 32, NULL, 0);
@@ -331,6 +350,12 @@ int rph_owner_encode(const struct rph_seal_keys *k, enum rph_type type, uint64_t
                      uint8_t *buf, size_t cap)
 {
     (void)k, (void)type, (void)wall_ms, (void)buf, (void)cap;
+    return RPH_E_NOTSUP;
+}
+int rph_owner_encode_cookie(const struct rph_seal_keys *k, enum rph_type type, uint64_t wall_ms,
+                            const uint8_t *cookie, uint8_t *buf, size_t cap)
+{
+    (void)k, (void)type, (void)wall_ms, (void)cookie, (void)buf, (void)cap;
     return RPH_E_NOTSUP;
 }
 int rph_owner_verify(const uint8_t *raw, const struct rph_msg *m, struct rph_session *session)

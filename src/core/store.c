@@ -222,14 +222,28 @@ const struct rph_addr *rph_store_get(const struct rph_store *s, const struct rph
     return &sl->addr;
 }
 
+static void entry_of(const struct slot *sl, struct rph_store_entry *out)
+{
+    out->server = sl->addr;
+    out->sealed = (sl->used & SLOT_SEALED) != 0;
+    out->ts_s = sl->ts_s;
+}
+
 bool rph_store_find(const struct rph_store *s, const struct rph_session *id, uint64_t now_ms,
                     struct rph_store_entry *out)
 {
     const struct slot *sl = lookup(s, id);
     if (!sl || expired(sl, now_ms)) return false;
-    out->server = sl->addr;
-    out->sealed = (sl->used & SLOT_SEALED) != 0;
-    out->ts_s = sl->ts_s;
+    entry_of(sl, out);
+    return true;
+}
+
+bool rph_store_peek(const struct rph_store *s, const struct rph_session *id,
+                    struct rph_store_entry *out)
+{
+    const struct slot *sl = lookup(s, id);
+    if (!sl) return false;
+    entry_of(sl, out);
     return true;
 }
 
@@ -268,8 +282,9 @@ size_t rph_store_expire(struct rph_store *s, uint64_t now_ms, size_t budget, rph
         if (sl->used && expired(sl, now_ms)) {
             if (fn) {
                 struct rph_session id = sl->id;
-                struct rph_addr addr = sl->addr;
-                fn(ctx, &id, &addr);
+                struct rph_store_entry e;
+                entry_of(sl, &e);
+                fn(ctx, &id, &e);
             }
             remove_at(s, i);
             removed++;

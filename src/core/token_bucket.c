@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Token buckets keyed by source IP (port ignored: one host, one budget). The table is fixed;
-// a source that hashes onto a bucket held by another takes it over, so memory never grows
-// and a flood of spoofed sources only ever costs each other their budgets.
+// Token buckets keyed by source (an IPv4 address or an IPv6 /64; port ignored: one host, one
+// budget) in a fixed table. Sources that hash onto one bucket share it: nobody takes a bucket
+// over with a fresh burst, so interleaving any number of other sources never raises a
+// source's rate above the configured one (it can only lower it, failing closed).
 #include "token_bucket.h"
 
 #include <string.h>
@@ -18,29 +19,33 @@ void tb_init(struct token_bucket *tb, uint32_t per_s, uint32_t burst)
         tb->seed = (uint64_t)(uintptr_t)tb;
 }
 
+uint64_t tb_source_hash(uint64_t seed, const struct rph_addr *from)
+{
+    /* An IPv6 host is given a /64; limiting single addresses would give it 2^64 budgets. */
+    size_t n = from->family == 4 ? 4 : 8;
+    uint64_t h = (seed ^ 1469598103934665603ull) + from->family;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ from->ip[i]) * 1099511628211ull;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 32);
+}
+
+uint32_t tb_index(const struct token_bucket *tb, const struct rph_addr *from)
+{
+    return (uint32_t)(tb_source_hash(tb->seed, from) & (TB_BUCKETS - 1));
+}
+
 bool tb_take(struct token_bucket *tb, const struct rph_addr *from, uint64_t now_ms)
 {
     if (tb->per_s == 0) return true;
-    size_t n = from->family == 4 ? 4 : 16;
-    uint64_t h = tb->seed ^ 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ from->ip[i]) * 1099511628211ull;
-    struct tb_bucket *b = &tb->b[(h ^ (h >> 29)) & (TB_BUCKETS - 1)];
-    if (b->family != from->family || memcmp(b->ip, from->ip, n) != 0) {
-        memset(b, 0, sizeof *b);
-        b->family = from->family;
-        memcpy(b->ip, from->ip, n);
-        b->tokens_milli = tb->burst * 1000u;
-        b->last_ms = now_ms;
+    struct tb_bucket *b = &tb->b[tb_index(tb, from)];
+    if (now_ms > b->last_ms) {
+        uint64_t earned = (now_ms - b->last_ms) * tb->per_s; /* milli-tokens */
+        b->debt_milli = earned >= b->debt_milli ? 0 : b->debt_milli - earned;
     }
-    uint64_t refill = (now_ms - b->last_ms) * tb->per_s; /* milli-tokens */
-    uint64_t t = b->tokens_milli + refill;
-    if (t > tb->burst * 1000ull) t = tb->burst * 1000ull;
-    b->last_ms = now_ms;
-    if (t < 1000) {
-        b->tokens_milli = (uint32_t)t;
-        return false;
-    }
-    b->tokens_milli = (uint32_t)(t - 1000);
+    b->last_ms = now_ms > b->last_ms ? now_ms : b->last_ms;
+    if (b->debt_milli + 1000 > (uint64_t)tb->burst * 1000u) return false;
+    b->debt_milli += 1000;
     return true;
 }

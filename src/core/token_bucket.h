@@ -8,12 +8,11 @@
 
 #include "ruphin/addr.h"
 
-#define TB_BUCKETS 4096
+#define TB_BUCKETS 8192
 
+/* Zeroed is full: debt is what the bucket's sources have taken and not yet earned back. */
 struct tb_bucket {
-    uint8_t ip[16];
-    uint8_t family;
-    uint32_t tokens_milli; /* tokens * 1000 */
+    uint64_t debt_milli; /* tokens * 1000 */
     uint64_t last_ms;
 };
 
@@ -24,7 +23,12 @@ struct token_bucket {
 };
 
 void tb_init(struct token_bucket *tb, uint32_t per_s, uint32_t burst);
-/* Takes one token for from's IP address; false when it has none left. */
+/* Takes one token for from's source (its IPv4 address, or its IPv6 /64); false when the
+ * bucket it maps to has none left. */
 bool tb_take(struct token_bucket *tb, const struct rph_addr *from, uint64_t now_ms);
+/* The bucket index from maps to (for tests). */
+uint32_t tb_index(const struct token_bucket *tb, const struct rph_addr *from);
+/* The key that stands for from's source: an IPv4 address, or an IPv6 /64, hashed with seed. */
+uint64_t tb_source_hash(uint64_t seed, const struct rph_addr *from);
 
 #endif

@@ -28,10 +28,17 @@ static int decode_sealed(const uint8_t *buf, size_t len, struct rph_msg *out)
     switch (out->type) {
     case RPH_SEALED_REGISTER:
     case RPH_SEALED_JOIN:
-        if (len != RPH_OWNER_LEN) return RPH_E_SIZE;
+        if (len != RPH_OWNER_LEN && len != RPH_OWNER_COOKIE_LEN) return RPH_E_SIZE;
         memcpy(out->owner.pk, b, 32);
         out->owner.ts_ms = get64(b + 32);
         memcpy(out->owner.sig, b + 40, 64);
+        out->owner.has_cookie = len == RPH_OWNER_COOKIE_LEN;
+        if (out->owner.has_cookie) memcpy(out->owner.cookie, buf + RPH_OWNER_LEN, RPH_COOKIE_LEN);
+        return 0;
+    case RPH_HP_COOKIE:
+        if (len != RPH_HP_COOKIE_LEN) return RPH_E_SIZE;
+        memcpy(out->hpc.echo, b, RPH_COOKIE_ECHO_LEN);
+        memcpy(out->hpc.cookie, b + RPH_COOKIE_ECHO_LEN, RPH_COOKIE_LEN);
         return 0;
     case RPH_HANDSHAKE_INIT:
         if (len != RPH_HS_INIT_LEN) return RPH_E_SIZE;
@@ -164,7 +171,10 @@ int rph_wire_encode(const struct rph_msg *m, uint8_t *buf, size_t cap)
         break;
     case RPH_SEALED_REGISTER:
     case RPH_SEALED_JOIN:
-        body = RPH_OWNER_LEN - RPH_HEADER_LEN;
+        body = (m->owner.has_cookie ? RPH_OWNER_COOKIE_LEN : RPH_OWNER_LEN) - RPH_HEADER_LEN;
+        break;
+    case RPH_HP_COOKIE:
+        body = RPH_HP_COOKIE_LEN - RPH_HEADER_LEN;
         break;
     case RPH_HANDSHAKE_INIT:
         body = RPH_HS_INIT_LEN - RPH_HEADER_LEN;
@@ -213,6 +223,11 @@ int rph_wire_encode(const struct rph_msg *m, uint8_t *buf, size_t cap)
         memcpy(p, m->owner.pk, 32);
         put64(p + 32, m->owner.ts_ms);
         memcpy(p + 40, m->owner.sig, 64);
+        if (m->owner.has_cookie) memcpy(p + 104, m->owner.cookie, RPH_COOKIE_LEN);
+        break;
+    case RPH_HP_COOKIE:
+        memcpy(p, m->hpc.echo, RPH_COOKIE_ECHO_LEN);
+        memcpy(p + RPH_COOKIE_ECHO_LEN, m->hpc.cookie, RPH_COOKIE_LEN);
         break;
     case RPH_HANDSHAKE_INIT:
         rph_put32(p, m->hs.sender);
@@ -280,6 +295,7 @@ const char *rph_type_name(int type)
         "Transport",
         "SealedPeerInfo",
     };
+    if (type == RPH_HP_COOKIE) return "HpCookie";
     if (type < 1 || type > 15) return "Unknown";
     return names[type];
 }

@@ -7,8 +7,13 @@
 
 #include "ruphin/error.h"
 
-static const char *const allowed_keys[] = {"listen",    "session_ttl",           "max_sessions",
-                                           "log_level", "rate_limit_per_source", "rate_limit_burst",
+static const char *const allowed_keys[] = {"listen",
+                                           "session_ttl",
+                                           "max_sessions",
+                                           "log_level",
+                                           "rate_limit_per_source",
+                                           "rate_limit_burst",
+                                           "max_sessions_per_source",
                                            NULL};
 
 static int parse_listen(const cJSON *root, struct hpd_config *out, struct errmsg *err)
@@ -60,6 +65,7 @@ int hpd_config_parse(const cJSON *root, struct hpd_config *out, struct errmsg *e
     c.max_sessions = HPD_MAX_SESSIONS_DEFAULT;
     c.rate_per_s = 20;
     c.rate_burst = 40;
+    c.max_sessions_per_source = HPD_PER_SOURCE_DEFAULT;
     c.log_level = LOG_LVL_INFO;
 
     if (!cJSON_IsObject(root))
@@ -86,6 +92,10 @@ int hpd_config_parse(const cJSON *root, struct hpd_config *out, struct errmsg *e
             err, -EINVAL,
             "\"rate_limit_burst\" (%u) must be at least \"rate_limit_per_source\" (%u)",
             c.rate_burst, c.rate_per_s);
+
+    r = cfg_get_int(root, "max_sessions_per_source", 0, HPD_MAX_SESSIONS_MAX, &v, err);
+    if (r < 0) return r;
+    if (r == 0) c.max_sessions_per_source = (uint32_t)v;
 
     r = cfg_get_log_level(root, "log_level", &c.log_level, err);
     if (r < 0) return r;

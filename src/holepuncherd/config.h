@@ -22,6 +22,7 @@
 #define HPD_MAX_SESSIONS_MIN 1
 #define HPD_MAX_SESSIONS_MAX 10000000
 #define HPD_MAX_SESSIONS_DEFAULT 100000
+#define HPD_PER_SOURCE_DEFAULT 32
 
 struct hpd_config {
     struct rph_addr listen[HPD_MAX_LISTEN];
@@ -31,6 +32,7 @@ struct hpd_config {
     enum log_level log_level;
     uint32_t rate_per_s; /* Register/Join per source IP per second; 0: no limit */
     uint32_t rate_burst;
+    uint32_t max_sessions_per_source; /* per IPv4 address or IPv6 /64; 0: no limit */
 };
 
 /* Fills out from a parsed config object (no I/O: the listen addresses are numeric); 0, or

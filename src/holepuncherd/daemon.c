@@ -40,6 +40,7 @@ static void core_config(const struct hpd_config *cfg, struct rph_holepuncher_con
     hc->max_sessions = cfg->max_sessions;
     hc->rate_per_s = cfg->rate_per_s;
     hc->rate_burst = cfg->rate_burst;
+    hc->max_sessions_per_source = cfg->max_sessions_per_source;
     /* LocalInterrupt is the crate's test hook; a daemon must not stop on a datagram. */
     hc->allow_local_interrupt = false;
 }
@@ -81,6 +82,7 @@ int hpd_daemon_reload(struct hpd_daemon *d)
     core_config(&nc, &hc);
     rph_holepuncher_reconfigure(d->hp, &hc);
     d->elog.max_sessions = nc.max_sessions;
+    d->elog.max_sessions_per_source = nc.max_sessions_per_source;
     if (!hpd_config_same_listen(&d->cfg, &nc)) {
         char cur[HPD_MAX_LISTEN * (RPH_ADDR_STRLEN + 1)];
         listen_text(&d->cfg, cur, sizeof cur);
@@ -88,12 +90,13 @@ int hpd_daemon_reload(struct hpd_daemon *d)
     }
     d->cfg.session_ttl_s = nc.session_ttl_s;
     d->cfg.max_sessions = nc.max_sessions;
+    d->cfg.max_sessions_per_source = nc.max_sessions_per_source;
     d->cfg.log_level = nc.log_level;
     size_t count = rph_holepuncher_session_count(d->hp);
-    log_info("reloaded config %s: session_ttl %u s, max_sessions %zu, log_level %s "
-             "(sessions kept: %zu)",
-             d->config_path, nc.session_ttl_s, nc.max_sessions, log_level_name(nc.log_level),
-             count);
+    log_info("reloaded config %s: session_ttl %u s, max_sessions %zu, max_sessions_per_source %u, "
+             "log_level %s (sessions kept: %zu)",
+             d->config_path, nc.session_ttl_s, nc.max_sessions, nc.max_sessions_per_source,
+             log_level_name(nc.log_level), count);
     if (count > nc.max_sessions)
         log_warn("reload: %zu sessions exceed max_sessions %zu; new sessions are refused until "
                  "enough expire",
@@ -143,6 +146,7 @@ int hpd_daemon_new(const char *config_path, const struct hpd_config *cfg, struct
     d->config_path = strdup(config_path);
     if (!d->config_path) goto nomem;
     hpd_event_log_init(&d->elog, cfg->max_sessions);
+    d->elog.max_sessions_per_source = cfg->max_sessions_per_source;
     d->base = event_base_new();
     if (!d->base) {
         errmsg_set(msg, "cannot create the libevent base");
@@ -182,14 +186,20 @@ fail:
 static void log_stats(const struct hpd_daemon *d, const char *why)
 {
     const struct rph_holepuncher_stats *s = rph_holepuncher_stats(d->hp);
-    log_info("%s: %zu sessions; received %llu, sent %llu, registers %llu, joins %llu, hellos %llu, "
-             "peerinfos_sent %llu, not_found %llu, refused_full %llu, malformed %llu, "
-             "unexpected %llu, expired %llu",
+    /* registers and joins count sealed ones too (the part in parentheses). */
+    log_info("%s: %zu sessions; received %llu, sent %llu, registers %llu (sealed %llu), joins %llu "
+             "(sealed %llu), hellos %llu, peerinfos_sent %llu, not_found %llu, refused_full %llu, "
+             "refused_per_source %llu, cookies_sent %llu, rate_limited %llu, stale %llu, "
+             "bad_signature %llu, malformed %llu, unexpected %llu, expired %llu",
              why, rph_holepuncher_session_count(d->hp), (unsigned long long)s->received,
-             (unsigned long long)s->sent, (unsigned long long)s->registers,
-             (unsigned long long)s->joins, (unsigned long long)s->hellos,
-             (unsigned long long)s->peerinfos_sent, (unsigned long long)s->not_found,
-             (unsigned long long)s->refused_full, (unsigned long long)s->malformed,
+             (unsigned long long)s->sent, (unsigned long long)(s->registers + s->sealed_registers),
+             (unsigned long long)s->sealed_registers,
+             (unsigned long long)(s->joins + s->sealed_joins), (unsigned long long)s->sealed_joins,
+             (unsigned long long)s->hellos, (unsigned long long)s->peerinfos_sent,
+             (unsigned long long)s->not_found, (unsigned long long)s->refused_full,
+             (unsigned long long)s->refused_per_source, (unsigned long long)s->cookies_sent,
+             (unsigned long long)s->rate_limited, (unsigned long long)s->stale,
+             (unsigned long long)s->bad_signature, (unsigned long long)s->malformed,
              (unsigned long long)s->unexpected, (unsigned long long)s->expired);
 }
 

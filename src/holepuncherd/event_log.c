@@ -2,6 +2,8 @@
 // Log lines for holepuncher events (registered, moved, joined, expired, refused, dropped).
 #include "event_log.h"
 
+#include <stdio.h>
+
 #include "log.h"
 #include "ruphin/clock.h"
 #include "ruphin/error.h"
@@ -13,6 +15,33 @@ void hpd_event_log_init(struct hpd_event_log *el, size_t max_sessions)
     log_limit_init(&el->refused, 1000);
     log_limit_init(&el->dropped, 1000);
     log_limit_init(&el->denied, 1000);
+    for (size_t i = 0; i < HPD_N_LINES; i++)
+        log_limit_init_burst(&el->session[i], 1000, HPD_SESSION_LINES_PER_S);
+}
+
+static const char *const line_what[HPD_N_LINES] = {[HPD_LINE_REGISTERED] = "session registered",
+                                                   [HPD_LINE_REFRESHED] = "session refreshed",
+                                                   [HPD_LINE_MOVED] = "session moved",
+                                                   [HPD_LINE_JOINED] = "session joined",
+                                                   [HPD_LINE_NOT_FOUND] = "session not found",
+                                                   [HPD_LINE_EXPIRED] = "session expired",
+                                                   [HPD_LINE_COOKIE] = "cookie sent"};
+
+static const enum log_level line_level[HPD_N_LINES] = {
+    [HPD_LINE_REGISTERED] = LOG_LVL_INFO, [HPD_LINE_REFRESHED] = LOG_LVL_DEBUG,
+    [HPD_LINE_MOVED] = LOG_LVL_WARN,      [HPD_LINE_JOINED] = LOG_LVL_INFO,
+    [HPD_LINE_NOT_FOUND] = LOG_LVL_INFO,  [HPD_LINE_EXPIRED] = LOG_LVL_INFO,
+    [HPD_LINE_COOKIE] = LOG_LVL_DEBUG};
+
+/* Whether this event gets its own line; a line first reports the ones held back before it. */
+static bool line_ok(struct hpd_event_log *el, enum hpd_session_line k)
+{
+    uint64_t more;
+    if (!log_limit_take(&el->session[k], rph_now_ms(), &more)) return false;
+    if (more)
+        log_msg(line_level[k], "%llu similar suppressed (%s)", (unsigned long long)more,
+                line_what[k]);
+    return true;
 }
 
 static const char *addr_text(const struct rph_addr *a, char *buf, size_t cap)
@@ -28,6 +57,7 @@ static enum log_level event_level(enum rph_hp_event_type type)
     switch (type) {
     case RPH_HP_REFRESHED:
     case RPH_HP_DROPPED:
+    case RPH_HP_COOKIE_SENT:
         return LOG_LVL_DEBUG;
     case RPH_HP_MOVED:
     case RPH_HP_REFUSED_FULL:
@@ -38,33 +68,49 @@ static enum log_level event_level(enum rph_hp_event_type type)
     }
 }
 
+static const char *refusal_text(const struct hpd_event_log *el, int err, char *buf, size_t cap)
+{
+    if (err == RPH_E_UNEXPECTED) return "plaintext message for a sealed session";
+    if (err == RPH_E_FULL) {
+        snprintf(buf, cap, "too many sessions from this source (max_sessions_per_source %u)",
+                 el->max_sessions_per_source);
+        return buf;
+    }
+    return rph_strerror(err);
+}
+
 void hpd_event_log_cb(void *ctx, const struct rph_hp_event *ev)
 {
     struct hpd_event_log *el = ctx;
     char sess[HPD_SESSION_TEXT_MAX] = "(none)";
-    char from[RPH_ADDR_STRLEN], server[RPH_ADDR_STRLEN];
+    char from[RPH_ADDR_STRLEN], server[RPH_ADDR_STRLEN], why[96];
     uint64_t more;
 
     if ((int)log_get_level() < (int)event_level(ev->type)) return;
     if (ev->session) hpd_session_text(ev->session, sess, sizeof sess);
     switch (ev->type) {
     case RPH_HP_REGISTERED:
+        if (!line_ok(el, HPD_LINE_REGISTERED)) break;
         log_info("session %s registered by %s", sess, addr_text(ev->from, from, sizeof from));
         break;
     case RPH_HP_REFRESHED:
+        if (!line_ok(el, HPD_LINE_REFRESHED)) break;
         log_debug("session %s refreshed by %s", sess, addr_text(ev->from, from, sizeof from));
         break;
     case RPH_HP_MOVED:
         /* Anyone who knows the ID can take a session over (as in the crate): worth a warning. */
+        if (!line_ok(el, HPD_LINE_MOVED)) break;
         log_warn("session %s moved from %s to %s", sess,
                  addr_text(ev->server, server, sizeof server),
                  addr_text(ev->from, from, sizeof from));
         break;
     case RPH_HP_JOINED:
+        if (!line_ok(el, HPD_LINE_JOINED)) break;
         log_info("session %s joined by %s, server %s", sess, addr_text(ev->from, from, sizeof from),
                  addr_text(ev->server, server, sizeof server));
         break;
     case RPH_HP_NOT_FOUND:
+        if (!line_ok(el, HPD_LINE_NOT_FOUND)) break;
         log_info("session %s not found, join from %s", sess,
                  addr_text(ev->from, from, sizeof from));
         break;
@@ -81,6 +127,7 @@ void hpd_event_log_cb(void *ctx, const struct rph_hp_event *ev)
         }
         break;
     case RPH_HP_EXPIRED:
+        if (!line_ok(el, HPD_LINE_EXPIRED)) break;
         log_info("session %s expired, server was %s", sess,
                  addr_text(ev->server, server, sizeof server));
         break;
@@ -89,9 +136,13 @@ void hpd_event_log_cb(void *ctx, const struct rph_hp_event *ev)
         if (log_limit_take(&el->denied, rph_now_ms(), &more))
             log_warn("refused a request from %s%s%s: %s%s", addr_text(ev->from, from, sizeof from),
                      ev->session ? " for session " : "", ev->session ? sess : "",
-                     ev->err == RPH_E_UNEXPECTED ? "plaintext message for a sealed session"
-                                                 : rph_strerror(ev->err),
+                     refusal_text(el, ev->err, why, sizeof why),
                      more ? " (and more since the last line)" : "");
+        break;
+    case RPH_HP_COOKIE_SENT:
+        if (line_ok(el, HPD_LINE_COOKIE))
+            log_debug("sent a cookie to %s (sealed request without a valid one)",
+                      addr_text(ev->from, from, sizeof from));
         break;
     case RPH_HP_DROPPED:
         if (log_limit_take(&el->dropped, rph_now_ms(), &more)) {
@@ -115,6 +166,12 @@ void hpd_event_log_flush(struct hpd_event_log *el, uint64_t now_ms)
                  el->max_sessions);
     n = log_limit_flush(&el->denied, now_ms);
     if (n) log_warn("%llu more requests refused", (unsigned long long)n);
+    for (size_t k = 0; k < HPD_N_LINES; k++) {
+        n = log_limit_flush(&el->session[k], now_ms);
+        if (n && log_get_level() >= line_level[k])
+            log_msg(line_level[k], "%llu similar suppressed (%s)", (unsigned long long)n,
+                    line_what[k]);
+    }
     n = log_limit_flush(&el->dropped, now_ms);
     if (n && log_get_level() >= LOG_LVL_DEBUG)
         log_debug("%llu more datagrams dropped", (unsigned long long)n);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Turns the holepuncher's events into log lines: one line per event, with the events a
-// stranger can cause at will (refusals, garbage) limited to a line per second.
+// Turns the holepuncher's events into log lines: one line per event, with every event a
+// stranger can cause at will limited to a few lines a second and a count of the rest.
 #ifndef HOLEPUNCHERD_EVENT_LOG_H
 #define HOLEPUNCHERD_EVENT_LOG_H
 
@@ -10,11 +10,28 @@
 #include "log_limit.h"
 #include "ruphin/holepuncher.h"
 
+/* Session events a stranger can cause at will, each throttled on its own. */
+enum hpd_session_line {
+    HPD_LINE_REGISTERED,
+    HPD_LINE_REFRESHED,
+    HPD_LINE_MOVED,
+    HPD_LINE_JOINED,
+    HPD_LINE_NOT_FOUND,
+    HPD_LINE_EXPIRED,
+    HPD_LINE_COOKIE,
+    HPD_N_LINES
+};
+
+/* Lines a second of each session event before "N similar suppressed". */
+#define HPD_SESSION_LINES_PER_S 10
+
 struct hpd_event_log {
-    size_t max_sessions; /* named in the "table full" line */
+    size_t max_sessions;              /* named in the "table full" line */
+    uint32_t max_sessions_per_source; /* named in the per-source refusal */
     struct log_limit refused;
     struct log_limit dropped;
     struct log_limit denied; /* well-formed requests refused (bad signature, stale, rate) */
+    struct log_limit session[HPD_N_LINES];
 };
 
 void hpd_event_log_init(struct hpd_event_log *el, size_t max_sessions);

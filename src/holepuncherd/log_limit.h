@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// At most one log line per interval for events a peer can trigger at will; the rest are counted
-// and reported with the next line.
+// At most a few log lines per interval for events a peer can trigger at will; the rest are
+// counted and reported with the next line or by a periodic flush.
 #ifndef HOLEPUNCHERD_LOG_LIMIT_H
 #define HOLEPUNCHERD_LOG_LIMIT_H
 
@@ -9,12 +9,17 @@
 
 struct log_limit {
     uint32_t interval_ms;
+    uint32_t burst; /* lines allowed per interval */
+    uint32_t used;  /* lines written in the current interval */
     bool started;
-    uint64_t last_ms;    /* when the last line was allowed */
-    uint64_t suppressed; /* events since that line that got no line of their own */
+    uint64_t last_ms;    /* when the current interval began */
+    uint64_t suppressed; /* events since then that got no line of their own */
 };
 
+/* One line per interval. */
 void log_limit_init(struct log_limit *ll, uint32_t interval_ms);
+/* burst lines per interval. */
+void log_limit_init_burst(struct log_limit *ll, uint32_t interval_ms, uint32_t burst);
 /* true: log this event now, mentioning *suppressed others that came before it;
  * false: it was counted. */
 bool log_limit_take(struct log_limit *ll, uint64_t now_ms, uint64_t *suppressed);

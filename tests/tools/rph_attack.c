@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attack_holepuncher.h"
 #include "ruphin/seal.h"
 #include "ruphin/wire.h"
 
@@ -664,6 +665,8 @@ static int cmd_hp(const struct opts *o)
         } else {
             n = forge_owner(dg, md[0] == 'r' ? RPH_SEALED_REGISTER : RPH_SEALED_JOIN, m.owner.pk);
         }
+        /* Sealed requests need holepuncherd's cookie first, as a peer gets it. */
+        n = hpx_with_cookie(fd, dg, n);
     } else if (strcmp(md, "hello") == 0) {
         struct rph_msg m = {.type = RPH_HELLO_REQ};
         n = (size_t)rph_wire_encode(&m, dg, sizeof dg);
@@ -723,6 +726,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (sodium_init() < 0 || rph_seal_init() < 0) die("%s", "libsodium init failed");
+    if (strcmp(argv[1], "hpx") == 0) return cmd_hpx(argc, argv); /* its own options */
     static const struct option lo[] = {{"id", required_argument, NULL, 'I'}, {0, 0, 0, 0}};
     struct opts o = {0};
     int c;
