@@ -5,6 +5,7 @@
 // to agree on which one runs.
 #include "ruphin/aead.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
