@@ -422,6 +422,21 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
             errmsg_set(err, "sealing: deriving the session's keys: %s", rph_strerror(r));
             goto fail;
         }
+        /* Tests only (ruphin-tund(8)): rekey every few seconds, to attack many rekeys. */
+        const char *rekey = getenv("RUPHIN_TEST_REKEY_MS");
+        if (rekey) {
+            char *end;
+            long v = strtol(rekey, &end, 10);
+            if (!*rekey || *end || v < 500 || v > 3600000) {
+                errmsg_set(err,
+                           "RUPHIN_TEST_REKEY_MS=\"%s\": not a number of ms from 500 to 3600000",
+                           rekey);
+                r = -EINVAL;
+                goto fail;
+            }
+            pc.rekey_ms = (uint32_t)v;
+            log_warn("RUPHIN_TEST_REKEY_MS: rekeying every %ld ms (a test setting)", v);
+        }
     }
     struct rph_ev_peer_options opt = {
         .sndbuf = 4 << 20, .rcvbuf = 4 << 20, .gro = t->tun.offload, .on_flush = on_flush};

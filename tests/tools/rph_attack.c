@@ -11,6 +11,8 @@
 //       garbage-transport, bad-index, flood, empty (toward a peer); peerinfo (naming
 //       IP:PORT..+K-1), hp-join (toward a holepuncher). Prints "sent=N" and what the victim should
 //       count.
+//   rph_attack hs replay|member ...
+//       Attacks on the sealed handshake: tests/tools/attack_handshake.c.
 //   rph_attack sid -f FILE
 //       Prints the 20-byte wire session ID (hex) of a captured SealedRegister/SealedJoin.
 //   rph_attack hp -a IP:PORT -m MODE [--id HEX] [-f FILE] [-n N] [-r PPS] [-w SEC] [-x EXPECT]
@@ -38,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attack_handshake.h"
 #include "ruphin/noise.h"
 #include "ruphin/seal.h"
 #include "ruphin/wire.h"
@@ -736,6 +739,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (sodium_init() < 0 || rph_seal_init() < 0) die("%s", "libsodium init failed");
+    if (strcmp(argv[1], "hs") == 0) return rph_attack_handshake(argc - 1, argv + 1);
     static const struct option lo[] = {{"id", required_argument, NULL, 'I'}, {0, 0, 0, 0}};
     struct opts o = {0};
     int c;
