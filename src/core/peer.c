@@ -330,6 +330,12 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
          * under them (the initiator switches to them when that arrives). */
         r = remote_for(p, &ev, from, now);
         if ((e = seal_adopt(p->seal, &ev, r ? slot_of(p, r) : SEAL_NO_SLOT)) < 0) return e;
+        /* A node back from a new address had a placeholder there (its SealedPeerInfo): gone. */
+        for (size_t i = 0; i < p->n_slots; i++) {
+            struct rph_remote *o = &p->remotes[i];
+            if (o != r && o->in_use && !o->up && !o->has_node_pk && rph_addr_equal(&o->addr, from))
+                drop_remote(p, o);
+        }
         set_node(r, ev.node_pk);
         move_endpoint(p, r, from);
         remote_alive(p, r, true, now);
