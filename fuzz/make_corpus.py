@@ -378,10 +378,10 @@ def aead():
 
 
 def noise():
-    """cfg (bit 0 XX, bits 1-2 the message replaced, bits 3-4 the mode), payload length, then
+    """cfg (bit 0 XX, bits 1-2 the message replaced, bits 3-4 the mode, bit 5 XXpsk0), payload length, then
     the mode's bytes (see fuzz_noise.c); what is left is a transport message."""
     s = {}
-    for pat, pname, n in ((0, "ik", 2), (1, "xx", 3)):
+    for pat, pname, n in ((0, "ik", 2), (1, "xx", 3), (0x20, "xx0", 3)):
         for k in range(n):
             base = f"{pname}-msg{k + 1}"
             s[base + "-raw"] = bytes([pat | k << 1 | 0 << 3, 16]) + filler(96 + 16, 0x31)
