@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Fuzzes the Noise handshakes: any bytes in place of each message of IKpsk2 and XXpsk3, to the
+// Fuzzes the Noise handshakes: any bytes in place of each message of IKpsk2, XXpsk3, XXpsk0, to the
 // responder and the initiator. A refused message changes nothing; only a genuine one is taken.
 #include <stdint.h>
 #include <string.h>
@@ -88,7 +88,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fz f = {data, size};
     uint8_t cfg = fz_u8(&f);
-    enum rph_noise_pattern pat = (cfg & 1) ? RPH_NOISE_XXPSK3 : RPH_NOISE_IKPSK2;
+    enum rph_noise_pattern pat = (cfg & 0x20) ? RPH_NOISE_XXPSK0
+                                 : (cfg & 1)  ? RPH_NOISE_XXPSK3
+                                              : RPH_NOISE_IKPSK2;
     int n_msgs = pat == RPH_NOISE_IKPSK2 ? 2 : 3;
     int k = ((cfg >> 1) & 3) % n_msgs; /* the message the input replaces */
     enum mode mode = (enum mode)((cfg >> 3) & 3);
@@ -145,7 +147,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                  * static key). The reader then knows who the stranger claims to be, but the
                  * genuine writer cannot go on with the reader. */
                 FZ_CHECK(j < n_msgs - 1);
-                FZ_CHECK(pat == RPH_NOISE_XXPSK3 || j == 0);
+                FZ_CHECK(pat != RPH_NOISE_IKPSK2 || j == 0);
+                /* psk0: every message is under the PSK already, so only a stranger that holds
+                 * it (a member with keys of its own) gets one in; no changed bytes do. */
+                if (pat == RPH_NOISE_XXPSK0) FZ_CHECK(mode == M_STRANGER);
                 FZ_CHECK((rph_noise_remote_static(r) != NULL) ==
                          (pat == RPH_NOISE_IKPSK2 || j == 1));
                 int n2 = rph_noise_write_message(r, NULL, 0, x, sizeof x);

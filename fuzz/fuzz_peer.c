@@ -9,6 +9,7 @@
 #include "ruphin/clock.h"
 #include "ruphin/error.h"
 #include "ruphin/holepuncher.h"
+#include "ruphin/noise.h"
 #include "ruphin/peer.h"
 #include "ruphin/seal.h"
 #include "ruphin/wire.h"
@@ -77,9 +78,9 @@ struct node {
     struct rph_peer *peer;
     int key;
     unsigned roams;
-    struct hset taken;    /* datagrams this node's rph_peer_input returned 0 for */
-    uint8_t sender_id[8]; /* a sealed client's, read off its HandshakeInit */
-    bool has_id;
+    struct hset taken;   /* datagrams this node's rph_peer_input returned 0 for */
+    uint8_t node_sk[32]; /* sealed: its node key, one per node */
+    uint8_t node_pk[32];
 };
 
 /* A payload the harness sent through a sealed peer: "FZ", sender, sequence number. */
@@ -173,8 +174,10 @@ static bool type_allowed(bool sealed, bool server, enum rph_type t)
 {
     if (sealed && server)
         return t == RPH_HELLO_REQ || t == RPH_SEALED_REGISTER || t == RPH_HANDSHAKE_RESP ||
+               t == RPH_COOKIE_REPLY || t == RPH_TRANSPORT;
+    if (sealed)
+        return t == RPH_SEALED_JOIN || t == RPH_HANDSHAKE_INIT || t == RPH_HANDSHAKE_FINISH ||
                t == RPH_TRANSPORT;
-    if (sealed) return t == RPH_SEALED_JOIN || t == RPH_HANDSHAKE_INIT || t == RPH_TRANSPORT;
     return t == (server ? RPH_REGISTER : RPH_JOIN) || t == RPH_DATA || t == RPH_HELLO_REQ ||
            t == RPH_HELLO_RESP;
 }
@@ -188,10 +191,6 @@ static void peer_send(void *ctx, const struct rph_addr *to, const uint8_t *buf, 
     struct rph_msg m;
     FZ_CHECK(rph_wire_decode(buf, len, &m) == 0);
     FZ_CHECK(type_allowed(r->sealed, n->idx == SRV, m.type));
-    if (m.type == RPH_HANDSHAKE_INIT) {
-        memcpy(n->sender_id, m.hs.sender_id, 8);
-        n->has_id = true;
-    }
     if (!hset_add(&r->genuine, tagged(buf, len, n->idx))) r->full = true;
     enqueue(r, &n->addr, to, buf, len);
 }
@@ -242,6 +241,10 @@ static bool make_peer(struct run *r, int idx, uint8_t flags)
     if (r->sealed) {
         c.sealed = true;
         c.seal = keys[n->key];
+        memset(n->node_sk, 0, 32);
+        n->node_sk[1] = (uint8_t)(0x40 + idx); /* byte 0 is clamped: not there */
+        memcpy(c.node_sk, n->node_sk, 32);
+        FZ_CHECK(rph_noise_public_key(n->node_pk, n->node_sk) == 0);
     } else if (n->key) {
         rph_session_set(&c.session, "elsewhere", 9);
     }
@@ -347,12 +350,12 @@ static struct node *pick_peer(struct run *r, uint8_t b)
     return n->peer ? n : NULL;
 }
 
-/* The client a server's slot has keys for: the one whose HandshakeInit named its ID. */
+/* The client a server's slot has keys for: the one whose node key its handshake proved. */
 static int slot_owner(struct run *r, const struct rph_remote *rem)
 {
-    if (!rem->has_id) return -1;
+    if (!rem->has_node_pk) return -1;
     for (int i = CLI1; i < N_NODES; i++)
-        if (r->nodes[i].has_id && memcmp(r->nodes[i].sender_id, rem->sender_id, 8) == 0) return i;
+        if (r->nodes[i].present && memcmp(r->nodes[i].node_pk, rem->node_pk, 32) == 0) return i;
     return -1;
 }
 

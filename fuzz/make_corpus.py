@@ -37,8 +37,11 @@ def filler(n, start):
 # The sealed messages of docs/PROTOCOL.md, with placeholder keys, MACs and signatures.
 SEALED_REGISTER = msg(10, filler(32, 0x10) + struct.pack(">Q", 1764000000123) + filler(64, 0x80))
 SEALED_JOIN = msg(11, filler(32, 0x10) + struct.pack(">Q", 1764000000456) + filler(64, 0x90))
-HS_INIT = msg(12, struct.pack(">I", 0x12340FA1) + b"client1\x00" + filler(32, 0x20) + filler(16, 0xA0))
-HS_RESP = msg(13, struct.pack(">II", 0x56780003, 0x12340FA1) + filler(32, 0x40) + filler(16, 0xB0))
+HS_INIT = msg(16, struct.pack(">I", 0x12340FA1) + filler(32, 0x20) + filler(16, 0xA0) + bytes(16))
+HS_INIT_MAC2 = msg(16, struct.pack(">I", 0x12340FA1) + filler(32, 0x20) + filler(16, 0xA0) + filler(16, 0xE0))
+HS_RESP = msg(17, struct.pack(">II", 0x56780003, 0x12340FA1) + filler(32, 0x40) + filler(48, 0x60) + filler(16, 0xB0))
+HS_FINISH = msg(18, struct.pack(">I", 0x56780003) + filler(48, 0x70) + filler(28, 0x90))
+COOKIE_REPLY = msg(19, struct.pack(">I", 0x12340FA1) + filler(24, 0x30) + filler(32, 0xF0))
 SEALED_PEER_INFO4 = msg(15, bytes.fromhex("04c6336402") + u16(40001) + SEALED_JOIN)
 SEALED_PEER_INFO6 = msg(15, bytes.fromhex("06fd000000000000000000000000000002") + u16(7700) + SEALED_JOIN)
 TRANSPORT_KEEPALIVE = msg(14, struct.pack(">IQ", 0x56780003, 0) + filler(16, 0xC0))
@@ -60,7 +63,10 @@ PROTOCOL_EXAMPLES = [
     ("sealed-register", SEALED_REGISTER),
     ("sealed-join", SEALED_JOIN),
     ("handshake-init", HS_INIT),
+    ("handshake-init-mac2", HS_INIT_MAC2),
     ("handshake-resp", HS_RESP),
+    ("handshake-finish", HS_FINISH),
+    ("cookie-reply", COOKIE_REPLY),
     ("sealed-peerinfo-v4", SEALED_PEER_INFO4),
     ("sealed-peerinfo-v6", SEALED_PEER_INFO6),
     ("transport-keepalive", TRANSPORT_KEEPALIVE),
@@ -372,10 +378,10 @@ def aead():
 
 
 def noise():
-    """cfg (bit 0 XX, bits 1-2 the message replaced, bits 3-4 the mode), payload length, then
+    """cfg (bit 0 XX, bits 1-2 the message replaced, bits 3-4 the mode, bit 5 XXpsk0), payload length, then
     the mode's bytes (see fuzz_noise.c); what is left is a transport message."""
     s = {}
-    for pat, pname, n in ((0, "ik", 2), (1, "xx", 3)):
+    for pat, pname, n in ((0, "ik", 2), (1, "xx", 3), (0x20, "xx0", 3)):
         for k in range(n):
             base = f"{pname}-msg{k + 1}"
             s[base + "-raw"] = bytes([pat | k << 1 | 0 << 3, 16]) + filler(96 + 16, 0x31)

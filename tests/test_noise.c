@@ -342,7 +342,7 @@ Test(noise, init_checks_its_arguments)
                  RPH_E_INVALID);
     cr_assert_eq(rph_noise_init(&hs, RPH_NOISE_XXPSK3, true, NULL, 3, I_S, NULL, PSK),
                  RPH_E_INVALID);
-    cr_assert_null(rph_noise_pattern_name((enum rph_noise_pattern)2));
+    cr_assert_null(rph_noise_pattern_name((enum rph_noise_pattern)3));
     /* A refused init leaves nothing usable behind. */
     uint8_t m[128];
     cr_assert_eq(rph_noise_write_message(&hs, NULL, 0, m, sizeof m), RPH_E_UNEXPECTED);

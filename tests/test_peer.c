@@ -8,6 +8,7 @@
 #include "ruphin/clock.h"
 #include "ruphin/error.h"
 #include "ruphin/holepuncher.h"
+#include "ruphin/noise.h"
 #include "ruphin/peer.h"
 
 #define MAXQ 4096
@@ -141,7 +142,16 @@ static void advance(uint64_t ms)
     }
 }
 
-static const uint8_t *seal_key; /* set: start() makes sealed peers with this key */
+static const uint8_t *seal_key;      /* set: start() makes sealed peers with this key */
+static const uint8_t (*members)[32]; /* sealed: start() gives peers this members list */
+static size_t n_members;
+
+/* Node k's node key: one per node (byte 0 is clamped away by X25519). */
+static void node_sk(int k, uint8_t sk[32])
+{
+    memset(sk, 0, 32);
+    sk[1] = (uint8_t)(0x50 + k);
+}
 
 static struct rph_peer *start(int k, enum rph_role role, const char *session, uint32_t hs_timeout)
 {
@@ -154,6 +164,9 @@ static struct rph_peer *start(int k, enum rph_role role, const char *session, ui
         c.sealed = true;
         rph_seal_init();
         rph_seal_derive(&c.seal, seal_key, session, strlen(session));
+        node_sk(k, c.node_sk);
+        c.members = members;
+        c.n_members = n_members;
     }
     struct rph_peer_callbacks cb = {
         .send = node_send, .on_data = node_data, .on_remote = node_remote};
@@ -168,6 +181,8 @@ static void setup(void)
 {
     qn = 0;
     seal_key = NULL;
+    members = NULL;
+    n_members = 0;
     now = 1000000;
     dropped = 0;
     drop_from = drop_to = NULL;
@@ -518,6 +533,7 @@ Test(peer, sealed_transport_drops_tampered_and_replayed_packets)
     struct dgram orig = q[0];
     run();
     cr_assert_eq(nodes[0].data_count, 1);
+    uint64_t r0 = rph_peer_stats(s)->replayed, a0 = rph_peer_stats(s)->auth_failed;
     /* replay */
     struct dgram d = orig;
     cr_assert_eq(rph_peer_input(s, d.buf, d.len, &nodes[1].addr, now), RPH_E_REPLAY);
@@ -531,8 +547,8 @@ Test(peer, sealed_transport_drops_tampered_and_replayed_packets)
     d.buf[20] ^= 1;
     cr_assert_eq(rph_peer_input(s, d.buf, d.len, &nodes[3].addr, now), RPH_E_AUTH);
     cr_assert_eq(nodes[0].data_count, 1, "a bad packet was delivered");
-    cr_assert_eq(rph_peer_stats(s)->replayed, 1);
-    cr_assert_eq(rph_peer_stats(s)->auth_failed, 2);
+    cr_assert_eq(rph_peer_stats(s)->replayed, r0 + 1);
+    cr_assert_eq(rph_peer_stats(s)->auth_failed, a0 + 2);
     /* plaintext Data and hellos from the client's address change nothing */
     uint8_t data[] = {0, 7, 0, 5, 'x', 'y', 'z'};
     cr_assert_eq(rph_peer_input(s, data, sizeof data, &nodes[1].addr, now), RPH_E_UNEXPECTED);
@@ -757,4 +773,79 @@ Test(peer, a_recorded_first_sealed_join_is_a_replay_of_the_accepted_one)
     rph_holepuncher_input(hp, recorded, RPH_OWNER_COOKIE_LEN, &nodes[3].addr, now);
     cr_assert_eq(qn, 0, "a replayed Join was answered (it tells the server's endpoint)");
     cr_assert_eq(rph_holepuncher_stats(hp)->stale, stale + 1);
+}
+
+static void node_pk(int k, uint8_t pk[32])
+{
+    uint8_t sk[32];
+    node_sk(k, sk);
+    cr_assert_eq(rph_noise_public_key(pk, sk), 0);
+}
+
+Test(peer, sealed_handshake_proves_node_keys_both_ways)
+{
+    seal_key = KEY;
+    struct rph_peer *s = start(0, RPH_ROLE_SERVER, "office", 0);
+    struct rph_peer *c = start(1, RPH_ROLE_CLIENT, "office", 0);
+    advance(500);
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_CONNECTED);
+    uint8_t spk[32], cpk[32], want[32];
+    rph_peer_node_public(s, spk);
+    rph_peer_node_public(c, cpk);
+    node_pk(0, want);
+    cr_assert_arr_eq(spk, want, 32);
+    size_t n;
+    struct rph_remote *r = rph_peer_remotes(s, &n);
+    cr_assert(r[0].in_use && r[0].has_node_pk);
+    cr_assert_arr_eq(r[0].node_pk, cpk, 32, "the server's remote names the client's node key");
+    r = rph_peer_remotes(c, &n);
+    cr_assert(r[0].has_node_pk);
+    cr_assert_arr_eq(r[0].node_pk, spk, 32, "the client's remote names the server's node key");
+}
+
+Test(peer, sealed_members_admit_only_listed_node_keys)
+{
+    seal_key = KEY;
+    uint8_t list[1][32];
+    node_pk(2, list[0]); /* the server admits node 2 only */
+    members = (const uint8_t(*)[32])list;
+    n_members = 1;
+    struct rph_peer *s = start(0, RPH_ROLE_SERVER, "office", 0);
+    members = NULL;
+    n_members = 0;
+    struct rph_peer *c = start(1, RPH_ROLE_CLIENT, "office", 0);
+    advance(3000);
+    cr_assert_neq(rph_peer_state(c), RPH_STATE_CONNECTED, "a node not listed connected");
+    cr_assert_eq(up_remotes(s), 0);
+    cr_assert_geq(rph_peer_stats(s)->not_member, 1);
+    struct rph_peer *c2 = start(2, RPH_ROLE_CLIENT, "office", 0);
+    advance(500);
+    cr_assert_eq(rph_peer_state(c2), RPH_STATE_CONNECTED, "the listed node was refused");
+    cr_assert_eq(up_remotes(s), 1);
+}
+
+Test(peer, sealed_restart_with_the_same_node_key_replaces_the_old_session_at_once)
+{
+    seal_key = KEY;
+    struct rph_peer *s = start(0, RPH_ROLE_SERVER, "office", 0);
+    start(1, RPH_ROLE_CLIENT, "office", 0);
+    advance(500);
+    cr_assert_eq(up_remotes(s), 1);
+    /* The client restarts (same node key, a later clock) from another port. */
+    rph_peer_free(nodes[1].peer);
+    nodes[1].peer = NULL;
+    now += 2000;
+    nodes[1].addr.port = 45000;
+    struct rph_peer *c = start(1, RPH_ROLE_CLIENT, "office", 0);
+    advance(500);
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_CONNECTED);
+    size_t n, in_use = 0;
+    struct rph_remote *r = rph_peer_remotes(s, &n);
+    for (size_t i = 0; i < n; i++)
+        in_use += r[i].in_use;
+    cr_assert_eq(in_use, 1, "the restarted node got a second remote instead of its own");
+    cr_assert(rph_addr_equal(&r[0].addr, &nodes[1].addr), "the remote did not follow it");
+    cr_assert_eq(rph_peer_send_data(s, &nodes[1].addr, "welcome back", 12), 0);
+    run();
+    cr_assert_str_eq(nodes[1].last_data, "welcome back");
 }

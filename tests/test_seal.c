@@ -12,6 +12,7 @@
 
 #include "ruphin/aead.h"
 #include "ruphin/error.h"
+#include "ruphin/noise.h"
 #include "ruphin/seal.h"
 
 static const uint8_t K1[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
@@ -68,7 +69,9 @@ Test(seal, derivation_binds_key_and_name)
     cr_assert_eq(a.wire_session.len, 20);
     cr_assert_not(rph_session_equal(&a.wire_session, &c.wire_session));
     cr_assert_not(rph_session_equal(&a.wire_session, &d.wire_session));
-    cr_assert_neq(memcmp(a.hs_key, d.hs_key, 32), 0);
+    cr_assert_neq(memcmp(a.noise_psk, d.noise_psk, 32), 0);
+    cr_assert_neq(memcmp(a.noise_psk, c.noise_psk, 32), 0);
+    cr_assert_neq(memcmp(a.noise_psk, a.cookie_key, 32), 0);
 }
 
 Test(seal, keys_in_base64_and_files)
@@ -125,19 +128,35 @@ Test(seal, ownership_proofs_verify_and_tampering_fails)
     cr_assert_eq(rph_owner_verify(buf, &m, &s), RPH_E_AUTH);
 }
 
-/* A full handshake between initiator (client) and responder (server). */
+/* A Noise_XXpsk0 handshake under ki's and kr's PSKs; RPH_E_AUTH where the PSKs differ. */
+static int noise3(const struct rph_seal_keys *ki, const struct rph_seal_keys *kr,
+                  struct rph_noise_keys *oi, struct rph_noise_keys * or)
+{
+    static const uint8_t si[32] = {1}, sr[32] = {2};
+    struct rph_noise_hs i, r;
+    uint8_t m[256], p[64];
+    cr_assert_eq(rph_noise_init(&i, RPH_NOISE_XXPSK0, true, NULL, 0, si, NULL, ki->noise_psk), 0);
+    cr_assert_eq(rph_noise_init(&r, RPH_NOISE_XXPSK0, false, NULL, 0, sr, NULL, kr->noise_psk), 0);
+    int n = rph_noise_write_message(&i, NULL, 0, m, sizeof m);
+    int e = rph_noise_read_message(&r, m, (size_t)n, p, sizeof p);
+    if (e < 0) return e;
+    n = rph_noise_write_message(&r, NULL, 0, m, sizeof m);
+    cr_assert_eq(rph_noise_read_message(&i, m, (size_t)n, p, sizeof p), 0);
+    n = rph_noise_write_message(&i, NULL, 0, m, sizeof m);
+    cr_assert_eq(rph_noise_read_message(&r, m, (size_t)n, p, sizeof p), 0);
+    cr_assert_eq(rph_noise_split(&i, oi), 0);
+    cr_assert_eq(rph_noise_split(&r, or), 0);
+    return 0;
+}
+
+/* Transport keypairs of a full handshake between initiator (client) and responder (server). */
 static void handshake(struct rph_seal_keys *ki, struct rph_seal_keys *kr, struct rph_keypair *ci,
                       struct rph_keypair *sr)
 {
-    uint8_t init[RPH_HS_INIT_LEN], resp[RPH_HS_RESP_LEN], esk[32];
-    const uint8_t id[8] = "client1";
-    cr_assert_eq(rph_hs_init_encode(ki, 0x1000, id, esk, init), RPH_HS_INIT_LEN);
-    cr_assert_eq(rph_hs_init_verify(kr, init), 0);
-    struct rph_msg mi, mr;
-    cr_assert_eq(rph_wire_decode(init, sizeof init, &mi), 0);
-    cr_assert_eq(rph_hs_respond(kr, init, &mi, 0x2000, 5, resp, sr), RPH_HS_RESP_LEN);
-    cr_assert_eq(rph_wire_decode(resp, sizeof resp, &mr), 0);
-    cr_assert_eq(rph_hs_complete(ki, init, esk, resp, &mr, 5, ci), 0);
+    struct rph_noise_keys a, b;
+    cr_assert_eq(noise3(ki, kr, &a, &b), 0);
+    cr_assert_eq(rph_keypair_from_noise(ci, a.send, a.recv, 0x1000, 0x2000, true, 5), 0);
+    cr_assert_eq(rph_keypair_from_noise(sr, b.send, b.recv, 0x2000, 0x1000, false, 5), 0);
 }
 
 static int seal_msg(struct rph_keypair *kp, uint8_t *buf, const char *text)
@@ -202,19 +221,9 @@ Test(seal, tampering_replay_and_wrong_keys_are_refused)
     cr_assert_eq(open_msg(&s, buf, n, out), 0);
     cr_assert_eq(open_msg(&s, copy, n, out), RPH_E_REPLAY, "replay accepted");
 
-    /* a stranger's init does not verify; nor does a response made with another key */
-    uint8_t init[RPH_HS_INIT_LEN], esk[32];
-    const uint8_t id[8] = "x";
-    rph_hs_init_encode(&other, 7, id, esk, init);
-    cr_assert_eq(rph_hs_init_verify(&k, init), RPH_E_AUTH);
-    rph_hs_init_encode(&k, 7, id, esk, init);
-    struct rph_msg mi, mr;
-    rph_wire_decode(init, sizeof init, &mi);
-    uint8_t resp[RPH_HS_RESP_LEN];
-    struct rph_keypair bad;
-    rph_hs_respond(&other, init, &mi, 9, 0, resp, &bad);
-    rph_wire_decode(resp, sizeof resp, &mr);
-    cr_assert_eq(rph_hs_complete(&k, init, esk, resp, &mr, 0, &bad), RPH_E_AUTH);
+    /* another session's handshake fails at its first message (psk0) */
+    struct rph_noise_keys x, y;
+    cr_assert_eq(noise3(&other, &k, &x, &y), RPH_E_AUTH);
     /* a packet sealed under another handshake's keys does not open */
     struct rph_keypair c2, s2;
     handshake(&k, &k, &c2, &s2);

@@ -272,12 +272,10 @@ Test(tund_pair, status_shows_node_public_keys, .timeout = 60)
         const cJSON *pk = cJSON_GetObjectItemCaseSensitive(st, "public_key");
         cr_assert(cJSON_IsString(pk), "no top-level public_key");
         cr_assert_str_eq(pk->valuestring, want, "the key the core derives from node_sk");
-        /* null until the core proves the remote's key in a handshake; never a wrong key. */
+        /* The handshake proved the other side's node key (joined() waited for it). */
         const cJSON *ppk = cJSON_GetObjectItemCaseSensitive(first_peer(st), "public_key");
-        cr_assert(cJSON_IsNull(ppk) || cJSON_IsString(ppk), "peer public_key missing");
-        if (cJSON_IsString(ppk)) cr_assert_str_eq(ppk->valuestring, other);
-        cr_log_info("%s sees the peer's node key: %s", i ? "client" : "server",
-                    cJSON_IsString(ppk) ? "yes" : "not yet (core without node keys)");
+        cr_assert(cJSON_IsString(ppk), "the peer's public_key is not known after the handshake");
+        cr_assert_str_eq(ppk->valuestring, other);
         cr_assert_null(cJSON_GetObjectItemCaseSensitive(st, "members"));
         cJSON_Delete(st);
     }

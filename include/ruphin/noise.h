@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Noise Protocol Framework handshakes (revision 34) on libsodium: socket-free and
- * allocation-free CipherState, SymmetricState and HandshakeState for two patterns.
+ * allocation-free CipherState, SymmetricState and HandshakeState for three patterns.
  *
  * Which pattern for what:
  *  - Noise_IKpsk2_25519_ChaChaPoly_SHA256 (WireGuard's shape, one round trip): the initiator
@@ -10,6 +10,10 @@
  *  - Noise_XXpsk3_25519_ChaChaPoly_SHA256 (three messages): the initiator does not know the
  *    responder's node key; each side learns the other's static key during the handshake,
  *    both encrypted.
+ *  - Noise_XXpsk0_25519_ChaChaPoly_SHA256 (sealed mode's peer handshake, docs/SECURITY.md):
+ *    XX with the PSK mixed in before message 1, so every message, message 1's payload
+ *    included, is sealed under a key only PSK holders have, and neither static key is ever
+ *    revealed to anyone without the PSK.
  * The PSK is the session key (or a key derived from it), mixed into the last handshake message:
  * the node keys say which node a peer is, the PSK says it is a member. A handshake completes
  * only between holders of the PSK, so a stolen node key alone impersonates nobody; with a
@@ -40,6 +44,7 @@
 enum rph_noise_pattern {
     RPH_NOISE_IKPSK2 = 0, /* Noise_IKpsk2_25519_ChaChaPoly_SHA256 */
     RPH_NOISE_XXPSK3 = 1, /* Noise_XXpsk3_25519_ChaChaPoly_SHA256 */
+    RPH_NOISE_XXPSK0 = 2, /* Noise_XXpsk0_25519_ChaChaPoly_SHA256 (sealed mode's handshake) */
 };
 
 /* CipherState: k and n. A nonce of 2^64-1 is never used (the spec reserves it). */

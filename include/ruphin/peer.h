@@ -42,7 +42,8 @@ struct rph_peer_config {
     bool sealed;
     struct rph_seal_keys seal;
     uint32_t rekey_ms;            /* sealed: the client re-handshakes this often; default 120000 */
-    uint8_t node_sk[32];          /* this node's X25519 private key (sealed: required) */
+    uint8_t node_sk[32];          /* this node's X25519 private key (sealed: required; all
+                                     zero: a fresh key for this run only) */
     const uint8_t (*members)[32]; /* if n_members > 0: only these node public keys are peers */
     size_t n_members;
 };
@@ -58,8 +59,6 @@ struct rph_remote {
     uint64_t punch_until_ms;
     uint64_t next_hello_ms;
     uint8_t punches_left; /* server: punches still allowed toward it while it has not answered */
-    uint8_t sender_id[8]; /* sealed: the initiator's identity for this run (roaming) */
-    bool has_id;
     uint8_t node_pk[32]; /* sealed: the remote's node public key, once a handshake proved it */
     bool has_node_pk;
     void *user; /* the caller's per-peer data; the slot never moves while in use */
@@ -84,6 +83,10 @@ struct rph_peer_stats {
     uint64_t roamed;        /* a peer's endpoint moved, following authenticated packets */
     uint64_t plain_ignored; /* sealed: plain HelloReq/HelloResp/Data, which prove nothing */
     uint64_t hp_cookies;    /* sealed: HpCookie taken, the Register/Join repeated with it */
+    uint64_t not_member;    /* sealed: a handshake whose node key is not in members */
+    uint64_t node_conflict; /* sealed: a new node key at a live remote's address: own slot */
+    uint64_t cookies_sent;  /* sealed, under load: CookieReply instead of a handshake */
+    uint64_t hs_limited;    /* sealed, under load: HandshakeInit over its source's rate */
 };
 
 struct rph_peer_callbacks {
@@ -138,6 +141,8 @@ uint64_t rph_peer_holepuncher_last_ms(const struct rph_peer *p);
 const char *rph_peer_holepuncher_status(const struct rph_peer *p, uint64_t now_ms);
 /* The last error the handshake met (e.g. RPH_E_NOT_FOUND while joining), 0 if none. */
 int rph_peer_last_error(const struct rph_peer *p);
+/* This node's public key (sealed mode), derived from cfg.node_sk. */
+void rph_peer_node_public(const struct rph_peer *p, uint8_t out[32]);
 /* The remote slots (capacity max_remotes; check in_use). */
 struct rph_remote *rph_peer_remotes(struct rph_peer *p, size_t *count);
 struct rph_remote *rph_peer_find(struct rph_peer *p, const struct rph_addr *addr);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Sealed mode: keys from a shared 32-byte session key, ownership proofs for the holepuncher,
- * the peer handshake and AEAD transport (docs/SECURITY.md). Needs libsodium at build time. */
+ * transport keypairs and AEAD transport (docs/SECURITY.md). Needs libsodium at build time. */
 #ifndef RUPHIN_SEAL_H
 #define RUPHIN_SEAL_H
 
@@ -16,9 +16,10 @@
 
 /* Everything derived from (session key, session name). */
 struct rph_seal_keys {
-    uint8_t prk[32];     /* BLAKE2b(key = session key, "ruphin-seal-v1" || name) */
-    uint8_t hs_key[32];  /* MAC key of the peer handshake */
-    uint8_t sign_pk[32]; /* Ed25519 ownership key: the holepuncher sees only this */
+    uint8_t prk[32];        /* BLAKE2b(key = session key, "ruphin-seal-v1" || name) */
+    uint8_t noise_psk[32];  /* the PSK of the Noise handshake: BLAKE2b(key = prk, "noise psk") */
+    uint8_t cookie_key[32]; /* seals CookieReply: BLAKE2b(key = prk, "cookie") */
+    uint8_t sign_pk[32];    /* Ed25519 ownership key: the holepuncher sees only this */
     uint8_t sign_sk[64];
     struct rph_session wire_session; /* BLAKE2b-160(sign_pk): the session ID on the wire */
 };
@@ -68,18 +69,10 @@ int rph_owner_verify(const uint8_t *raw, const struct rph_msg *m, struct rph_ses
  * of this host's wall clock, now_ms + wall_offset_ms. No overflow for any input. */
 bool rph_owner_fresh(uint64_t ts_ms, uint64_t now_ms, int64_t wall_offset_ms, uint64_t skew_ms);
 
-/* The handshake. The initiator keeps e_sk until the response arrives. */
-int rph_hs_init_encode(const struct rph_seal_keys *k, uint32_t sender, const uint8_t sender_id[8],
-                       uint8_t e_sk[32], uint8_t out[RPH_HS_INIT_LEN]);
-int rph_hs_init_verify(const struct rph_seal_keys *k, const uint8_t raw[RPH_HS_INIT_LEN]);
-/* Responder: answers a verified init and derives its keypair (not confirmed yet). */
-int rph_hs_respond(const struct rph_seal_keys *k, const uint8_t init_raw[RPH_HS_INIT_LEN],
-                   const struct rph_msg *init, uint32_t sender, uint64_t now_ms,
-                   uint8_t out[RPH_HS_RESP_LEN], struct rph_keypair *kp);
-/* Initiator: verifies the response to our init and derives the keypair. */
-int rph_hs_complete(const struct rph_seal_keys *k, const uint8_t init_raw[RPH_HS_INIT_LEN],
-                    const uint8_t e_sk[32], const uint8_t resp_raw[RPH_HS_RESP_LEN],
-                    const struct rph_msg *resp, uint64_t now_ms, struct rph_keypair *kp);
+/* A keypair from a completed handshake's transport keys (the handshake is seal_noise.c's). */
+int rph_keypair_from_noise(struct rph_keypair *kp, const uint8_t send_key[32],
+                           const uint8_t recv_key[32], uint32_t local_index, uint32_t remote_index,
+                           bool initiator, uint64_t now_ms);
 
 /* Transport. buf holds RPH_TRANSPORT_HEADER_LEN bytes of headroom, the payload, and
  * RPH_TAG_LEN bytes of tailroom; sealed in place. Returns the datagram length. */

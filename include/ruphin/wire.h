@@ -27,12 +27,16 @@ enum rph_type {
     RPH_HELLO_REQ = 8,
     RPH_HELLO_RESP = 9,
     /* Sealed mode (docs/SECURITY.md); not in the Rust crate. */
-    RPH_SEALED_REGISTER = 10,  /* owner: pk[32] ts[8] sig[64] */
-    RPH_SEALED_JOIN = 11,      /* owner: pk[32] ts[8] sig[64] */
-    RPH_HANDSHAKE_INIT = 12,   /* hs: sender[4] sender_id[8] ephemeral[32] mac[16] */
-    RPH_HANDSHAKE_RESP = 13,   /* hs: sender[4] receiver[4] ephemeral[32] mac[16] */
+    RPH_SEALED_REGISTER = 10, /* owner: pk[32] ts[8] sig[64] */
+    RPH_SEALED_JOIN = 11,     /* owner: pk[32] ts[8] sig[64] */
+    /* 12 and 13 were a home-made handshake, retired: unknown types now. */
     RPH_TRANSPORT = 14,        /* tr: receiver[4] counter[8], then ciphertext + 16-byte tag */
     RPH_SEALED_PEER_INFO = 15, /* PeerInfo's body + the client's SealedJoin (to the server) */
+    /* The Noise_XXpsk0 handshake (docs/PROTOCOL.md "Sealed mode"); data: the rest of the body */
+    RPH_HANDSHAKE_INIT = 16,   /* hs: sender[4], then e[32] tag[16] mac2[16] */
+    RPH_HANDSHAKE_RESP = 17,   /* hs: sender[4] receiver[4], then e[32] s[48] tag[16] */
+    RPH_HANDSHAKE_FINISH = 18, /* hs: receiver[4], then s[48] timestamp[12 + 16] */
+    RPH_COOKIE_REPLY = 19,     /* hs: receiver[4], then nonce[24] cookie[16 + 16] */
     RPH_HP_COOKIE = 20,        /* holepuncher -> peer: echo[8] cookie[16] (return routability) */
 };
 
@@ -42,8 +46,10 @@ enum rph_type {
 #define RPH_OWNER_COOKIE_LEN (RPH_OWNER_LEN + RPH_COOKIE_LEN)
 #define RPH_COOKIE_ECHO_LEN 8
 #define RPH_HP_COOKIE_LEN (RPH_HEADER_LEN + RPH_COOKIE_ECHO_LEN + RPH_COOKIE_LEN)
-#define RPH_HS_INIT_LEN (RPH_HEADER_LEN + 4 + 8 + 32 + 16)
-#define RPH_HS_RESP_LEN (RPH_HEADER_LEN + 4 + 4 + 32 + 16)
+#define RPH_HS_INIT_LEN (RPH_HEADER_LEN + 4 + 32 + 16 + 16)
+#define RPH_HS_RESP_LEN (RPH_HEADER_LEN + 4 + 4 + 32 + 48 + 16)
+#define RPH_HS_FINISH_LEN (RPH_HEADER_LEN + 4 + 48 + 12 + 16)
+#define RPH_COOKIE_REPLY_LEN (RPH_HEADER_LEN + 4 + 24 + 16 + 16)
 #define RPH_TRANSPORT_HEADER_LEN (RPH_HEADER_LEN + 4 + 8)
 #define RPH_TAG_LEN 16
 #define RPH_MAC_LEN 16
@@ -71,11 +77,8 @@ struct rph_msg {
         uint8_t cookie[RPH_COOKIE_LEN];
     } hpc; /* HpCookie */
     struct {
-        uint32_t sender, receiver;
-        uint8_t sender_id[8];
-        uint8_t ephemeral[32];
-        uint8_t mac[RPH_MAC_LEN];
-    } hs; /* HandshakeInit, HandshakeResp */
+        uint32_t sender, receiver; /* the indices the message has */
+    } hs; /* HandshakeInit/Resp/Finish, CookieReply; data: the body after them */
     struct {
         uint32_t receiver;
         uint64_t counter;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Noise's HandshakeState: the two patterns as token tables and one interpreter that writes or
+// Noise's HandshakeState: the patterns as token tables and one interpreter that writes or
 // reads a message by walking its tokens. Every call works on a copy and commits only on success.
 #include <errno.h>
 #include <string.h>
@@ -36,6 +36,13 @@ static const struct pattern PATTERNS[] = {
             .psk = true,
             .n_msgs = 3,
             .msgs = {{T_E}, {T_E, T_EE, T_S, T_ES}, {T_S, T_SE, T_PSK}},
+        },
+    [RPH_NOISE_XXPSK0] =
+        {
+            .name = "Noise_XXpsk0_25519_ChaChaPoly_SHA256",
+            .psk = true,
+            .n_msgs = 3,
+            .msgs = {{T_PSK, T_E}, {T_E, T_EE, T_S, T_ES}, {T_S, T_SE}},
         },
 };
 

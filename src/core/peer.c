@@ -161,12 +161,20 @@ struct rph_peer *rph_peer_new(const struct rph_peer_config *cfg,
     p->remotes = calloc(p->n_slots, sizeof *p->remotes);
     if (!p->remotes) goto fail;
     if (cfg->sealed) {
+        /* No node key given: one for this run, so the handshake still names this node. */
+        uint8_t zero[32] = {0}, pk[32];
+        if (memcmp(p->cfg.node_sk, zero, 32) == 0 && (e = rph_noise_keygen(p->cfg.node_sk, pk)) < 0)
+            goto fail;
         struct seal_config sc = {.keys = &p->cfg.seal,
                                  .initiator = cfg->role == RPH_ROLE_CLIENT,
                                  .slots = p->n_slots,
                                  .retry_ms = cfg->retry_ms,
                                  .rekey_ms = cfg->rekey_ms,
                                  .pending_ms = HANDSHAKE_WINDOW_MS,
+                                 .node_sk = p->cfg.node_sk,
+                                 .members = cfg->members,
+                                 .n_members = cfg->n_members,
+                                 .wall_offset_ms = &p->wall_offset_ms,
                                  .stats = &p->stats};
         p->seal = seal_new(&sc, &e);
         if (!p->seal) goto fail;
@@ -341,10 +349,23 @@ static void send_keepalive(struct rph_peer *p, struct rph_remote *r)
     if (n > 0) send_raw(p, &r->addr, d, (size_t)n);
 }
 
-static void set_id(struct rph_remote *r, const uint8_t id[8])
+static void set_node(struct rph_remote *r, const uint8_t pk[32])
 {
-    memcpy(r->sender_id, id, 8);
-    r->has_id = true;
+    memcpy(r->node_pk, pk, 32);
+    r->has_node_pk = true;
+}
+
+/* The remote a finished handshake of node key pk from `from` goes to: the one with that node
+ * key, else the one at its address if no node key holds it yet (the client a SealedPeerInfo
+ * announced), else a new one. A live remote of another node key is never taken. */
+static struct rph_remote *remote_for(struct rph_peer *p, const struct seal_event *ev,
+                                     const struct rph_addr *from, uint64_t now)
+{
+    if (ev->slot < p->n_slots) return &p->remotes[ev->slot];
+    struct rph_remote *at = rph_peer_find(p, from);
+    if (at && !at->has_node_pk) return at;
+    if (at) p->stats.node_conflict++;
+    return alloc_remote(p, from, now);
 }
 
 /* A sealed handshake or transport datagram: sealing authenticates it and says what happened;
@@ -363,31 +384,34 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
     if (e < 0) return e;
     struct rph_remote *r = ev.slot < p->n_slots ? &p->remotes[ev.slot] : NULL;
     switch (ev.what) {
+    case SEAL_NONE:
+        return 0;
     case SEAL_REPLY:
         send_raw(p, from, ev.reply.data, ev.reply.len);
         return 0;
-    case SEAL_ESTABLISHED:
-        move_endpoint(p, r, from);
-        remote_alive(p, r, true, now);
-        /* Key confirmation: the server switches to these keys when this arrives. */
-        send_keepalive(p, r);
-        r->next_hello_ms = now + p->cfg.keepalive_ms;
-        return 0;
     case SEAL_ADOPT:
-        /* Keys confirmed by a peer that had no slot when it sent its init: the slot of the
-         * same initiator (it roamed), else the one at its address, else a new one. */
-        if (!r) r = rph_peer_find(p, from);
-        if (!r) r = alloc_remote(p, from, now);
+        /* A handshake finished: its keys go to its node key's remote, which answers at once
+         * under them (the initiator switches to them when that arrives). */
+        r = remote_for(p, &ev, from, now);
         if ((e = seal_adopt(p->seal, &ev, r ? slot_of(p, r) : SEAL_NO_SLOT)) < 0) return e;
-        set_id(r, ev.id);
+        /* A node back from a new address had a placeholder there (its SealedPeerInfo): gone. */
+        for (size_t i = 0; i < p->n_slots; i++) {
+            struct rph_remote *o = &p->remotes[i];
+            if (o != r && o->in_use && !o->up && !o->has_node_pk && rph_addr_equal(&o->addr, from))
+                drop_remote(p, o);
+        }
+        set_node(r, ev.node_pk);
         move_endpoint(p, r, from);
         remote_alive(p, r, true, now);
-        break;
-    case SEAL_CONFIRMED:
-        set_id(r, ev.id);
-        remote_alive(p, r, true, now);
+        send_keepalive(p, r);
+        return 0;
+    case SEAL_RECONFIRM:
+        send_keepalive(p, r);
+        return 0;
+    case SEAL_ESTABLISHED:
+        set_node(r, ev.node_pk);
         if (ev.newest) move_endpoint(p, r, from);
-        remote_alive(p, r, false, now);
+        remote_alive(p, r, true, now);
         break;
     case SEAL_DATA:
         if (ev.newest) move_endpoint(p, r, from);
@@ -490,7 +514,9 @@ int rph_peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rp
     }
     if (m.type == RPH_LOCAL_INTERRUPT && rph_addr_is_loopback(from)) return RPH_E_INTERRUPTED;
     /* Sealed messages authenticate themselves, whatever address they come from (roaming). */
-    if (p->cfg.sealed && m.type >= RPH_HANDSHAKE_INIT && m.type <= RPH_TRANSPORT)
+    if (p->cfg.sealed &&
+        (m.type == RPH_TRANSPORT || m.type == RPH_HANDSHAKE_INIT || m.type == RPH_HANDSHAKE_RESP ||
+         m.type == RPH_HANDSHAKE_FINISH || m.type == RPH_COOKIE_REPLY))
         return sealed_input(p, &m, buf, from, now_ms);
     struct rph_remote *rem = rph_peer_find(p, from);
     if (!rem) {

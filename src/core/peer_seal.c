@@ -11,40 +11,51 @@
 #include <sys/random.h>
 
 #include "ruphin/error.h"
-#include "seal_handshake.h"
 #include "seal_keyring.h"
+#include "seal_noise.h"
+#include "token_bucket.h"
 
-/* Responder handshakes waiting for their first transport packet (key confirmation). */
-#define SEAL_PENDING 16
+/* Answered inits waiting for their HandshakeFinish: a fixed table, whatever arrives. */
+#define SEAL_PENDING 64
 /* Local index = random high bits | a 12-bit code saying where its keypair lives. */
 #define IDX_CODE_BITS 12
 #define IDX_PENDING_BASE 4000u
 #define CODE_MASK ((1u << IDX_CODE_BITS) - 1)
 #define JOIN_SEEN 64
+/* Under load, HandshakeInits with a valid mac2 per source address: WireGuard's figures. */
+#define SRC_PER_S 20u
+#define SRC_BURST 20u
 
 _Static_assert(SEAL_MAX_SLOTS <= IDX_PENDING_BASE, "slot codes must stay below pending codes");
 _Static_assert(IDX_PENDING_BASE + SEAL_PENDING <= (1u << IDX_CODE_BITS), "codes fit the bits");
 
 struct seal_slot {
     struct keyring keys;
-    struct hs_initiator ini; /* initiator: the handshake in flight */
-    struct hs_answer ans;    /* responder: the answer to the last init */
-    uint8_t next_id[8];      /* sender_id of the init that made keys.kp[KP_NEXT] */
-    uint8_t id[8];           /* the initiator whose keys are current (found again on roaming) */
-    bool has_id;
+    struct sn_initiator ini; /* initiator: the handshake in flight */
+    uint8_t node_pk[32];     /* the remote's node key (of the current keys) */
+    bool has_pk;
+    uint8_t next_pk[32];        /* initiator: the responder's node key of keys.kp[KP_NEXT] */
+    uint8_t last_ts[SN_TS_LEN]; /* responder: the newest timestamp node_pk sent */
+    uint32_t finish_index;      /* responder: the index of the last finish adopted here */
+    uint8_t finish_tag[16];     /* ... and its last bytes: a repeat gets a keepalive */
+    uint64_t reconfirm_ms;      /* responder: the last keepalive for a repeated finish */
     uint64_t next_rekey_ms;
 };
 
-/* Keys of an init from a peer with no slot: it gets one once a packet proves them. */
+/* An answered init; once finished, the handshake's keys until seal_adopt. */
 struct seal_pending {
     bool used;
-    struct rph_addr addr;
-    uint8_t sender_id[8];
-    struct rph_keypair kp;
-    struct hs_answer ans;
+    struct sn_answer ans;
     uint64_t created_ms;
-    /* After adoption the initiator still addresses these keys by their waiting index until
-     * its next rekey: the entry then points at the slot that holds them. */
+    uint64_t answered_ms; /* resp last sent: a duplicate init gets it again, not at once */
+    bool finished;
+    struct rph_keypair kp;
+    uint8_t rs[32];
+    uint8_t ts[SN_TS_LEN];
+    uint8_t finish_tag[16]; /* the finish's last bytes */
+    /* Keys adopted into another slot than their index names (a first contact from a new
+     * address, roaming) are still addressed by that index until the initiator's next rekey:
+     * the entry then points at the slot that holds them. */
     bool fwd;
     uint32_t fwd_index;
     size_t fwd_slot;
@@ -52,7 +63,13 @@ struct seal_pending {
 
 struct seal {
     struct seal_config cfg;
-    uint8_t sender_id[8];
+    struct sn_proto proto;
+    uint8_t last_ts[SN_TS_LEN]; /* initiator: timestamps only grow, whatever the clock does */
+    struct sn_cookies cookies;
+    uint8_t cookie_out[RPH_COOKIE_REPLY_LEN];
+    struct token_bucket *per_src; /* responder */
+    uint64_t load_window_ms;
+    uint32_t load_count;
     struct seal_pending pending[SEAL_PENDING];
     uint64_t join_seen[JOIN_SEEN]; /* signatures of SealedPeerInfo joins already acted on */
     size_t join_next;
@@ -79,7 +96,7 @@ static size_t seal_size(size_t slots)
 
 struct seal *seal_new(const struct seal_config *cfg, int *err)
 {
-    if (cfg->slots > SEAL_MAX_SLOTS) {
+    if (cfg->slots > SEAL_MAX_SLOTS || !cfg->node_sk) {
         *err = -EINVAL;
         return NULL;
     }
@@ -89,9 +106,19 @@ struct seal *seal_new(const struct seal_config *cfg, int *err)
         return NULL;
     }
     s->cfg = *cfg;
-    if (getrandom(s->sender_id, sizeof s->sender_id, 0) != sizeof s->sender_id) {
-        free(s);
-        *err = -EIO;
+    if (!s->cfg.load_per_s) s->cfg.load_per_s = SEAL_LOAD_DEFAULT;
+    int e = sn_proto_init(&s->proto, cfg->keys, cfg->node_sk, cfg->initiator, cfg->members,
+                          cfg->n_members);
+    if (e == 0 && !cfg->initiator) {
+        s->per_src = malloc(sizeof *s->per_src);
+        if (s->per_src)
+            tb_init(s->per_src, SRC_PER_S, SRC_BURST);
+        else
+            e = -ENOMEM;
+    }
+    if (e < 0) {
+        seal_free(s);
+        *err = e;
         return NULL;
     }
     return s;
@@ -100,6 +127,7 @@ struct seal *seal_new(const struct seal_config *cfg, int *err)
 void seal_free(struct seal *s)
 {
     if (!s) return;
+    free(s->per_src);
     rph_seal_wipe(s, seal_size(s->cfg.slots));
     free(s);
 }
@@ -116,25 +144,24 @@ static struct seal_dgram dgram(const uint8_t *data, size_t len)
     return (struct seal_dgram){.data = data, .len = len};
 }
 
-static struct seal_dgram init_dgram(const struct seal_slot *sl)
+static struct seal_dgram ini_dgram(const struct seal_slot *sl)
 {
-    return dgram(sl->ini.init, RPH_HS_INIT_LEN);
+    return dgram(sl->ini.msg, sl->ini.msg_len);
 }
 
 struct seal_dgram seal_start(struct seal *s, size_t slot, uint64_t now)
 {
     struct seal_slot *sl = &s->slot[slot];
-    if (hs_initiate(&sl->ini, s->cfg.keys, new_index((uint32_t)slot), s->sender_id, now,
-                    s->cfg.retry_ms) < 0)
+    if (sn_initiate(&sl->ini, &s->proto, new_index((uint32_t)slot), now, s->cfg.retry_ms) < 0)
         return dgram(NULL, 0);
     s->cfg.stats->handshakes_sent++;
-    return init_dgram(sl);
+    return ini_dgram(sl);
 }
 
 struct seal_dgram seal_punched(struct seal *s, size_t slot)
 {
     struct seal_slot *sl = &s->slot[slot];
-    return hs_resend_punched(&sl->ini) ? init_dgram(sl) : dgram(NULL, 0);
+    return sn_resend_punched(&sl->ini) ? ini_dgram(sl) : dgram(NULL, 0);
 }
 
 struct seal_dgram seal_tick(struct seal *s, size_t slot, bool up, uint64_t now)
@@ -142,9 +169,11 @@ struct seal_dgram seal_tick(struct seal *s, size_t slot, bool up, uint64_t now)
     struct seal_slot *sl = &s->slot[slot];
     keyring_expire(&sl->keys, now, key_lifetime(s));
     if (!s->cfg.initiator) return dgram(NULL, 0);
-    if (hs_resend_due(&sl->ini, now, s->cfg.retry_ms)) return init_dgram(sl);
+    bool restart;
+    if (sn_resend_due(&sl->ini, now, s->cfg.retry_ms, &restart)) return ini_dgram(sl);
+    if (restart) return seal_start(s, slot, now);
     /* Rekey on time, or early when the keys have sealed too much. */
-    if (up && !sl->ini.pending && (now >= sl->next_rekey_ms || keyring_worn(&sl->keys)))
+    if (up && sl->ini.phase == SN_IDLE && (now >= sl->next_rekey_ms || keyring_worn(&sl->keys)))
         return seal_start(s, slot, now);
     return dgram(NULL, 0);
 }
@@ -152,8 +181,9 @@ struct seal_dgram seal_tick(struct seal *s, size_t slot, bool up, uint64_t now)
 uint64_t seal_deadline(const struct seal *s, size_t slot, bool up)
 {
     const struct seal_slot *sl = &s->slot[slot];
-    uint64_t d = hs_deadline(&sl->ini);
-    if (s->cfg.initiator && up && !sl->ini.pending && sl->next_rekey_ms < d) d = sl->next_rekey_ms;
+    uint64_t d = sn_deadline(&sl->ini);
+    if (s->cfg.initiator && up && sl->ini.phase == SN_IDLE && sl->next_rekey_ms < d)
+        d = sl->next_rekey_ms;
     return d;
 }
 
@@ -212,15 +242,50 @@ int seal_check_join(struct seal *s, const struct rph_msg *m, uint64_t now, int64
     return 0;
 }
 
-static size_t find_by_id(const struct seal *s, const uint8_t id[8])
+static size_t find_by_pk(const struct seal *s, const uint8_t pk[32])
 {
     for (size_t i = 0; i < s->cfg.slots; i++)
-        if (s->slot[i].has_id && memcmp(s->slot[i].id, id, 8) == 0) return i;
+        if (s->slot[i].has_pk && memcmp(s->slot[i].node_pk, pk, 32) == 0) return i;
     return SEAL_NO_SLOT;
 }
 
-/* The responder's side of an init: the answer to send back, and keys that wait (in the slot
- * as next, or without a slot) until the initiator's first packet under them arrives. */
+/* Counts an init; whether this second has seen more than the load threshold. */
+static bool under_load(struct seal *s, uint64_t now)
+{
+    if (now - s->load_window_ms >= 1000) {
+        s->load_window_ms = now;
+        s->load_count = 0;
+    }
+    return ++s->load_count > s->cfg.load_per_s;
+}
+
+/* A free entry first, else the oldest answered init, a forwarding one only when all are
+ * taken: an init never touches a slot, only this table. */
+static struct seal_pending *pending_victim(struct seal *s)
+{
+    struct seal_pending *v = NULL;
+    int vr = 3;
+    for (size_t i = 0; i < SEAL_PENDING && vr > 0; i++) {
+        struct seal_pending *c = &s->pending[i];
+        int cr = c->used ? 1 : c->fwd ? 2 : 0;
+        if (cr < vr || (cr == vr && c->created_ms < v->created_ms)) v = c, vr = cr;
+    }
+    return v;
+}
+
+/* The entry of a handshake by our index: answered, finished, or forwarding. */
+static struct seal_pending *pending_of(struct seal *s, uint32_t index)
+{
+    for (size_t i = 0; i < SEAL_PENDING; i++) {
+        struct seal_pending *pe = &s->pending[i];
+        if (pe->used && pe->ans.local_index == index) return pe;
+        if (pe->fwd && pe->fwd_index == index) return pe;
+    }
+    return NULL;
+}
+
+/* The responder's side of an init: nothing but the PSK's tag is checked before any DH; under
+ * load a source must first show it receives (mac2), and sources are rate limited. */
 static int on_init(struct seal *s, const struct rph_msg *m, const uint8_t *raw,
                    const struct rph_addr *from, size_t at_from, uint64_t now, struct seal_event *ev)
 {
@@ -229,78 +294,193 @@ static int on_init(struct seal *s, const struct rph_msg *m, const uint8_t *raw,
         st->unexpected++;
         return RPH_E_UNEXPECTED;
     }
-    if (hs_verify(s->cfg.keys, raw) < 0) {
+    struct rph_noise_hs hs;
+    if (sn_read_init(&hs, &s->proto, m) < 0) {
         st->auth_failed++;
         return RPH_E_AUTH;
     }
-    const uint8_t *id = hs_init_id(m);
-    size_t slot = at_from != SEAL_NO_SLOT ? at_from : find_by_id(s, id);
-    ev->what = SEAL_REPLY;
-    if (slot != SEAL_NO_SLOT) {
-        struct seal_slot *sl = &s->slot[slot];
-        if (!hs_answered(&sl->ans, raw)) {
-            int e = hs_answer(&sl->ans, s->cfg.keys, raw, m, new_index((uint32_t)slot), now,
-                              &sl->keys.kp[KP_NEXT]);
-            if (e < 0) {
-                st->auth_failed++;
-                return e;
-            }
-            memcpy(sl->next_id, id, 8);
+    /* A duplicate (a retransmission, or a replay from anywhere) gets the same answer, not new
+     * keys, and at most once per half retry period. */
+    const uint8_t *e = sn_init_ephemeral(m);
+    for (size_t i = 0; i < SEAL_PENDING; i++) {
+        struct seal_pending *pe = &s->pending[i];
+        if (!pe->used || pe->finished || memcmp(pe->ans.re, e, 32) != 0) continue;
+        rph_noise_wipe(&hs);
+        if (now - pe->answered_ms < s->cfg.retry_ms / 2) {
+            st->replayed++;
+            return RPH_E_REPLAY;
         }
-        ev->reply = dgram(sl->ans.resp, RPH_HS_RESP_LEN);
-        return 0;
-    }
-    /* A peer we have no slot for: keys wait in a small table until it proves them. */
-    struct seal_pending *pe = NULL, *oldest = &s->pending[0];
-    for (size_t i = 0; i < SEAL_PENDING && !pe; i++) {
-        struct seal_pending *c = &s->pending[i];
-        if (c->used && rph_addr_equal(&c->addr, from)) pe = c;
-        /* Reuse a free entry first, a forwarding one only when all are taken. */
-        bool c_free = !c->used && !c->fwd, o_free = !oldest->used && !oldest->fwd;
-        if (o_free) continue;
-        if (c_free || c->created_ms < oldest->created_ms) oldest = c;
-    }
-    if (pe && hs_answered(&pe->ans, raw)) {
+        pe->answered_ms = now;
+        ev->what = SEAL_REPLY;
         ev->reply = dgram(pe->ans.resp, RPH_HS_RESP_LEN);
         return 0;
     }
-    if (!pe) pe = oldest;
-    uint32_t code = IDX_PENDING_BASE + (uint32_t)(pe - s->pending);
-    struct seal_pending fresh = {.used = true, .addr = *from, .created_ms = now};
-    memcpy(fresh.sender_id, id, 8);
-    int e = hs_answer(&fresh.ans, s->cfg.keys, raw, m, new_index(code), now, &fresh.kp);
-    if (e < 0) {
-        st->auth_failed++;
-        return e;
+    if (under_load(s, now)) {
+        if (!sn_mac2_ok(&s->cookies, raw, from, now)) {
+            rph_noise_wipe(&hs);
+            int n = sn_cookie_reply(&s->cookies, s->cfg.keys, raw, m, from, now, s->cookie_out);
+            if (n < 0) return n;
+            st->cookies_sent++;
+            ev->what = SEAL_REPLY;
+            ev->reply = dgram(s->cookie_out, (size_t)n);
+            return 0;
+        }
+        if (!tb_take(s->per_src, from, now)) {
+            rph_noise_wipe(&hs);
+            st->hs_limited++;
+            return RPH_E_RATE;
+        }
     }
+    struct seal_pending *pe = pending_victim(s);
+    /* Keys are found by the code in their index: a guess at the slot they will live in (the
+     * remote at this address: a rekey, or the client a SealedPeerInfo announced), else the
+     * table entry, which then forwards to the slot its node key gets. */
+    uint32_t code = at_from != SEAL_NO_SLOT ? (uint32_t)at_from
+                                            : IDX_PENDING_BASE + (uint32_t)(pe - s->pending);
+    struct seal_pending fresh = {.used = true, .created_ms = now, .answered_ms = now};
+    int r = sn_answer(&fresh.ans, &hs, m, new_index(code));
+    if (r < 0) {
+        rph_seal_wipe(&fresh, sizeof fresh);
+        st->auth_failed++;
+        return r;
+    }
+    rph_seal_wipe(pe, sizeof *pe);
     *pe = fresh;
     rph_seal_wipe(&fresh, sizeof fresh);
+    ev->what = SEAL_REPLY;
     ev->reply = dgram(pe->ans.resp, RPH_HS_RESP_LEN);
     return 0;
 }
 
-/* The initiator's side: the response to our init gives the keys (the client has one slot). */
-static int on_resp(struct seal *s, const struct rph_msg *m, const uint8_t *raw, uint64_t now,
-                   struct seal_event *ev)
+static void count_refusal(struct seal *s, int e)
+{
+    if (e == RPH_E_UNKNOWN_PEER)
+        s->cfg.stats->not_member++;
+    else
+        s->cfg.stats->auth_failed++;
+}
+
+/* The responder's side of a finish: the initiator's node key and timestamp, the keys. */
+static int on_finish(struct seal *s, const struct rph_msg *m, const uint8_t *raw, uint64_t now,
+                     struct seal_event *ev)
 {
     struct rph_peer_stats *st = s->cfg.stats;
-    struct seal_slot *sl = &s->slot[0];
-    if (!s->cfg.initiator || s->cfg.slots == 0 || !sl->ini.pending) {
+    if (s->cfg.initiator) {
         st->unexpected++;
         return RPH_E_UNEXPECTED;
     }
+    struct seal_pending *pe = pending_of(s, m->hs.receiver);
+    const uint8_t *tag = raw + RPH_HS_FINISH_LEN - 16;
+    if (!pe || !pe->used) {
+        /* Finished already: the initiator missed our packet. It gets one more, not often. */
+        size_t slot = pe ? pe->fwd_slot : m->hs.receiver & CODE_MASK;
+        struct seal_slot *sl = slot < s->cfg.slots ? &s->slot[slot] : NULL;
+        if (!sl || !sl->has_pk || sl->finish_index != m->hs.receiver) {
+            st->no_key++;
+            return RPH_E_NOKEY;
+        }
+        if (memcmp(sl->finish_tag, tag, 16) != 0 || now - sl->reconfirm_ms < s->cfg.retry_ms / 2) {
+            st->replayed++;
+            return RPH_E_REPLAY;
+        }
+        sl->reconfirm_ms = now;
+        ev->what = SEAL_RECONFIRM;
+        ev->slot = slot;
+        return 0;
+    }
+    if (pe->finished) {
+        st->replayed++;
+        return RPH_E_REPLAY;
+    }
+    uint8_t rs[32], ts[SN_TS_LEN];
     struct rph_keypair kp;
-    int e = hs_complete(&sl->ini, s->cfg.keys, raw, m, now, &kp);
+    int e = sn_finish(&pe->ans, &s->proto, m, now, rs, ts, &kp);
     if (e < 0) {
-        st->auth_failed++;
+        count_refusal(s, e);
         return e;
     }
-    keyring_install(&sl->keys, &kp);
-    sl->next_rekey_ms = now + s->cfg.rekey_ms;
-    st->handshakes_done++;
-    ev->what = SEAL_ESTABLISHED;
-    ev->slot = 0;
+    size_t slot = find_by_pk(s, rs);
+    if (slot != SEAL_NO_SLOT && memcmp(ts, s->slot[slot].last_ts, SN_TS_LEN) <= 0) {
+        /* Not newer than what this node key sent before: an old handshake of its own. */
+        rph_seal_wipe(&kp, sizeof kp);
+        rph_seal_wipe(pe, sizeof *pe);
+        st->replayed++;
+        return RPH_E_REPLAY;
+    }
+    rph_noise_wipe(&pe->ans.hs);
+    pe->finished = true;
+    pe->kp = kp;
+    rph_seal_wipe(&kp, sizeof kp);
+    memcpy(pe->rs, rs, 32);
+    memcpy(pe->ts, ts, SN_TS_LEN);
+    memcpy(pe->finish_tag, tag, 16);
+    ev->what = SEAL_ADOPT;
+    ev->slot = slot;
+    ev->pending = (size_t)(pe - s->pending);
     ev->newest = true;
+    memcpy(ev->node_pk, rs, 32);
+    return 0;
+}
+
+/* The initiator's next timestamp: the wall clock, but always past the last one. */
+static void next_ts(struct seal *s, uint64_t now, uint8_t ts[SN_TS_LEN])
+{
+    int64_t off = s->cfg.wall_offset_ms ? *s->cfg.wall_offset_ms : 0;
+    sn_tai64n(ts, now + (uint64_t)off);
+    if (memcmp(ts, s->last_ts, SN_TS_LEN) <= 0) {
+        memcpy(ts, s->last_ts, SN_TS_LEN);
+        for (int k = SN_TS_LEN - 1; k >= 0 && ++ts[k] == 0; k--)
+            ;
+    }
+    memcpy(s->last_ts, ts, SN_TS_LEN);
+}
+
+/* The initiator's side: the response to our init (the client has one slot) gives the keys,
+ * which wait as next until the responder's first packet under them. */
+static int on_resp(struct seal *s, const struct rph_msg *m, uint64_t now, struct seal_event *ev)
+{
+    struct rph_peer_stats *st = s->cfg.stats;
+    struct seal_slot *sl = &s->slot[0];
+    if (!s->cfg.initiator || s->cfg.slots == 0 || sl->ini.phase != SN_INIT ||
+        m->hs.receiver != sl->ini.index) {
+        st->unexpected++;
+        return RPH_E_UNEXPECTED;
+    }
+    uint8_t ts[SN_TS_LEN], rs[32];
+    struct rph_keypair kp;
+    next_ts(s, now, ts);
+    int e = sn_complete(&sl->ini, &s->proto, m, ts, now, s->cfg.retry_ms, &kp, rs);
+    if (e < 0) {
+        count_refusal(s, e);
+        return e;
+    }
+    rph_seal_wipe(&sl->keys.kp[KP_NEXT], sizeof sl->keys.kp[KP_NEXT]);
+    sl->keys.kp[KP_NEXT] = kp;
+    rph_seal_wipe(&kp, sizeof kp);
+    memcpy(sl->next_pk, rs, 32);
+    ev->what = SEAL_REPLY;
+    ev->reply = ini_dgram(sl);
+    return 0;
+}
+
+static int on_cookie(struct seal *s, const struct rph_msg *m, uint64_t now, struct seal_event *ev)
+{
+    struct seal_slot *sl = &s->slot[0];
+    if (!s->cfg.initiator || s->cfg.slots == 0) {
+        s->cfg.stats->unexpected++;
+        return RPH_E_UNEXPECTED;
+    }
+    int e = sn_take_cookie(&sl->ini, &s->proto, m, now);
+    if (e < 0) {
+        if (e == RPH_E_UNEXPECTED)
+            s->cfg.stats->unexpected++;
+        else
+            s->cfg.stats->auth_failed++;
+        return e;
+    }
+    /* The same init again, now with mac2: the responder spends its DH on it. */
+    ev->what = SEAL_REPLY;
+    ev->reply = ini_dgram(sl);
     return 0;
 }
 
@@ -309,8 +489,19 @@ int seal_handshake(struct seal *s, const struct rph_msg *m, const uint8_t *raw,
 {
     memset(ev, 0, sizeof *ev);
     ev->slot = SEAL_NO_SLOT;
-    if (m->type == RPH_HANDSHAKE_INIT) return on_init(s, m, raw, from, at_from, now, ev);
-    if (m->type == RPH_HANDSHAKE_RESP) return on_resp(s, m, raw, now, ev);
+    switch (m->type) {
+    case RPH_HANDSHAKE_INIT:
+        return on_init(s, m, raw, from, at_from, now, ev);
+    case RPH_HANDSHAKE_RESP:
+        return on_resp(s, m, now, ev);
+    case RPH_HANDSHAKE_FINISH:
+        if (s->cfg.initiator) break;
+        return on_finish(s, m, raw, now, ev);
+    case RPH_COOKIE_REPLY:
+        return on_cookie(s, m, now, ev);
+    default:
+        break;
+    }
     s->cfg.stats->unexpected++;
     return RPH_E_UNEXPECTED;
 }
@@ -332,29 +523,26 @@ int seal_open(struct seal *s, const struct rph_msg *m, uint8_t *raw, struct seal
     ev->slot = SEAL_NO_SLOT;
     uint32_t code = m->tr.receiver & CODE_MASK;
     if (code >= IDX_PENDING_BASE) {
+        /* Keys made by a finished handshake live in the slot they were adopted into. */
         size_t i = code - IDX_PENDING_BASE;
         struct seal_pending *pe = i < SEAL_PENDING ? &s->pending[i] : NULL;
-        if (pe && !pe->used && pe->fwd && pe->fwd_index == m->tr.receiver) {
-            code = (uint32_t)pe->fwd_slot; /* adopted: the keys live in that slot now */
-            goto in_slot;
-        }
-        if (!pe || !pe->used || pe->kp.local_index != m->tr.receiver) {
+        if (!pe || !pe->fwd || pe->fwd_index != m->tr.receiver) {
             s->cfg.stats->no_key++;
             return RPH_E_NOKEY;
         }
-        int e = open_counted(s, &pe->kp, raw, m, ev);
-        if (e < 0) return e;
-        /* Confirmed: the same initiator from a new address (roaming) keeps its slot. */
-        ev->what = SEAL_ADOPT;
-        ev->pending = i;
-        ev->slot = find_by_id(s, pe->sender_id);
-        ev->newest = true;
-        memcpy(ev->id, pe->sender_id, 8);
-        return 0;
+        code = (uint32_t)pe->fwd_slot;
     }
-in_slot:;
     struct seal_slot *sl = code < s->cfg.slots ? &s->slot[code] : NULL;
     int k = sl ? keyring_find(&sl->keys, m->tr.receiver) : -1;
+    if (k < 0 && sl) {
+        /* Keys whose index guessed another slot than their node key's (rare: a roam). */
+        struct seal_pending *pe = pending_of(s, m->tr.receiver);
+        if (pe && pe->fwd) {
+            code = (uint32_t)pe->fwd_slot;
+            sl = &s->slot[code];
+            k = keyring_find(&sl->keys, m->tr.receiver);
+        }
+    }
     if (k < 0) {
         s->cfg.stats->no_key++;
         return RPH_E_NOKEY;
@@ -366,12 +554,15 @@ in_slot:;
     ev->newest = sl->keys.kp[k].replay.top == m->tr.counter + 1;
     ev->what = SEAL_DATA;
     if (k == KP_NEXT) {
+        /* Initiator: the responder has our finish; these keys are current from now on. */
+        sl->next_rekey_ms = sl->keys.kp[KP_NEXT].created_ms + s->cfg.rekey_ms;
         keyring_install(&sl->keys, &sl->keys.kp[KP_NEXT]);
-        memcpy(sl->id, sl->next_id, 8);
-        sl->has_id = true;
+        sn_done(&sl->ini);
+        memcpy(sl->node_pk, sl->next_pk, 32);
+        sl->has_pk = true;
         s->cfg.stats->handshakes_done++;
-        memcpy(ev->id, sl->id, 8);
-        ev->what = SEAL_CONFIRMED;
+        memcpy(ev->node_pk, sl->node_pk, 32);
+        ev->what = SEAL_ESTABLISHED;
     }
     return 0;
 }
@@ -384,16 +575,26 @@ int seal_adopt(struct seal *s, const struct seal_event *ev, size_t slot)
         return RPH_E_FULL;
     }
     struct seal_slot *sl = &s->slot[slot];
+    if (sl->has_pk && memcmp(sl->node_pk, pe->rs, 32) != 0) {
+        /* Another node's slot; the peer never gives one, but keys stay with their node key. */
+        rph_seal_wipe(pe, sizeof *pe);
+        return RPH_E_INVALID;
+    }
     uint32_t index = pe->kp.local_index;
-    uint64_t created = pe->created_ms;
+    uint64_t created = pe->kp.created_ms;
     keyring_install(&sl->keys, &pe->kp);
-    memcpy(sl->id, pe->sender_id, 8);
-    sl->has_id = true;
+    memcpy(sl->node_pk, pe->rs, 32);
+    sl->has_pk = true;
+    memcpy(sl->last_ts, pe->ts, SN_TS_LEN);
+    sl->finish_index = index;
+    memcpy(sl->finish_tag, pe->finish_tag, 16);
     rph_seal_wipe(pe, sizeof *pe);
-    pe->fwd = true;
-    pe->fwd_index = index;
-    pe->fwd_slot = slot;
-    pe->created_ms = created;
+    if ((index & CODE_MASK) != slot) {
+        pe->fwd = true;
+        pe->fwd_index = index;
+        pe->fwd_slot = slot;
+        pe->created_ms = created;
+    }
     s->cfg.stats->handshakes_done++;
     return 0;
 }

@@ -24,14 +24,18 @@
  * the stats struct it is given; the peer counts what it does (sent, roamed, data_in).
  *
  * Slots are the peer's remote slots by index; sealing keeps a slot's keys until seal_forget.
- * Inside, the handshake (seal_handshake.h: messages and their state) is apart from the
- * transport (seal_keyring.h: keypairs, counters, replay); a new handshake changes what this
- * file's events carry at most, not when peer.c acts on them.
+ * Inside, the handshake (seal_noise.h: Noise_XXpsk0 messages, cookies) is apart from the
+ * transport (seal_keyring.h: keypairs, counters, replay). A responder finds a remote by the
+ * node key its handshake proved; a HandshakeInit only ever takes a place in a small table of
+ * answered inits, and only a HandshakeFinish (bound to our fresh ephemeral, newer than the
+ * last one of that node key) installs keys.
  */
 
 /* Slot indices live in 12 bits of a local index, below the codes of waiting handshakes. */
 #define SEAL_MAX_SLOTS 1000u
 #define SEAL_NO_SLOT ((size_t)-1)
+/* HandshakeInits a second above which a responder wants cookies (mac2) and limits sources. */
+#define SEAL_LOAD_DEFAULT 100u
 
 struct seal;
 
@@ -41,7 +45,12 @@ struct seal_config {
     size_t slots;                     /* at most SEAL_MAX_SLOTS */
     uint32_t retry_ms;                /* init resend period */
     uint32_t rekey_ms;                /* initiator: a new handshake this often */
-    uint32_t pending_ms;              /* responder keys without a slot wait this long */
+    uint32_t pending_ms;              /* responder: an answered init waits this long */
+    const uint8_t *node_sk;           /* this node's X25519 private key (32 bytes) */
+    const uint8_t (*members)[32];     /* n_members > 0: only these node keys are peers */
+    size_t n_members;
+    const int64_t *wall_offset_ms; /* wall clock minus now_ms: the timestamps (may change) */
+    uint32_t load_per_s;           /* 0: SEAL_LOAD_DEFAULT (tests set less) */
     struct rph_peer_stats *stats;
 };
 
@@ -52,22 +61,23 @@ struct seal_dgram {
 };
 
 enum seal_what {
-    SEAL_REPLY = 1,   /* send reply to the sender (a handshake answer) */
-    SEAL_ESTABLISHED, /* initiator: our handshake with slot is done; confirm it with a packet */
-    SEAL_CONFIRMED,   /* responder: the first packet under slot's next keys; they are current */
-    SEAL_ADOPT,       /* responder: keys waiting without a slot were confirmed: seal_adopt */
+    SEAL_NONE = 0,    /* taken, nothing to do */
+    SEAL_REPLY,       /* send reply to the sender (a handshake message) */
+    SEAL_ESTABLISHED, /* initiator: the responder's first packet under our new keys: current */
+    SEAL_ADOPT,       /* responder: a handshake finished: seal_adopt into node_pk's remote */
+    SEAL_RECONFIRM,   /* responder: slot's last HandshakeFinish again: send slot a keepalive */
     SEAL_DATA,        /* a transport packet under slot's keys */
 };
 
 struct seal_event {
     enum seal_what what;
-    size_t slot;   /* SEAL_ADOPT: the slot of the same initiator, or SEAL_NO_SLOT */
-    bool newest;   /* the newest authenticated packet: the remote's endpoint may follow it */
-    uint8_t id[8]; /* CONFIRMED, ADOPT: the initiator's identity (rph_remote.sender_id) */
+    size_t slot;         /* ADOPT: the remote that has node_pk already, or SEAL_NO_SLOT */
+    bool newest;         /* the newest authenticated packet: the remote's endpoint may follow it */
+    uint8_t node_pk[32]; /* ESTABLISHED, ADOPT: the remote's node public key, proven */
     struct seal_dgram reply;
-    uint8_t *plain; /* DATA, CONFIRMED, ADOPT: payload to deliver (inside the datagram) */
+    uint8_t *plain; /* DATA, ESTABLISHED: payload to deliver (inside the datagram) */
     size_t plain_len;
-    size_t pending; /* ADOPT: which waiting keys */
+    size_t pending; /* ADOPT: which finished handshake */
 };
 
 /* NULL with *err set (-ENOMEM, or -EIO without randomness). */
@@ -76,15 +86,16 @@ void seal_free(struct seal *s);
 /* The slot's remote is gone: its keys and handshakes are wiped. */
 void seal_forget(struct seal *s, size_t slot);
 
-/* A HandshakeInit/HandshakeResp (decoded m, raw its bytes) from `from`. at_from is the slot
- * whose endpoint is from, or SEAL_NO_SLOT. 0 and *ev, or a negative code (counted). */
+/* A HandshakeInit/Resp/Finish or CookieReply (decoded m, raw its bytes) from `from`. at_from
+ * is the slot whose endpoint is from, or SEAL_NO_SLOT: only a guess where keys will live (the
+ * node key the handshake proves decides). 0 and *ev, or a negative code (counted). */
 int seal_handshake(struct seal *s, const struct rph_msg *m, const uint8_t *raw,
                    const struct rph_addr *from, size_t at_from, uint64_t now_ms,
                    struct seal_event *ev);
 /* A Transport datagram, opened in place (raw is writable). 0 and *ev, or a negative code. */
 int seal_open(struct seal *s, const struct rph_msg *m, uint8_t *raw, struct seal_event *ev);
-/* After SEAL_ADOPT: the waiting keys become slot's (its remote is now from ev's sender).
- * slot SEAL_NO_SLOT, when the peer has none free, drops them: RPH_E_FULL. */
+/* After SEAL_ADOPT: the handshake's keys become slot's current keys, slot's node key is
+ * ev->node_pk. slot SEAL_NO_SLOT, when the peer has none free, drops them: RPH_E_FULL. */
 int seal_adopt(struct seal *s, const struct seal_event *ev, size_t slot);
 
 /* Initiator: a new handshake with slot; the init to send to its endpoint. */
@@ -97,9 +108,9 @@ struct seal_dgram seal_punched(struct seal *s, size_t slot);
 struct seal_dgram seal_tick(struct seal *s, size_t slot, bool up, uint64_t now_ms);
 /* When seal_tick next has something to do for slot; UINT64_MAX for never. */
 uint64_t seal_deadline(const struct seal *s, size_t slot, bool up);
-/* Drops waiting responder keys older than pending_ms. */
+/* Drops answered inits older than pending_ms. */
 void seal_expire_pending(struct seal *s, uint64_t now_ms);
-/* The earliest creation time of waiting responder keys plus window_ms; UINT64_MAX for none. */
+/* The earliest creation time of answered inits plus window_ms; UINT64_MAX for none. */
 uint64_t seal_pending_deadline(const struct seal *s, uint32_t window_ms);
 
 /* Seals payload_len bytes at buf + RPH_TRANSPORT_HEADER_LEN under slot's current keys, in

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Sealed mode's cryptography, all from libsodium: BLAKE2b for derivation and MACs, Ed25519
-// for ownership proofs, X25519 ephemerals for fresh keys per handshake, ChaCha20-Poly1305.
+// for ownership proofs, ChaCha20-Poly1305 transport under keys from the Noise handshake.
 #include "ruphin/seal.h"
 
 #include <errno.h>
@@ -67,7 +67,8 @@ int rph_seal_derive(struct rph_seal_keys *k, const uint8_t key[RPH_KEY_LEN], con
     memcpy(in, LABEL, sizeof LABEL); /* the NUL separates label and name */
     memcpy(in + sizeof LABEL, name, name_len);
     crypto_generichash(k->prk, 32, in, sizeof LABEL + name_len, key, RPH_KEY_LEN);
-    kdf(k->hs_key, 32, k->prk, "handshake");
+    kdf(k->noise_psk, 32, k->prk, "noise psk");
+    kdf(k->cookie_key, 32, k->prk, "cookie");
     uint8_t seed[32];
     kdf(seed, 32, k->prk, "owner");
     crypto_sign_seed_keypair(k->sign_pk, k->sign_sk, seed);
@@ -153,108 +154,21 @@ int rph_owner_verify(const uint8_t *raw, const struct rph_msg *m, struct rph_ses
     return 0;
 }
 
-static void mac(uint8_t out[RPH_MAC_LEN], const uint8_t *a, size_t alen, const uint8_t *b,
-                size_t blen, const uint8_t key[32])
+int rph_keypair_from_noise(struct rph_keypair *kp, const uint8_t send_key[32],
+                           const uint8_t recv_key[32], uint32_t local_index, uint32_t remote_index,
+                           bool initiator, uint64_t now_ms)
 {
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, key, 32, RPH_MAC_LEN);
-    crypto_generichash_update(&st, a, alen);
-    if (blen) crypto_generichash_update(&st, b, blen);
-    crypto_generichash_final(&st, out, RPH_MAC_LEN);
-}
-
-int rph_hs_init_encode(const struct rph_seal_keys *k, uint32_t sender, const uint8_t sender_id[8],
-                       uint8_t e_sk[32], uint8_t out[RPH_HS_INIT_LEN])
-{
-    struct rph_msg m = {.type = RPH_HANDSHAKE_INIT};
-    m.hs.sender = sender;
-    memcpy(m.hs.sender_id, sender_id, 8);
-    crypto_box_keypair(m.hs.ephemeral, e_sk);
-    int n = rph_wire_encode(&m, out, RPH_HS_INIT_LEN);
-    if (n < 0) return n;
-    mac(out + RPH_HS_INIT_LEN - RPH_MAC_LEN, out, RPH_HS_INIT_LEN - RPH_MAC_LEN, NULL, 0,
-        k->hs_key);
-    return n;
-}
-
-int rph_hs_init_verify(const struct rph_seal_keys *k, const uint8_t raw[RPH_HS_INIT_LEN])
-{
-    uint8_t want[RPH_MAC_LEN];
-    mac(want, raw, RPH_HS_INIT_LEN - RPH_MAC_LEN, NULL, 0, k->hs_key);
-    return sodium_memcmp(want, raw + RPH_HS_INIT_LEN - RPH_MAC_LEN, RPH_MAC_LEN) == 0 ? 0
-                                                                                      : RPH_E_AUTH;
-}
-
-/* Transport keys: BLAKE2b(key = prk, "transport" || X25519 || E_i || E_r || indices). Both
- * ephemerals are fresh, so keys (and nonces under them) never repeat across handshakes. */
-static int derive(const struct rph_seal_keys *k, const uint8_t e_sk[32], const uint8_t e_remote[32],
-                  const uint8_t ei[32], const uint8_t er[32], uint32_t ii, uint32_t ir,
-                  bool initiator, uint64_t now_ms, struct rph_keypair *kp)
-{
-    uint8_t shared[32];
-    if (crypto_scalarmult(shared, e_sk, e_remote) != 0) return RPH_E_AUTH; /* low-order point */
-    uint8_t idx[8] = {(uint8_t)(ii >> 24), (uint8_t)(ii >> 16), (uint8_t)(ii >> 8), (uint8_t)ii,
-                      (uint8_t)(ir >> 24), (uint8_t)(ir >> 16), (uint8_t)(ir >> 8), (uint8_t)ir};
-    uint8_t okm[64];
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, k->prk, 32, sizeof okm);
-    crypto_generichash_update(&st, (const uint8_t *)"transport", 9);
-    crypto_generichash_update(&st, shared, 32);
-    crypto_generichash_update(&st, ei, 32);
-    crypto_generichash_update(&st, er, 32);
-    crypto_generichash_update(&st, idx, 8);
-    crypto_generichash_final(&st, okm, sizeof okm);
     memset(kp, 0, sizeof *kp);
     kp->valid = true;
     kp->initiator = initiator;
-    kp->confirmed = initiator; /* the response itself confirms the responder to the initiator */
-    kp->local_index = initiator ? ii : ir;
-    kp->remote_index = initiator ? ir : ii;
-    memcpy(kp->send_key, initiator ? okm : okm + 32, 32);
-    memcpy(kp->recv_key, initiator ? okm + 32 : okm, 32);
+    kp->confirmed = true;
+    kp->local_index = local_index;
+    kp->remote_index = remote_index;
+    memcpy(kp->send_key, send_key, 32);
+    memcpy(kp->recv_key, recv_key, 32);
     kp->created_ms = now_ms;
     rph_replay_init(&kp->replay);
-    sodium_memzero(shared, sizeof shared);
-    sodium_memzero(okm, sizeof okm);
     return 0;
-}
-
-int rph_hs_respond(const struct rph_seal_keys *k, const uint8_t init_raw[RPH_HS_INIT_LEN],
-                   const struct rph_msg *init, uint32_t sender, uint64_t now_ms,
-                   uint8_t out[RPH_HS_RESP_LEN], struct rph_keypair *kp)
-{
-    uint8_t e_sk[32];
-    struct rph_msg m = {.type = RPH_HANDSHAKE_RESP};
-    m.hs.sender = sender;
-    m.hs.receiver = init->hs.sender;
-    crypto_box_keypair(m.hs.ephemeral, e_sk);
-    int r = derive(k, e_sk, init->hs.ephemeral, init->hs.ephemeral, m.hs.ephemeral, init->hs.sender,
-                   sender, false, now_ms, kp);
-    sodium_memzero(e_sk, sizeof e_sk);
-    if (r < 0) return r;
-    int n = rph_wire_encode(&m, out, RPH_HS_RESP_LEN);
-    if (n < 0) return n;
-    /* Binding the init's MAC ties the response to that very init. */
-    mac(out + RPH_HS_RESP_LEN - RPH_MAC_LEN, out, RPH_HS_RESP_LEN - RPH_MAC_LEN,
-        init_raw + RPH_HS_INIT_LEN - RPH_MAC_LEN, RPH_MAC_LEN, k->hs_key);
-    return n;
-}
-
-int rph_hs_complete(const struct rph_seal_keys *k, const uint8_t init_raw[RPH_HS_INIT_LEN],
-                    const uint8_t e_sk[32], const uint8_t resp_raw[RPH_HS_RESP_LEN],
-                    const struct rph_msg *resp, uint64_t now_ms, struct rph_keypair *kp)
-{
-    uint8_t want[RPH_MAC_LEN];
-    mac(want, resp_raw, RPH_HS_RESP_LEN - RPH_MAC_LEN, init_raw + RPH_HS_INIT_LEN - RPH_MAC_LEN,
-        RPH_MAC_LEN, k->hs_key);
-    if (sodium_memcmp(want, resp_raw + RPH_HS_RESP_LEN - RPH_MAC_LEN, RPH_MAC_LEN) != 0)
-        return RPH_E_AUTH;
-    struct rph_msg init;
-    int r = rph_wire_decode(init_raw, RPH_HS_INIT_LEN, &init);
-    if (r < 0) return r;
-    if (resp->hs.receiver != init.hs.sender) return RPH_E_AUTH;
-    return derive(k, e_sk, resp->hs.ephemeral, init.hs.ephemeral, resp->hs.ephemeral,
-                  init.hs.sender, resp->hs.sender, true, now_ms, kp);
 }
 
 static void nonce_of(uint8_t n[12], uint64_t counter)
@@ -363,29 +277,13 @@ int rph_owner_verify(const uint8_t *raw, const struct rph_msg *m, struct rph_ses
     (void)raw, (void)m, (void)session;
     return RPH_E_NOTSUP;
 }
-int rph_hs_init_encode(const struct rph_seal_keys *k, uint32_t sender, const uint8_t sender_id[8],
-                       uint8_t e_sk[32], uint8_t out[RPH_HS_INIT_LEN])
+int rph_keypair_from_noise(struct rph_keypair *kp, const uint8_t send_key[32],
+                           const uint8_t recv_key[32], uint32_t local_index, uint32_t remote_index,
+                           bool initiator, uint64_t now_ms)
 {
-    (void)k, (void)sender, (void)sender_id, (void)e_sk, (void)out;
-    return RPH_E_NOTSUP;
-}
-int rph_hs_init_verify(const struct rph_seal_keys *k, const uint8_t raw[RPH_HS_INIT_LEN])
-{
-    (void)k, (void)raw;
-    return RPH_E_NOTSUP;
-}
-int rph_hs_respond(const struct rph_seal_keys *k, const uint8_t init_raw[RPH_HS_INIT_LEN],
-                   const struct rph_msg *init, uint32_t sender, uint64_t now_ms,
-                   uint8_t out[RPH_HS_RESP_LEN], struct rph_keypair *kp)
-{
-    (void)k, (void)init_raw, (void)init, (void)sender, (void)now_ms, (void)out, (void)kp;
-    return RPH_E_NOTSUP;
-}
-int rph_hs_complete(const struct rph_seal_keys *k, const uint8_t init_raw[RPH_HS_INIT_LEN],
-                    const uint8_t e_sk[32], const uint8_t resp_raw[RPH_HS_RESP_LEN],
-                    const struct rph_msg *resp, uint64_t now_ms, struct rph_keypair *kp)
-{
-    (void)k, (void)init_raw, (void)e_sk, (void)resp_raw, (void)resp, (void)now_ms, (void)kp;
+    (void)send_key, (void)recv_key, (void)local_index, (void)remote_index, (void)initiator,
+        (void)now_ms;
+    memset(kp, 0, sizeof *kp);
     return RPH_E_NOTSUP;
 }
 int rph_transport_seal(struct rph_keypair *kp, uint8_t *buf, size_t payload_len)

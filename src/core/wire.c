@@ -22,6 +22,23 @@ static void put64(uint8_t *p, uint64_t v)
 
 static int decode_peerinfo(const uint8_t *body, size_t n, struct rph_msg *out);
 
+/* The fixed length of a handshake message type; 0 for other types. */
+static size_t hs_len(enum rph_type t)
+{
+    switch (t) {
+    case RPH_HANDSHAKE_INIT:
+        return RPH_HS_INIT_LEN;
+    case RPH_HANDSHAKE_RESP:
+        return RPH_HS_RESP_LEN;
+    case RPH_HANDSHAKE_FINISH:
+        return RPH_HS_FINISH_LEN;
+    case RPH_COOKIE_REPLY:
+        return RPH_COOKIE_REPLY_LEN;
+    default:
+        return 0;
+    }
+}
+
 static int decode_sealed(const uint8_t *buf, size_t len, struct rph_msg *out)
 {
     const uint8_t *b = buf + RPH_HEADER_LEN;
@@ -41,19 +58,20 @@ static int decode_sealed(const uint8_t *buf, size_t len, struct rph_msg *out)
         memcpy(out->hpc.cookie, b + RPH_COOKIE_ECHO_LEN, RPH_COOKIE_LEN);
         return 0;
     case RPH_HANDSHAKE_INIT:
-        if (len != RPH_HS_INIT_LEN) return RPH_E_SIZE;
-        out->hs.sender = rph_get32(b);
-        memcpy(out->hs.sender_id, b + 4, 8);
-        memcpy(out->hs.ephemeral, b + 12, 32);
-        memcpy(out->hs.mac, b + 44, RPH_MAC_LEN);
-        return 0;
     case RPH_HANDSHAKE_RESP:
-        if (len != RPH_HS_RESP_LEN) return RPH_E_SIZE;
-        out->hs.sender = rph_get32(b);
-        out->hs.receiver = rph_get32(b + 4);
-        memcpy(out->hs.ephemeral, b + 8, 32);
-        memcpy(out->hs.mac, b + 40, RPH_MAC_LEN);
+    case RPH_HANDSHAKE_FINISH:
+    case RPH_COOKIE_REPLY: {
+        size_t want = hs_len(out->type), idx = out->type == RPH_HANDSHAKE_RESP ? 8 : 4;
+        if (len != want) return RPH_E_SIZE;
+        out->hs.sender =
+            out->type == RPH_HANDSHAKE_INIT || out->type == RPH_HANDSHAKE_RESP ? rph_get32(b) : 0;
+        out->hs.receiver = out->type == RPH_HANDSHAKE_RESP   ? rph_get32(b + 4)
+                           : out->type == RPH_HANDSHAKE_INIT ? 0
+                                                             : rph_get32(b);
+        out->data = b + idx;
+        out->data_len = len - RPH_HEADER_LEN - idx;
         return 0;
+    }
     case RPH_SEALED_PEER_INFO: {
         /* PeerInfo's body, then the client's SealedJoin as the holepuncher received it. */
         size_t n = len - RPH_HEADER_LEN;
@@ -177,10 +195,11 @@ int rph_wire_encode(const struct rph_msg *m, uint8_t *buf, size_t cap)
         body = RPH_HP_COOKIE_LEN - RPH_HEADER_LEN;
         break;
     case RPH_HANDSHAKE_INIT:
-        body = RPH_HS_INIT_LEN - RPH_HEADER_LEN;
-        break;
     case RPH_HANDSHAKE_RESP:
-        body = RPH_HS_RESP_LEN - RPH_HEADER_LEN;
+    case RPH_HANDSHAKE_FINISH:
+    case RPH_COOKIE_REPLY:
+        body = hs_len(m->type) - RPH_HEADER_LEN;
+        if (m->data_len != body - (m->type == RPH_HANDSHAKE_RESP ? 8 : 4)) return RPH_E_SIZE;
         break;
     case RPH_SEALED_PEER_INFO:
         if (m->peer.family != 4 && m->peer.family != 6) return RPH_E_FAMILY;
@@ -231,15 +250,17 @@ int rph_wire_encode(const struct rph_msg *m, uint8_t *buf, size_t cap)
         break;
     case RPH_HANDSHAKE_INIT:
         rph_put32(p, m->hs.sender);
-        memcpy(p + 4, m->hs.sender_id, 8);
-        memcpy(p + 12, m->hs.ephemeral, 32);
-        memcpy(p + 44, m->hs.mac, RPH_MAC_LEN);
+        memmove(p + 4, m->data, m->data_len);
         break;
     case RPH_HANDSHAKE_RESP:
         rph_put32(p, m->hs.sender);
         rph_put32(p + 4, m->hs.receiver);
-        memcpy(p + 8, m->hs.ephemeral, 32);
-        memcpy(p + 40, m->hs.mac, RPH_MAC_LEN);
+        memmove(p + 8, m->data, m->data_len);
+        break;
+    case RPH_HANDSHAKE_FINISH:
+    case RPH_COOKIE_REPLY:
+        rph_put32(p, m->hs.receiver);
+        memmove(p + 4, m->data, m->data_len);
         break;
     case RPH_TRANSPORT:
         rph_put32(p, m->tr.receiver);
@@ -290,12 +311,16 @@ const char *rph_type_name(int type)
         "HelloResp",
         "SealedRegister",
         "SealedJoin",
-        "HandshakeInit",
-        "HandshakeResp",
+        NULL,
+        NULL,
         "Transport",
         "SealedPeerInfo",
+        "HandshakeInit",
+        "HandshakeResp",
+        "HandshakeFinish",
+        "CookieReply",
     };
     if (type == RPH_HP_COOKIE) return "HpCookie";
-    if (type < 1 || type > 15) return "Unknown";
+    if (type < 1 || type > RPH_COOKIE_REPLY || !names[type]) return "Unknown";
     return names[type];
 }

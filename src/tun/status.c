@@ -119,6 +119,10 @@ char *status_json(const struct tunnel *t, uint64_t now)
     cJSON_AddNumberToObject(d, "auth_failed", (double)st->auth_failed);
     cJSON_AddNumberToObject(d, "replayed", (double)st->replayed);
     cJSON_AddNumberToObject(d, "plain_ignored", (double)st->plain_ignored);
+    cJSON_AddNumberToObject(d, "not_member", (double)st->not_member);
+    cJSON_AddNumberToObject(d, "node_conflict", (double)st->node_conflict);
+    cJSON_AddNumberToObject(d, "handshake_limited", (double)st->hs_limited);
+    cJSON_AddNumberToObject(d, "cookies_sent", (double)st->cookies_sent);
     cJSON_AddNumberToObject(d, "no_key", (double)(st->no_key + dr->no_key));
     cJSON_AddNumberToObject(d, "tun_write", (double)dr->tun_write);
     cJSON_AddNumberToObject(d, "udp_send", (double)dr->udp_send);

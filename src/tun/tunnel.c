@@ -157,6 +157,21 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
         /* t->cfg lives as long as the peer that points into it. */
         pc.members = (const uint8_t(*)[32])t->cfg.members;
         pc.n_members = t->cfg.n_members;
+        /* Tests only (ruphin-tund(8)): rekey every few seconds, to attack many rekeys. */
+        const char *rekey = getenv("RUPHIN_TEST_REKEY_MS");
+        if (rekey) {
+            char *end;
+            long v = strtol(rekey, &end, 10);
+            if (!*rekey || *end || v < 500 || v > 3600000) {
+                errmsg_set(err,
+                           "RUPHIN_TEST_REKEY_MS=\"%s\": not a number of ms from 500 to 3600000",
+                           rekey);
+                r = -EINVAL;
+                goto fail;
+            }
+            pc.rekey_ms = (uint32_t)v;
+            log_warn("RUPHIN_TEST_REKEY_MS: rekeying every %ld ms (a test setting)", v);
+        }
     }
     struct rph_ev_peer_options opt = {.sndbuf = 4 << 20,
                                       .rcvbuf = 4 << 20,

@@ -110,7 +110,7 @@ tun_start_hpd || e2e_die "holepuncherd did not start"
 cap_start reg -i p1 -s "$NAT1_IP" -d "$HP_IP" -t 10 -n 1 -w 15 || e2e_die "capture"
 cap_start ack -i p1 -s "$HP_IP" -d "$NAT1_IP" -t 6 -n 1 -w 15 || e2e_die "capture"
 cap_start join -i p2 -s "$NAT2_IP" -d "$HP_IP" -t 11 -n 1 -w 15 || e2e_die "capture"
-cap_start init -i p2 -s "$NAT2_IP" -d "$NAT1_IP" -t 12 -n 1 -w 15 || e2e_die "capture"
+cap_start init -i p2 -s "$NAT2_IP" -d "$NAT1_IP" -t 16 -n 1 -w 15 || e2e_die "capture"
 tun_start_peer 1 server || e2e_die "server peer did not start"
 tun_start_peer 2 client || e2e_die "client 2 did not start"
 if ! tun_wait_up 1 1 10 || ! tun_wait_up 2 1 10; then

@@ -4,7 +4,7 @@
 # each pattern in both roles, with identical transcripts, handshake hash, split keys and transport.
 """usage: /usr/bin/python3 tests/tools/noise_interop.py PATH/TO/noise_peer
 
-For Noise_IKpsk2 and Noise_XXpsk3 (25519, ChaChaPoly, SHA256), with fixed static, ephemeral
+For Noise_IKpsk2, Noise_XXpsk3 and Noise_XXpsk0 (25519, ChaChaPoly, SHA256), with fixed static, ephemeral
 and PSK keys and a prologue:
   1. dissononce runs both sides: the reference transcript, handshake hash and split keys;
   2. the C driver (noise_peer) is the initiator and dissononce the responder;
@@ -49,7 +49,9 @@ TRANSPORT = [b"ping from the initiator", b"pong from the responder"]
 PATTERNS = {
     "ik": ("Noise_IKpsk2_25519_ChaChaPoly_SHA256", IKHandshakePattern, 2),
     "xx": ("Noise_XXpsk3_25519_ChaChaPoly_SHA256", XXHandshakePattern, 3),
+    "xx0": ("Noise_XXpsk0_25519_ChaChaPoly_SHA256", XXHandshakePattern, 0),
 }
+MSGS = {"ik": 2, "xx": 3, "xx0": 3}
 
 checks = 0
 
@@ -147,7 +149,7 @@ class CPeer:
 
 def run(pat, ini, res):
     """The handshake, a split and a transport message each way; returns the record."""
-    n = PATTERNS[pat][2]
+    n = MSGS[pat]
     msgs = []
     for i in range(n):
         w, r = (ini, res) if i % 2 == 0 else (res, ini)
@@ -200,6 +202,14 @@ def main():
         # The PSK must matter: dissononce with another PSK cannot complete with the C side.
         c = CPeer(driver, pat, True, rs=rs)
         py = PyPeer(pat, False, psk=WRONG_PSK)
+        if pat == "xx0":  # psk0: message 1 is already sealed under the PSK
+            try:
+                py.read(c.write(PAYLOADS[0]))
+                check(False, f"{pat}: dissononce accepted message 1 under another PSK")
+            except DecryptFailedException:
+                check(True, "")
+            c.close()
+            continue
         check(py.read(c.write(PAYLOADS[0])) == PAYLOADS[0], f"{pat}: message 1 does not depend on the PSK yet")
         m2 = py.write(PAYLOADS[1])
         line = c.cmd("read", m2, ok=False)

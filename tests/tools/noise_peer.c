@@ -2,7 +2,7 @@
 // Test driver: one side of a libruphin Noise handshake spoken over stdin/stdout in hex lines,
 // so tests/tools/noise_interop.py can run it against an independent implementation.
 //
-// usage: noise_peer ik|xx initiator|responder S_SK E_SK PSK RS|- PROLOGUE|-   (keys in hex)
+// usage: noise_peer ik|xx|xx0 initiator|responder S_SK E_SK PSK RS|- PROLOGUE|-   (keys in hex)
 // Commands, one a line; each answers one line, "ok ..." or "err CODE TEXT":
 //   write HEX|-   our next handshake message with this payload  -> ok MESSAGE
 //   read HEX      the peer's next handshake message               -> ok PAYLOAD|-
@@ -74,11 +74,13 @@ static void reply(int r, const uint8_t *b)
 int main(int argc, char **argv)
 {
     if (argc != 8) {
-        fprintf(stderr, "usage: noise_peer ik|xx initiator|responder S_SK E_SK PSK RS|- "
+        fprintf(stderr, "usage: noise_peer ik|xx|xx0 initiator|responder S_SK E_SK PSK RS|- "
                         "PROLOGUE|-\n");
         return 2;
     }
-    enum rph_noise_pattern pat = strcmp(argv[1], "ik") == 0 ? RPH_NOISE_IKPSK2 : RPH_NOISE_XXPSK3;
+    enum rph_noise_pattern pat = strcmp(argv[1], "ik") == 0    ? RPH_NOISE_IKPSK2
+                                 : strcmp(argv[1], "xx0") == 0 ? RPH_NOISE_XXPSK0
+                                                               : RPH_NOISE_XXPSK3;
     bool initiator = strcmp(argv[2], "initiator") == 0;
     uint8_t s_sk[32], e_sk[32], psk[32], rs[32];
     static uint8_t prologue[4096];

@@ -11,6 +11,8 @@
 //       garbage-transport, bad-index, flood, empty (toward a peer); peerinfo (naming
 //       IP:PORT..+K-1), hp-join (toward a holepuncher). Prints "sent=N" and what the victim should
 //       count.
+//   rph_attack hs replay|member ...
+//       Attacks on the sealed handshake: tests/tools/attack_handshake.c.
 //   rph_attack sid -f FILE
 //       Prints the 20-byte wire session ID (hex) of a captured SealedRegister/SealedJoin.
 //   rph_attack hp -a IP:PORT -m MODE [--id HEX] [-f FILE] [-n N] [-r PPS] [-w SEC] [-x EXPECT]
@@ -39,6 +41,8 @@
 #include <unistd.h>
 
 #include "attack_holepuncher.h"
+#include "attack_handshake.h"
+#include "ruphin/noise.h"
 #include "ruphin/seal.h"
 #include "ruphin/wire.h"
 
@@ -317,15 +321,27 @@ static size_t forge_transport(uint8_t *dg, uint32_t receiver, uint64_t counter, 
     return r > 0 ? (size_t)r : 0;
 }
 
-/* A genuine HandshakeInit made with a key that is not the session's. */
+/* A genuine HandshakeInit (Noise_XXpsk0 message 1) made with a key that is not the session's. */
 static size_t forge_init(uint8_t *dg, const char *session)
 {
-    uint8_t key[RPH_KEY_LEN], id[8], e_sk[32];
+    uint8_t key[RPH_KEY_LEN], s_sk[32], s_pk[32];
     struct rph_seal_keys k;
     rph_key_generate(key);
     if (rph_seal_derive(&k, key, session, strlen(session)) < 0) die("%s", "rph_seal_derive failed");
-    fill_random(id, sizeof id);
-    if (rph_hs_init_encode(&k, rnd32(), id, e_sk, dg) < 0) die("%s", "rph_hs_init_encode failed");
+    rph_noise_keygen(s_sk, s_pk);
+    uint8_t prologue[sizeof "ruphin-handshake-v1" - 1 + RPH_SESSION_MAX];
+    memcpy(prologue, "ruphin-handshake-v1", sizeof "ruphin-handshake-v1" - 1);
+    memcpy(prologue + sizeof "ruphin-handshake-v1" - 1, k.wire_session.id, RPH_SESSION_MAX);
+    struct rph_noise_hs hs;
+    if (rph_noise_init(&hs, RPH_NOISE_XXPSK0, true, prologue, sizeof prologue, s_sk, NULL,
+                       k.noise_psk) < 0)
+        die("%s", "rph_noise_init failed");
+    put_be16(dg, RPH_HS_INIT_LEN);
+    put_be16(dg + 2, RPH_HANDSHAKE_INIT);
+    uint32_t idx = rnd32();
+    memcpy(dg + 4, &idx, 4);
+    if (rph_noise_write_message(&hs, NULL, 0, dg + 8, 48) != 48) die("%s", "noise write failed");
+    memset(dg + 56, 0, 16);
     return RPH_HS_INIT_LEN;
 }
 
@@ -345,7 +361,7 @@ static size_t flood_datagram(uint8_t *dg, uint32_t good_index, long i, struct ex
         n = 4 + rnd32() % 64;
         fill_random(dg, n);
         put_be16(dg, (uint16_t)n);
-        put_be16(dg + 2, (uint16_t)(15 + rnd32() % 65000));
+        put_be16(dg + 2, (uint16_t)(1000 + rnd32() % 64000));
         e->malformed++;
         return n;
     case 2: /* a Transport too short to hold its header and tag */
@@ -361,7 +377,7 @@ static size_t flood_datagram(uint8_t *dg, uint32_t good_index, long i, struct ex
     case 4: /* the real receiver index, a fresh counter, garbage ciphertext */
         e->auth_failed++;
         return forge_transport(dg, good_index, (1ull << 40) + rnd32(), 16 + rnd32() % 1400);
-    case 5: /* a HandshakeInit of random bytes: its MAC fails */
+    case 5: /* a HandshakeInit of random bytes: its tag under the PSK fails */
         fill_random(dg, RPH_HS_INIT_LEN);
         put_be16(dg, RPH_HS_INIT_LEN);
         put_be16(dg + 2, RPH_HANDSHAKE_INIT);
@@ -592,7 +608,7 @@ static size_t hp_flood_datagram(uint8_t *dg, long i, long *malformed)
         n = 4 + rnd32() % 200;
         fill_random(dg, n);
         put_be16(dg, (uint16_t)n);
-        put_be16(dg + 2, (uint16_t)(15 + rnd32() % 65000));
+        put_be16(dg + 2, (uint16_t)(1000 + rnd32() % 64000));
         ++*malformed;
         return n;
     case 3:
@@ -727,6 +743,7 @@ int main(int argc, char **argv)
     }
     if (sodium_init() < 0 || rph_seal_init() < 0) die("%s", "libsodium init failed");
     if (strcmp(argv[1], "hpx") == 0) return cmd_hpx(argc, argv); /* its own options */
+    if (strcmp(argv[1], "hs") == 0) return rph_attack_handshake(argc - 1, argv + 1);
     static const struct option lo[] = {{"id", required_argument, NULL, 'I'}, {0, 0, 0, 0}};
     struct opts o = {0};
     int c;
