@@ -849,3 +849,21 @@ Test(peer, sealed_restart_with_the_same_node_key_replaces_the_old_session_at_onc
     run();
     cr_assert_str_eq(nodes[1].last_data, "welcome back");
 }
+
+/* A sealed client whose server does not answer yet waits for its next resend: its deadline
+ * lies ahead (it was 0 while punching, so the event loop's timer fired without pause). */
+Test(peer, a_punching_sealed_client_sleeps_until_its_next_resend)
+{
+    seal_key = KEY;
+    start(0, RPH_ROLE_SERVER, "office", 0);
+    drop_from = &nodes[0].addr; /* the server's packets never arrive */
+    struct rph_peer *c = start(1, RPH_ROLE_CLIENT, "office", 0);
+    for (int i = 0; i < 40; i++) {
+        advance(50);
+        if (rph_peer_state(c) != RPH_STATE_PUNCHING) continue;
+        uint64_t d = rph_peer_next_deadline(c);
+        cr_assert_gt(d, now, "deadline %llu is not after now %llu while punching",
+                     (unsigned long long)d, (unsigned long long)now);
+    }
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_PUNCHING);
+}

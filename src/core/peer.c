@@ -304,6 +304,9 @@ static struct rph_remote *add_remote(struct rph_peer *p, const struct rph_addr *
     if (!r) return NULL;
     r->punch_until_ms = now + punch_window(p);
     if (p->cfg.sealed && p->cfg.role == RPH_ROLE_CLIENT) {
+        /* The handshake's resends are sealing's timers; keepalives start once it is up. An
+         * unset (0) time here made the deadline "now" and the event loop spin while punching. */
+        if (!r->up) r->next_hello_ms = UINT64_MAX;
         struct seal_dgram d = seal_start(p->seal, slot_of(p, r), now);
         if (d.len) send_raw(p, &r->addr, d.data, d.len);
     } else {
