@@ -164,7 +164,8 @@ static void hp_send(void *ctx, const struct rph_addr *to, const uint8_t *buf, si
     FZ_CHECK(len <= RPH_PEERINFO6_LEN + RPH_OWNER_LEN);
     FZ_CHECK(rph_wire_decode(buf, len, &m) == 0);
     FZ_CHECK(m.type == RPH_REGISTER_ACK || m.type == RPH_SESSION_NOT_FOUND ||
-             m.type == RPH_PEER_INFO || m.type == RPH_HELLO_RESP || m.type == RPH_SEALED_PEER_INFO);
+             m.type == RPH_PEER_INFO || m.type == RPH_HELLO_RESP ||
+             m.type == RPH_SEALED_PEER_INFO || m.type == RPH_HP_COOKIE);
     enqueue(r, &r->nodes[HP].addr, to, buf, len);
 }
 
@@ -297,8 +298,10 @@ static void peer_input(struct run *r, struct node *n, const uint8_t *b, size_t l
     for (size_t i = 0; i < count; i++) {
         if (!rem[i].in_use || !r->sealed) continue;
         bool was = before[i].in_use;
-        /* Only a fresh authenticated packet moves an endpoint or brings a peer up. */
-        if (was && !rph_addr_equal(&before[i].addr, &rem[i].addr)) FZ_CHECK(fresh);
+        /* Only a fresh authenticated packet moves a live peer's endpoint or brings a peer up.
+         * A slot whose remote never answered may be given to another PeerInfo's address (a
+         * full server evicts the oldest unanswered remote): that is a new remote, not a move. */
+        if (was && before[i].up && !rph_addr_equal(&before[i].addr, &rem[i].addr)) FZ_CHECK(fresh);
         if (rem[i].up && !(was && before[i].up)) FZ_CHECK(fresh);
     }
 }
