@@ -136,6 +136,7 @@ new_client() {
 # its JSON object into $TOPO_DIR/phase-KIND.json.
 phase() {
     local kind=$1 n=$2 busy c0 c1 f0 f1 w0 w1 t0 t1 tcp=null cpu=null conn=null others flood='{}'
+    local fpid='' a0=0 a1=0 acpu=null
     local dur=$((BENCH_SECONDS + CONNECT_LIMIT + 2)) reason=
     bench_log "phase $kind: iperf3 TCP 1 stream ${BENCH_SECONDS} s, then a new client"
     busy=$(BENCH_QUIET_WAIT=$BENCH_ROW_QUIET_WAIT bench_wait_quiet)
@@ -146,11 +147,13 @@ phase() {
         topo_spawn flood "$NS_PUB" "$TOPO_DIR/flood-$kind.log" "$ATK" hs "$what" -i p1 \
             -F "$TOPO_DIR/ack.bin" "${extra[@]}" -r "$FLOOD_RATE" -n $((FLOOD_RATE * dur)) -T "$dur" ||
             { bench_warn "rph_attack did not start"; return 1; }
+        fpid=$(topo_pid flood)
         sleep 1 # the server is under load (cookie replies) before the measurement starts
     fi
     f0=$(foreign_ticks)
     w0=$(date +%s.%N)
     t0=$(proc_ticks "$SRV_PID")
+    [[ -n $fpid ]] && a0=$(proc_ticks "$fpid")
     if timeout $((BENCH_SECONDS + 30)) ip netns exec "$NS_PEER2" iperf3 -c 10.77.0.1 -p 5201 \
         -t "$BENCH_SECONDS" -J --connect-timeout 5000 >"$TOPO_DIR/iperf-$kind.json" 2>&1; then
         tcp=$(num_or_null "$(jq -r '.end.sum_received.bits_per_second // empty' "$TOPO_DIR/iperf-$kind.json")")
@@ -158,8 +161,11 @@ phase() {
         reason="iperf3: $(jq -r '.error // empty' "$TOPO_DIR/iperf-$kind.json" 2>/dev/null | head -c 200)"
     fi
     t1=$(proc_ticks "$SRV_PID")
+    [[ -n $fpid ]] && a1=$(proc_ticks "$fpid")
     w1=$(date +%s.%N)
     cpu=$(awk -v t=$((t1 - t0)) -v h="$CLK_TCK" -v a="$w0" -v b="$w1" 'BEGIN { printf "%.0f", 100 * t / h / (b - a) }')
+    # The attacker shares this machine's cores (a real one would not): what it used meanwhile.
+    [[ -n $fpid ]] && acpu=$(awk -v t=$((a1 - a0)) -v h="$CLK_TCK" -v a="$w0" -v b="$w1" 'BEGIN { printf "%.0f", 100 * t / h / (b - a) }')
     if ! conn=$(new_client "$n"); then
         conn=null
         reason+="${reason:+; }no ping from the new client within $CONNECT_LIMIT s"
@@ -176,9 +182,9 @@ phase() {
     fi
     c1=$(counters)
     jq -n --arg kind "$kind" --argjson tcp "$tcp" --argjson cpu "$(num_or_null "$cpu")" \
-        --argjson conn "$conn" --argjson flood "$flood" --argjson c0 "${c0:-null}" --argjson c1 "${c1:-null}" \
+        --argjson conn "$conn" --argjson flood "$flood" --argjson acpu "$(num_or_null "$acpu")" --argjson c0 "${c0:-null}" --argjson c1 "${c1:-null}" \
         --argjson busy "$busy" --argjson others "$others" --arg reason "$reason" \
-        '{"kind": $kind, "tcp1_bps": $tcp, "server_cpu_pct": $cpu, "connect_s": $conn,
+        '{"kind": $kind, "tcp1_bps": $tcp, "server_cpu_pct": $cpu, "flood_tool_cpu_pct": $acpu, "connect_s": $conn,
           "flood": $flood, "counters": (if $c0 == null or $c1 == null then null
               else ($c1 | with_entries(.value -= $c0[.key])) end),
           "busy_pct_before": $busy, "others_busy_pct": $others, "reason": $reason}' \
@@ -220,14 +226,14 @@ printf '%s\n' "$RESULT" >"$BENCH_RESULTS/handshake_flood-$STAMP.json"
         "$(jq -r 'if .meta.uncommitted_changes then " with uncommitted changes" else "" end' <<<"$RESULT")" \
         "$(jq -r .meta.kernel <<<"$RESULT")" "$(jq -r .meta.cores <<<"$RESULT")" \
         "$(jq -r .meta.cpu <<<"$RESULT")" "$BG_BUSY"
-    printf '| flood | inits/s reached | TCP 1 stream | vs no flood | server CPU | new client start → 1st ping | cookies_sent | handshake_limited | auth_failed | replayed |\n'
+    printf '| flood | inits/s reached (rph_attack CPU) | TCP 1 stream | vs no flood | server CPU | new client start → 1st ping | cookies_sent | handshake_limited | auth_failed | replayed |\n'
     printf '|---|---|---|---|---|---|---|---|---|---|\n'
     jq -r --argjson base "$(num_or_null "$BASE")" '.phases[] |
         def f(d): if . == null then "—" else (. * pow(10; d) | round / pow(10; d) | tostring) end;
-        "| \(.kind)\(if .others_busy_pct >= 5 then " ⚠ other work used \(.others_busy_pct)% of the CPUs meanwhile" else "" end)\(if .reason != "" then " (" + .reason + ")" else "" end) | \(.flood.rate | f(0)) | \(if .tcp1_bps == null then "—" else "\(.tcp1_bps / 1e9 | f(2)) Gbit/s" end) | \(if .kind == "none" or .tcp1_bps == null or $base == null then "—" else "\(100 * .tcp1_bps / $base | f(1)) %" end) | \(.server_cpu_pct | f(0)) % | \(if .connect_s == null then "—" else "\(.connect_s) s" end) | \(.counters.cookies_sent // "—") | \(.counters.handshake_limited // "—") | \(.counters.auth_failed // "—") | \(.counters.replayed // "—") |"' <<<"$RESULT"
+        "| \(.kind)\(if .others_busy_pct >= 5 then " ⚠ other work used \(.others_busy_pct)% of the CPUs meanwhile" else "" end)\(if .reason != "" then " (" + .reason + ")" else "" end) | \(.flood.rate | f(0))\(if .flood_tool_cpu_pct == null then "" else " (\(.flood_tool_cpu_pct) %)" end) | \(if .tcp1_bps == null then "—" else "\(.tcp1_bps / 1e9 | f(2)) Gbit/s" end) | \(if .kind == "none" or .tcp1_bps == null or $base == null then "—" else "\(100 * .tcp1_bps / $base | f(1)) %" end) | \(.server_cpu_pct | f(0)) % | \(if .connect_s == null then "—" else "\(.connect_s) s" end) | \(.counters.cookies_sent // "—") | \(.counters.handshake_limited // "—") | \(.counters.auth_failed // "—") | \(.counters.replayed // "—") |"' <<<"$RESULT"
     printf '\nTargets (issue 11):\n\n| target | measured | limit | status |\n|---|---|---|---|\n'
     jq -r '.targets[] | "| \(.target) | \(if .value == null then "—" else "\(.value) \(.unit)" end) | \(if .op == "le" then "≤" else "≥" end) \(.limit) \(.unit) | \(.status) |"' <<<"$RESULT"
-    printf '\nThroughput: iperf3 receiver, %s s, client 2 → server over the sealed tunnel, the flood running from 1 s before. Server CPU: ruphin-tund user+system time over that run, %% of one core. New client: a fresh ruphin-tund (a node key and overlay address of its own) on peer 3, started after the iperf3 run with the flood still on. Counters: the server'"'"'s `ruphinctl status --json` drops, their increase over the phase.\n' "$BENCH_SECONDS"
+    printf '\nThroughput: iperf3 receiver, %s s, client 2 → server over the sealed tunnel, the flood running from 1 s before. Server CPU: ruphin-tund user+system time over that run, %% of one core; in brackets after the rate, rph_attack'"'"'s own (it shares the cores, and the kernel forwards its datagrams through NAT 1 on them too). New client: a fresh ruphin-tund (a node key and overlay address of its own) on peer 3, started after the iperf3 run with the flood still on. Counters: the server'"'"'s `ruphinctl status --json` drops, their increase over the phase.\n' "$BENCH_SECONDS"
 } >"$BENCH_RESULTS/handshake_flood-latest.md"
 cat "$BENCH_RESULTS/handshake_flood-latest.md"
 printf '\nresults: %s, %s\n' "$BENCH_RESULTS/handshake_flood-$STAMP.json" "$BENCH_RESULTS/handshake_flood-latest.md"
