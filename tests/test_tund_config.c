@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,54 @@ Test(tund_config, sealed_key_file_is_read_by_resolve_and_checked)
     snprintf(v, sizeof v, "{\"key_file\": \"%s\"}", k);
     cr_assert_eq(resolve_with("seal", v, &c, &err), -EINVAL);
     cr_assert(strstr(err.msg, "not a key"), "%s", err.msg);
+    unlink(k);
+}
+
+/* Whoever owns the key file can replace the key: only root, the daemon's uid and the "user" it
+ * drops to may. Needs root to give a file away. */
+Test(tund_config, a_key_file_owned_by_someone_else_is_refused)
+{
+    if (geteuid() != 0) cr_skip_test("needs root (chown)");
+    struct passwd *nobody = getpwnam("nobody");
+    cr_assert_not_null(nobody, "the test needs the user \"nobody\"");
+    struct tund_config c;
+    struct errmsg err = {0};
+    char v[256];
+    const char *k = temp_key(0600, GOOD_KEY);
+    snprintf(v, sizeof v, "{\"key_file\": \"%s\"}", k);
+    cr_assert_eq(chown(k, 12345, 12345), 0);
+    cr_assert_eq(resolve_with("seal", v, &c, &err), -EPERM);
+    char want[256];
+    snprintf(want, sizeof want,
+             "\"seal.key_file\": key file %s: owned by uid 12345, which is neither root nor "
+             "this daemon's uid 0",
+             k);
+    cr_assert(strstr(err.msg, want), "%s", err.msg);
+    cr_assert(all_zero(c.seal_key, sizeof c.seal_key));
+    /* The user the daemon drops to may own it, and no one else: the message names that uid. */
+    char with_user[512];
+    snprintf(with_user, sizeof with_user,
+             "{\"holepuncher\": \"203.0.113.10:7700\", \"session\": \"office\","
+             " \"role\": \"server\", \"interface\": {\"name\": \"rph0\","
+             " \"address\": \"10.77.0.1/24\"}, \"seal\": %s, \"user\": \"nobody\"}",
+             v);
+    cr_assert_eq(parse_text(with_user, &c, &err), 0, "%s", err.msg);
+    cr_assert_eq(tund_config_resolve(&c, TUND_RESOLVE_CHECK, &err), -EPERM);
+    snprintf(want, sizeof want, "nor the uid %u of its \"user\"", (unsigned)nobody->pw_uid);
+    cr_assert(strstr(err.msg, "owned by uid 12345") && strstr(err.msg, want), "%s", err.msg);
+    cr_assert_eq(chown(k, nobody->pw_uid, nobody->pw_gid), 0);
+    cr_assert_eq(parse_text(with_user, &c, &err), 0, "%s", err.msg);
+    cr_assert_eq(tund_config_resolve(&c, TUND_RESOLVE_CHECK, &err), 0, "%s", err.msg);
+    cr_assert_eq(c.seal_key[0], 0xab);
+    /* Without "user", nobody is just someone else. */
+    cr_assert_eq(resolve_with("seal", v, &c, &err), -EPERM);
+    cr_assert(strstr(err.msg, "owned by uid"), "%s", err.msg);
+    /* Root's file is fine, and so is the mode check's message on a group-readable one. */
+    cr_assert_eq(chown(k, 0, 0), 0);
+    cr_assert_eq(resolve_with("seal", v, &c, &err), 0, "%s", err.msg);
+    chmod(k, 0640);
+    cr_assert_eq(resolve_with("seal", v, &c, &err), -EPERM);
+    cr_assert(strstr(err.msg, "chmod 600"), "%s", err.msg);
     unlink(k);
 }
 

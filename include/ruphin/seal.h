@@ -54,6 +54,9 @@ int rph_key_from_base64(const char *text, uint8_t key[RPH_KEY_LEN]);
 /* Reads a key file, refusing one that others may read (mode & 077) or that is not a regular
  * file; err says which. 0, or a negative code. */
 int rph_key_load_file(const char *path, uint8_t key[RPH_KEY_LEN], char *err, size_t errlen);
+/* The same on a file the caller opened (and checked further, as its owner); path names it in
+ * err. Does not close fd. */
+int rph_key_load_fd(int fd, const char *path, uint8_t key[RPH_KEY_LEN], char *err, size_t errlen);
 
 /* SealedRegister / SealedJoin: pk, wall-clock time and an Ed25519 signature over both. */
 int rph_owner_encode(const struct rph_seal_keys *k, enum rph_type type, uint64_t wall_ms,

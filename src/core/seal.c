@@ -307,21 +307,25 @@ int rph_key_load_file(const char *path, uint8_t key[RPH_KEY_LEN], char *err, siz
         snprintf(err, errlen, "key file %s: %s", path, strerror(e));
         return -e;
     }
+    int r = rph_key_load_fd(fd, path, key, err, errlen);
+    close(fd);
+    return r;
+}
+
+int rph_key_load_fd(int fd, const char *path, uint8_t key[RPH_KEY_LEN], char *err, size_t errlen)
+{
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
         snprintf(err, errlen, "key file %s: not a regular file", path);
         return RPH_E_INVALID;
     }
     if (st.st_mode & 077) {
-        close(fd);
         snprintf(err, errlen, "key file %s: mode %03o lets others read the key; run: chmod 600 %s",
                  path, (unsigned)(st.st_mode & 0777), path);
         return -EPERM;
     }
     char text[128];
     ssize_t n = read(fd, text, sizeof text - 1);
-    close(fd);
     if (n < 0) {
         snprintf(err, errlen, "key file %s: read: %s", path, strerror(errno));
         return -EIO;

@@ -7,10 +7,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hostport.h"
 #include "nodekey.h"
@@ -577,7 +580,24 @@ static int read_key(struct tund_config *c, enum tund_resolve_mode mode, struct e
     (void)mode;
     if (!c->seal) return 0;
     char why[512];
-    int rc = rph_key_load_file(c->seal_key_file, c->seal_key, why, sizeof why);
+    int fd = open(c->seal_key_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        int e = errno;
+        return errmsg_fail(err, -e, "\"seal.key_file\": key file %s: %s", c->seal_key_file,
+                           strerror(e));
+    }
+    /* Whoever owns the file can replace the key: root, the daemon or the user it drops to
+     * (looked up before this step). The mode and the rest are the library's checks. */
+    struct stat st;
+    struct errmsg owner;
+    uid_t user = c->user[0] && c->uid != 0 ? c->uid : NODEKEY_NO_USER;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        nodekey_owner_check("key file", c->seal_key_file, st.st_uid, user, &owner) < 0) {
+        close(fd);
+        return errmsg_fail(err, -EPERM, "\"seal.key_file\": %s", owner.msg);
+    }
+    int rc = rph_key_load_fd(fd, c->seal_key_file, c->seal_key, why, sizeof why);
+    close(fd);
     if (rc < 0) {
         tund_config_wipe_key(c);
         /* Library codes (not a key, no libsodium) are the config's fault: -EINVAL. */
@@ -636,7 +656,7 @@ static int lookup_user(struct tund_config *c, enum tund_resolve_mode mode, struc
 int tund_config_resolve(struct tund_config *c, enum tund_resolve_mode mode, struct errmsg *err)
 {
     int (*const steps[])(struct tund_config *, enum tund_resolve_mode, struct errmsg *) = {
-        resolve_holepuncher, read_key, read_node_key, lookup_user};
+        resolve_holepuncher, lookup_user, read_key, read_node_key}; /* read_key needs the uid */
     int first = 0;
     /* Every step runs, so --check names every problem at once, not one per run. */
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {

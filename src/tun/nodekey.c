@@ -25,9 +25,18 @@ int nodekey_public_base64(const uint8_t pk[32], char *out, size_t cap)
     return rph_key_to_base64(pk, out, cap);
 }
 
-static bool trusted_owner(uid_t uid)
+int nodekey_owner_check(const char *what, const char *path, uid_t owner, uid_t user,
+                        struct errmsg *e)
 {
-    return uid == 0 || uid == geteuid();
+    if (owner == 0 || owner == geteuid() || (user != NODEKEY_NO_USER && owner == user)) return 0;
+    if (user == NODEKEY_NO_USER || user == geteuid())
+        return errmsg_fail(e, -EPERM,
+                           "%s %s: owned by uid %u, which is neither root nor this daemon's uid %u",
+                           what, path, (unsigned)owner, (unsigned)geteuid());
+    return errmsg_fail(e, -EPERM,
+                       "%s %s: owned by uid %u, which is neither root, this daemon's uid %u nor "
+                       "the uid %u of its \"user\"",
+                       what, path, (unsigned)owner, (unsigned)geteuid(), (unsigned)user);
 }
 
 int nodekey_load(const char *path, struct nodekey *k, struct errmsg *e)
@@ -53,11 +62,8 @@ int nodekey_load(const char *path, struct nodekey *k, struct errmsg *e)
                         "node key %s: mode %04o lets group or others at the private key; "
                         "run: chmod 600 %s",
                         path, (unsigned)(st.st_mode & 07777), path);
-    } else if (!trusted_owner(st.st_uid)) {
-        r = errmsg_fail(e, -EPERM,
-                        "node key %s: owned by uid %u, which is neither root nor this "
-                        "daemon's uid %u",
-                        path, (unsigned)st.st_uid, (unsigned)geteuid());
+    } else {
+        r = nodekey_owner_check("node key", path, st.st_uid, NODEKEY_NO_USER, e);
     }
     if (r < 0) {
         close(fd);
@@ -197,12 +203,7 @@ static int check_state_dir(const char *dir, bool create, struct errmsg *e)
                            "state directory %s: mode %04o lets group or others replace the node "
                            "key; run: chmod go-w %s",
                            dir, (unsigned)(st.st_mode & 07777), dir);
-    if (!trusted_owner(st.st_uid))
-        return errmsg_fail(e, -EPERM,
-                           "state directory %s: owned by uid %u, which is neither root nor this "
-                           "daemon's uid %u",
-                           dir, (unsigned)st.st_uid, (unsigned)geteuid());
-    return 0;
+    return nodekey_owner_check("state directory", dir, st.st_uid, NODEKEY_NO_USER, e);
 }
 
 static int key_paths(const char *state_dir, char *path, char *tmp, struct errmsg *e)

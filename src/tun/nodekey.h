@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "errmsg.h"
 
@@ -29,6 +30,13 @@ int nodekey_load_or_create(const char *state_dir, struct nodekey *k, bool *creat
 /* What --check runs: the checks of nodekey_load_or_create, making nothing. A missing state
  * directory or key file is no error (a start makes them): *found says whether k was loaded. */
 int nodekey_check(const char *state_dir, struct nodekey *k, bool *found, struct errmsg *e);
+/* The owner rule of every key file the daemon reads (the node key, its directory, the session
+ * key): root, this process's effective uid, or user, the uid it drops to ("user" in the
+ * config; NODEKEY_NO_USER for none). Anyone else could read or replace the key. 0, or -EPERM
+ * with e saying "WHAT PATH: owned by uid N, which is neither root nor ...". */
+#define NODEKEY_NO_USER ((uid_t)-1)
+int nodekey_owner_check(const char *what, const char *path, uid_t owner, uid_t user,
+                        struct errmsg *e);
 /* Loads one key file with the checks above (no symbolic link, regular file, mode, owner). */
 int nodekey_load(const char *path, struct nodekey *k, struct errmsg *e);
 /* The public key in base64, as `wg pubkey` prints it; out holds NODEKEY_B64_LEN + 1. */

@@ -13,6 +13,11 @@
 #   3 a member (the session key, a node key of its own) runs a whole handshake from the client's
 #     endpoint, reading the server's answers on the path        -> it gets a remote of its own
 #     (counted node_conflict); the client's remote, keys and traffic are untouched
+#   4 a second client (peer 3) joins while the transfer runs; the attacker answers its Join at
+#     once with a PeerInfo forged from the holepuncher's address naming the attacker's own
+#     endpoint, records the HandshakeInits the client sends there, and replays them at the
+#     server at 5 000/s from the holepuncher's endpoint -> the transfer intact, the client
+#     still connects, no remote of the attacker's at the server, the replays counted
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tun_lib.sh"
@@ -20,7 +25,7 @@ e2e_require_root
 e2e_require_bin holepuncherd ruphin-tund ruphinctl rph_attack
 e2e_require_cmd jq socat ping
 topo_trap
-topo_up 2 || e2e_die "test bed"
+topo_up 3 || e2e_die "test bed"
 
 ATK=$RUPHIN_BIN/rph_attack
 export RUPHIN_TEST_REKEY_MS=3000
@@ -145,6 +150,41 @@ else
     e2e_fail "3: pings client -> server meanwhile: $(loss ping3)"
 fi
 xfer_check 3
+# ---------------------------------------------------------------- 4: a forged PeerInfo during a join
+
+# The attacker's own host on the public segment (it answers ARP, so NAT 3 sends it datagrams).
+ATK_IP=203.0.113.66
+ATK_EP=$ATK_IP:4444
+ip -n "$NS_PUB" addr add "$ATK_IP/24" dev br0 || e2e_die "attacker address"
+handled() { st 1 '.drops | .replayed + .auth_failed + .cookies_sent + .handshake_limited'; }
+h0=$(handled)
+xfer_start 2 1 10
+topo_spawn pi "$NS_PUB" "$TOPO_DIR/pi.log" "$ATK" hs peerinfo -i p3 -a "$ATK_EP" \
+    -o "$TOPO_DIR/leak.bin" -n 2 -T 15 || e2e_die "rph_attack hs peerinfo"
+wait_for "grep -q ready '$TOPO_DIR/pi.log'" 5 || e2e_die "rph_attack hs peerinfo is not ready"
+tun_start_peer 3 client || e2e_die "client 2 did not start"
+topo_wait pi 20 >/dev/null
+e2e_check "4: the forged PeerInfo won the race and client 2 sent its inits to $ATK_EP: $(tail -1 "$TOPO_DIR/pi.log")" \
+    grep -q 'peerinfo=1 captured=2' "$TOPO_DIR/pi.log"
+out=$(hs replay -i p1 -f "$TOPO_DIR/leak.bin" -F "$TOPO_DIR/ack.bin" -n 25000 -r 5000 -T 6)
+sent=$(kv sent "$out")
+wait_for "[ \$(handled) -ge $((h0 + sent * 9 / 10)) ]" 5
+h1=$(handled)
+e2e_check "4: $sent replays of the leaked inits from the holepuncher's endpoint, counted (replayed+auth_failed+cookies_sent+handshake_limited $h0 -> $h1)" \
+    test "${sent:-0}" -ge 20000 -a "$h1" -ge $((h0 + ${sent:-0} * 9 / 10))
+if tun_wait_up 3 1 30; then
+    e2e_pass "4: client 2 still connects to the server"
+else
+    e2e_fail "4: client 2 never connected: $(tun_status 3 2>/dev/null | jq -c '[.peers[] | {endpoint, state}]')"
+fi
+e2e_check "4: client 2 -> server across the tunnel" tun_ping 3 10.77.0.1
+xfer_check 4
+e2e_check "4: the server has two remotes up, client 1 and client 2, and none at $HP_IP or $ATK_IP" \
+    test "$(st 1 '[.peers[] | select(.state == "up")] | length')" = 2 -a \
+    "$(st 1 "[.peers[] | select(.endpoint | tostring | test(\"^($HP_IP|$ATK_IP):\"))] | length")" = 0
+e2e_check "4: client 1's remote kept its endpoint" \
+    test "$(st 1 '.peers[] | select(.overlay == "10.77.0.2") | .endpoint')" = "$c_endpoint"
+
 e2e_check "the client still reaches the server afterwards" tun_ping 2 10.77.0.1
 e2e_check "the server saw no plaintext or malformed datagrams from the attacks" \
     test "$(drop malformed)" = 0

@@ -11,7 +11,7 @@
 //       garbage-transport, bad-index, flood, empty (toward a peer); peerinfo (naming
 //       IP:PORT..+K-1), hp-join (toward a holepuncher). Prints "sent=N" and what the victim should
 //       count.
-//   rph_attack hs replay|member ...
+//   rph_attack hs replay|forge|member|peerinfo ...
 //       Attacks on the sealed handshake: tests/tools/attack_handshake.c.
 //   rph_attack sid -f FILE
 //       Prints the 20-byte wire session ID (hex) of a captured SealedRegister/SealedJoin.
