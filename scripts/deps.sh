@@ -13,6 +13,8 @@ PACKAGES=(
     clang libclang-rt-14-dev
     # tests: an independent Noise implementation for tests/tools/noise_interop.py (/usr/bin/python3)
     python3-dissononce
+    # tests: NFQUEUE for tests/tools/nfq_delay.c, the uplink delay of the NAT test bed
+    libnetfilter-queue-dev
 )
 
 # One dpkg-query for all: prints "name status" for the packages it knows.
