@@ -173,8 +173,12 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind != argc || queue < 0 || delay_ms < 0) {
-        usage(stderr);
+    if (optind != argc) {
+        logline("unexpected argument '%s'", argv[optind]);
+        return 2;
+    }
+    if (queue < 0 || delay_ms < 0) {
+        logline("%s is required (see --help)", queue < 0 ? "--queue" : "--delay");
         return 2;
     }
 
