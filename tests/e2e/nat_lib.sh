@@ -205,6 +205,34 @@ nat_join() {
     NAT_HOST_IP[$j]=192.168.10$k.1$j
 }
 
+# nat_forward K PORT: a UDP port forward on site K's router, as home routers offer it: inbound
+# PORT goes to peerK:PORT, and what peerK sends from PORT leaves from PORT (a static mapping, even
+# on a symmetric NAT). Only for a site with one router (port-restricted, conntrack-race, symmetric).
+nat_forward() {
+    local k=$1 port=$2 ns wan host
+    case ${NAT_SITE_KIND[$k]:-} in
+    port-restricted | conntrack-race | symmetric) ;;
+    *) topo__err "nat_forward: site $k is not behind one router (kind '${NAT_SITE_KIND[$k]:-none}')"; return 1 ;;
+    esac
+    ns=$(topo_ns nat "$k")
+    wan=203.0.113.$k
+    host=${NAT_HOST_IP[$k]}
+    topo__do ip netns exec "$ns" nft -f - <<RULES || return 1
+table ip rphfwd {
+    chain pre {
+        type nat hook prerouting priority dstnat; policy accept;
+        iifname "$TOPO_NAT_WAN_IF" udp dport $port dnat to $host:$port
+    }
+    chain post {
+        type nat hook postrouting priority srcnat - 1; policy accept;
+        oifname "$TOPO_NAT_WAN_IF" ip saddr $host udp sport $port snat to $wan:$port
+    }
+}
+RULES
+    # The NAT's forward chain drops new inbound: let the forwarded port through first.
+    topo__do ip netns exec "$ns" nft insert rule inet rph forward ct status dnat accept
+}
+
 # nat_delay K OUT_MS [IN_MS]: hold every packet leaving (OUT_MS) and entering (IN_MS, default
 # OUT_MS) site K through its uplink for that long, with one nfq_delay per direction in the
 # uplink namespace. Call it after the site's NAT rules are final (topo_nat_mode flushes the
