@@ -63,6 +63,26 @@ nat_down() {
     NAT_SITE_KIND=() NAT_UPLINK_NS=() NAT_UPLINK_IF=() NAT_HOST_IP=()
 }
 
+# nat_stop_all: TERM every process topo_spawn started, all at once, and wait (up to 5 s) until they
+# are gone, so topo_down does not stop them one after the other (each sanitizer build takes a
+# moment to exit). topo_down still stops stragglers and removes the namespaces.
+nat_stop_all() {
+    local f pid st _rest pids=() i alive
+    [[ -n $TOPO_DIR && -d $TOPO_DIR/procs ]] || return 0
+    for f in "$TOPO_DIR"/procs/*; do
+        [[ -e $f ]] || continue
+        read -r pid st _rest <"$f" || continue
+        [[ $(topo__starttime "$pid") == "$st" ]] || continue
+        kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+    done
+    for ((i = 0; i < 50; i++)); do
+        alive=0
+        for pid in "${pids[@]}"; do topo__running "$pid" && alive=1 && break; done
+        ((alive)) || return 0
+        sleep 0.1
+    done
+}
+
 # nat__addr NS IF ADDR: add ADDR to IF; an IPv6 one usable at once (no duplicate detection).
 nat__addr() {
     if [[ $3 == *:* ]]; then

@@ -136,6 +136,7 @@ if [[ $t_up == - || $t_ping == - ]]; then
     printf -- '--- what the client shows (ruphinctl status) ---\n'
     "$RUPHIN_BIN/ruphinctl" -s "$TOPO_DIR/peer2.sock" status 2>&1
     topo_dump_logs 8
+    nat_stop_all
     exit 0
 fi
 # Only a direct path exists today; a "path" field in the status (the relay work) wins.
@@ -149,4 +150,5 @@ else
 fi
 phases ", transfer $(since "$T_WAITED" "$EPOCHREALTIME") s"
 result connected "$path" "$t_ping" "$t_up" "$xfer" "endpoint $(jq -r '.peers[0].endpoint' <<<"$st")"
+nat_stop_all
 exit 0

@@ -51,7 +51,7 @@ for p in "${NO_PATH_TODAY[@]}"; do no_path_today[$p]=1; done
 
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/rph-natm.XXXXXX") || e2e_die "mktemp"
 declare -A running=() # PID -> pair index
-declare -A began=()   # pair index -> when it started (s); then how long it took, teardown included
+declare -A began=()   # pair index -> when it started (s)
 
 # Each pair tears its own namespaces down on TERM; wait for them before leaving.
 # shellcheck disable=SC2317 # the EXIT trap
@@ -70,13 +70,24 @@ trap 'e2e_fail "interrupted by SIGINT"; exit 130' INT
 trap 'e2e_fail "interrupted by SIGTERM"; exit 143' TERM
 trap 'e2e_fail "interrupted by SIGHUP"; exit 129' HUP
 
-# reap: wait for one running pair to finish.
-reap() {
-    local pid
-    wait -n -p pid "${!running[@]}" 2>/dev/null || true
-    [[ -n ${pid:-} ]] || return 0
-    began[${running[$pid]}]=$((SECONDS - began[${running[$pid]}]))
-    unset "running[$pid]"
+# A pair holds a slot until it has written its result; its teardown (a few seconds, longer under
+# load) then overlaps the next pair's setup. busy: BUSY = how many pairs are still measuring;
+# reaps the ones that have exited, and records how long each took to its result.
+declare -A took=() # pair index -> seconds from start to result
+busy() {
+    local pid i n=0
+    for pid in "${!running[@]}"; do
+        i=${running[$pid]}
+        [[ -z ${took[$i]:-} && -s $OUT/$i.res ]] && took[$i]=$((SECONDS - began[$i]))
+        if ! topo__running "$pid"; then
+            wait "$pid" 2>/dev/null || true
+            unset "running[$pid]"
+            [[ -z ${took[$i]:-} ]] && took[$i]=$((SECONDS - began[$i]))
+            continue
+        fi
+        [[ -z ${took[$i]:-} ]] && n=$((n + 1))
+    done
+    BUSY=$n
 }
 
 # The pairs expected to wait out the deadline start first, so no long one is left for the end.
@@ -87,12 +98,12 @@ for i in "${!PAIRS[@]}"; do [[ -z ${no_path_today[${PAIRS[i]}]:-} ]] && ORDER+=(
 e2e_info "${#PAIRS[@]} pairs, $JOBS at a time, ${NATM_DEADLINE} s to connect, ${NATM_MB} MB transfers"
 start=$SECONDS
 for i in "${ORDER[@]}"; do
-    while ((${#running[@]} >= JOBS)); do reap; done
+    while busy && ((BUSY >= JOBS)); do sleep 0.2; done
     bash "$(dirname "$0")/nat_pair.sh" "${PAIRS[i]%%:*}" "${PAIRS[i]#*:}" "$OUT/$i.res" >"$OUT/$i.log" 2>&1 </dev/null &
     running[$!]=$i
     began[$i]=$SECONDS
 done
-while ((${#running[@]} > 0)); do reap; done
+while busy && ((${#running[@]} > 0)); do sleep 0.2; done
 e2e_info "matrix ran in $((SECONDS - start)) s"
 
 rows=()
@@ -103,7 +114,7 @@ for i in "${!PAIRS[@]}"; do
     IFS=$'\t' read -r s c status path t_ping t_up xfer note <<<"$line"
     s=${pair%%:*} c=${pair#*:}
     status=${status:-error}
-    label="$s -> $c (${began[$i]} s)"
+    label="$s -> $c (${took[$i]:-?} s)"
     case $status in
     connected)
         if [[ $xfer == *ok* ]]; then
