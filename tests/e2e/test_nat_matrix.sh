@@ -3,6 +3,9 @@
 # The NAT matrix: every pair of NAT kinds (server x client), two machines behind one router and an
 # IPv6 underlay, each sealed on its own test bed (tests/e2e/nat_pair.sh, a few at a time); prints
 # what connects, the path, the time to the first ping and to direct, and a sha256-checked transfer.
+# Env: NATM_JOBS (pairs at a time, 5), NATM_DEADLINE (s to connect, 15), NATM_MB (transfer, 2),
+# NATM_ONLY="SERVER:CLIENT ..." (only those pairs), NATM_DELAY1 / NATM_DELAY2 ("OUT[/IN]" ms on
+# the server's / client's uplink, through nfq_delay), NATM_KEEP=1 (keep every pair's log).
 set -u
 
 # The pairs that have no path today: every one of them needs the relay of issue 13 (or the direct
