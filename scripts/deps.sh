@@ -13,6 +13,9 @@ PACKAGES=(
     clang libclang-rt-14-dev
     # tests: an independent Noise implementation for tests/tools/noise_interop.py (/usr/bin/python3)
     python3-dissononce
+    # tests: the uplink delay of the NAT test bed (tests/e2e/nat_lib.sh): NFQUEUE for
+    # tests/tools/nfq_delay.c, and iptables for its NFQUEUE target (this kernel has no nft queue)
+    libnetfilter-queue-dev iptables
 )
 
 # One dpkg-query for all: prints "name status" for the packages it knows.

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# One pair of the NAT matrix (tests/e2e/test_nat_matrix.sh runs it, several at a time): builds
+# its own test bed, runs holepuncherd, a sealed server and client, and writes one result line.
+#
+#   bash tests/e2e/nat_pair.sh SERVER_KIND CLIENT_KIND RESULT_FILE
+#
+# Kinds are nat_lib.sh's; CLIENT_KIND "same-router" puts the client on the server's LAN;
+# SERVER_KIND "KIND+fwd" gives the server's router a UDP port forward to it (port 7701). Env:
+# NATM_DEADLINE (s to connect, default 20), NATM_MB (transfer size, default 2), NATM_DELAY1 and
+# NATM_DELAY2 ("OUT[/IN]" ms on the server's and the client's uplink, default none),
+# NATM_FORWARD1 (a UDP port the server's router forwards to the server, which listens on it).
+# RESULT_FILE gets one tab-separated line:
+#   server client status path first_ping_s direct_s transfer note
+# status: connected, no-path (nothing crossed within the deadline) or error (the bed or a daemon
+# failed: not a statement about the NATs). Times are seconds from the client's start, "-" if never.
+set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=nat_lib.sh
+. "$(dirname "$0")/nat_lib.sh"
+# shellcheck source-path=SCRIPTDIR source=tun_lib.sh
+. "$(dirname "$0")/tun_lib.sh"
+
+S_KIND=${1:?server kind} C_KIND=${2:?client kind} RESULT=${3:?result file}
+DEADLINE=${NATM_DEADLINE:-20}
+if [[ $S_KIND == *+fwd ]]; then NATM_FORWARD1=${NATM_FORWARD1:-7701}; fi
+S_SITE=${S_KIND%+fwd}
+MB=${NATM_MB:-2}
+
+result() {
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$S_KIND" "$C_KIND" "$@" >"$RESULT"
+}
+
+# error MSG: the bed or a daemon failed; show why (this script's output is the pair's log).
+error() {
+    result error - - - - "$1"
+    printf 'nat_pair: %s\n' "$1" >&2
+    topo_dump_logs 20
+    exit 1
+}
+
+e2e_require_root
+topo_trap
+# shellcheck disable=SC2153 # HP_IP6 comes from nat_lib.sh
+T_BED=$EPOCHREALTIME
+nat_up || error "test bed: hp"
+nat_site 1 "$S_SITE" || error "test bed: server site ($S_SITE)"
+if [[ $C_KIND == same-router ]]; then
+    nat_join 1 2 || error "test bed: client on the server's LAN"
+else
+    nat_site 2 "$C_KIND" || error "test bed: client site ($C_KIND)"
+fi
+nat_ready || error "test bed: a host cannot reach hp"
+# NATM_FORWARD1=PORT: the server's router forwards UDP PORT to it, and the server uses that port.
+if [[ -n ${NATM_FORWARD1:-} ]]; then
+    nat_forward 1 "$NATM_FORWARD1" || error "port forward on the server's router"
+fi
+for k in 1 2; do
+    d=NATM_DELAY$k
+    [[ -n ${!d:-} && -n ${NAT_UPLINK_NS[$k]:-} ]] || continue
+    nat_delay "$k" "${!d%%/*}" "${!d#*/}" || error "uplink delay of site $k"
+done
+
+T_DAEMONS=$EPOCHREALTIME
+cat >"$TOPO_DIR/hpd.json" <<JSON
+{"listen": ["$HP_IP:7700", "[$HP_IP6]:7700"], "session_ttl": 60, "max_sessions": 100, "log_level": "$TUN_LOG_LEVEL"}
+JSON
+topo_spawn hpd "$NS_HP" "$TOPO_DIR/hpd.log" "$RUPHIN_BIN/holepuncherd" -c "$TOPO_DIR/hpd.json" || error "holepuncherd"
+wait_for "grep -q 'listening on' '$TOPO_DIR/hpd.log'" 10 || error "holepuncherd did not listen"
+
+# Each peer reaches the holepuncher over its own underlay's family.
+for k in 1 2; do
+    hp=$HP_IP
+    [[ ${NAT_HOST_IP[$k]} == *:* ]] && hp=[$HP_IP6]
+    extra=
+    [[ $k == 1 && -n ${NATM_FORWARD1:-} ]] && extra=", \"port\": $NATM_FORWARD1"
+    HP_IP=$hp tun_write_peer_config "$k" "$([[ $k == 1 ]] && echo server || echo client)" "$TOPO_DIR/peer$k.json" "$extra"
+done
+tun_start_peer 1 server || error "server peer did not start"
+# Give the server its registration before the client starts, so the clock below is the client's.
+wait_for "tun_status 1 | jq -e '.holepuncher.state == \"registered\"'" 10 ||
+    printf 'nat_pair: the server did not report "registered" (state: %s)\n' \
+        "$(tun_status 1 2>/dev/null | jq -r .holepuncher.state)" >&2
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+t0=$(now)
+tun_start_peer 2 client || error "client peer did not start"
+# One echo request every 0.1 s until the first reply; -D stamps the reply with the time.
+topo_spawn pinger "$NS_PEER2" "$TOPO_DIR/ping.log" ping -n -D -c 1 -i 0.1 -W 1 -w "$DEADLINE" 10.77.0.1 ||
+    error "ping did not start"
+
+t_up=- t_ping=- polls=0
+end=$(awk -v a="$t0" -v d="$DEADLINE" 'BEGIN { printf "%d", a + d }')
+# up_in_log: the client logged its peer up ("peer ADDR up ...", to the millisecond); prints when.
+up_in_log() {
+    local hms stamp
+    hms=$(sed -n 's/^\([0-9:.]*\) .* peer .* up\b.*/\1/p' "$TOPO_DIR/peer2.log" | head -n 1)
+    [[ -n $hms ]] && stamp=$(date -d "$(date -d "@${t0%.*}" +%F) $hms" +%s.%N 2>/dev/null) &&
+        since "$t0" "$stamp"
+}
+while :; do
+    # The log is cheap to read; the status (a ruphinctl run) is asked twice a second, in case the
+    # handshake work changes the log line.
+    if [[ $t_up == - ]]; then
+        if t=$(up_in_log); then
+            t_up=$t
+        elif ((polls++ % 5 == 0)) && [[ $(tun_peers_up 2) -ge 1 ]]; then
+            t_up=$(since "$t0" "$(now)")
+        fi
+    fi
+    if [[ $t_ping == - ]] && ! topo_alive pinger; then
+        stamp=$(sed -n 's/^\[\([0-9.]*\)\] .*bytes from.*/\1/p' "$TOPO_DIR/ping.log" | head -n 1)
+        [[ -n $stamp ]] && t_ping=$(since "$t0" "$stamp")
+        [[ -z $stamp ]] && t_ping=never
+    fi
+    [[ $t_up != - && $t_ping != - ]] && break
+    (($(date +%s) > end)) && break
+    sleep 0.2
+done
+[[ $t_ping == never ]] && t_ping=-
+
+T_WAITED=$EPOCHREALTIME
+# phases: where a pair's time goes, in its log (the matrix shows it for the slow ones).
+phases() {
+    printf 'nat_pair: bed %s s, daemons %s s, connecting %s s%s\n' "$(since "$T_BED" "$T_DAEMONS")" \
+        "$(since "$T_DAEMONS" "$t0")" "$(since "$t0" "$T_WAITED")" "${1:-}" >&2
+}
+st=$(tun_status 2 2>/dev/null)
+state=$(jq -r '[.peers[]?.state] | if length == 0 then "no peer" else join(",") end' <<<"$st" 2>/dev/null)
+hpstate=$(jq -r '.holepuncher.state // "?"' <<<"$st" 2>/dev/null)
+if [[ $t_up == - || $t_ping == - ]]; then
+    result no-path - - "$t_up" - "client after ${DEADLINE}s: peer ${state:-?}, holepuncher $hpstate"
+    phases
+    printf -- '--- what the client shows (ruphinctl status) ---\n'
+    "$RUPHIN_BIN/ruphinctl" -s "$TOPO_DIR/peer2.sock" status 2>&1
+    topo_dump_logs 8
+    nat_stop_all
+    exit 0
+fi
+# Only a direct path exists today; a "path" field in the status (the relay work) wins.
+path=$(jq -r '.peers[0].path // "direct"' <<<"$st")
+if r=$(tun_transfer 2 1 "$MB"); then
+    read -r _mb secs <<<"$r"
+    xfer="${MB} MB ok ${secs}s"
+else
+    xfer="${MB} MB FAILED"
+    topo_dump_logs 8
+fi
+phases ", transfer $(since "$T_WAITED" "$EPOCHREALTIME") s"
+result connected "$path" "$t_ping" "$t_up" "$xfer" "endpoint $(jq -r '.peers[0].endpoint' <<<"$st")"
+nat_stop_all
+exit 0
