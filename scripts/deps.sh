@@ -1,22 +1,44 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Installs the Debian packages needed to build and test ruphin-tun (quiet, idempotent, fast when all is there).
+# Installs the Debian packages ruphin-tun needs (quiet, idempotent, fast when all is there):
+#   scripts/deps.sh          to build the programs and run them (and scripts/demo.sh)
+#   scripts/deps.sh --test   also what the tests need (scripts/test.sh and .ci/run use this)
 set -euo pipefail
 
+# Building (Release, -DRUPHIN_TESTS=OFF) and running: the daemons themselves need only the
+# libraries; the rest is what scripts/demo.sh's simulated networks use (ip, nft, ping, socat
+# for the data it moves, conntrack for the NATs' state).
 PACKAGES=(
     build-essential cmake pkg-config
-    libevent-dev libsodium-dev libssl-dev libcjson-dev libmnl-dev libcriterion-dev
-    nftables iproute2 iputils-ping socat iperf3 conntrack libcap2-bin procps jq
+    libevent-dev libsodium-dev libssl-dev libcjson-dev libmnl-dev libsystemd-dev
+    nftables iproute2 iputils-ping socat conntrack procps
+)
+# Testing: nothing a user of the tunnel needs on their machine.
+TEST_PACKAGES=(
+    # the unit tests (Criterion) and the e2e tests' tools
+    libcriterion-dev iperf3 libcap2-bin jq
     # packages and their tests
-    libsystemd-dev debhelper lintian debootstrap systemd-container dpkg-dev fakeroot
+    debhelper lintian debootstrap systemd-container dpkg-dev fakeroot
     # fuzzers: clang and its libFuzzer runtime (only recommended by clang, so named here)
     clang libclang-rt-14-dev
-    # tests: an independent Noise implementation for tests/tools/noise_interop.py (/usr/bin/python3)
+    # an independent Noise implementation for tests/tools/noise_interop.py (/usr/bin/python3)
     python3-dissononce
-    # tests: the uplink delay of the NAT test bed (tests/e2e/nat_lib.sh): NFQUEUE for
+    # the uplink delay of the NAT test bed (tests/e2e/nat_lib.sh): NFQUEUE for
     # tests/tools/nfq_delay.c, and iptables for its NFQUEUE target (this kernel has no nft queue)
     libnetfilter-queue-dev iptables
 )
+case ${1:-} in
+'') ;;
+--test) PACKAGES+=("${TEST_PACKAGES[@]}") ;;
+-h | --help)
+    sed -n '3,5s/^# \{0,1\}//p' "$0"
+    exit 0
+    ;;
+*)
+    echo "deps: unknown option \"$1\" (use --test or nothing)" >&2
+    exit 2
+    ;;
+esac
 
 # One dpkg-query for all: prints "name status" for the packages it knows.
 declare -A status=()

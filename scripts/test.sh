@@ -83,8 +83,8 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_erro
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 # ---- dependencies
-if ! bash scripts/deps.sh; then
-    fail "deps" "scripts/deps.sh failed (run it as root)"
+if ! bash scripts/deps.sh --test; then
+    fail "deps" "scripts/deps.sh --test failed (run it as root)"
     finish
 fi
 
