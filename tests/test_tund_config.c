@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../src/common/hostport.h"
 #include "../src/tun/config.h"
 
 #define MINIMAL                                                                                    \
@@ -220,20 +221,48 @@ Test(tund_config, a_failed_resolve_leaves_no_key_behind)
     cr_assert(all_zero(c.seal_key, sizeof c.seal_key));
 }
 
-/* A name no resolver is asked about: a label longer than 63 bytes fails inside getaddrinfo. */
+/* A malformed name, never handed to a resolver: a label longer than 63 characters. */
 #define NO_SUCH_HOST                                                                               \
     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.invalid:7700"
 
-Test(tund_config, an_unresolvable_holepuncher_passes_parse_and_fails_resolve)
+Test(tund_config, a_malformed_holepuncher_name_passes_parse_and_fails_resolve)
 {
     struct tund_config c;
     struct errmsg err = {0};
     cr_assert_eq(parse_with("holepuncher", "\"" NO_SUCH_HOST "\"", &c, &err), 0, "%s", err.msg);
     cr_assert_eq(c.holepuncher_addr.family, 0, "a name is not looked up while parsing");
     cr_assert_str_eq(c.holepuncher, NO_SUCH_HOST);
-    cr_assert_eq(tund_config_resolve(&c, TUND_RESOLVE_CHECK, &err), -ENOENT);
-    cr_assert(strstr(err.msg, "\"holepuncher\": cannot resolve \"" NO_SUCH_HOST "\""), "%s",
+    /* A config error (exit 2), not a name to wait for. */
+    cr_assert_eq(tund_config_resolve(&c, TUND_RESOLVE_CHECK, &err), -EINVAL);
+    cr_assert(!c.holepuncher_pending);
+    cr_assert(strstr(err.msg, "\"holepuncher\": \"" NO_SUCH_HOST "\": a label of host name"), "%s",
               err.msg);
+    cr_assert(strstr(err.msg, "longer than 63 characters"), "%s", err.msg);
+}
+
+/* The syntax check decides what is malformed (a config error) and what is only not resolvable
+ * now (retried): it asks no resolver. */
+Test(tund_config, host_name_syntax)
+{
+    struct errmsg err;
+    const char *good[] = {"hp.example.com", "hp.example.com.", "a",
+                          "x-1.example",    "_srv.example",    "203.0.113.10"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        cr_assert_eq(hostport_check_name(good[i], &err), 0, "%s: %s", good[i], err.msg);
+    struct {
+        const char *name, *why;
+    } bad[] = {
+        {"hp..example", "empty label"},
+        {".hp", "empty label"},
+        {"-hp.example", "starts or ends with '-'"},
+        {"hp-.example", "starts or ends with '-'"},
+        {"hp example", "holds ' '"},
+        {"hp/x", "holds '/'"},
+        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.x", "longer than 63"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(hostport_check_name(bad[i].name, &err), -EINVAL, "%s", bad[i].name);
+        cr_assert(strstr(err.msg, bad[i].why), "%s: %s", bad[i].name, err.msg);
+    }
 }
 
 Test(tund_config, resolve_names_every_problem)
@@ -247,7 +276,7 @@ Test(tund_config, resolve_names_every_problem)
     struct errmsg err = {0};
     cr_assert_eq(parse_text(text, &c, &err), 0, "%s", err.msg);
     cr_assert_lt(tund_config_resolve(&c, TUND_RESOLVE_CHECK, &err), 0);
-    cr_assert(strstr(err.msg, "\"holepuncher\": cannot resolve"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "\"holepuncher\": \"" NO_SUCH_HOST "\""), "%s", err.msg);
     cr_assert(strstr(err.msg, "; \"seal.key_file\": key file /nonexistent/office.key"), "%s",
               err.msg);
     cr_assert(strstr(err.msg, "; \"user\" \"root\" is root"), "%s", err.msg);

@@ -558,21 +558,38 @@ int tund_config_load_resolved(const char *path, struct tund_config *out,
 
 /* ---- the resolve step: everything that asks the system */
 
-static int resolve_holepuncher(struct tund_config *c, enum tund_resolve_mode mode,
-                               struct errmsg *err)
+int tund_config_resolve_holepuncher(struct tund_config *c, struct errmsg *err)
 {
-    (void)mode;
+    c->holepuncher_pending = false;
+    c->holepuncher_why[0] = 0;
     if (c->holepuncher_addr.family) return 0; /* numeric, taken by the parser */
     struct errmsg why;
     int rc = hostport_resolve(c->holepuncher, &c->holepuncher_addr, &why);
     if (rc < 0) {
         memset(&c->holepuncher_addr, 0, sizeof c->holepuncher_addr);
-        return errmsg_fail(err, rc, "\"holepuncher\": cannot resolve \"%s\": %s", c->holepuncher,
-                           why.msg);
+        if (rc == -EAGAIN) {
+            c->holepuncher_pending = true;
+            snprintf(c->holepuncher_why, sizeof c->holepuncher_why, "%.*s",
+                     (int)sizeof c->holepuncher_why - 1, why.msg);
+            return errmsg_fail(err, rc, "\"holepuncher\": cannot resolve \"%s\" now: %s",
+                               c->holepuncher, why.msg);
+        }
+        return errmsg_fail(err, rc, "\"holepuncher\": \"%s\": %s", c->holepuncher, why.msg);
     }
     rc = check_holepuncher_addr(c, err);
     if (rc < 0) memset(&c->holepuncher_addr, 0, sizeof c->holepuncher_addr);
     return rc;
+}
+
+/* A name that does not resolve now is not a config error: at boot the network or the resolver
+ * may not be up yet. It is left pending (holepuncher_pending) for the caller to retry; only a
+ * malformed name, or one resolving to an address no holepuncher can have, fails here. */
+static int resolve_holepuncher(struct tund_config *c, enum tund_resolve_mode mode,
+                               struct errmsg *err)
+{
+    (void)mode;
+    int rc = tund_config_resolve_holepuncher(c, err);
+    return rc == -EAGAIN ? 0 : rc;
 }
 
 static int read_key(struct tund_config *c, enum tund_resolve_mode mode, struct errmsg *err)

@@ -32,6 +32,8 @@ struct tund_config {
     char holepuncher[TUND_HOLEPUNCHER_MAX + 1]; /* as written in the config */
     struct rph_addr holepuncher_addr;           /* a numeric one parsed, a name resolved;
                                                    family 0 until then */
+    bool holepuncher_pending;  /* a well-formed name that did not resolve: retry it */
+    char holepuncher_why[160]; /* what the resolver said then */
     struct rph_session session;
     char session_str[RPH_SESSION_MAX + 1]; /* the same bytes, NUL-terminated, no control chars */
     enum rph_role role;
@@ -77,8 +79,13 @@ enum tund_resolve_mode {
 /* The effects parse leaves out: resolves a holepuncher host name (may block on DNS), reads
  * seal_key into c, loads (or, starting, makes) the node key in state_dir and looks up "user".
  * Runs every step, so err names every problem ("; " between them); 0, or the first step's
- * negative errno with the keys wiped. */
+ * negative errno with the keys wiped. A well-formed name that does not resolve is no error:
+ * it returns 0 with holepuncher_pending set (tund_config_resolve_holepuncher retries it). */
 int tund_config_resolve(struct tund_config *c, enum tund_resolve_mode mode, struct errmsg *err);
+/* Resolves the holepuncher's name alone (a numeric one is there already): 0 (holepuncher_addr
+ * set), -EAGAIN for a well-formed name that does not resolve now (holepuncher_pending set, err
+ * names the name and the resolver's reason), -EINVAL for a malformed one or a bad address. */
+int tund_config_resolve_holepuncher(struct tund_config *c, struct errmsg *err);
 /* Reads and parses a file, a relative key_file taken from the file's directory; errors name the
  * file ("config PATH: ..."). No resolve step: what SIGHUP runs. 0 or a negative errno. */
 int tund_config_load(const char *path, struct tund_config *out, struct errmsg *err);

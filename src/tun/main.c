@@ -16,6 +16,7 @@
 #include "log.h"
 #include "nodekey.h"
 #include "notify.h"
+#include "resolve_wait.h"
 #include "ruphin/clock.h"
 #include "status.h"
 #include "tun_linux.h"
@@ -160,6 +161,10 @@ int main(int argc, char **argv)
     }
     if (check) {
         tund_config_wipe_key(&cfg);
+        if (cfg.holepuncher_pending)
+            log_warn("\"holepuncher\": \"%s\" does not resolve now (%s); a start waits for it, "
+                     "retrying",
+                     cfg.holepuncher, cfg.holepuncher_why);
         printf("config %s: ok\n", path);
         return 0;
     }
@@ -189,6 +194,18 @@ int main(int argc, char **argv)
     struct tunnel *t = NULL;
     struct tun_dev tun;
     int r = open_device(&tun, &cfg, &err);
+    /* The device is checked at once; the name may take until the network is up. */
+    if (r == 0 && cfg.holepuncher_pending && (r = resolve_wait(app.base, &cfg, &err)) != 0) {
+        tund_config_wipe_key(&cfg);
+        tun_close(&tun);
+        event_base_free(app.base);
+        if (r > 0) {
+            log_info("interface %s removed; bye", cfg.ifname);
+            return 0;
+        }
+        log_error("%s", err.msg);
+        return r == -EINVAL ? 2 : 1;
+    }
     if (r == 0) r = tunnel_new(&t, &cfg, app.base, &tun, &err);
     /* The tunnel holds the keys derived from it now (or failed): no copy of the session key
      * outlives this line. */
