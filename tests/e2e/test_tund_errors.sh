@@ -60,8 +60,8 @@ e2e_check "world-readable key file: exit 2, 'chmod 600'" expect 2 'chmod 600' "$
 nohost=$(printf 'a%.0s' {1..64}).invalid # a 64-byte label: refused without asking DNS
 sed -e "s|\"holepuncher\": \"[^\"]*\"|\"holepuncher\": \"$nohost:7700\"|" \
     -e "s|\"key_file\": \"[^\"]*\"|\"key_file\": \"$D/nokey\"|" "$D/good.json" >"$D/two.json"
-e2e_check "--check names an unresolvable holepuncher and a missing key file together" \
-    expect 2 'holepuncher.*cannot resolve.*; "seal\.key_file".*No such file' "$tund" -c "$D/two.json" --check
+e2e_check "--check names a malformed holepuncher name and a missing key file together" \
+    expect 2 'holepuncher.*longer than 63 characters; "seal\.key_file".*No such file' "$tund" -c "$D/two.json" --check
 mkdir -p "$D/rel/keys"
 install -m 0600 "$(tun_key)" "$D/rel/keys/office.key"
 sed 's|"key_file": "[^"]*"|"key_file": "keys/office.key"|' "$D/good.json" >"$D/rel/office.json"
