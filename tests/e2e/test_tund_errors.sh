@@ -67,6 +67,17 @@ install -m 0600 "$(tun_key)" "$D/rel/keys/office.key"
 sed 's|"key_file": "[^"]*"|"key_file": "keys/office.key"|' "$D/good.json" >"$D/rel/office.json"
 e2e_check "a relative key_file is found beside the config, from any directory" \
     bash -c "cd / && '$tund' -c '$D/rel/office.json' --check >/dev/null"
+# The daemon agrees with --check whatever its working directory: relative key_file and
+# state_dir are taken from the config's directory when it starts from / as systemd starts it.
+sed -e 's|"key_file": "[^"]*"|"key_file": "keys/office.key"|' \
+    -e 's|"state_dir": "[^"]*"|"state_dir": "state"|' "$D/good.json" >"$D/rel/daemon.json"
+e2e_check "relative key_file and state_dir: --check from / accepts them" \
+    bash -c "cd / && '$tund' -c '$D/rel/daemon.json' --check >/dev/null"
+topo_spawn relstart "$NS_PEER1" "$D/relstart.log" sh -c "cd / && exec '$tund' -c '$D/rel/daemon.json'"
+e2e_check "... and the daemon started from / reads the key and makes its node key in $D/rel/state" \
+    wait_for "grep -q 'node public key .* (made now in $D/rel/state/node.key)' '$D/relstart.log' && [ -s '$D/rel/state/node.key' ]" 10
+topo_kill relstart
+e2e_check "no node key in the working directory's state/" test ! -e /state/node.key
 e2e_check "--version: exit 0" expect 0 "" "$tund" --version
 e2e_check "--help: exit 0" expect 0 "" "$tund" --help
 
