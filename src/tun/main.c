@@ -21,6 +21,7 @@
 #include "status.h"
 #include "tun_linux.h"
 #include "tunnel.h"
+#include "watch.h"
 
 static void usage(FILE *f)
 {
@@ -238,7 +239,9 @@ int main(int argc, char **argv)
     event_add(ev_term, NULL);
     event_add(ev_hup, NULL);
     notify_ready(); /* the interface is up and the control socket listens */
+    struct watch *watch = watch_new(app.base, t);
     int rc = event_base_dispatch(app.base) < 0 ? 1 : 0;
+    watch_free(watch);
     control_free(ctl);
     tunnel_close(t);
     log_info("interface %s removed; bye", cfg.ifname);
