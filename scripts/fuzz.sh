@@ -58,7 +58,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 # ---- build
 if ! command -v clang >/dev/null 2>&1; then
-    echo "fuzz.sh: clang not found; run scripts/deps.sh as root (clang, libclang-rt-14-dev)"
+    echo "fuzz.sh: clang not found; run scripts/deps.sh --test as root (clang, libclang-rt-14-dev)"
     failed=${#targets[@]}
     finish
 fi

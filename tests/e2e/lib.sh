@@ -108,11 +108,11 @@ e2e_require_root() {
     fi
 }
 
-# e2e_require_cmd CMD...: fail clearly when a tool is missing (scripts/deps.sh installs them).
+# e2e_require_cmd CMD...: fail clearly when a tool is missing (scripts/deps.sh --test installs them).
 e2e_require_cmd() {
     local c
     for c in "$@"; do
-        command -v "$c" >/dev/null 2>&1 || e2e_die "missing tool '$c' (run scripts/deps.sh)"
+        command -v "$c" >/dev/null 2>&1 || e2e_die "missing tool '$c' (run scripts/deps.sh --test)"
     done
 }
 

@@ -34,7 +34,7 @@ try:
     from dissononce.processing.modifiers.psk import PSKPatternModifier
 except ImportError as e:
     sys.exit(f"noise_interop: FAIL: python3-dissononce is missing ({e}); "
-             "run scripts/deps.sh (apt-get install python3-dissononce) and use /usr/bin/python3")
+             "run scripts/deps.sh --test (apt-get install python3-dissononce) and use /usr/bin/python3")
 
 I_STATIC = bytes(range(0x10, 0x30))
 R_STATIC = bytes(range(0x40, 0x60))
