@@ -26,6 +26,7 @@ printf 'hosts: files dns\n' >"$D/nsswitch.conf"
 # The argv prefix that runs a command in a private mount namespace seeing the files above:
 # "${PRIV[@]}" CMD... (inside ip netns exec, or topo_spawn's namespace). Every exec keeps the
 # PID, so topo_pid is the daemon's.
+# shellcheck disable=SC2016 # expanded by the inner sh, with $0 = the test directory
 MOUNTS='mount --bind "$0/hosts" /etc/hosts && mount --bind "$0/resolv.conf" /etc/resolv.conf &&
     mount --bind "$0/nsswitch.conf" /etc/nsswitch.conf && exec "$@"'
 PRIV=(unshare -m -- sh -c "$MOUNTS" "$D")
