@@ -74,6 +74,23 @@ Test(seal, derivation_binds_key_and_name)
     cr_assert_neq(memcmp(a.noise_psk, a.cookie_key, 32), 0);
 }
 
+Test(seal, fingerprint_is_the_wire_sessions_first_4_bytes_in_hex)
+{
+    struct rph_seal_keys a, b;
+    derive(&a, K1, "office");
+    derive(&b, K2, "office");
+    char fa[RPH_SEAL_FINGERPRINT_LEN], fb[RPH_SEAL_FINGERPRINT_LEN], want[16];
+    rph_seal_fingerprint(&a.wire_session, fa);
+    rph_seal_fingerprint(&b.wire_session, fb);
+    snprintf(want, sizeof want, "%02x%02x%02x%02x", a.wire_session.id[0], a.wire_session.id[1],
+             a.wire_session.id[2], a.wire_session.id[3]);
+    cr_assert_str_eq(fa, want);
+    cr_assert_eq(strlen(fa), 8);
+    cr_assert_str_neq(fa, fb, "another key, another fingerprint");
+    struct rph_session s = {.len = 2, .id = {0xab, 0x01}};
+    cr_assert_str_eq(rph_seal_fingerprint(&s, fa), "ab01");
+}
+
 Test(seal, keys_in_base64_and_files)
 {
     uint8_t k[32], back[32];

@@ -46,6 +46,13 @@ int rph_seal_derive(struct rph_seal_keys *k, const uint8_t key[RPH_KEY_LEN], con
                     size_t name_len);
 void rph_seal_wipe(void *p, size_t n);
 
+/* The key fingerprint users compare: a sealed wire session ID's first 4 bytes as 8 lowercase
+ * hex digits (e.g. "4d8b12ef"). ruphin-tund and holepuncherd both print it, so a wrong key
+ * shows as two different fingerprints. out must hold RPH_SEAL_FINGERPRINT_LEN bytes; returns
+ * out. A session shorter than 4 bytes is printed as far as it goes. */
+#define RPH_SEAL_FINGERPRINT_LEN 9
+char *rph_seal_fingerprint(const struct rph_session *wire_session, char *out);
+
 int rph_key_generate(uint8_t key[RPH_KEY_LEN]);
 /* out must hold RPH_KEY_B64_LEN + 1 bytes. */
 int rph_key_to_base64(const uint8_t key[RPH_KEY_LEN], char *out, size_t cap);

@@ -445,8 +445,9 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
         if (p->cfg.handshake_timeout_ms) {
             set_state(p, RPH_STATE_FAILED, RPH_E_NOT_FOUND);
         } else {
-            /* A daemon waits for the server to register; report it once per attempt. */
-            if (p->last_err != RPH_E_NOT_FOUND) set_state(p, RPH_STATE_JOINING, RPH_E_NOT_FOUND);
+            /* A daemon waits for the server to register; every answer is reported (the caller
+             * rate-limits), so it can tell "not yet" from "many times: maybe a wrong key". */
+            set_state(p, RPH_STATE_JOINING, RPH_E_NOT_FOUND);
         }
         return 0;
     case RPH_SEALED_PEER_INFO:

@@ -22,6 +22,18 @@ bool rph_owner_fresh(uint64_t ts_ms, uint64_t now_ms, int64_t wall_offset_ms, ui
     return d <= skew_ms;
 }
 
+char *rph_seal_fingerprint(const struct rph_session *wire_session, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = wire_session->len < 4 ? wire_session->len : 4, o = 0;
+    for (size_t i = 0; i < n; i++) {
+        out[o++] = hex[wire_session->id[i] >> 4];
+        out[o++] = hex[wire_session->id[i] & 15];
+    }
+    out[o] = 0;
+    return out;
+}
+
 #ifdef RUPHIN_HAVE_SODIUM
 #include <sodium.h>
 

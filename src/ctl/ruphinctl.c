@@ -323,6 +323,8 @@ static void print_status(const cJSON *st)
     printf("  listening: %s\n", str_or(st, "listen", "?"));
     const cJSON *sealed = cJSON_GetObjectItemCaseSensitive(st, "sealed");
     if (cJSON_IsBool(sealed)) printf("  sealed: %s\n", cJSON_IsTrue(sealed) ? "yes" : "no");
+    const char *fp = str(st, "key_fingerprint");
+    if (fp) printf("  key fingerprint: %s\n", fp);
     const cJSON *members = cJSON_GetObjectItemCaseSensitive(st, "members");
     if (cJSON_IsArray(members))
         printf("  members: %d node keys (no other node is a peer)\n", cJSON_GetArraySize(members));

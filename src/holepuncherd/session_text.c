@@ -4,19 +4,21 @@
 
 #include <stdio.h>
 
+#include "ruphin/seal.h"
+
 char *hpd_session_text(const struct rph_session *s, char *buf, size_t cap)
 {
     if (cap == 0) return buf;
     size_t o = 0;
     size_t n = s->len <= RPH_SESSION_MAX ? s->len : RPH_SESSION_MAX;
-    /* A sealed session's ID is a 20-byte hash: show it as hex (sealed:4d8b...), not escapes. */
+    /* A sealed session's ID is a 20-byte hash: show its key fingerprint (sealed:4d8b12ef), the
+     * one ruphin-tund logs at start and shows in `ruphinctl status`, not escapes. */
     size_t odd = 0;
     for (size_t i = 0; i < n; i++)
         odd += s->id[i] < 0x20 || s->id[i] >= 0x7f;
-    if (n == RPH_SESSION_MAX && odd > 2 && cap >= sizeof "sealed:" + 2 * RPH_SESSION_MAX) {
-        int w = snprintf(buf, cap, "sealed:");
-        for (size_t i = 0; i < n; i++)
-            w += snprintf(buf + w, cap - (size_t)w, "%02x", s->id[i]);
+    if (n == RPH_SESSION_MAX && odd > 2 && cap >= sizeof "sealed:" + RPH_SEAL_FINGERPRINT_LEN) {
+        char fp[RPH_SEAL_FINGERPRINT_LEN];
+        snprintf(buf, cap, "sealed:%s", rph_seal_fingerprint(s, fp));
         return buf;
     }
     /* Keep room for the closing quote and the terminator. */

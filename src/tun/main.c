@@ -223,9 +223,11 @@ int main(int argc, char **argv)
         event_base_free(app.base);
         return 1;
     }
-    log_info("interface %s up: %s%s%s, mtu %d; %s of session \"%s\" via holepuncher %s", cfg.ifname,
-             cfg.address, cfg.has_addr6 ? " " : "", cfg.address6, cfg.mtu,
-             cfg.role == RPH_ROLE_SERVER ? "server" : "client", cfg.session_str, cfg.holepuncher);
+    log_info("interface %s up: %s%s%s, mtu %d; %s of session \"%s\" (%s%s) via holepuncher %s",
+             cfg.ifname, cfg.address, cfg.has_addr6 ? " " : "", cfg.address6, cfg.mtu,
+             cfg.role == RPH_ROLE_SERVER ? "server" : "client", cfg.session_str,
+             cfg.seal ? "sealed, key " : "plaintext", cfg.seal ? tunnel_key_fingerprint(t) : "",
+             cfg.holepuncher);
     if (drop_privileges(&cfg) < 0) {
         control_free(ctl);
         tunnel_close(t);

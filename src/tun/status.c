@@ -47,6 +47,7 @@ char *status_json(const struct tunnel *t, uint64_t now)
         cJSON_AddStringToObject(root, "listen", rph_addr_format(&local, a, sizeof a));
     cJSON_AddStringToObject(root, "version", RUPHIN_VERSION);
     cJSON_AddBoolToObject(root, "sealed", cfg->seal);
+    if (cfg->seal) cJSON_AddStringToObject(root, "key_fingerprint", tunnel_key_fingerprint(t));
     uint8_t self[32];
     if (tunnel_node_public(t, self)) {
         /* Sealed only: plaintext peers have no node keys, so the keys are absent, not null. */

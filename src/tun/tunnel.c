@@ -55,19 +55,49 @@ static void on_remote(void *ctx, struct rph_remote *r, bool up)
     r->user = NULL;
 }
 
+/* The core reports every SessionNotFound answer to a Join. The first is "is the server up?";
+ * after NOT_FOUND_SUSPECT in a row a wrong key (or plaintext against sealed) is as likely, so
+ * the warning says so, with this key's fingerprint to compare with the server's start line.
+ * Then at most once a NOT_FOUND_EVERY_MS, never once per retry. */
+#define NOT_FOUND_SUSPECT 3
+#define NOT_FOUND_EVERY_MS 60000u
+static void not_found(struct tunnel *t, const char *hp)
+{
+    uint64_t now = rph_now_ms();
+    unsigned n = ++t->not_found_n;
+    if (n == 1) {
+        log_warn("holepuncher %s: session \"%s\" not found (is the server up?); retrying", hp,
+                 t->cfg.session_str);
+        return;
+    }
+    if (n < NOT_FOUND_SUSPECT) return;
+    if (n > NOT_FOUND_SUSPECT && now - t->not_found_warn_ms < NOT_FOUND_EVERY_MS) return;
+    t->not_found_warn_ms = now;
+    if (t->cfg.seal)
+        log_warn("holepuncher %s: session \"%s\" not found: is the server up, or does the key "
+                 "differ? (this key's fingerprint %s; the server logs its own at start); "
+                 "retrying (%u answers so far)",
+                 hp, t->cfg.session_str, t->key_fp, n);
+    else
+        log_warn("holepuncher %s: session \"%s\" not found: is the server up, or is it sealed "
+                 "(\"seal\" in its config) while this tunnel is plaintext? retrying (%u answers "
+                 "so far)",
+                 hp, t->cfg.session_str, n);
+}
+
 static void on_state(void *ctx, enum rph_peer_state s, int err)
 {
     struct tunnel *t = ctx;
     char hp[RPH_ADDR_STRLEN];
     fmt_addr(&t->cfg.holepuncher_addr, hp);
+    if (!(s == RPH_STATE_JOINING && err == RPH_E_NOT_FOUND)) t->not_found_n = 0;
     switch (s) {
     case RPH_STATE_REGISTERED:
         log_info("session \"%s\" registered with holepuncher %s", t->cfg.session_str, hp);
         break;
     case RPH_STATE_JOINING:
         if (err == RPH_E_NOT_FOUND)
-            log_warn("holepuncher %s: session \"%s\" not found (is the server up?); retrying", hp,
-                     t->cfg.session_str);
+            not_found(t, hp);
         else
             log_info("joining session \"%s\" through holepuncher %s", t->cfg.session_str, hp);
         break;
@@ -148,6 +178,7 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
             errmsg_set(err, "sealing: deriving the session's keys: %s", rph_strerror(r));
             goto fail;
         }
+        rph_seal_fingerprint(&pc.seal.wire_session, t->key_fp);
         if (!cfg->has_node_key) {
             errmsg_set(err, "sealing: no node key (the config was not resolved for a start)");
             r = -EINVAL;
@@ -273,6 +304,11 @@ const char *tunnel_holepuncher_state(const struct tunnel *t, uint64_t now_ms, ui
     const struct rph_peer *core = rph_ev_peer_core(t->ep);
     *last_ms = rph_peer_holepuncher_last_ms(core);
     return rph_peer_holepuncher_status(core, now_ms);
+}
+
+const char *tunnel_key_fingerprint(const struct tunnel *t)
+{
+    return t->key_fp;
 }
 
 size_t tunnel_peer_slots(const struct tunnel *t)

@@ -61,6 +61,9 @@ const struct rph_peer_stats *tunnel_proto_stats(const struct tunnel *t);
 int tunnel_local_addr(const struct tunnel *t, struct rph_addr *out);
 /* "registered", "joined", "unreachable", ... and the last contact (0: never). */
 const char *tunnel_holepuncher_state(const struct tunnel *t, uint64_t now_ms, uint64_t *last_ms);
+/* Sealed: the session key's fingerprint (8 hex digits, what holepuncherd logs as sealed:X);
+ * plaintext: "". */
+const char *tunnel_key_fingerprint(const struct tunnel *t);
 /* Remote slot i (0 .. tunnel_peer_slots - 1): false when the slot is free. */
 size_t tunnel_peer_slots(const struct tunnel *t);
 bool tunnel_peer_info(const struct tunnel *t, size_t i, struct tunnel_peer_info *out);

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "policy.h"
 #include "ruphin/ev.h"
+#include "ruphin/seal.h"
 #include "tun_linux.h"
 #include "tunnel.h"
 
@@ -37,8 +38,11 @@ struct tunnel {
     struct tunnel_offload off;
     uint8_t *buf; /* RPH_FRAME_HEADROOM, one packet read (a TSO one: 64 KB), tailroom */
     size_t buf_cap;
-    size_t seg_len[GSO_SEGS]; /* the segments of the TSO packet being split */
-    struct gro *gro;          /* TCP segments coalesced toward the TUN device */
+    size_t seg_len[GSO_SEGS];              /* the segments of the TSO packet being split */
+    struct gro *gro;                       /* TCP segments coalesced toward the TUN device */
+    char key_fp[RPH_SEAL_FINGERPRINT_LEN]; /* sealed: the key's fingerprint; plaintext: "" */
+    unsigned not_found_n;                  /* consecutive SessionNotFound answers (client) */
+    uint64_t not_found_warn_ms;            /* when the last "not found" warning was logged */
 };
 
 /* send.c: TUN -> UDP */
