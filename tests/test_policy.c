@@ -54,6 +54,10 @@ static struct tpeer *up(size_t i, uint64_t last_rx)
 {
     rem[i].in_use = true;
     rem[i].last_rx_ms = last_rx;
+    /* Every peer behind its own public address unless a test says otherwise. */
+    if (!rem[i].addr.family)
+        rem[i].addr = (struct rph_addr){
+            .family = 4, .ip = {198, 51, 100, (uint8_t)(10 + i)}, .port = (uint16_t)(40000 + i)};
     return policy_peer_up(&pol, i, &rem[i]);
 }
 
@@ -210,6 +214,89 @@ Test(policy, a_key_not_yet_proven_does_not_count_as_the_same_node)
     cr_assert_not(policy_peer_key(&pol, b, NULL));
     cr_assert_eq(policy_announce(&pol, b, &x, 1000, &res), POLICY_ANN_NEW);
     cr_assert(res.same_node);
+}
+
+Test(policy, refusal_names_the_servers_own_address)
+{
+    struct tpeer *a = up(0, 1000);
+    struct policy_ann_result res;
+    struct announce x = ann(1, 0);
+    cr_assert_eq(policy_announce(&pol, a, &x, 1000, &res), POLICY_ANN_FOREIGN);
+    cr_assert(res.own, "the server's own address is not named as such");
+    cr_assert_eq(res.prefix, 24);
+    x = ann(2, 0);
+    x.addr4[2] = 1;
+    cr_assert_eq(policy_announce(&pol, a, &x, 1000, &res), POLICY_ANN_FOREIGN);
+    cr_assert_not(res.own, "an address outside the subnet is named the server's own");
+}
+
+/* A plaintext client restarted on a new UDP port behind the same public IP address. */
+static void same_ip(size_t i, size_t j)
+{
+    rem[j].addr = rem[i].addr;
+    rem[j].addr.port = (uint16_t)(rem[i].addr.port + 1);
+}
+
+Test(policy, plaintext_same_ip_takes_over_after_one_second_of_silence)
+{
+    struct tpeer *old = up(0, 1000);
+    same_ip(0, 1);
+    struct tpeer *fresh = up(1, 1000);
+    struct policy_ann_result res;
+    struct announce x = ann(2, 2);
+    cr_assert_eq(policy_announce(&pol, old, &x, 1000, &res), POLICY_ANN_NEW);
+    /* The old endpoint spoke 999 ms ago: it may still be a live client behind that NAT. */
+    rem[0].last_rx_ms = 5000;
+    cr_assert_eq(policy_announce(&pol, fresh, &x, 5000 + POLICY_SAME_IP_SILENT_MS - 1, &res),
+                 POLICY_ANN_HELD);
+    cr_assert_eq(res.holder, old);
+    cr_assert(old->announced);
+    /* Silent for 1 s: the same IP address takes the address over, long before SILENT_MS. */
+    cr_assert_eq(policy_announce(&pol, fresh, &x, 5000 + POLICY_SAME_IP_SILENT_MS, &res),
+                 POLICY_ANN_NEW);
+    cr_assert_eq(res.displaced, old);
+    cr_assert(res.same_ip);
+    cr_assert_not(res.same_node);
+    cr_assert_not(old->announced);
+    struct tpeer *to;
+    uint8_t src[4] = {10, 77, 0, 1}, dst[4] = {10, 77, 0, 2};
+    struct ippkt ip = v4(src, dst);
+    cr_assert_eq(policy_tx(&pol, &ip, &to), POLICY_TX_SEND);
+    cr_assert_eq(to, fresh);
+}
+
+Test(policy, plaintext_another_ip_waits_for_the_silence_limit)
+{
+    struct tpeer *a = up(0, 1000), *b = up(1, 1000);
+    struct policy_ann_result res;
+    struct announce x = ann(2, 0);
+    cr_assert_eq(policy_announce(&pol, a, &x, 1000, &res), POLICY_ANN_NEW);
+    rem[0].last_rx_ms = 5000;
+    cr_assert_eq(policy_announce(&pol, b, &x, 5000 + POLICY_SAME_IP_SILENT_MS, &res),
+                 POLICY_ANN_HELD, "another IP address took a held address after 1 s");
+    cr_assert_eq(policy_announce(&pol, b, &x, 5000 + SILENT_MS, &res), POLICY_ANN_HELD);
+    cr_assert_eq(policy_announce(&pol, b, &x, 5000 + SILENT_MS + 1, &res), POLICY_ANN_NEW);
+    cr_assert_not(res.same_ip);
+}
+
+Test(policy, sealed_same_ip_keeps_node_key_ownership)
+{
+    /* Another node key behind the same NAT: the same IP address earns it nothing. */
+    struct tpeer *victim = up_key(0, 1000, 0xa1);
+    same_ip(0, 1);
+    struct tpeer *other = up_key(1, 1000, 0xb2);
+    struct policy_ann_result res;
+    struct announce x = ann(2, 0);
+    cr_assert_eq(policy_announce(&pol, victim, &x, 1000, &res), POLICY_ANN_NEW);
+    rem[0].last_rx_ms = 5000;
+    cr_assert_eq(policy_announce(&pol, other, &x, 5000 + 5 * POLICY_SAME_IP_SILENT_MS, &res),
+                 POLICY_ANN_HELD);
+    cr_assert(victim->announced);
+    /* A plaintext announcer at the holder's IP cannot take a keyed holder's address either. */
+    struct tpeer *plain = up_key(2, 1000, 0);
+    rem[2].addr = rem[0].addr;
+    cr_assert_eq(policy_announce(&pol, plain, &x, 5000 + 5 * POLICY_SAME_IP_SILENT_MS, &res),
+                 POLICY_ANN_HELD);
 }
 
 Test(policy, another_node_in_a_slot_loses_the_old_ones_addresses)

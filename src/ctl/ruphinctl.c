@@ -283,6 +283,22 @@ static void print_drops(const char *indent, const cJSON *drops)
     printf("\n");
 }
 
+/* "name a, b" for an array of strings; "name (none)" when empty; nothing when absent. */
+static void print_list(const char *name, const cJSON *arr)
+{
+    if (!cJSON_IsArray(arr)) return;
+    printf("%s", name);
+    const char *sep = "";
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr)
+    {
+        if (!cJSON_IsString(e)) continue;
+        printf("%s%s", sep, e->valuestring);
+        sep = ", ";
+    }
+    printf("%s\n", *sep ? "" : "(none)");
+}
+
 static void print_peer(const cJSON *p)
 {
     char b1[32], b2[32], t[48];
@@ -296,7 +312,15 @@ static void print_peer(const cJSON *p)
     const cJSON *pk = cJSON_GetObjectItemCaseSensitive(p, "public_key");
     if (pk) printf("  public key: %s\n", str_or(p, "public_key", "(not proven yet)"));
     printf("  endpoint: %s\n", str_or(p, "endpoint", "(none)"));
-    printf("  state: %s\n", str_or(p, "state", "?"));
+    const char *state = str_or(p, "state", "?");
+    const cJSON *vd = cJSON_GetObjectItemCaseSensitive(p, "address_verdict");
+    if (strcmp(state, "refused") == 0 && cJSON_IsObject(vd))
+        printf("  state: refused (the server refused overlay address %s: %s)\n",
+               str_or(vd, "address", "?"), str_or(vd, "reason", "?"));
+    else
+        printf("  state: %s\n", state);
+    print_list("  announced: ", cJSON_GetObjectItemCaseSensitive(p, "announced"));
+    print_list("  allowed ips: ", cJSON_GetObjectItemCaseSensitive(p, "allowed_ips"));
     const char *hs = fmt_ago(p, "last_handshake_ago_s", t, sizeof t);
     printf("  latest handshake: %s\n", hs ? hs : "never");
     const char *rx = fmt_ago(p, "last_rx_ago_s", t, sizeof t);
@@ -323,6 +347,9 @@ static void print_status(const cJSON *st)
     printf("  listening: %s\n", str_or(st, "listen", "?"));
     const cJSON *sealed = cJSON_GetObjectItemCaseSensitive(st, "sealed");
     if (cJSON_IsBool(sealed)) printf("  sealed: %s\n", cJSON_IsTrue(sealed) ? "yes" : "no");
+    double ka, pt;
+    if (num(st, "keepalive_interval_s", &ka) && num(st, "peer_timeout_s", &pt))
+        printf("  keepalive: every %.0f s (a peer silent for %.0f s is down)\n", ka, pt);
     const char *fp = str(st, "key_fingerprint");
     if (fp) printf("  key fingerprint: %s\n", fp);
     const cJSON *members = cJSON_GetObjectItemCaseSensitive(st, "members");

@@ -47,3 +47,50 @@ int announce_decode(const uint8_t *buf, size_t len, struct announce *out)
     }
     return 0;
 }
+
+/* Layout (21 bytes): tag 0x03, version 1, reason, family (4 or 6), prefix, addr[16] (IPv4 in
+ * the first 4 bytes, the other 12 zero). */
+size_t verdict_encode(const struct verdict *v, uint8_t out[VERDICT_LEN])
+{
+    memset(out, 0, VERDICT_LEN);
+    out[0] = VERDICT_TAG;
+    out[1] = VERDICT_VERSION;
+    out[2] = v->reason;
+    out[3] = v->family;
+    out[4] = v->prefix;
+    memcpy(out + 5, v->addr, v->family == 4 ? 4 : 16);
+    return VERDICT_LEN;
+}
+
+int verdict_decode(const uint8_t *buf, size_t len, struct verdict *out)
+{
+    if (len != VERDICT_LEN || buf[0] != VERDICT_TAG || buf[1] != VERDICT_VERSION) return -1;
+    if (buf[2] > VERDICT_REASON_MAX) return -1;
+    if (buf[3] != 4 && buf[3] != 6) return -1;
+    if (buf[4] > (buf[3] == 4 ? 32 : 128)) return -1;
+    /* One encoding per verdict: an IPv4 address leaves the other 12 bytes zero. */
+    static const uint8_t zero[12];
+    if (buf[3] == 4 && memcmp(buf + 9, zero, sizeof zero) != 0) return -1;
+    memset(out, 0, sizeof *out);
+    out->reason = buf[2];
+    out->family = buf[3];
+    out->prefix = buf[4];
+    memcpy(out->addr, buf + 5, buf[3] == 4 ? 4 : 16);
+    return 0;
+}
+
+const char *verdict_reason_str(uint8_t reason)
+{
+    switch (reason) {
+    case VERDICT_ACCEPTED:
+        return "accepted";
+    case VERDICT_HELD:
+        return "held by another member";
+    case VERDICT_OUTSIDE:
+        return "outside the server's subnet";
+    case VERDICT_SERVERS:
+        return "the server's own address";
+    default:
+        return "unknown reason";
+    }
+}

@@ -24,4 +24,33 @@ size_t announce_encode(const struct announce *a, uint8_t out[ANNOUNCE_LEN]);
 /* 0, or -1 when malformed (wrong size, version, flags or prefix). */
 int announce_decode(const uint8_t *buf, size_t len, struct announce *out);
 
+/* The server's verdict on a client's announcement, tag 0x03 (docs/PROTOCOL.md): reason 0 says
+ * the announcement was accepted (traffic from that address enters the network), any other why
+ * it was refused. A client learns from it whether it is really up; an old client drops it as a
+ * malformed packet and works as before. */
+#define VERDICT_TAG 0x03
+#define VERDICT_VERSION 1
+#define VERDICT_LEN 21
+
+enum verdict_reason {
+    VERDICT_ACCEPTED = 0,
+    VERDICT_HELD = 1,    /* another live member holds the address */
+    VERDICT_OUTSIDE = 2, /* outside the server's overlay subnet */
+    VERDICT_SERVERS = 3, /* the server's own address */
+    VERDICT_REASON_MAX = 3,
+};
+
+struct verdict {
+    uint8_t reason; /* enum verdict_reason */
+    uint8_t family; /* 4 or 6: the address the verdict is about */
+    uint8_t prefix;
+    uint8_t addr[16]; /* IPv4 in the first 4 bytes, the rest zero */
+};
+
+size_t verdict_encode(const struct verdict *v, uint8_t out[VERDICT_LEN]);
+/* 0, or -1 when malformed (wrong size, version, reason, family, prefix, or non-zero padding). */
+int verdict_decode(const uint8_t *buf, size_t len, struct verdict *out);
+/* "accepted", "held by another member", ... for logs and the status report. */
+const char *verdict_reason_str(uint8_t reason);
+
 #endif

@@ -103,6 +103,16 @@ static bool same_node(const struct tpeer *a, const struct tpeer *b)
     return a->has_key && b->has_key && memcmp(a->node_pk, b->node_pk, sizeof a->node_pk) == 0;
 }
 
+/* Plaintext has no node keys: a new endpoint at the holder's IP address is most likely the
+ * same client restarted on a new UDP port (or another behind the same NAT, which the holder's
+ * next packet within a second would show). */
+static bool same_ip_plain(const struct tpeer *holder, const struct tpeer *from)
+{
+    const struct rph_addr *h = &holder->remote->addr, *f = &from->remote->addr;
+    return !holder->has_key && !from->has_key && h->family == f->family &&
+           memcmp(h->ip, f->ip, sizeof h->ip) == 0;
+}
+
 enum policy_announce policy_announce(struct policy *p, struct tpeer *from, const struct announce *a,
                                      uint64_t now_ms, struct policy_ann_result *res)
 {
@@ -117,13 +127,20 @@ enum policy_announce policy_announce(struct policy *p, struct tpeer *from, const
             if (!has) continue;
             res->family = fam;
             memcpy(res->addr, addr, fam == 4 ? 4 : 16);
-            if (!overlay_other(p, fam, addr)) return POLICY_ANN_FOREIGN;
+            res->prefix = fam == 4 ? a->prefix4 : a->prefix6;
+            if (!overlay_other(p, fam, addr)) {
+                res->own = fam == 4 ? p->self.has4 && same_addr(4, addr, p->self.addr4)
+                                    : p->self.has6 && same_addr(6, addr, p->self.addr6);
+                return POLICY_ANN_FOREIGN;
+            }
             struct tpeer *owner = route_lookup(&p->routes, fam, addr);
             if (!owner || owner == from) continue;
             uint64_t last = owner->remote->last_rx_ms;
+            uint64_t silent = now_ms > last ? now_ms - last : 0;
             /* The same node key is the same node, back from a restart before its old session
              * fell silent: waiting would cut it off for two keepalives. */
-            if (same_node(owner, from) || (now_ms > last && now_ms - last > p->silent_ms)) {
+            if (same_node(owner, from) || silent > p->silent_ms ||
+                (same_ip_plain(owner, from) && silent >= POLICY_SAME_IP_SILENT_MS)) {
                 gone[k] = owner;
             } else {
                 res->holder = owner;
@@ -136,6 +153,7 @@ enum policy_announce policy_announce(struct policy *p, struct tpeer *from, const
             gone[k]->announced = false;
             res->displaced = gone[k];
             res->same_node = same_node(gone[k], from);
+            res->same_ip = !res->same_node && same_ip_plain(gone[k], from);
             res->family = k ? 6 : 4;
             memcpy(res->addr, k ? a->addr6 : a->addr4, k ? 16 : 4);
         }

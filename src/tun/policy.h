@@ -23,6 +23,11 @@ struct tpeer {
     struct announce ann;
     uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
     uint64_t drop_spoofed;
+    /* Server: the last verdict on this peer's announcement it was sent (its rate limit);
+     * client: the last verdict the server sent on ours. Reset with the entry. */
+    bool has_verdict;
+    struct verdict verdict;
+    uint64_t verdict_ms;
 };
 
 struct policy {
@@ -62,6 +67,9 @@ struct policy_ann_result {
     uint8_t addr[16];
     struct tpeer *displaced; /* the holder the address was taken from, or NULL */
     bool same_node;          /* displaced has the announcer's node key: that node restarted */
+    bool same_ip;            /* plaintext: displaced spoke from the announcer's IP address */
+    bool own;                /* FOREIGN: the address is the server's own */
+    uint8_t prefix;          /* the announced prefix length of that family */
     struct tpeer *holder;    /* HELD: the live peer that holds the address */
 };
 
@@ -69,7 +77,10 @@ struct policy_ann_result {
  * admits only addresses of its own prefixes that no other live peer holds. Addresses belong to
  * node keys: a holder with the announcer's node key is the same node, restarted, and gives the
  * address up at once; one with another key keeps it while it is live (heard from within
- * silent_ms). Without node keys (plaintext) only silence frees an address. */
+ * silent_ms). Without node keys (plaintext) silence frees an address, and a holder at the
+ * announcer's IP address (a client restarted on a new UDP port) gives it up once it has sent
+ * nothing for POLICY_SAME_IP_SILENT_MS. */
+#define POLICY_SAME_IP_SILENT_MS 1000u
 enum policy_announce policy_announce(struct policy *p, struct tpeer *from, const struct announce *a,
                                      uint64_t now_ms, struct policy_ann_result *res);
 

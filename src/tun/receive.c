@@ -27,6 +27,7 @@
 #include "ruphin/clock.h"
 #include "ruphin/ev.h"
 #include "tunnel_priv.h"
+#include "verdict.h"
 
 static void receive_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d, size_t n);
 static void receive_node_key(struct tunnel *t, struct tpeer *p, const struct rph_remote *r);
@@ -44,6 +45,10 @@ void receive_on_data(void *ctx, struct rph_remote *r, const uint8_t *d, size_t n
         receive_node_key(t, p, r);
     if (n > 0 && d[0] == ANNOUNCE_TAG) {
         receive_announce(t, p, d, n);
+        return;
+    }
+    if (n > 0 && d[0] == VERDICT_TAG) {
+        verdict_receive(t, p, d, n, rph_now_ms());
         return;
     }
     struct ippkt ip;
@@ -100,26 +105,42 @@ static void receive_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d
         return;
     }
     struct policy_ann_result res;
-    enum policy_announce v = policy_announce(&t->pol, p, &a, rph_now_ms(), &res);
+    uint64_t now = rph_now_ms();
+    enum policy_announce v = policy_announce(&t->pol, p, &a, now, &res);
+    /* A server tells the client what it decided (verdict.c); a refusal is logged once per
+     * change, not at every repeated announcement. */
+    bool news = true;
+    if (t->cfg.role == RPH_ROLE_SERVER) {
+        struct verdict vd;
+        verdict_of(v, &a, &res, &vd);
+        news = verdict_send(t, p, &vd, now);
+    }
     if (res.family) inet_ntop(res.family == 4 ? AF_INET : AF_INET6, res.addr, ip, sizeof ip);
     rph_addr_format(&p->remote->addr, ep, sizeof ep);
     nodekey_short(p->has_key, p->node_pk, k1);
     if (res.displaced)
         log_info("peer %s%s takes over %s from %s %s%s", ep, k1, ip,
-                 res.same_node ? "its own old session (the node restarted)," : "silent peer",
+                 res.same_node ? "its own old session (the node restarted),"
+                 : res.same_ip ? "its old endpoint at the same IP address (restarted),"
+                               : "silent peer",
                  rph_addr_format(&res.displaced->remote->addr, ep2, sizeof ep2),
                  nodekey_short(res.displaced->has_key, res.displaced->node_pk, k2));
     switch (v) {
     case POLICY_ANN_FOREIGN:
         t->drops.address_conflict++;
-        log_warn("peer %s%s announced %s, which is not a peer address of this network; ignored", ep,
-                 k1, ip);
+        if (news)
+            log_warn("peer %s%s announced %s, which is not a peer address of this network; refused "
+                     "(the client is told)",
+                     ep, k1, ip);
         return;
     case POLICY_ANN_HELD:
         t->drops.address_conflict++;
-        log_warn("peer %s%s announced %s, which is held by another peer (%s%s, live); ignored", ep,
-                 k1, ip, rph_addr_format(&res.holder->remote->addr, ep2, sizeof ep2),
-                 nodekey_short(res.holder->has_key, res.holder->node_pk, k2));
+        if (news)
+            log_warn(
+                "peer %s%s announced %s, which is held by another peer (%s%s, live); refused (the "
+                "client is told)",
+                ep, k1, ip, rph_addr_format(&res.holder->remote->addr, ep2, sizeof ep2),
+                nodekey_short(res.holder->has_key, res.holder->node_pk, k2));
         return;
     case POLICY_ANN_NEW:
         inet_ntop(a.has4 ? AF_INET : AF_INET6, a.has4 ? a.addr4 : a.addr6, ip, sizeof ip);

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
-// The status document of `ruphinctl status`: interface, holepuncher, peers, drops.
+// The status document of `ruphinctl status`: interface, holepuncher, peers (with what the
+// policy granted each and the server's verdict on our address), drops.
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "nodekey.h"
 #include "status.h"
 #include "tunnel.h"
+#include "verdict.h"
 
 static void add_ago(cJSON *o, const char *key, uint64_t now, uint64_t then)
 {
@@ -32,6 +35,56 @@ static void add_ip(cJSON *o, const char *key, int fam, const uint8_t *a)
     cJSON_AddStringToObject(o, key, s);
 }
 
+/* "10.77.0.2/24"; with net, the network ("10.77.0.0/24"). */
+static void add_cidr(cJSON *arr, int fam, const uint8_t *a, unsigned prefix, bool net)
+{
+    uint8_t m[16] = {0};
+    size_t len = fam == 4 ? 4 : 16;
+    memcpy(m, a, len);
+    if (net)
+        for (size_t i = 0; i < len; i++) {
+            unsigned keep = prefix > 8 * i ? prefix - 8 * (unsigned)i : 0;
+            if (keep < 8) m[i] &= (uint8_t)(0xff00u >> keep);
+        }
+    char ip[64], s[72];
+    inet_ntop(fam == 4 ? AF_INET : AF_INET6, m, ip, sizeof ip);
+    snprintf(s, sizeof s, "%s/%u", ip, prefix);
+    cJSON_AddItemToArray(arr, cJSON_CreateString(s));
+}
+
+/* What the policy grants the peer (docs/CONFIG.md): on a server, the addresses it announced
+ * and was granted (one route each); on a client, its server is its router: every address of
+ * the overlay networks comes from it and goes to it. */
+static void add_allowed(cJSON *o, const struct tund_config *cfg, const struct tunnel_peer_info *p)
+{
+    cJSON *ann = cJSON_AddArrayToObject(o, "announced");
+    if (p->has4) add_cidr(ann, 4, p->addr4, p->prefix4, false);
+    if (p->has6) add_cidr(ann, 6, p->addr6, p->prefix6, false);
+    cJSON *al = cJSON_AddArrayToObject(o, "allowed_ips");
+    if (cfg->role == RPH_ROLE_SERVER) {
+        if (p->has4) add_cidr(al, 4, p->addr4, 32, false);
+        if (p->has6) add_cidr(al, 6, p->addr6, 128, false);
+    } else if (p->up) {
+        add_cidr(al, 4, cfg->addr4, (unsigned)cfg->prefix4, true);
+        if (cfg->has_addr6) add_cidr(al, 6, cfg->addr6, (unsigned)cfg->prefix6, true);
+    }
+}
+
+/* The server's verdict on the client's overlay address (verdict.h); null before any. */
+static void add_verdict(cJSON *o, const struct tunnel_peer_info *p)
+{
+    if (!p->has_verdict) {
+        cJSON_AddNullToObject(o, "address_verdict");
+        return;
+    }
+    char a[80];
+    cJSON *v = cJSON_AddObjectToObject(o, "address_verdict");
+    cJSON_AddBoolToObject(v, "accepted", p->verdict.reason == VERDICT_ACCEPTED);
+    cJSON_AddNumberToObject(v, "code", p->verdict.reason);
+    cJSON_AddStringToObject(v, "reason", verdict_reason_str(p->verdict.reason));
+    cJSON_AddStringToObject(v, "address", verdict_addr_str(&p->verdict, a, sizeof a));
+}
+
 char *status_json(const struct tunnel *t, uint64_t now)
 {
     char a[RPH_ADDR_STRLEN];
@@ -46,6 +99,8 @@ char *status_json(const struct tunnel *t, uint64_t now)
     if (tunnel_local_addr(t, &local) == 0)
         cJSON_AddStringToObject(root, "listen", rph_addr_format(&local, a, sizeof a));
     cJSON_AddStringToObject(root, "version", RUPHIN_VERSION);
+    cJSON_AddNumberToObject(root, "keepalive_interval_s", cfg->keepalive_interval);
+    cJSON_AddNumberToObject(root, "peer_timeout_s", cfg->peer_timeout);
     cJSON_AddBoolToObject(root, "sealed", cfg->seal);
     if (cfg->seal) cJSON_AddStringToObject(root, "key_fingerprint", tunnel_key_fingerprint(t));
     uint8_t self[32];
@@ -82,7 +137,12 @@ char *status_json(const struct tunnel *t, uint64_t now)
             cJSON_AddNullToObject(o, "overlay");
         if (p.has6) add_ip(o, "overlay6", 6, p.addr6);
         cJSON_AddStringToObject(o, "endpoint", rph_addr_format(&p.endpoint, a, sizeof a));
-        cJSON_AddStringToObject(o, "state", p.up ? "up" : "punching");
+        /* "up" only while the server accepts the client's address (an old server that
+         * sends no verdict: up as before). */
+        bool refused = p.has_verdict && p.verdict.reason != VERDICT_ACCEPTED;
+        cJSON_AddStringToObject(o, "state", !p.up ? "punching" : refused ? "refused" : "up");
+        add_verdict(o, &p);
+        add_allowed(o, cfg, &p);
         add_ago(o, "last_handshake_ago_s", now, p.last_handshake_ms);
         add_ago(o, "last_rx_ago_s", now, p.last_rx_ms);
         cJSON_AddNumberToObject(o, "rx_packets", (double)p.rx_packets);

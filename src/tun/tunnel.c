@@ -261,6 +261,7 @@ void tunnel_close(struct tunnel *t)
     if (!t) return;
     if (t->tun_ev) event_free(t->tun_ev);
     if (t->announce_ev) event_free(t->announce_ev);
+    if (t->verdict_ev) event_free(t->verdict_ev);
     rph_ev_peer_free(t->ep);
     tun_close(&t->tun);
     policy_free(&t->pol);
@@ -327,6 +328,10 @@ bool tunnel_peer_info(const struct tunnel *t, size_t i, struct tunnel_peer_info 
     out->has6 = ann && p->ann.has6;
     memcpy(out->addr4, p->ann.addr4, 4);
     memcpy(out->addr6, p->ann.addr6, 16);
+    out->prefix4 = p->ann.prefix4;
+    out->prefix6 = p->ann.prefix6;
+    out->has_verdict = p->remote && p->has_verdict;
+    out->verdict = p->verdict;
     out->endpoint = r->addr;
     out->up = r->up;
     out->last_handshake_ms = r->last_hello_ms;

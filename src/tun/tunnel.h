@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "announce.h"
 #include "config.h"
 #include "errmsg.h"
 #include "ruphin/addr.h"
@@ -36,6 +37,9 @@ struct tunnel_offload {
 struct tunnel_peer_info {
     bool has4, has6; /* overlay addresses it announced (and, on a server, was granted) */
     uint8_t addr4[4], addr6[16];
+    uint8_t prefix4, prefix6; /* the prefix lengths it announced with them */
+    bool has_verdict;         /* the server's last verdict on the client's address: on a */
+    struct verdict verdict;   /* client the one it received, on a server the one it sent */
     struct rph_addr endpoint;
     bool up;
     uint64_t last_handshake_ms, last_rx_ms; /* monotonic; 0: never */

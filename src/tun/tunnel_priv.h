@@ -43,6 +43,8 @@ struct tunnel {
     char key_fp[RPH_SEAL_FINGERPRINT_LEN]; /* sealed: the key's fingerprint; plaintext: "" */
     unsigned not_found_n;                  /* consecutive SessionNotFound answers (client) */
     uint64_t not_found_warn_ms;            /* when the last "not found" warning was logged */
+    struct event *verdict_ev;              /* client, refused: the next announcement (verdict.c) */
+    uint64_t verdict_retry_ms;             /* its current delay; 0: not refused */
 };
 
 /* send.c: TUN -> UDP */
