@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Fuzzes the tunnel's inner-packet parsing: IP headers it routes on and the address announcement.
+// Fuzzes the tunnel's inner-packet parsing: IP headers it routes on, the address announcement
+// and the server's address verdict.
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,9 +55,25 @@ static void check_announce(const uint8_t *data, size_t size)
              memcmp(a.addr6, b.addr6, 16) == 0);
 }
 
+static void check_verdict(const uint8_t *data, size_t size)
+{
+    struct verdict v;
+    if (verdict_decode(data, size, &v) < 0) return;
+    FZ_CHECK(size == VERDICT_LEN);
+    FZ_CHECK(v.reason <= VERDICT_REASON_MAX);
+    FZ_CHECK(v.family == 4 || v.family == 6);
+    FZ_CHECK(v.prefix <= (v.family == 4 ? 32 : 128));
+    FZ_CHECK(verdict_reason_str(v.reason) != NULL);
+    uint8_t out[VERDICT_LEN];
+    FZ_CHECK(verdict_encode(&v, out) == VERDICT_LEN);
+    /* Strict codec, as for announcements: decode -> encode is the identity. */
+    FZ_CHECK(memcmp(out, data, VERDICT_LEN) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     check_ip(data, size);
     check_announce(data, size);
+    check_verdict(data, size);
     return 0;
 }

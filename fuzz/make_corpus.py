@@ -328,7 +328,7 @@ def config():
     return s
 
 
-# ---- fuzz_ippkt: inner packets and announcements
+# ---- fuzz_ippkt: inner packets, announcements and verdicts
 def ipv4(src, dst, payload=b"\x08\x00\xf7\xff\x00\x00\x00\x00"):
     total = 20 + len(payload)
     return (
@@ -349,6 +349,10 @@ def announce(v4=None, p4=0, v6=None, p6=0):
     )
 
 
+def verdict(reason, family, prefix, addr):
+    return bytes([3, 1, reason, family, prefix]) + bytes(addr) + bytes(16 - len(addr))
+
+
 def ippkt():
     fd77_1 = [0xFD, 0x77] + [0] * 13 + [1]
     fd77_2 = [0xFD, 0x77] + [0] * 13 + [2]
@@ -359,6 +363,8 @@ def ippkt():
         "announce-v4": announce([10, 77, 0, 2], 24),
         "announce-v6": announce(None, 0, fd77_2, 64),
         "announce-both": announce([10, 77, 0, 2], 24, fd77_2, 64),
+        "verdict-accepted-v4": verdict(0, 4, 24, [10, 77, 0, 2]),
+        "verdict-held-v6": verdict(1, 6, 64, fd77_2),
     }
 
 
