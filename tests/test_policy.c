@@ -257,6 +257,7 @@ Test(policy, plaintext_same_ip_takes_over_after_one_second_of_silence)
     cr_assert_eq(res.displaced, old);
     cr_assert(res.same_ip);
     cr_assert_not(res.same_node);
+    cr_assert_eq(res.family, 4, "the takeover is named by its IPv6 address");
     cr_assert_not(old->announced);
     struct tpeer *to;
     uint8_t src[4] = {10, 77, 0, 1}, dst[4] = {10, 77, 0, 2};

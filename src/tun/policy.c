@@ -151,6 +151,7 @@ enum policy_announce policy_announce(struct policy *p, struct tpeer *from, const
             if (!gone[k]) continue;
             /* The old holder loses everything it announced: it is gone. */
             gone[k]->announced = false;
+            if (res->displaced) continue; /* the result names the first address taken over */
             res->displaced = gone[k];
             res->same_node = same_node(gone[k], from);
             res->same_ip = !res->same_node && same_ip_plain(gone[k], from);

@@ -69,13 +69,17 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct tunnel *t = arg;
+    bool refused = false;
     for (size_t i = 0; i < t->pol.n_peers; i++) {
         struct tpeer *p = &t->pol.peers[i];
         if (!p->remote || !p->has_verdict || p->verdict.reason == VERDICT_ACCEPTED) continue;
         uint8_t b[RPH_FRAME_HEADROOM + ANNOUNCE_LEN + RPH_FRAME_TAILROOM];
         size_t n = announce_encode(&t->pol.self, b + RPH_FRAME_HEADROOM);
         rph_ev_peer_send_frame(t->ep, p->remote, b, n);
+        refused = true;
     }
+    /* The server went down meanwhile: a new session starts again from 1 s. */
+    if (!refused) t->verdict_retry_ms = 0;
 }
 
 static void schedule_retry(struct tunnel *t, bool refused)

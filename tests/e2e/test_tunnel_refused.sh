@@ -17,7 +17,7 @@ topo_up 3 || e2e_die "test bed"
 ctl() { "$RUPHIN_BIN/ruphinctl" -s "$TOPO_DIR/peer$1.sock" status; }
 # peer_field K FIELD: FIELD of peer K's (first) peer in its status document.
 peer_field() { tun_status "$1" | jq -c ".peers[0].$2"; }
-# restart_as K ADDR6SUFFIX ADDR: restart client K with overlay address ADDR/24.
+# restart_as K ADDR: restart client K with overlay address ADDR/24.
 restart_as() {
     topo_kill "peer$1"
     tun_write_peer_config "$1" client "$TOPO_DIR/peer$1.json"
@@ -93,13 +93,20 @@ e2e_check "client 3 reaches the server now" tun_ping 3 10.77.0.1
 # Client 2 comes back outside the server's subnet: refused with that reason.
 restart_as 2 10.78.0.2 || e2e_die "client 2 did not restart"
 outside="server refused overlay address 10.78.0.2/24: outside the server's subnet"
-wait_for "grep -q \"$outside\" '$TOPO_DIR/peer2.log'" 15 && e2e_pass "client 2 logs: $outside" || e2e_fail "client 2 never logged: $outside"
+if wait_for "grep -q \"$outside\" '$TOPO_DIR/peer2.log'" 15; then
+    e2e_pass "client 2 logs: $outside"
+else
+    e2e_fail "client 2 never logged: $outside"
+fi
 e2e_check "server logs the foreign address" grep -q "announced 10.78.0.2, which is not a peer address of this network" "$TOPO_DIR/peer1.log"
 e2e_check "client 2 status: refused, outside the subnet" test "$(peer_field 2 state)/$(peer_field 2 address_verdict.code)" = '"refused"/2'
 # ... and fixes it: a restart with a free address is accepted and up.
 restart_as 2 10.77.0.4 || e2e_die "client 2 did not restart"
-wait_for "grep -q 'server accepted overlay address 10.77.0.4/24' '$TOPO_DIR/peer2.log'" 15 &&
-    e2e_pass "client 2 with a free address 10.77.0.4 is accepted" || e2e_fail "client 2 with a free address was not accepted"
+if wait_for "grep -q 'server accepted overlay address 10.77.0.4/24' '$TOPO_DIR/peer2.log'" 15; then
+    e2e_pass "client 2 with a free address 10.77.0.4 is accepted"
+else
+    e2e_fail "client 2 with a free address was not accepted"
+fi
 e2e_check "client 2 status: up" test "$(peer_field 2 state)" = '"up"'
 e2e_check "client 2 (10.77.0.4) reaches client 3 (10.77.0.2)" tun_ping 2 10.77.0.2
 e2e_check "no refusal logged by the fixed client" bash -c "! grep -q 'refused' '$TOPO_DIR/peer2.log'"
