@@ -59,6 +59,13 @@ struct rph_remote {
     uint64_t punch_until_ms;
     uint64_t next_hello_ms;
     uint8_t punches_left; /* server: punches still allowed toward it while it has not answered */
+    /* Data sent to it since the last valid packet from it (rph_peer_note_sent), from when:
+     * a client whose server stays silent this long after it probes (docs/PROTOCOL.md). */
+    bool tx_unanswered;
+    uint64_t tx_unanswered_ms;
+    /* Data from it since we last sent it anything, from when: a passive keepalive is due. */
+    bool rx_unanswered;
+    uint64_t rx_unanswered_ms;
     uint8_t node_pk[32]; /* sealed: the remote's node public key, once a handshake proved it */
     bool has_node_pk;
     void *user; /* the caller's per-peer data; the slot never moves while in use */
@@ -75,6 +82,10 @@ struct rph_peer_stats {
     uint64_t remotes_evicted;  /* a remote that never answered gave its slot to a newer one */
     uint64_t registers_sent, joins_sent, hellos_sent;
     uint64_t rejoins; /* client: server went silent, joined again */
+    uint64_t probes;  /* client: data went unanswered ~1 s: rekey and Join again */
+    uint64_t moved;   /* client: a probe's PeerInfo named a new server endpoint: moved to it */
+    uint64_t passive_keepalives; /* data came in and nothing went back for ~500 ms */
+    uint64_t removed;            /* remotes dropped by the caller (a goodbye) */
     /* sealed mode */
     uint64_t auth_failed; /* MAC, signature or AEAD tag did not verify */
     uint64_t replayed;    /* transport counter seen before or too old */
@@ -127,6 +138,18 @@ void rph_peer_set_wall_offset(struct rph_peer *p, int64_t offset_ms);
 int rph_peer_send_data(struct rph_peer *p, const struct rph_addr *to, const void *data, size_t len);
 /* Client: forget the server and join again now (e.g. after a network change). */
 void rph_peer_rejoin(struct rph_peer *p, uint64_t now_ms);
+/* The caller sent data to r at now_ms (once per batch, not per packet): if nothing valid
+ * comes back from a client's server for RPH_PROBE_AFTER_MS, the client probes (a rekey to
+ * the current endpoint and Joins every RPH_PROBE_JOIN_MS for a new one). Also tells the
+ * core that r heard from us (no passive keepalive due). True when the next deadline may
+ * have become earlier (the caller re-arms its timer). */
+#define RPH_PROBE_AFTER_MS 1000u
+#define RPH_PROBE_JOIN_MS 500u
+#define RPH_PASSIVE_KEEPALIVE_MS 500u
+bool rph_peer_note_sent(struct rph_peer *p, struct rph_remote *r, uint64_t now_ms);
+/* The remote said it stopped (an authenticated goodbye): dropped now (on_remote(..., false)
+ * while it was up); a client joins again at once. */
+void rph_peer_remove(struct rph_peer *p, struct rph_remote *r, uint64_t now_ms);
 
 enum rph_peer_state rph_peer_state(const struct rph_peer *p);
 const char *rph_state_name(enum rph_peer_state s);

@@ -39,6 +39,7 @@ struct rph_ev_peer {
     /* the reservation rph_ev_peer_commit fills in: n slots of stride from tx.base + off */
     struct rph_remote *rsv_to;
     size_t rsv_off, rsv_stride, rsv_n;
+    bool rearm; /* a flush told the core of data sent: its next deadline may be earlier */
 };
 
 static void peer_send(void *ctx, const struct rph_addr *to, const uint8_t *buf, size_t len)
@@ -68,6 +69,9 @@ static void peer_state(void *ctx, enum rph_peer_state s, int err)
 static void train_sent(void *ctx, const struct txtrain_report *r)
 {
     struct rph_ev_peer *p = ctx;
+    /* Once per train, not per packet: the core watches for answers to what we send. */
+    if (!r->err && rph_peer_note_sent(p->peer, (struct rph_remote *)r->key, rph_now_ms()))
+        p->rearm = true;
     if (!p->on_sent) return;
     struct rph_ev_sent s = {.to = (struct rph_remote *)r->key,
                             .datagrams = r->datagrams,
@@ -276,6 +280,10 @@ void rph_ev_peer_flush(struct rph_ev_peer *p)
 {
     p->rsv_n = 0;
     txtrain_flush(&p->tx);
+    if (p->rearm) {
+        p->rearm = false;
+        arm_timer(p);
+    }
 }
 
 struct rph_peer *rph_ev_peer_core(struct rph_ev_peer *p)

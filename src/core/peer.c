@@ -34,6 +34,12 @@ struct rph_peer {
     bool hp_pending; /* a Register/Join is unanswered */
     uint64_t hp_pending_since_ms;
     uint64_t hp_last_ms; /* last RegisterAck / PeerInfo */
+    /* Client: data to the server went unanswered (or punching got no answer) for
+     * RPH_PROBE_AFTER_MS: Joins every RPH_PROBE_JOIN_MS (backing off after the handshake
+     * window) until the server answers; a PeerInfo naming another endpoint moves us there. */
+    bool probing;
+    uint64_t probe_since_ms, next_probe_ms;
+    uint32_t probe_backoff_ms;
     int last_err;
     int64_t wall_offset_ms;
     struct rph_remote *remotes;
@@ -79,6 +85,7 @@ static void send_hello(struct rph_peer *p, struct rph_remote *r, enum rph_type t
 {
     struct rph_msg m = {.type = t};
     if (t == RPH_HELLO_REQ) p->stats.hellos_sent++;
+    r->rx_unanswered = false; /* it heard from us */
     send_msg(p, &r->addr, &m);
 }
 
@@ -321,6 +328,9 @@ static struct rph_remote *add_remote(struct rph_peer *p, const struct rph_addr *
 static void remote_alive(struct rph_peer *p, struct rph_remote *r, bool hello, uint64_t now)
 {
     r->last_rx_ms = now;
+    r->tx_unanswered = false;
+    /* The server answered: whatever the probe was looking for, it is here. */
+    if (p->cfg.role == RPH_ROLE_CLIENT) p->probing = false;
     if (hello) r->last_hello_ms = now;
     if (r->up) return;
     r->up = true;
@@ -331,9 +341,14 @@ static void remote_alive(struct rph_peer *p, struct rph_remote *r, bool hello, u
     if (p->cb.on_remote) p->cb.on_remote(p->ctx, r, true);
 }
 
-static void deliver(struct rph_peer *p, struct rph_remote *r, const uint8_t *d, size_t n)
+static void deliver(struct rph_peer *p, struct rph_remote *r, const uint8_t *d, size_t n,
+                    uint64_t now)
 {
     p->stats.data_in++;
+    if (!r->rx_unanswered) {
+        r->rx_unanswered = true;
+        r->rx_unanswered_ms = now;
+    }
     if (p->cb.on_data) p->cb.on_data(p->ctx, r, d, n);
 }
 
@@ -350,6 +365,7 @@ static void send_keepalive(struct rph_peer *p, struct rph_remote *r)
     uint8_t *d;
     int n = seal_frame(p->seal, slot_of(p, r), p->txbuf, 0, &d);
     if (n > 0) send_raw(p, &r->addr, d, (size_t)n);
+    r->rx_unanswered = false;
 }
 
 static void set_node(struct rph_remote *r, const uint8_t pk[32])
@@ -421,7 +437,25 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
         remote_alive(p, r, false, now);
         break;
     }
-    if (ev.plain_len > 0) deliver(p, r, ev.plain, ev.plain_len);
+    if (ev.plain_len > 0) deliver(p, r, ev.plain, ev.plain_len, now);
+    return 0;
+}
+
+/* A PeerInfo while up or punching: an answer to a probe's Join (else a duplicate answer to a
+ * retried Join). The endpoint we already use changes nothing; another one means the server
+ * came back elsewhere (restarted on a new port, moved): a new remote there, punched and, when
+ * sealed, handshaken with. The probe goes on until that remote answers. */
+static int probe_answer(struct rph_peer *p, const struct rph_addr *peer, uint64_t now)
+{
+    if (!p->probing) return 0;
+    p->hp_last_ms = now;
+    struct rph_remote *cur = &p->remotes[0]; /* a client has one slot: its server */
+    if (cur->in_use && rph_addr_equal(&cur->addr, peer)) return 0;
+    p->stats.moved++;
+    if (cur->in_use) drop_remote(p, cur);
+    if (!add_remote(p, peer, now, 0)) return RPH_E_FULL;
+    p->started_ms = now;
+    set_state(p, RPH_STATE_PUNCHING, 0);
     return 0;
 }
 
@@ -467,7 +501,7 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
             return add_remote(p, &m->peer, now, RPH_HEADER_LEN + p->cfg.session.len) ? 0
                                                                                      : RPH_E_FULL;
         }
-        if (p->state != RPH_STATE_JOINING) return 0; /* a duplicate answer to a retried Join */
+        if (p->state != RPH_STATE_JOINING) return probe_answer(p, &m->peer, now);
         p->hp_last_ms = now;
         p->hp_pending = false;
         p->last_err = 0;
@@ -549,7 +583,7 @@ int rph_peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rp
         return 0;
     case RPH_DATA:
         remote_alive(p, rem, false, now_ms);
-        deliver(p, rem, m.data, m.data_len);
+        deliver(p, rem, m.data, m.data_len, now_ms);
         return 0;
     default:
         p->stats.unexpected++;
@@ -574,6 +608,7 @@ static void client_rejoin(struct rph_peer *p, uint64_t now)
     for (size_t i = 0; i < p->n_slots; i++)
         if (p->remotes[i].in_use) drop_remote(p, &p->remotes[i]);
     p->stats.rejoins++;
+    p->probing = false; /* joining retries on its own schedule */
     p->started_ms = now;
     p->hp_pending = false;
     set_state(p, RPH_STATE_JOINING, 0);
@@ -583,6 +618,78 @@ static void client_rejoin(struct rph_peer *p, uint64_t now)
 void rph_peer_rejoin(struct rph_peer *p, uint64_t now_ms)
 {
     if (p->cfg.role == RPH_ROLE_CLIENT && p->state != RPH_STATE_FAILED) client_rejoin(p, now_ms);
+}
+
+bool rph_peer_note_sent(struct rph_peer *p, struct rph_remote *r, uint64_t now_ms)
+{
+    if (!r->in_use) return false; /* dropped while its datagrams waited in a train */
+    r->rx_unanswered = false;
+    if (r->tx_unanswered) return false;
+    r->tx_unanswered = true;
+    r->tx_unanswered_ms = now_ms;
+    return p->cfg.role == RPH_ROLE_CLIENT; /* only a client acts on it */
+}
+
+void rph_peer_remove(struct rph_peer *p, struct rph_remote *r, uint64_t now_ms)
+{
+    if (!r || !r->in_use) return;
+    p->stats.removed++;
+    drop_remote(p, r);
+    if (p->cfg.role == RPH_ROLE_CLIENT && p->state != RPH_STATE_FAILED) client_rejoin(p, now_ms);
+}
+
+/* A probe's Join: every RPH_PROBE_JOIN_MS inside the handshake window, then backing off to
+ * the keepalive as a dead holepuncher's Joins do, so a long-dead server costs little. */
+static void probe_join(struct rph_peer *p, uint64_t now)
+{
+    send_request(p, now);
+    uint32_t step = RPH_PROBE_JOIN_MS;
+    if (now - p->probe_since_ms >= HANDSHAKE_WINDOW_MS) {
+        uint32_t cap = p->cfg.keepalive_ms > step ? p->cfg.keepalive_ms : step;
+        p->probe_backoff_ms = p->probe_backoff_ms * 2 > cap ? cap : p->probe_backoff_ms * 2;
+        step = p->probe_backoff_ms;
+    }
+    p->next_probe_ms = now + step;
+}
+
+/* The server went quiet (or a new endpoint does not answer): ask it for fresh keys where it
+ * was (a restarted server on the same port answers a handshake, never our old keys) and ask
+ * the holepuncher where it is now. The current keys stay until new ones exist. */
+static void start_probe(struct rph_peer *p, struct rph_remote *r, uint64_t now)
+{
+    p->probing = true;
+    p->probe_since_ms = now;
+    p->probe_backoff_ms = RPH_PROBE_JOIN_MS;
+    p->stats.probes++;
+    if (r->up) {
+        if (p->seal) {
+            struct seal_dgram d = seal_start(p->seal, slot_of(p, r), now);
+            if (d.len) send_raw(p, &r->addr, d.data, d.len);
+        } else {
+            send_hello(p, r, RPH_HELLO_REQ);
+        }
+    }
+    probe_join(p, now);
+}
+
+/* When a client's probe of r is due; UINT64_MAX for none. */
+static uint64_t probe_due(const struct rph_peer *p, const struct rph_remote *r)
+{
+    if (p->cfg.role != RPH_ROLE_CLIENT || p->probing) return UINT64_MAX;
+    if (r->up) return r->tx_unanswered ? r->tx_unanswered_ms + RPH_PROBE_AFTER_MS : UINT64_MAX;
+    return p->state == RPH_STATE_PUNCHING ? r->added_ms + RPH_PROBE_AFTER_MS : UINT64_MAX;
+}
+
+/* Data keeps arriving and we sent nothing back: one keepalive, so the sender does not take
+ * one-way traffic for a dead peer. */
+static void passive_keepalive(struct rph_peer *p, struct rph_remote *r)
+{
+    p->stats.passive_keepalives++;
+    if (p->seal)
+        send_keepalive(p, r);
+    else
+        send_hello(p, r, RPH_HELLO_REQ);
+    r->rx_unanswered = false;
 }
 
 static bool handshaking(const struct rph_peer *p)
@@ -602,6 +709,7 @@ void rph_peer_tick(struct rph_peer *p, uint64_t now)
     /* A server keeps registering (keepalive); a client talks to the holepuncher only to join. */
     bool hp_due = p->cfg.role == RPH_ROLE_SERVER || p->state == RPH_STATE_JOINING;
     if (hp_due && now >= p->next_hp_ms) send_to_holepuncher(p, now);
+    if (p->probing && p->state != RPH_STATE_JOINING && now >= p->next_probe_ms) probe_join(p, now);
     if (p->seal) seal_expire_pending(p->seal, now);
 
     bool client = p->cfg.role == RPH_ROLE_CLIENT;
@@ -619,6 +727,9 @@ void rph_peer_tick(struct rph_peer *p, uint64_t now)
             if (client) client_rejoin(p, now);
             continue;
         }
+        if (now >= probe_due(p, r)) start_probe(p, r, now);
+        if (r->up && r->rx_unanswered && now - r->rx_unanswered_ms >= RPH_PASSIVE_KEEPALIVE_MS)
+            passive_keepalive(p, r);
         if (p->cfg.sealed)
             sealed_tick(p, r, now);
         else if (now >= r->next_hello_ms)
@@ -638,11 +749,14 @@ uint64_t rph_peer_next_deadline(const struct rph_peer *p)
     if (handshaking(p) && p->cfg.handshake_timeout_ms)
         MIN_D(p->started_ms + p->cfg.handshake_timeout_ms);
     if (p->cfg.role == RPH_ROLE_SERVER || p->state == RPH_STATE_JOINING) MIN_D(p->next_hp_ms);
+    if (p->probing && p->state != RPH_STATE_JOINING) MIN_D(p->next_probe_ms);
     for (size_t i = 0; i < p->n_slots; i++) {
         const struct rph_remote *r = &p->remotes[i];
         if (!r->in_use) continue;
         MIN_D(r->up ? r->last_rx_ms + p->cfg.peer_timeout_ms : r->punch_until_ms);
         MIN_D(r->next_hello_ms);
+        MIN_D(probe_due(p, r));
+        if (r->up && r->rx_unanswered) MIN_D(r->rx_unanswered_ms + RPH_PASSIVE_KEEPALIVE_MS);
         if (p->seal) MIN_D(seal_deadline(p->seal, slot_of(p, r), r->up));
     }
     if (p->seal) MIN_D(seal_pending_deadline(p->seal, punch_window(p)));
@@ -683,6 +797,7 @@ int rph_peer_send_data(struct rph_peer *p, const struct rph_addr *to, const void
         n = rph_wire_put_data_header(d, len);
     }
     if (n < 0) return n;
+    if (r) r->rx_unanswered = false;
     send_raw(p, to, d, (size_t)n);
     return 0;
 }

@@ -34,6 +34,45 @@ static void send_announce(struct tunnel *t, struct rph_remote *r)
     uint8_t b[RPH_FRAME_HEADROOM + ANNOUNCE_LEN + RPH_FRAME_TAILROOM];
     size_t n = announce_encode(&t->pol.self, b + RPH_FRAME_HEADROOM);
     rph_ev_peer_send_frame(t->ep, r, b, n);
+    t->ann_sent_ms[r - t->rbase] = rph_now_ms();
+}
+
+/* Within this, an announcement is not answered with ours: two peers never ping-pong. */
+#define ANNOUNCE_ANSWER_MS 1000u
+
+void tunnel_announce_answer(struct tunnel *t, struct rph_remote *r)
+{
+    if (!r->user || rph_now_ms() - t->ann_sent_ms[r - t->rbase] < ANNOUNCE_ANSWER_MS) return;
+    send_announce(t, r);
+}
+
+void tunnel_goodbye_from(struct tunnel *t, struct rph_remote *r, const uint8_t *d, size_t n)
+{
+    if (goodbye_decode(d, n) < 0) {
+        t->drops.bad_control++;
+        return;
+    }
+    char ep[RPH_ADDR_STRLEN], k[NODEKEY_SHORT_LEN];
+    const struct tpeer *tp = r->user;
+    log_info("peer %s%s stopped (goodbye)%s", fmt_addr(&r->addr, ep),
+             nodekey_short(tp->has_key, tp->node_pk, k),
+             t->cfg.role == RPH_ROLE_SERVER ? "; its address is free" : "; joining again");
+    t->removing = true;
+    rph_peer_remove(rph_ev_peer_core(t->ep), r, rph_now_ms());
+    t->removing = false;
+}
+
+void tunnel_goodbye(struct tunnel *t)
+{
+    unsigned told = 0;
+    for (size_t i = 0; i < t->n_slots; i++) {
+        struct rph_remote *r = &t->rbase[i];
+        if (!r->in_use || !r->up) continue;
+        uint8_t b[RPH_FRAME_HEADROOM + GOODBYE_LEN + RPH_FRAME_TAILROOM];
+        size_t n = goodbye_encode(b + RPH_FRAME_HEADROOM);
+        if (rph_ev_peer_send_frame(t->ep, r, b, n) >= 0) told++;
+    }
+    if (told) log_info("told %u peer%s that we stop (goodbye)", told, told == 1 ? "" : "s");
 }
 
 static void on_remote(void *ctx, struct rph_remote *r, bool up)
@@ -50,7 +89,8 @@ static void on_remote(void *ctx, struct rph_remote *r, bool up)
         send_announce(t, r);
         return;
     }
-    log_info("peer %s down: silent for %d s", fmt_addr(&r->addr, ep), t->cfg.peer_timeout);
+    if (!t->removing) /* a goodbye logged its own line */
+        log_info("peer %s down: silent for %d s", fmt_addr(&r->addr, ep), t->cfg.peer_timeout);
     if (r->user) policy_peer_down(&t->pol, r->user);
     r->user = NULL;
 }
