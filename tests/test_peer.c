@@ -26,6 +26,8 @@ struct node {
     int ups, downs, data_count;
     char last_data[64];
     struct rph_addr last_data_from;
+    int traces[RPH_TRACE_PROBE + 1]; /* on_trace events by kind */
+    int last_drop;                   /* the code of the last RPH_TRACE_DROP */
 };
 
 static struct dgram q[MAXQ];
@@ -101,6 +103,15 @@ static void node_remote(void *ctx, struct rph_remote *r, bool up)
         nd->downs++;
 }
 
+static void node_trace(void *ctx, const struct rph_trace *t)
+{
+    struct node *nd = ctx;
+    cr_assert(t->what >= RPH_TRACE_HP_SENT && t->what <= RPH_TRACE_PROBE);
+    cr_assert_str_neq(rph_trace_name(t->what), "?");
+    nd->traces[t->what]++;
+    if (t->what == RPH_TRACE_DROP) nd->last_drop = t->code;
+}
+
 /* Delivers everything queued (and what the deliveries send), in order. */
 static void run(void)
 {
@@ -169,7 +180,7 @@ static struct rph_peer *start(int k, enum rph_role role, const char *session, ui
         c.n_members = n_members;
     }
     struct rph_peer_callbacks cb = {
-        .send = node_send, .on_data = node_data, .on_remote = node_remote};
+        .send = node_send, .on_data = node_data, .on_remote = node_remote, .on_trace = node_trace};
     int err = 0;
     nodes[k].peer = rph_peer_new(&c, &cb, &nodes[k], now, &err);
     cr_assert_not_null(nodes[k].peer, "peer_new: %s", rph_strerror(err));
@@ -1072,4 +1083,35 @@ Test(peer, a_client_punching_a_stale_endpoint_joins_again_every_500ms)
     cr_assert_eq(rph_peer_state(c), RPH_STATE_CONNECTED);
     cr_assert_leq(now - t0, 1000, "not the 10 s punch window");
     cr_assert_eq(server_of(c)->addr.port, 41000);
+}
+
+Test(peer, trace_events_name_each_protocol_step)
+{
+    connected_pair(true);
+    const int *ct = nodes[1].traces, *st = nodes[0].traces;
+    cr_assert_geq(ct[RPH_TRACE_HP_SENT], 1, "Join");
+    cr_assert_geq(ct[RPH_TRACE_HP_ANSWER], 1, "PeerInfo");
+    cr_assert_geq(st[RPH_TRACE_HP_ANSWER], 2, "HpCookie, RegisterAck, SealedPeerInfo");
+    cr_assert_geq(st[RPH_TRACE_PUNCH_SENT], 1);
+    cr_assert_geq(ct[RPH_TRACE_HS_SENT], 2, "init, finish");
+    cr_assert_geq(st[RPH_TRACE_HS_SENT], 1, "resp");
+    cr_assert_geq(st[RPH_TRACE_HS_TAKEN], 2, "init, finish");
+    cr_assert_geq(ct[RPH_TRACE_HS_TAKEN], 1, "resp");
+    cr_assert_eq(ct[RPH_TRACE_KEYS], 1);
+    cr_assert_eq(st[RPH_TRACE_KEYS], 1);
+    cr_assert_eq(ct[RPH_TRACE_UP], 1);
+    cr_assert_eq(st[RPH_TRACE_UP], 1);
+    cr_assert_eq(ct[RPH_TRACE_DROP], 0, "a clean handshake drops nothing");
+    /* A probe, then a move to the restarted server's new endpoint, each named. */
+    restart_server(41000);
+    advance(100);
+    ms_until_server_gets(nodes[1].peer, 10000);
+    cr_assert_eq(ct[RPH_TRACE_PROBE], 1);
+    cr_assert_eq(ct[RPH_TRACE_MOVED], 1);
+    cr_assert_eq(ct[RPH_TRACE_DOWN], 1, "the old endpoint's remote");
+    /* A drop names its reason. */
+    uint8_t junk[3] = {0, 9, 0};
+    rph_peer_input(nodes[1].peer, junk, sizeof junk, &nodes[3].addr, now);
+    cr_assert_eq(ct[RPH_TRACE_DROP], 1);
+    cr_assert_lt(nodes[1].last_drop, 0);
 }

@@ -100,11 +100,38 @@ struct rph_peer_stats {
     uint64_t hs_limited;    /* sealed, under load: HandshakeInit over its source's rate */
 };
 
+/* Protocol events for a debug log (on_trace). Never called per data packet that is taken. */
+enum rph_trace_event {
+    RPH_TRACE_HP_SENT = 1, /* Register/Join sent to the holepuncher (addr); code: its type */
+    RPH_TRACE_HP_ANSWER,   /* from the holepuncher: code RegisterAck, PeerInfo (addr: the
+                              endpoint it names), SessionNotFound, HpCookie... */
+    RPH_TRACE_PUNCH_SENT,  /* HelloReq toward addr */
+    RPH_TRACE_HS_SENT,     /* handshake message (code: its type) sent to addr */
+    RPH_TRACE_HS_TAKEN,    /* handshake message (code: its type) from addr taken */
+    RPH_TRACE_KEYS,        /* keys installed for remote (code 0: first, 1: rekeyed) */
+    RPH_TRACE_MOVED,       /* remote's endpoint moved from addr to addr2 */
+    RPH_TRACE_UP,          /* remote at addr answered: up */
+    RPH_TRACE_DOWN,        /* remote at addr dropped */
+    RPH_TRACE_DROP,        /* a datagram from addr dropped; code: the RPH_E_* reason */
+    RPH_TRACE_PROBE,       /* client: the server at addr is silent; rekey and Join again */
+};
+
+struct rph_trace {
+    enum rph_trace_event what;
+    const struct rph_remote *remote; /* or NULL */
+    struct rph_addr addr, addr2;
+    int code;
+};
+
+/* "hp-sent", "hp-answer", ...: a short name for a log line. */
+const char *rph_trace_name(enum rph_trace_event e);
+
 struct rph_peer_callbacks {
     rph_send_fn send; /* required */
     void (*on_data)(void *ctx, struct rph_remote *from, const uint8_t *data, size_t len);
     void (*on_remote)(void *ctx, struct rph_remote *r, bool up); /* up, or dropped */
     void (*on_state)(void *ctx, enum rph_peer_state state, int err);
+    void (*on_trace)(void *ctx, const struct rph_trace *t); /* optional: debug tracing */
 };
 
 struct rph_peer;

@@ -66,6 +66,12 @@ static void peer_state(void *ctx, enum rph_peer_state s, int err)
     if (p->user.on_state) p->user.on_state(p->ctx, s, err);
 }
 
+static void peer_trace(void *ctx, const struct rph_trace *t)
+{
+    struct rph_ev_peer *p = ctx;
+    p->user.on_trace(p->ctx, t);
+}
+
 static void train_sent(void *ctx, const struct txtrain_report *r)
 {
     struct rph_ev_peer *p = ctx;
@@ -174,8 +180,11 @@ struct rph_ev_peer *rph_ev_peer_new(struct event_base *base, const struct rph_pe
     p->rd = event_new(base, p->fd, EV_READ | EV_PERSIST, on_read, p);
     p->timer = evtimer_new(base, on_timer, p);
     if (!p->rd || !p->timer) goto fail;
-    struct rph_peer_callbacks inner = {
-        .send = peer_send, .on_data = peer_data, .on_remote = peer_remote, .on_state = peer_state};
+    struct rph_peer_callbacks inner = {.send = peer_send,
+                                       .on_data = peer_data,
+                                       .on_remote = peer_remote,
+                                       .on_state = peer_state,
+                                       .on_trace = cb->on_trace ? peer_trace : NULL};
     p->peer = rph_peer_new(cfg, &inner, p, rph_now_ms(), &e);
     if (!p->peer) goto fail;
     rph_peer_frame_overhead(p->peer, &p->head, &p->tail);

@@ -68,10 +68,59 @@ void rph_peer_config_defaults(struct rph_peer_config *c, enum rph_role role)
     c->rekey_ms = 120000;
 }
 
+/* Cheap when nobody listens: one test of a pointer. */
+static void trace(struct rph_peer *p, enum rph_trace_event what, const struct rph_remote *r,
+                  const struct rph_addr *addr, const struct rph_addr *addr2, int code)
+{
+    if (!p->cb.on_trace) return;
+    struct rph_trace t = {.what = what, .remote = r, .code = code};
+    if (addr) t.addr = *addr;
+    if (addr2) t.addr2 = *addr2;
+    p->cb.on_trace(p->ctx, &t);
+}
+
+const char *rph_trace_name(enum rph_trace_event e)
+{
+    switch (e) {
+    case RPH_TRACE_HP_SENT:
+        return "hp-sent";
+    case RPH_TRACE_HP_ANSWER:
+        return "hp-answer";
+    case RPH_TRACE_PUNCH_SENT:
+        return "punch-sent";
+    case RPH_TRACE_HS_SENT:
+        return "handshake-sent";
+    case RPH_TRACE_HS_TAKEN:
+        return "handshake-taken";
+    case RPH_TRACE_KEYS:
+        return "keys";
+    case RPH_TRACE_MOVED:
+        return "moved";
+    case RPH_TRACE_UP:
+        return "up";
+    case RPH_TRACE_DOWN:
+        return "down";
+    case RPH_TRACE_DROP:
+        return "drop";
+    case RPH_TRACE_PROBE:
+        return "probe";
+    }
+    return "?";
+}
+
 static void send_raw(struct rph_peer *p, const struct rph_addr *to, const uint8_t *buf, size_t len)
 {
     p->stats.sent++;
     p->cb.send(p->ctx, to, buf, len);
+}
+
+/* A handshake message (init, resp, cookie reply) sealing made, to r's endpoint or `to`. */
+static void send_hs(struct rph_peer *p, const struct rph_remote *r, const struct rph_addr *to,
+                    struct seal_dgram d)
+{
+    if (!d.len) return;
+    send_raw(p, to, d.data, d.len);
+    trace(p, RPH_TRACE_HS_SENT, r, to, NULL, d.len > 3 ? d.data[3] : 0);
 }
 
 static void send_msg(struct rph_peer *p, const struct rph_addr *to, const struct rph_msg *m)
@@ -125,6 +174,9 @@ static void send_request(struct rph_peer *p, uint64_t now)
         struct rph_msg m = {.type = server ? RPH_REGISTER : RPH_JOIN, .session = p->cfg.session};
         send_msg(p, &p->cfg.holepuncher, &m);
     }
+    trace(p, RPH_TRACE_HP_SENT, NULL, &p->cfg.holepuncher, NULL,
+          p->cfg.sealed ? (server ? RPH_SEALED_REGISTER : RPH_SEALED_JOIN)
+                        : (server ? RPH_REGISTER : RPH_JOIN));
 }
 
 /* Register or Join, with the crate's fixed retry inside the handshake window and an
@@ -228,6 +280,7 @@ static size_t slot_of(const struct rph_peer *p, const struct rph_remote *r)
 static void drop_remote(struct rph_peer *p, struct rph_remote *r)
 {
     /* Tell the caller while the slot still holds the address and its user pointer. */
+    trace(p, RPH_TRACE_DOWN, r, &r->addr, NULL, r->up);
     if (r->up && p->cb.on_remote) p->cb.on_remote(p->ctx, r, false);
     if (p->seal) seal_forget(p->seal, slot_of(p, r));
     memset(r, 0, sizeof *r);
@@ -298,6 +351,7 @@ static void punch(struct rph_peer *p, struct rph_remote *r, uint64_t now)
         r->punches_left--;
     }
     send_hello(p, r, RPH_HELLO_REQ);
+    if (!r->up) trace(p, RPH_TRACE_PUNCH_SENT, r, &r->addr, NULL, 0);
     r->next_hello_ms = now + (r->up ? p->cfg.keepalive_ms : p->cfg.retry_ms);
 }
 
@@ -314,8 +368,7 @@ static struct rph_remote *add_remote(struct rph_peer *p, const struct rph_addr *
         /* The handshake's resends are sealing's timers; keepalives start once it is up. An
          * unset (0) time here made the deadline "now" and the event loop spin while punching. */
         if (!r->up) r->next_hello_ms = UINT64_MAX;
-        struct seal_dgram d = seal_start(p->seal, slot_of(p, r), now);
-        if (d.len) send_raw(p, &r->addr, d.data, d.len);
+        send_hs(p, r, &r->addr, seal_start(p->seal, slot_of(p, r), now));
     } else {
         /* The server's punches open its NAT toward the client; in sealed mode the
          * client ignores them and the handshake does the rest. */
@@ -335,6 +388,7 @@ static void remote_alive(struct rph_peer *p, struct rph_remote *r, bool hello, u
     if (r->up) return;
     r->up = true;
     r->up_ms = now;
+    trace(p, RPH_TRACE_UP, r, &r->addr, NULL, 0);
     r->next_hello_ms = now + p->cfg.keepalive_ms;
     if (p->cfg.role == RPH_ROLE_CLIENT && p->state != RPH_STATE_CONNECTED)
         set_state(p, RPH_STATE_CONNECTED, 0);
@@ -355,6 +409,7 @@ static void deliver(struct rph_peer *p, struct rph_remote *r, const uint8_t *d, 
 static void move_endpoint(struct rph_peer *p, struct rph_remote *r, const struct rph_addr *from)
 {
     if (rph_addr_equal(&r->addr, from)) return;
+    trace(p, RPH_TRACE_MOVED, r, &r->addr, from, 0);
     r->addr = *from;
     p->stats.roamed++;
 }
@@ -402,11 +457,12 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
     }
     if (e < 0) return e;
     struct rph_remote *r = ev.slot < p->n_slots ? &p->remotes[ev.slot] : NULL;
+    if (m->type != RPH_TRANSPORT) trace(p, RPH_TRACE_HS_TAKEN, r, from, NULL, (int)m->type);
     switch (ev.what) {
     case SEAL_NONE:
         return 0;
     case SEAL_REPLY:
-        send_raw(p, from, ev.reply.data, ev.reply.len);
+        send_hs(p, r, from, ev.reply);
         return 0;
     case SEAL_ADOPT:
         /* A handshake finished: its keys go to its node key's remote, which answers at once
@@ -420,6 +476,7 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
                 drop_remote(p, o);
         }
         set_node(r, ev.node_pk);
+        trace(p, RPH_TRACE_KEYS, r, from, NULL, r->up);
         move_endpoint(p, r, from);
         remote_alive(p, r, true, now);
         send_keepalive(p, r);
@@ -429,6 +486,7 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
         return 0;
     case SEAL_ESTABLISHED:
         set_node(r, ev.node_pk);
+        trace(p, RPH_TRACE_KEYS, r, from, NULL, r->up);
         if (ev.newest) move_endpoint(p, r, from);
         remote_alive(p, r, true, now);
         break;
@@ -452,6 +510,7 @@ static int probe_answer(struct rph_peer *p, const struct rph_addr *peer, uint64_
     struct rph_remote *cur = &p->remotes[0]; /* a client has one slot: its server */
     if (cur->in_use && rph_addr_equal(&cur->addr, peer)) return 0;
     p->stats.moved++;
+    trace(p, RPH_TRACE_MOVED, cur->in_use ? cur : NULL, cur->in_use ? &cur->addr : NULL, peer, 1);
     if (cur->in_use) drop_remote(p, cur);
     if (!add_remote(p, peer, now, 0)) return RPH_E_FULL;
     p->started_ms = now;
@@ -462,6 +521,8 @@ static int probe_answer(struct rph_peer *p, const struct rph_addr *peer, uint64_
 static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_t now)
 {
     bool server = p->cfg.role == RPH_ROLE_SERVER;
+    bool info = m->type == RPH_PEER_INFO || m->type == RPH_SEALED_PEER_INFO;
+    trace(p, RPH_TRACE_HP_ANSWER, NULL, info ? &m->peer : &p->cfg.holepuncher, NULL, (int)m->type);
     switch (m->type) {
     case RPH_REGISTER_ACK:
         if (!server) break;
@@ -540,8 +601,19 @@ mismatch:
     return RPH_E_SESSION_MISMATCH;
 }
 
+static int peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rph_addr *from,
+                      uint64_t now_ms);
+
 int rph_peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rph_addr *from,
                    uint64_t now_ms)
+{
+    int e = peer_input(p, buf, len, from, now_ms);
+    if (e < 0 && e != RPH_E_INTERRUPTED) trace(p, RPH_TRACE_DROP, NULL, from, NULL, e);
+    return e;
+}
+
+static int peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rph_addr *from,
+                      uint64_t now_ms)
 {
     struct rph_msg m;
     p->stats.received++;
@@ -566,10 +638,8 @@ int rph_peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rp
     if (p->cfg.sealed) {
         /* Plain hellos are only punches here: they prove nothing and get no answer. But a
          * server's punch means its NAT is open now: a waiting init need not wait 400 ms. */
-        if (m.type == RPH_HELLO_REQ && p->cfg.role == RPH_ROLE_CLIENT) {
-            struct seal_dgram d = seal_punched(p->seal, slot_of(p, rem));
-            if (d.len) send_raw(p, &rem->addr, d.data, d.len);
-        }
+        if (m.type == RPH_HELLO_REQ && p->cfg.role == RPH_ROLE_CLIENT)
+            send_hs(p, rem, &rem->addr, seal_punched(p->seal, slot_of(p, rem)));
         p->stats.plain_ignored++;
         return m.type == RPH_HELLO_REQ || m.type == RPH_HELLO_RESP ? 0 : RPH_E_UNEXPECTED;
     }
@@ -593,8 +663,7 @@ int rph_peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rp
 
 static void sealed_tick(struct rph_peer *p, struct rph_remote *r, uint64_t now)
 {
-    struct seal_dgram d = seal_tick(p->seal, slot_of(p, r), r->up, now);
-    if (d.len) send_raw(p, &r->addr, d.data, d.len);
+    send_hs(p, r, &r->addr, seal_tick(p->seal, slot_of(p, r), r->up, now));
     if (p->cfg.role == RPH_ROLE_SERVER && !r->up) {
         if (now >= r->next_hello_ms) punch(p, r, now); /* opens our NAT toward the client */
     } else if (r->up && now >= r->next_hello_ms) {
@@ -661,10 +730,10 @@ static void start_probe(struct rph_peer *p, struct rph_remote *r, uint64_t now)
     p->probe_since_ms = now;
     p->probe_backoff_ms = RPH_PROBE_JOIN_MS;
     p->stats.probes++;
+    trace(p, RPH_TRACE_PROBE, r, &r->addr, NULL, r->up);
     if (r->up) {
         if (p->seal) {
-            struct seal_dgram d = seal_start(p->seal, slot_of(p, r), now);
-            if (d.len) send_raw(p, &r->addr, d.data, d.len);
+            send_hs(p, r, &r->addr, seal_start(p->seal, slot_of(p, r), now));
         } else {
             send_hello(p, r, RPH_HELLO_REQ);
         }

@@ -153,6 +153,72 @@ static void on_state(void *ctx, enum rph_peer_state s, int err)
     }
 }
 
+/* Dropped datagrams can come at any rate (a flood): at most this many debug lines a second,
+ * the rest counted in the next line. */
+#define TRACE_DROP_LINES_PER_S 5
+
+static void trace_drop(struct tunnel *t, const struct rph_trace *tr)
+{
+    uint64_t now = rph_now_ms();
+    if (now - t->drop_window_ms >= 1000) {
+        t->drop_window_ms = now;
+        t->drop_lines = 0;
+    }
+    if (t->drop_lines >= TRACE_DROP_LINES_PER_S) {
+        t->drop_suppressed++;
+        return;
+    }
+    t->drop_lines++;
+    char a[RPH_ADDR_STRLEN];
+    log_debug("trace: dropped a datagram from %s: %s%s", fmt_addr(&tr->addr, a),
+              rph_strerror(tr->code), t->drop_suppressed ? " (and more, not logged)" : "");
+    t->drop_suppressed = 0;
+}
+
+/* log_level debug: the core's protocol events, one line each (docs/CONFIG.md "log_level"). */
+static void on_trace(void *ctx, const struct rph_trace *tr)
+{
+    struct tunnel *t = ctx;
+    if (log_get_level() < LOG_LVL_DEBUG) return;
+    if (tr->what == RPH_TRACE_DROP) {
+        trace_drop(t, tr);
+        return;
+    }
+    char a[RPH_ADDR_STRLEN], b[RPH_ADDR_STRLEN];
+    const char *name = rph_trace_name(tr->what);
+    fmt_addr(&tr->addr, a);
+    switch (tr->what) {
+    case RPH_TRACE_HP_SENT:
+        log_debug("trace: %s: %s to holepuncher %s", name, rph_type_name(tr->code), a);
+        break;
+    case RPH_TRACE_HP_ANSWER:
+        log_debug("trace: %s: %s%s%s", name, rph_type_name(tr->code),
+                  tr->code == RPH_PEER_INFO || tr->code == RPH_SEALED_PEER_INFO ? " naming " : "",
+                  tr->code == RPH_PEER_INFO || tr->code == RPH_SEALED_PEER_INFO ? a : "");
+        break;
+    case RPH_TRACE_HS_SENT:
+        log_debug("trace: %s: %s to %s", name, rph_type_name(tr->code), a);
+        break;
+    case RPH_TRACE_HS_TAKEN:
+        log_debug("trace: %s: %s from %s", name, rph_type_name(tr->code), a);
+        break;
+    case RPH_TRACE_KEYS:
+        log_debug("trace: %s: %s with %s", name, tr->code ? "rekeyed" : "installed", a);
+        break;
+    case RPH_TRACE_MOVED:
+        log_debug("trace: %s: peer endpoint %s -> %s%s", name, tr->remote ? a : "(none)",
+                  fmt_addr(&tr->addr2, b), tr->code ? " (the holepuncher named it)" : "");
+        break;
+    case RPH_TRACE_PROBE:
+        log_debug("trace: %s: server %s silent for 1 s after data; %sasking the holepuncher", name,
+                  a, tr->code ? "rekeying, " : "");
+        break;
+    default:
+        log_debug("trace: %s: %s", name, a);
+        break;
+    }
+}
+
 static void on_announce_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -259,8 +325,10 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
     memset(t->gro, 0, sizeof *t->gro);
     opt.bind.family = cfg->holepuncher_addr.family;
     opt.bind.port = cfg->port;
-    struct rph_peer_callbacks cb = {
-        .on_data = receive_on_data, .on_remote = on_remote, .on_state = on_state};
+    struct rph_peer_callbacks cb = {.on_data = receive_on_data,
+                                    .on_remote = on_remote,
+                                    .on_state = on_state,
+                                    .on_trace = on_trace};
     t->ep = rph_ev_peer_new(base, &pc, &opt, &cb, t, &r);
     rph_seal_wipe(&pc.seal, sizeof pc.seal);
     rph_seal_wipe(pc.node_sk, sizeof pc.node_sk);

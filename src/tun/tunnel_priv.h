@@ -45,6 +45,9 @@ struct tunnel {
     uint64_t not_found_warn_ms;            /* when the last "not found" warning was logged */
     uint64_t ann_sent_ms[MAX_PEERS];       /* per remote slot: our last announcement to it */
     bool removing;                         /* a goodbye is dropping a peer: logged already */
+    uint64_t drop_window_ms;               /* debug drop lines: the current second, */
+    unsigned drop_lines;                   /* lines in it, */
+    uint64_t drop_suppressed;              /* drops since the last line that got none */
 };
 
 /* send.c: TUN -> UDP */
