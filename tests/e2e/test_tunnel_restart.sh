@@ -7,6 +7,8 @@
 set -u
 # Namespaces of this test only (other tests run at the same time on the machine).
 TOPO_PREFIX=${TOPO_PREFIX:-rrst$$}
+# log_level debug: the daemons trace the protocol (probes, moves, rekeys), asserted below.
+TUN_LOG_LEVEL=${TUN_LOG_LEVEL:-debug}
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tun_lib.sh"
 e2e_require_root
@@ -116,6 +118,13 @@ tun_wait_up 2 1 15 || e2e_die "no handshake with the fixed-port server"
 wait_for "tun_ping 2 10.77.0.1 1" 10 || e2e_die "no ping through the fixed-port server"
 restart_case "server (fixed port) kill -9 + restart" 1 kill 2 10.77.0.1
 restart_case "server (fixed port) SIGTERM + restart" 1 term 2 10.77.0.1
+if [[ $TUN_LOG_LEVEL == debug ]]; then
+    e2e_check "client traced its probe of the silent server" grep -q "trace: probe: server" "$TOPO_DIR/peer2.log"
+    e2e_check "client traced its move to the restarted server's new endpoint" \
+        grep -q "trace: moved: .*(the holepuncher named it)" "$TOPO_DIR/peer2.log"
+    e2e_check "client traced the rekey with the fixed-port server" grep -q "trace: keys: rekeyed" "$TOPO_DIR/peer2.log"
+    e2e_check "server traced the handshake it took" grep -q "trace: handshake-taken: HandshakeInit" "$TOPO_DIR/peer1.log"
+fi
 
 # The client restarted: pinged from the server, so the server must route to the new instance.
 # A clean stop frees the client's slot and address on the server at once.
