@@ -1002,23 +1002,69 @@ Test(peer, a_briefly_silent_server_at_the_same_endpoint_keeps_its_session)
     cr_assert_eq(rph_peer_stats(c)->joins_sent, joins, "Joins go on after the server answered");
 }
 
-Test(peer, probe_joins_back_off_after_the_handshake_window)
+/* Joins a silent server's client sends in the first 9 s of its probe and in the 10 s after. */
+static void probe_joins(uint64_t *first, uint64_t *second)
 {
-    connected_pair(true);
     struct rph_peer *c = nodes[1].peer;
-    drop_from = &nodes[0].addr; /* the server is gone and stays gone */
     client_sends(c, "one");
     advance(1000);
     uint64_t j0 = rph_peer_stats(c)->joins_sent;
     advance(9000);
-    uint64_t first = rph_peer_stats(c)->joins_sent - j0;
+    *first = rph_peer_stats(c)->joins_sent - j0;
     advance(10000);
-    uint64_t second = rph_peer_stats(c)->joins_sent - j0 - first;
+    *second = rph_peer_stats(c)->joins_sent - j0 - *first;
+}
+
+Test(peer, probe_joins_every_500ms_then_every_second_while_the_holepuncher_answers)
+{
+    connected_pair(true);
+    drop_from = &nodes[0].addr; /* the server is gone and stays gone */
+    uint64_t first, second;
+    probe_joins(&first, &second);
     cr_log_info("probe Joins: %llu in the first 9 s, %llu in the next 10 s",
                 (unsigned long long)first, (unsigned long long)second);
     cr_assert_geq(first, 16, "every 500 ms in the window");
     cr_assert_leq(first, 20);
-    cr_assert_leq(second, 6, "backed off after the window");
+    cr_assert_geq(second, 9, "a server back from a reboot waits for the next Join");
+    cr_assert_leq(second, 11, "more than one a second after the window");
+}
+
+Test(peer, probe_joins_back_off_when_the_holepuncher_is_dead_too)
+{
+    connected_pair(true);
+    rph_holepuncher_free(hp); /* nothing answers at all */
+    hp = NULL;
+    drop_from = &nodes[0].addr;
+    uint64_t first, second;
+    probe_joins(&first, &second);
+    cr_log_info("probe Joins, dead holepuncher: %llu in the first 9 s, %llu in the next 10 s",
+                (unsigned long long)first, (unsigned long long)second);
+    cr_assert_geq(first, 16);
+    cr_assert_leq(second, 6, "not backed off after the window");
+}
+
+Test(peer, a_server_back_after_90s_is_found_within_about_a_second)
+{
+    connected_pair(true);
+    struct rph_peer *c = nodes[1].peer;
+    /* A reboot: down 90 s (its registration expired at the holepuncher, which answers
+     * SessionNotFound meanwhile), back on a new port. */
+    rph_peer_free(nodes[0].peer);
+    nodes[0].peer = NULL;
+    for (int i = 0; i < 90; i++) {
+        client_sends(c, "lost");
+        advance(1000);
+    }
+    cr_assert_geq(rph_peer_stats(c)->rejoins, 1, "dropped after peer_timeout, joining");
+    restart_server(41000);
+    uint64_t t0 = now;
+    while (rph_peer_state(c) != RPH_STATE_CONNECTED && now - t0 < 20000)
+        advance(50);
+    cr_log_info("server back after 90 s: client connected %llu ms after it registered",
+                (unsigned long long)(now - t0));
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_CONNECTED);
+    cr_assert_leq(now - t0, RPH_WAIT_JOIN_MS + 200, "not a keepalive's wait: %llu ms",
+                  (unsigned long long)(now - t0));
 }
 
 Test(peer, one_way_traffic_is_answered_by_passive_keepalives_not_probed)

@@ -173,6 +173,9 @@ void rph_peer_rejoin(struct rph_peer *p, uint64_t now_ms);
 #define RPH_PROBE_AFTER_MS 1000u
 #define RPH_PROBE_JOIN_MS 500u
 #define RPH_PASSIVE_KEEPALIVE_MS 500u
+/* A client's Joins while its holepuncher answers (only a dead holepuncher makes them back off
+ * further): a rebooted server is found within about this long of registering. */
+#define RPH_WAIT_JOIN_MS 1000u
 bool rph_peer_note_sent(struct rph_peer *p, struct rph_remote *r, uint64_t now_ms);
 /* The remote said it stopped (an authenticated goodbye): dropped now (on_remote(..., false)
  * while it was up); a client joins again at once. */

@@ -33,7 +33,9 @@ struct rph_peer {
     uint32_t hp_backoff_ms;
     bool hp_pending; /* a Register/Join is unanswered */
     uint64_t hp_pending_since_ms;
-    uint64_t hp_last_ms; /* last RegisterAck / PeerInfo */
+    uint64_t hp_last_ms;  /* last RegisterAck / PeerInfo */
+    uint64_t hp_heard_ms; /* last message of any kind from the holepuncher */
+    bool hp_heard;
     /* Client: data to the server went unanswered (or punching got no answer) for
      * RPH_PROBE_AFTER_MS: Joins every RPH_PROBE_JOIN_MS (backing off after the handshake
      * window) until the server answers; a PeerInfo naming another endpoint moves us there. */
@@ -179,6 +181,16 @@ static void send_request(struct rph_peer *p, uint64_t now)
                         : (server ? RPH_REGISTER : RPH_JOIN));
 }
 
+/* The back-off is for a dead holepuncher. A client whose holepuncher answers (SessionNotFound,
+ * a stale PeerInfo) waits for its server: it asks every RPH_WAIT_JOIN_MS, so a server back
+ * from a reboot is found within about a second of registering, not a keepalive. */
+static void cap_client_wait(const struct rph_peer *p, uint32_t *backoff, uint64_t now)
+{
+    if (p->cfg.role == RPH_ROLE_CLIENT && p->hp_heard &&
+        now - p->hp_heard_ms<HANDSHAKE_WINDOW_MS && * backoff> RPH_WAIT_JOIN_MS)
+        *backoff = RPH_WAIT_JOIN_MS;
+}
+
 /* Register or Join, with the crate's fixed retry inside the handshake window and an
  * exponential back-off after it, so a daemon facing a dead holepuncher stays quiet. */
 static void send_to_holepuncher(struct rph_peer *p, uint64_t now)
@@ -193,6 +205,7 @@ static void send_to_holepuncher(struct rph_peer *p, uint64_t now)
             p->cfg.keepalive_ms > p->cfg.retry_ms ? p->cfg.keepalive_ms : p->cfg.retry_ms;
         p->hp_backoff_ms = p->hp_backoff_ms * 2 > cap ? cap : p->hp_backoff_ms * 2;
     }
+    cap_client_wait(p, &p->hp_backoff_ms, now);
     p->next_hp_ms = now + p->hp_backoff_ms;
 }
 
@@ -522,6 +535,8 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
 {
     bool server = p->cfg.role == RPH_ROLE_SERVER;
     bool info = m->type == RPH_PEER_INFO || m->type == RPH_SEALED_PEER_INFO;
+    p->hp_heard = true; /* it is alive, whatever it says */
+    p->hp_heard_ms = now;
     trace(p, RPH_TRACE_HP_ANSWER, NULL, info ? &m->peer : &p->cfg.holepuncher, NULL, (int)m->type);
     switch (m->type) {
     case RPH_REGISTER_ACK:
@@ -707,8 +722,9 @@ void rph_peer_remove(struct rph_peer *p, struct rph_remote *r, uint64_t now_ms)
     if (p->cfg.role == RPH_ROLE_CLIENT && p->state != RPH_STATE_FAILED) client_rejoin(p, now_ms);
 }
 
-/* A probe's Join: every RPH_PROBE_JOIN_MS inside the handshake window, then backing off to
- * the keepalive as a dead holepuncher's Joins do, so a long-dead server costs little. */
+/* A probe's Join: every RPH_PROBE_JOIN_MS inside the handshake window, then every
+ * RPH_WAIT_JOIN_MS while the holepuncher answers, backing off to the keepalive when it does
+ * not either (a dead holepuncher). */
 static void probe_join(struct rph_peer *p, uint64_t now)
 {
     send_request(p, now);
@@ -716,6 +732,7 @@ static void probe_join(struct rph_peer *p, uint64_t now)
     if (now - p->probe_since_ms >= HANDSHAKE_WINDOW_MS) {
         uint32_t cap = p->cfg.keepalive_ms > step ? p->cfg.keepalive_ms : step;
         p->probe_backoff_ms = p->probe_backoff_ms * 2 > cap ? cap : p->probe_backoff_ms * 2;
+        cap_client_wait(p, &p->probe_backoff_ms, now);
         step = p->probe_backoff_ms;
     }
     p->next_probe_ms = now + step;

@@ -90,7 +90,8 @@ static void on_remote(void *ctx, struct rph_remote *r, bool up)
         return;
     }
     if (!t->removing) /* a goodbye logged its own line */
-        log_info("peer %s down: silent for %d s", fmt_addr(&r->addr, ep), t->cfg.peer_timeout);
+        log_info("peer %s down: silent for %.1f s", fmt_addr(&r->addr, ep),
+                 (double)(rph_now_ms() - r->last_rx_ms) / 1000.0);
     if (r->user) policy_peer_down(&t->pol, r->user);
     r->user = NULL;
 }
