@@ -37,8 +37,9 @@ struct rph_peer {
     uint64_t hp_heard_ms; /* last message of any kind from the holepuncher */
     bool hp_heard;
     /* Client: data to the server went unanswered (or punching got no answer) for
-     * RPH_PROBE_AFTER_MS: Joins every RPH_PROBE_JOIN_MS (backing off after the handshake
-     * window) until the server answers; a PeerInfo naming another endpoint moves us there. */
+     * RPH_PROBE_AFTER_MS: Joins every RPH_PROBE_JOIN_MS (after the handshake window every
+     * RPH_WAIT_JOIN_MS, or backing off when the holepuncher is silent too) until the server
+     * answers; a PeerInfo naming another endpoint moves us there. */
     bool probing;
     uint64_t probe_since_ms, next_probe_ms;
     uint32_t probe_backoff_ms;
@@ -186,8 +187,8 @@ static void send_request(struct rph_peer *p, uint64_t now)
  * from a reboot is found within about a second of registering, not a keepalive. */
 static void cap_client_wait(const struct rph_peer *p, uint32_t *backoff, uint64_t now)
 {
-    if (p->cfg.role == RPH_ROLE_CLIENT && p->hp_heard &&
-        now - p->hp_heard_ms<HANDSHAKE_WINDOW_MS && * backoff> RPH_WAIT_JOIN_MS)
+    bool answers = p->hp_heard && (now - p->hp_heard_ms) < HANDSHAKE_WINDOW_MS;
+    if (p->cfg.role == RPH_ROLE_CLIENT && answers && (*backoff) > RPH_WAIT_JOIN_MS)
         *backoff = RPH_WAIT_JOIN_MS;
 }
 
