@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Either side of a sealed tunnel restarted (SIGTERM, kill -9, the server also with a fixed
-# "port"), on the README's two port-restricted NATs: pings flow again within 2 s of the
-# restarted daemon being up (its control socket answering); each outage is measured and
-# printed. A client's clean stop frees its slot and address on the server at once (goodbye).
+# Either side of a sealed tunnel restarted (SIGTERM, kill -9, the server also down for 15 s
+# and with a fixed "port"), on the README's two port-restricted NATs: pings flow again within
+# 2 s of the restarted daemon being up (its control socket answering); each outage is measured
+# and printed. A client's clean stop frees its slot and address on the server at once
+# (goodbye). TUN_SEAL=0 runs it in plaintext (by hand; a killed client is then bounded by the
+# old endpoint's two silent keepalives instead).
 set -u
 # Namespaces of this test only (other tests run at the same time on the machine).
 TOPO_PREFIX=${TOPO_PREFIX:-rrst$$}
