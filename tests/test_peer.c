@@ -26,6 +26,8 @@ struct node {
     int ups, downs, data_count;
     char last_data[64];
     struct rph_addr last_data_from;
+    int traces[RPH_TRACE_PROBE + 1]; /* on_trace events by kind */
+    int last_drop;                   /* the code of the last RPH_TRACE_DROP */
 };
 
 static struct dgram q[MAXQ];
@@ -101,6 +103,15 @@ static void node_remote(void *ctx, struct rph_remote *r, bool up)
         nd->downs++;
 }
 
+static void node_trace(void *ctx, const struct rph_trace *t)
+{
+    struct node *nd = ctx;
+    cr_assert(t->what >= RPH_TRACE_HP_SENT && t->what <= RPH_TRACE_PROBE);
+    cr_assert_str_neq(rph_trace_name(t->what), "?");
+    nd->traces[t->what]++;
+    if (t->what == RPH_TRACE_DROP) nd->last_drop = t->code;
+}
+
 /* Delivers everything queued (and what the deliveries send), in order. */
 static void run(void)
 {
@@ -169,7 +180,7 @@ static struct rph_peer *start(int k, enum rph_role role, const char *session, ui
         c.n_members = n_members;
     }
     struct rph_peer_callbacks cb = {
-        .send = node_send, .on_data = node_data, .on_remote = node_remote};
+        .send = node_send, .on_data = node_data, .on_remote = node_remote, .on_trace = node_trace};
     int err = 0;
     nodes[k].peer = rph_peer_new(&c, &cb, &nodes[k], now, &err);
     cr_assert_not_null(nodes[k].peer, "peer_new: %s", rph_strerror(err));
@@ -866,4 +877,287 @@ Test(peer, a_punching_sealed_client_sleeps_until_its_next_resend)
                      (unsigned long long)d, (unsigned long long)now);
     }
     cr_assert_eq(rph_peer_state(c), RPH_STATE_PUNCHING);
+}
+
+/* ---- recovery: probes, passive keepalives, goodbye (docs/PROTOCOL.md "Timings") ---- */
+
+/* The client's one remote (its server). */
+static struct rph_remote *server_of(struct rph_peer *c)
+{
+    size_t n;
+    return &rph_peer_remotes(c, &n)[0];
+}
+
+/* The client sends data to its server, as ruphin-tund does (a datagram, then note_sent). */
+static void client_sends(struct rph_peer *c, const char *what)
+{
+    struct rph_remote *r = server_of(c);
+    rph_peer_send_data(c, &r->addr, what, strlen(what));
+    rph_peer_note_sent(c, r, now);
+    run();
+}
+
+/* The server process restarts: its state is gone; port 0 keeps its address (a fixed port). */
+static void restart_server(uint16_t port)
+{
+    rph_peer_free(nodes[0].peer);
+    nodes[0].peer = NULL;
+    if (port) nodes[0].addr.port = port;
+    nodes[0].ups = nodes[0].downs = nodes[0].data_count = 0;
+    nodes[0].last_data[0] = 0;
+    start(0, RPH_ROLE_SERVER, "office", 0);
+}
+
+/* Sends data every 100 ms until the (restarted) server has it; the ms that took. */
+static uint64_t ms_until_server_gets(struct rph_peer *c, uint64_t limit)
+{
+    uint64_t t0 = now;
+    while (now - t0 < limit) {
+        client_sends(c, "ping");
+        if (strcmp(nodes[0].last_data, "ping") == 0) return now - t0;
+        advance(100);
+    }
+    return UINT64_MAX;
+}
+
+static void connected_pair(bool sealed)
+{
+    seal_key = sealed ? KEY : NULL;
+    start(0, RPH_ROLE_SERVER, "office", 0);
+    struct rph_peer *c = start(1, RPH_ROLE_CLIENT, "office", 0);
+    advance(500);
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_CONNECTED);
+}
+
+Test(peer, unanswered_data_probes_after_1s_and_a_restarted_fixed_port_server_rekeys)
+{
+    connected_pair(true);
+    struct rph_peer *c = nodes[1].peer;
+    restart_server(0);
+    uint64_t joins = rph_peer_stats(c)->joins_sent, hs = rph_peer_stats(c)->handshakes_sent;
+    client_sends(c, "lost"); /* no_key at the new server: nothing comes back */
+    advance(900);
+    cr_assert_eq(rph_peer_stats(c)->probes, 0, "probed before 1 s of silence");
+    cr_assert_eq(rph_peer_stats(c)->joins_sent, joins);
+    advance(200);
+    cr_assert_eq(rph_peer_stats(c)->probes, 1, "no probe 1.1 s after unanswered data");
+    cr_assert_gt(rph_peer_stats(c)->handshakes_sent, hs, "the probe starts a rekey");
+    cr_assert_gt(rph_peer_stats(c)->joins_sent, joins, "the probe asks the holepuncher");
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_CONNECTED);
+    cr_assert_eq(rph_peer_stats(c)->moved, 0, "the same endpoint changes nothing");
+    uint64_t ms = ms_until_server_gets(c, 5000);
+    cr_log_info("fixed-port server restart: data through after %llu ms of probing",
+                (unsigned long long)ms);
+    cr_assert_leq(ms, 500, "data through %llu ms after the probe", (unsigned long long)ms);
+    cr_assert_eq(nodes[1].downs, 0, "the client never dropped its server");
+    /* Answered: the probe is over, no more Joins. */
+    joins = rph_peer_stats(c)->joins_sent;
+    advance(3000);
+    cr_assert_eq(rph_peer_stats(c)->joins_sent, joins);
+}
+
+static void moves_to_a_restarted_server(bool sealed)
+{
+    connected_pair(sealed);
+    struct rph_peer *c = nodes[1].peer;
+    restart_server(41000); /* a new UDP port, registered with the holepuncher */
+    advance(100);
+    uint64_t t0 = now;
+    uint64_t ms = ms_until_server_gets(c, 10000);
+    cr_log_info("%s server restarted on a new port: data through after %llu ms",
+                sealed ? "sealed" : "plaintext", (unsigned long long)ms);
+    cr_assert_leq(ms, 2000, "data through after %llu ms", (unsigned long long)ms);
+    cr_assert_eq(server_of(c)->addr.port, 41000, "client talks to the new endpoint");
+    cr_assert_eq(rph_peer_stats(c)->moved, 1);
+    cr_assert_eq(rph_peer_stats(c)->rejoins, 0, "moved without waiting for peer_timeout");
+    cr_assert_lt(now - t0, 30000);
+}
+
+Test(peer, a_probe_moves_a_sealed_client_to_its_servers_new_endpoint)
+{
+    moves_to_a_restarted_server(true);
+}
+
+Test(peer, a_probe_moves_a_plaintext_client_to_its_servers_new_endpoint)
+{
+    moves_to_a_restarted_server(false);
+}
+
+Test(peer, a_briefly_silent_server_at_the_same_endpoint_keeps_its_session)
+{
+    connected_pair(true);
+    struct rph_peer *c = nodes[1].peer;
+    struct rph_addr before = server_of(c)->addr;
+    drop_from = &nodes[0].addr; /* the server's answers are lost for a while */
+    client_sends(c, "one");
+    advance(1500);
+    cr_assert_eq(rph_peer_stats(c)->probes, 1);
+    drop_from = NULL;
+    advance(1000);
+    cr_assert_eq(rph_peer_stats(c)->moved, 0);
+    cr_assert_eq(nodes[1].downs, 0);
+    cr_assert(rph_addr_equal(&server_of(c)->addr, &before));
+    uint64_t joins = rph_peer_stats(c)->joins_sent;
+    advance(2000);
+    cr_assert_eq(rph_peer_stats(c)->joins_sent, joins, "Joins go on after the server answered");
+}
+
+/* Joins a silent server's client sends in the first 9 s of its probe and in the 10 s after. */
+static void probe_joins(uint64_t *first, uint64_t *second)
+{
+    struct rph_peer *c = nodes[1].peer;
+    client_sends(c, "one");
+    advance(1000);
+    uint64_t j0 = rph_peer_stats(c)->joins_sent;
+    advance(9000);
+    *first = rph_peer_stats(c)->joins_sent - j0;
+    advance(10000);
+    *second = rph_peer_stats(c)->joins_sent - j0 - *first;
+}
+
+Test(peer, probe_joins_every_500ms_then_every_second_while_the_holepuncher_answers)
+{
+    connected_pair(true);
+    drop_from = &nodes[0].addr; /* the server is gone and stays gone */
+    uint64_t first, second;
+    probe_joins(&first, &second);
+    cr_log_info("probe Joins: %llu in the first 9 s, %llu in the next 10 s",
+                (unsigned long long)first, (unsigned long long)second);
+    cr_assert_geq(first, 16, "every 500 ms in the window");
+    cr_assert_leq(first, 20);
+    cr_assert_geq(second, 9, "a server back from a reboot waits for the next Join");
+    cr_assert_leq(second, 11, "more than one a second after the window");
+}
+
+Test(peer, probe_joins_back_off_when_the_holepuncher_is_dead_too)
+{
+    connected_pair(true);
+    rph_holepuncher_free(hp); /* nothing answers at all */
+    hp = NULL;
+    drop_from = &nodes[0].addr;
+    uint64_t first, second;
+    probe_joins(&first, &second);
+    cr_log_info("probe Joins, dead holepuncher: %llu in the first 9 s, %llu in the next 10 s",
+                (unsigned long long)first, (unsigned long long)second);
+    cr_assert_geq(first, 16);
+    cr_assert_leq(second, 6, "not backed off after the window");
+}
+
+Test(peer, a_server_back_after_90s_is_found_within_about_a_second)
+{
+    connected_pair(true);
+    struct rph_peer *c = nodes[1].peer;
+    /* A reboot: down 90 s (its registration expired at the holepuncher, which answers
+     * SessionNotFound meanwhile), back on a new port. */
+    rph_peer_free(nodes[0].peer);
+    nodes[0].peer = NULL;
+    for (int i = 0; i < 90; i++) {
+        client_sends(c, "lost");
+        advance(1000);
+    }
+    cr_assert_geq(rph_peer_stats(c)->rejoins, 1, "dropped after peer_timeout, joining");
+    restart_server(41000);
+    uint64_t t0 = now;
+    while (rph_peer_state(c) != RPH_STATE_CONNECTED && now - t0 < 20000)
+        advance(50);
+    cr_log_info("server back after 90 s: client connected %llu ms after it registered",
+                (unsigned long long)(now - t0));
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_CONNECTED);
+    cr_assert_leq(now - t0, RPH_WAIT_JOIN_MS + 200, "not a keepalive's wait: %llu ms",
+                  (unsigned long long)(now - t0));
+}
+
+Test(peer, one_way_traffic_is_answered_by_passive_keepalives_not_probed)
+{
+    connected_pair(true);
+    struct rph_peer *c = nodes[1].peer, *s = nodes[0].peer;
+    uint64_t ka = rph_peer_stats(s)->passive_keepalives;
+    for (int i = 0; i < 50; i++) { /* 5 s of data one way, nothing sent back by the server */
+        client_sends(c, "up");
+        advance(100);
+    }
+    uint64_t n = rph_peer_stats(s)->passive_keepalives - ka;
+    cr_log_info("5 s of one-way data: %llu passive keepalives", (unsigned long long)n);
+    cr_assert_eq(rph_peer_stats(c)->probes, 0, "one-way traffic taken for a dead server");
+    cr_assert_geq(n, 5);
+    cr_assert_leq(n, 11, "more than one per 500 ms");
+    advance(3000); /* data stopped: no more keepalives than the periodic one */
+    uint64_t after = rph_peer_stats(s)->passive_keepalives;
+    advance(3000);
+    cr_assert_eq(rph_peer_stats(s)->passive_keepalives, after);
+}
+
+Test(peer, remove_frees_a_server_slot_and_a_client_rejoins_at_once)
+{
+    connected_pair(true);
+    struct rph_peer *c = nodes[1].peer, *s = nodes[0].peer;
+    size_t n;
+    struct rph_remote *r = rph_peer_remotes(s, &n);
+    cr_assert(r[0].in_use && r[0].up);
+    rph_peer_remove(s, &r[0], now); /* the client said goodbye */
+    cr_assert_eq(nodes[0].downs, 1, "on_remote(down) not called");
+    cr_assert_not(r[0].in_use);
+    cr_assert_eq(rph_peer_stats(s)->removed, 1);
+    cr_assert_eq(up_remotes(s), 0);
+    /* The server said goodbye: the client joins again now, not after peer_timeout. */
+    rph_peer_remove(c, server_of(c), now);
+    cr_assert_eq(nodes[1].downs, 1);
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_JOINING);
+    cr_assert_eq(rph_peer_stats(c)->rejoins, 1);
+    run();
+    advance(500);
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_CONNECTED);
+    cr_assert_eq(up_remotes(s), 1);
+}
+
+Test(peer, a_client_punching_a_stale_endpoint_joins_again_every_500ms)
+{
+    seal_key = KEY;
+    start(0, RPH_ROLE_SERVER, "office", 0);
+    rph_peer_free(nodes[0].peer); /* killed: the holepuncher still names its endpoint */
+    nodes[0].peer = NULL;
+    struct rph_peer *c = start(1, RPH_ROLE_CLIENT, "office", 0);
+    advance(2000);
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_PUNCHING);
+    cr_assert_eq(rph_peer_stats(c)->probes, 1, "punching 1 s without an answer re-joins");
+    restart_server(41000);
+    uint64_t t0 = now;
+    while (rph_peer_state(c) != RPH_STATE_CONNECTED && now - t0 < 10000)
+        advance(50);
+    cr_log_info("stale endpoint: connected %llu ms after the new server registered",
+                (unsigned long long)(now - t0));
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_CONNECTED);
+    cr_assert_leq(now - t0, 1000, "not the 10 s punch window");
+    cr_assert_eq(server_of(c)->addr.port, 41000);
+}
+
+Test(peer, trace_events_name_each_protocol_step)
+{
+    connected_pair(true);
+    const int *ct = nodes[1].traces, *st = nodes[0].traces;
+    cr_assert_geq(ct[RPH_TRACE_HP_SENT], 1, "Join");
+    cr_assert_geq(ct[RPH_TRACE_HP_ANSWER], 1, "PeerInfo");
+    cr_assert_geq(st[RPH_TRACE_HP_ANSWER], 2, "HpCookie, RegisterAck, SealedPeerInfo");
+    cr_assert_geq(st[RPH_TRACE_PUNCH_SENT], 1);
+    cr_assert_geq(ct[RPH_TRACE_HS_SENT], 2, "init, finish");
+    cr_assert_geq(st[RPH_TRACE_HS_SENT], 1, "resp");
+    cr_assert_geq(st[RPH_TRACE_HS_TAKEN], 2, "init, finish");
+    cr_assert_geq(ct[RPH_TRACE_HS_TAKEN], 1, "resp");
+    cr_assert_eq(ct[RPH_TRACE_KEYS], 1);
+    cr_assert_eq(st[RPH_TRACE_KEYS], 1);
+    cr_assert_eq(ct[RPH_TRACE_UP], 1);
+    cr_assert_eq(st[RPH_TRACE_UP], 1);
+    cr_assert_eq(ct[RPH_TRACE_DROP], 0, "a clean handshake drops nothing");
+    /* A probe, then a move to the restarted server's new endpoint, each named. */
+    restart_server(41000);
+    advance(100);
+    ms_until_server_gets(nodes[1].peer, 10000);
+    cr_assert_eq(ct[RPH_TRACE_PROBE], 1);
+    cr_assert_eq(ct[RPH_TRACE_MOVED], 1);
+    cr_assert_eq(ct[RPH_TRACE_DOWN], 1, "the old endpoint's remote");
+    /* A drop names its reason. */
+    uint8_t junk[3] = {0, 9, 0};
+    rph_peer_input(nodes[1].peer, junk, sizeof junk, &nodes[3].addr, now);
+    cr_assert_eq(ct[RPH_TRACE_DROP], 1);
+    cr_assert_lt(nodes[1].last_drop, 0);
 }

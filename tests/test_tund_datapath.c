@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The tunnel's pieces that need no device: inner IP parsing, the announcement, the route table.
+// The tunnel's pieces that need no device: inner IP parsing, the announcement and goodbye,
+// the route table.
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -77,6 +78,23 @@ Test(announce, round_trip_and_rejects)
     announce_encode(&v4, b);
     b[9] = 0xfd;
     cr_assert_eq(announce_decode(b, sizeof b, &d), -1, "non-canonical announcement accepted");
+}
+
+Test(goodbye, exactly_two_bytes_tag_2_version_1)
+{
+    uint8_t b[GOODBYE_LEN + 1] = {0};
+    cr_assert_eq(goodbye_encode(b), 2);
+    cr_assert_eq(b[0], 0x02);
+    cr_assert_eq(b[1], 0x01);
+    cr_assert_eq(goodbye_decode(b, 2), 0);
+    cr_assert_eq(goodbye_decode(b, 1), -1, "truncated goodbye accepted");
+    cr_assert_eq(goodbye_decode(b, 3), -1, "goodbye with a trailing byte accepted");
+    b[1] = 2;
+    cr_assert_eq(goodbye_decode(b, 2), -1, "unknown version accepted");
+    uint8_t ann[2] = {ANNOUNCE_TAG, 1};
+    cr_assert_eq(goodbye_decode(ann, 2), -1, "another tag taken for a goodbye");
+    cr_assert_neq(GOODBYE_TAG >> 4, 4, "a goodbye must not look like an IPv4 packet");
+    cr_assert_neq(GOODBYE_TAG >> 4, 6, "a goodbye must not look like an IPv6 packet");
 }
 
 Test(route, add_lookup_replace_clear)

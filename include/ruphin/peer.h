@@ -59,6 +59,13 @@ struct rph_remote {
     uint64_t punch_until_ms;
     uint64_t next_hello_ms;
     uint8_t punches_left; /* server: punches still allowed toward it while it has not answered */
+    /* Data sent to it since the last valid packet from it (rph_peer_note_sent), from when:
+     * a client whose server stays silent this long after it probes (docs/PROTOCOL.md). */
+    bool tx_unanswered;
+    uint64_t tx_unanswered_ms;
+    /* Data from it since we last sent it anything, from when: a passive keepalive is due. */
+    bool rx_unanswered;
+    uint64_t rx_unanswered_ms;
     uint8_t node_pk[32]; /* sealed: the remote's node public key, once a handshake proved it */
     bool has_node_pk;
     void *user; /* the caller's per-peer data; the slot never moves while in use */
@@ -75,6 +82,10 @@ struct rph_peer_stats {
     uint64_t remotes_evicted;  /* a remote that never answered gave its slot to a newer one */
     uint64_t registers_sent, joins_sent, hellos_sent;
     uint64_t rejoins; /* client: server went silent, joined again */
+    uint64_t probes;  /* client: data went unanswered ~1 s: rekey and Join again */
+    uint64_t moved;   /* client: a probe's PeerInfo named a new server endpoint: moved to it */
+    uint64_t passive_keepalives; /* data came in and nothing went back for ~500 ms */
+    uint64_t removed;            /* remotes dropped by the caller (a goodbye) */
     /* sealed mode */
     uint64_t auth_failed; /* MAC, signature or AEAD tag did not verify */
     uint64_t replayed;    /* transport counter seen before or too old */
@@ -89,11 +100,38 @@ struct rph_peer_stats {
     uint64_t hs_limited;    /* sealed, under load: HandshakeInit over its source's rate */
 };
 
+/* Protocol events for a debug log (on_trace). Never called per data packet that is taken. */
+enum rph_trace_event {
+    RPH_TRACE_HP_SENT = 1, /* Register/Join sent to the holepuncher (addr); code: its type */
+    RPH_TRACE_HP_ANSWER,   /* from the holepuncher: code RegisterAck, PeerInfo (addr: the
+                              endpoint it names), SessionNotFound, HpCookie... */
+    RPH_TRACE_PUNCH_SENT,  /* HelloReq toward addr */
+    RPH_TRACE_HS_SENT,     /* handshake message (code: its type) sent to addr */
+    RPH_TRACE_HS_TAKEN,    /* handshake message (code: its type) from addr taken */
+    RPH_TRACE_KEYS,        /* keys installed for remote (code 0: first, 1: rekeyed) */
+    RPH_TRACE_MOVED,       /* remote's endpoint moved from addr to addr2 */
+    RPH_TRACE_UP,          /* remote at addr answered: up */
+    RPH_TRACE_DOWN,        /* remote at addr dropped */
+    RPH_TRACE_DROP,        /* a datagram from addr dropped; code: the RPH_E_* reason */
+    RPH_TRACE_PROBE,       /* client: the server at addr is silent; rekey and Join again */
+};
+
+struct rph_trace {
+    enum rph_trace_event what;
+    const struct rph_remote *remote; /* or NULL */
+    struct rph_addr addr, addr2;
+    int code;
+};
+
+/* "hp-sent", "hp-answer", ...: a short name for a log line. */
+const char *rph_trace_name(enum rph_trace_event e);
+
 struct rph_peer_callbacks {
     rph_send_fn send; /* required */
     void (*on_data)(void *ctx, struct rph_remote *from, const uint8_t *data, size_t len);
     void (*on_remote)(void *ctx, struct rph_remote *r, bool up); /* up, or dropped */
     void (*on_state)(void *ctx, enum rph_peer_state state, int err);
+    void (*on_trace)(void *ctx, const struct rph_trace *t); /* optional: debug tracing */
 };
 
 struct rph_peer;
@@ -127,6 +165,21 @@ void rph_peer_set_wall_offset(struct rph_peer *p, int64_t offset_ms);
 int rph_peer_send_data(struct rph_peer *p, const struct rph_addr *to, const void *data, size_t len);
 /* Client: forget the server and join again now (e.g. after a network change). */
 void rph_peer_rejoin(struct rph_peer *p, uint64_t now_ms);
+/* The caller sent data to r at now_ms (once per batch, not per packet): if nothing valid
+ * comes back from a client's server for RPH_PROBE_AFTER_MS, the client probes (a rekey to
+ * the current endpoint and Joins every RPH_PROBE_JOIN_MS for a new one). Also tells the
+ * core that r heard from us (no passive keepalive due). True when the next deadline may
+ * have become earlier (the caller re-arms its timer). */
+#define RPH_PROBE_AFTER_MS 1000u
+#define RPH_PROBE_JOIN_MS 500u
+#define RPH_PASSIVE_KEEPALIVE_MS 500u
+/* A client's Joins while its holepuncher answers (only a dead holepuncher makes them back off
+ * further): a rebooted server is found within about this long of registering. */
+#define RPH_WAIT_JOIN_MS 1000u
+bool rph_peer_note_sent(struct rph_peer *p, struct rph_remote *r, uint64_t now_ms);
+/* The remote said it stopped (an authenticated goodbye): dropped now (on_remote(..., false)
+ * while it was up); a client joins again at once. */
+void rph_peer_remove(struct rph_peer *p, struct rph_remote *r, uint64_t now_ms);
 
 enum rph_peer_state rph_peer_state(const struct rph_peer *p);
 const char *rph_state_name(enum rph_peer_state s);

@@ -39,6 +39,7 @@ struct rph_ev_peer {
     /* the reservation rph_ev_peer_commit fills in: n slots of stride from tx.base + off */
     struct rph_remote *rsv_to;
     size_t rsv_off, rsv_stride, rsv_n;
+    bool rearm; /* a flush told the core of data sent: its next deadline may be earlier */
 };
 
 static void peer_send(void *ctx, const struct rph_addr *to, const uint8_t *buf, size_t len)
@@ -65,9 +66,18 @@ static void peer_state(void *ctx, enum rph_peer_state s, int err)
     if (p->user.on_state) p->user.on_state(p->ctx, s, err);
 }
 
+static void peer_trace(void *ctx, const struct rph_trace *t)
+{
+    struct rph_ev_peer *p = ctx;
+    p->user.on_trace(p->ctx, t);
+}
+
 static void train_sent(void *ctx, const struct txtrain_report *r)
 {
     struct rph_ev_peer *p = ctx;
+    /* Once per train, not per packet: the core watches for answers to what we send. */
+    if (!r->err && rph_peer_note_sent(p->peer, (struct rph_remote *)r->key, rph_now_ms()))
+        p->rearm = true;
     if (!p->on_sent) return;
     struct rph_ev_sent s = {.to = (struct rph_remote *)r->key,
                             .datagrams = r->datagrams,
@@ -170,8 +180,11 @@ struct rph_ev_peer *rph_ev_peer_new(struct event_base *base, const struct rph_pe
     p->rd = event_new(base, p->fd, EV_READ | EV_PERSIST, on_read, p);
     p->timer = evtimer_new(base, on_timer, p);
     if (!p->rd || !p->timer) goto fail;
-    struct rph_peer_callbacks inner = {
-        .send = peer_send, .on_data = peer_data, .on_remote = peer_remote, .on_state = peer_state};
+    struct rph_peer_callbacks inner = {.send = peer_send,
+                                       .on_data = peer_data,
+                                       .on_remote = peer_remote,
+                                       .on_state = peer_state,
+                                       .on_trace = cb->on_trace ? peer_trace : NULL};
     p->peer = rph_peer_new(cfg, &inner, p, rph_now_ms(), &e);
     if (!p->peer) goto fail;
     rph_peer_frame_overhead(p->peer, &p->head, &p->tail);
@@ -276,6 +289,10 @@ void rph_ev_peer_flush(struct rph_ev_peer *p)
 {
     p->rsv_n = 0;
     txtrain_flush(&p->tx);
+    if (p->rearm) {
+        p->rearm = false;
+        arm_timer(p);
+    }
 }
 
 struct rph_peer *rph_ev_peer_core(struct rph_ev_peer *p)

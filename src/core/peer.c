@@ -33,7 +33,16 @@ struct rph_peer {
     uint32_t hp_backoff_ms;
     bool hp_pending; /* a Register/Join is unanswered */
     uint64_t hp_pending_since_ms;
-    uint64_t hp_last_ms; /* last RegisterAck / PeerInfo */
+    uint64_t hp_last_ms;  /* last RegisterAck / PeerInfo */
+    uint64_t hp_heard_ms; /* last message of any kind from the holepuncher */
+    bool hp_heard;
+    /* Client: data to the server went unanswered (or punching got no answer) for
+     * RPH_PROBE_AFTER_MS: Joins every RPH_PROBE_JOIN_MS (after the handshake window every
+     * RPH_WAIT_JOIN_MS, or backing off when the holepuncher is silent too) until the server
+     * answers; a PeerInfo naming another endpoint moves us there. */
+    bool probing;
+    uint64_t probe_since_ms, next_probe_ms;
+    uint32_t probe_backoff_ms;
     int last_err;
     int64_t wall_offset_ms;
     struct rph_remote *remotes;
@@ -62,10 +71,59 @@ void rph_peer_config_defaults(struct rph_peer_config *c, enum rph_role role)
     c->rekey_ms = 120000;
 }
 
+/* Cheap when nobody listens: one test of a pointer. */
+static void trace(struct rph_peer *p, enum rph_trace_event what, const struct rph_remote *r,
+                  const struct rph_addr *addr, const struct rph_addr *addr2, int code)
+{
+    if (!p->cb.on_trace) return;
+    struct rph_trace t = {.what = what, .remote = r, .code = code};
+    if (addr) t.addr = *addr;
+    if (addr2) t.addr2 = *addr2;
+    p->cb.on_trace(p->ctx, &t);
+}
+
+const char *rph_trace_name(enum rph_trace_event e)
+{
+    switch (e) {
+    case RPH_TRACE_HP_SENT:
+        return "hp-sent";
+    case RPH_TRACE_HP_ANSWER:
+        return "hp-answer";
+    case RPH_TRACE_PUNCH_SENT:
+        return "punch-sent";
+    case RPH_TRACE_HS_SENT:
+        return "handshake-sent";
+    case RPH_TRACE_HS_TAKEN:
+        return "handshake-taken";
+    case RPH_TRACE_KEYS:
+        return "keys";
+    case RPH_TRACE_MOVED:
+        return "moved";
+    case RPH_TRACE_UP:
+        return "up";
+    case RPH_TRACE_DOWN:
+        return "down";
+    case RPH_TRACE_DROP:
+        return "drop";
+    case RPH_TRACE_PROBE:
+        return "probe";
+    }
+    return "?";
+}
+
 static void send_raw(struct rph_peer *p, const struct rph_addr *to, const uint8_t *buf, size_t len)
 {
     p->stats.sent++;
     p->cb.send(p->ctx, to, buf, len);
+}
+
+/* A handshake message (init, resp, cookie reply) sealing made, to r's endpoint or `to`. */
+static void send_hs(struct rph_peer *p, const struct rph_remote *r, const struct rph_addr *to,
+                    struct seal_dgram d)
+{
+    if (!d.len) return;
+    send_raw(p, to, d.data, d.len);
+    trace(p, RPH_TRACE_HS_SENT, r, to, NULL, d.len > 3 ? d.data[3] : 0);
 }
 
 static void send_msg(struct rph_peer *p, const struct rph_addr *to, const struct rph_msg *m)
@@ -79,6 +137,7 @@ static void send_hello(struct rph_peer *p, struct rph_remote *r, enum rph_type t
 {
     struct rph_msg m = {.type = t};
     if (t == RPH_HELLO_REQ) p->stats.hellos_sent++;
+    r->rx_unanswered = false; /* it heard from us */
     send_msg(p, &r->addr, &m);
 }
 
@@ -118,6 +177,19 @@ static void send_request(struct rph_peer *p, uint64_t now)
         struct rph_msg m = {.type = server ? RPH_REGISTER : RPH_JOIN, .session = p->cfg.session};
         send_msg(p, &p->cfg.holepuncher, &m);
     }
+    trace(p, RPH_TRACE_HP_SENT, NULL, &p->cfg.holepuncher, NULL,
+          p->cfg.sealed ? (server ? RPH_SEALED_REGISTER : RPH_SEALED_JOIN)
+                        : (server ? RPH_REGISTER : RPH_JOIN));
+}
+
+/* The back-off is for a dead holepuncher. A client whose holepuncher answers (SessionNotFound,
+ * a stale PeerInfo) waits for its server: it asks every RPH_WAIT_JOIN_MS, so a server back
+ * from a reboot is found within about a second of registering, not a keepalive. */
+static void cap_client_wait(const struct rph_peer *p, uint32_t *backoff, uint64_t now)
+{
+    bool answers = p->hp_heard && (now - p->hp_heard_ms) < HANDSHAKE_WINDOW_MS;
+    if (p->cfg.role == RPH_ROLE_CLIENT && answers && (*backoff) > RPH_WAIT_JOIN_MS)
+        *backoff = RPH_WAIT_JOIN_MS;
 }
 
 /* Register or Join, with the crate's fixed retry inside the handshake window and an
@@ -134,6 +206,7 @@ static void send_to_holepuncher(struct rph_peer *p, uint64_t now)
             p->cfg.keepalive_ms > p->cfg.retry_ms ? p->cfg.keepalive_ms : p->cfg.retry_ms;
         p->hp_backoff_ms = p->hp_backoff_ms * 2 > cap ? cap : p->hp_backoff_ms * 2;
     }
+    cap_client_wait(p, &p->hp_backoff_ms, now);
     p->next_hp_ms = now + p->hp_backoff_ms;
 }
 
@@ -221,6 +294,7 @@ static size_t slot_of(const struct rph_peer *p, const struct rph_remote *r)
 static void drop_remote(struct rph_peer *p, struct rph_remote *r)
 {
     /* Tell the caller while the slot still holds the address and its user pointer. */
+    trace(p, RPH_TRACE_DOWN, r, &r->addr, NULL, r->up);
     if (r->up && p->cb.on_remote) p->cb.on_remote(p->ctx, r, false);
     if (p->seal) seal_forget(p->seal, slot_of(p, r));
     memset(r, 0, sizeof *r);
@@ -291,6 +365,7 @@ static void punch(struct rph_peer *p, struct rph_remote *r, uint64_t now)
         r->punches_left--;
     }
     send_hello(p, r, RPH_HELLO_REQ);
+    if (!r->up) trace(p, RPH_TRACE_PUNCH_SENT, r, &r->addr, NULL, 0);
     r->next_hello_ms = now + (r->up ? p->cfg.keepalive_ms : p->cfg.retry_ms);
 }
 
@@ -307,8 +382,7 @@ static struct rph_remote *add_remote(struct rph_peer *p, const struct rph_addr *
         /* The handshake's resends are sealing's timers; keepalives start once it is up. An
          * unset (0) time here made the deadline "now" and the event loop spin while punching. */
         if (!r->up) r->next_hello_ms = UINT64_MAX;
-        struct seal_dgram d = seal_start(p->seal, slot_of(p, r), now);
-        if (d.len) send_raw(p, &r->addr, d.data, d.len);
+        send_hs(p, r, &r->addr, seal_start(p->seal, slot_of(p, r), now));
     } else {
         /* The server's punches open its NAT toward the client; in sealed mode the
          * client ignores them and the handshake does the rest. */
@@ -321,25 +395,35 @@ static struct rph_remote *add_remote(struct rph_peer *p, const struct rph_addr *
 static void remote_alive(struct rph_peer *p, struct rph_remote *r, bool hello, uint64_t now)
 {
     r->last_rx_ms = now;
+    r->tx_unanswered = false;
+    /* The server answered: whatever the probe was looking for, it is here. */
+    if (p->cfg.role == RPH_ROLE_CLIENT) p->probing = false;
     if (hello) r->last_hello_ms = now;
     if (r->up) return;
     r->up = true;
     r->up_ms = now;
+    trace(p, RPH_TRACE_UP, r, &r->addr, NULL, 0);
     r->next_hello_ms = now + p->cfg.keepalive_ms;
     if (p->cfg.role == RPH_ROLE_CLIENT && p->state != RPH_STATE_CONNECTED)
         set_state(p, RPH_STATE_CONNECTED, 0);
     if (p->cb.on_remote) p->cb.on_remote(p->ctx, r, true);
 }
 
-static void deliver(struct rph_peer *p, struct rph_remote *r, const uint8_t *d, size_t n)
+static void deliver(struct rph_peer *p, struct rph_remote *r, const uint8_t *d, size_t n,
+                    uint64_t now)
 {
     p->stats.data_in++;
+    if (!r->rx_unanswered) {
+        r->rx_unanswered = true;
+        r->rx_unanswered_ms = now;
+    }
     if (p->cb.on_data) p->cb.on_data(p->ctx, r, d, n);
 }
 
 static void move_endpoint(struct rph_peer *p, struct rph_remote *r, const struct rph_addr *from)
 {
     if (rph_addr_equal(&r->addr, from)) return;
+    trace(p, RPH_TRACE_MOVED, r, &r->addr, from, 0);
     r->addr = *from;
     p->stats.roamed++;
 }
@@ -350,6 +434,7 @@ static void send_keepalive(struct rph_peer *p, struct rph_remote *r)
     uint8_t *d;
     int n = seal_frame(p->seal, slot_of(p, r), p->txbuf, 0, &d);
     if (n > 0) send_raw(p, &r->addr, d, (size_t)n);
+    r->rx_unanswered = false;
 }
 
 static void set_node(struct rph_remote *r, const uint8_t pk[32])
@@ -386,11 +471,12 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
     }
     if (e < 0) return e;
     struct rph_remote *r = ev.slot < p->n_slots ? &p->remotes[ev.slot] : NULL;
+    if (m->type != RPH_TRANSPORT) trace(p, RPH_TRACE_HS_TAKEN, r, from, NULL, (int)m->type);
     switch (ev.what) {
     case SEAL_NONE:
         return 0;
     case SEAL_REPLY:
-        send_raw(p, from, ev.reply.data, ev.reply.len);
+        send_hs(p, r, from, ev.reply);
         return 0;
     case SEAL_ADOPT:
         /* A handshake finished: its keys go to its node key's remote, which answers at once
@@ -404,6 +490,7 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
                 drop_remote(p, o);
         }
         set_node(r, ev.node_pk);
+        trace(p, RPH_TRACE_KEYS, r, from, NULL, r->up);
         move_endpoint(p, r, from);
         remote_alive(p, r, true, now);
         send_keepalive(p, r);
@@ -413,6 +500,7 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
         return 0;
     case SEAL_ESTABLISHED:
         set_node(r, ev.node_pk);
+        trace(p, RPH_TRACE_KEYS, r, from, NULL, r->up);
         if (ev.newest) move_endpoint(p, r, from);
         remote_alive(p, r, true, now);
         break;
@@ -421,13 +509,36 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
         remote_alive(p, r, false, now);
         break;
     }
-    if (ev.plain_len > 0) deliver(p, r, ev.plain, ev.plain_len);
+    if (ev.plain_len > 0) deliver(p, r, ev.plain, ev.plain_len, now);
+    return 0;
+}
+
+/* A PeerInfo while up or punching: an answer to a probe's Join (else a duplicate answer to a
+ * retried Join). The endpoint we already use changes nothing; another one means the server
+ * came back elsewhere (restarted on a new port, moved): a new remote there, punched and, when
+ * sealed, handshaken with. The probe goes on until that remote answers. */
+static int probe_answer(struct rph_peer *p, const struct rph_addr *peer, uint64_t now)
+{
+    if (!p->probing) return 0;
+    p->hp_last_ms = now;
+    struct rph_remote *cur = &p->remotes[0]; /* a client has one slot: its server */
+    if (cur->in_use && rph_addr_equal(&cur->addr, peer)) return 0;
+    p->stats.moved++;
+    trace(p, RPH_TRACE_MOVED, cur->in_use ? cur : NULL, cur->in_use ? &cur->addr : NULL, peer, 1);
+    if (cur->in_use) drop_remote(p, cur);
+    if (!add_remote(p, peer, now, 0)) return RPH_E_FULL;
+    p->started_ms = now;
+    set_state(p, RPH_STATE_PUNCHING, 0);
     return 0;
 }
 
 static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_t now)
 {
     bool server = p->cfg.role == RPH_ROLE_SERVER;
+    bool info = m->type == RPH_PEER_INFO || m->type == RPH_SEALED_PEER_INFO;
+    p->hp_heard = true; /* it is alive, whatever it says */
+    p->hp_heard_ms = now;
+    trace(p, RPH_TRACE_HP_ANSWER, NULL, info ? &m->peer : &p->cfg.holepuncher, NULL, (int)m->type);
     switch (m->type) {
     case RPH_REGISTER_ACK:
         if (!server) break;
@@ -467,7 +578,7 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
             return add_remote(p, &m->peer, now, RPH_HEADER_LEN + p->cfg.session.len) ? 0
                                                                                      : RPH_E_FULL;
         }
-        if (p->state != RPH_STATE_JOINING) return 0; /* a duplicate answer to a retried Join */
+        if (p->state != RPH_STATE_JOINING) return probe_answer(p, &m->peer, now);
         p->hp_last_ms = now;
         p->hp_pending = false;
         p->last_err = 0;
@@ -506,8 +617,19 @@ mismatch:
     return RPH_E_SESSION_MISMATCH;
 }
 
+static int peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rph_addr *from,
+                      uint64_t now_ms);
+
 int rph_peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rph_addr *from,
                    uint64_t now_ms)
+{
+    int e = peer_input(p, buf, len, from, now_ms);
+    if (e < 0 && e != RPH_E_INTERRUPTED) trace(p, RPH_TRACE_DROP, NULL, from, NULL, e);
+    return e;
+}
+
+static int peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rph_addr *from,
+                      uint64_t now_ms)
 {
     struct rph_msg m;
     p->stats.received++;
@@ -532,10 +654,8 @@ int rph_peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rp
     if (p->cfg.sealed) {
         /* Plain hellos are only punches here: they prove nothing and get no answer. But a
          * server's punch means its NAT is open now: a waiting init need not wait 400 ms. */
-        if (m.type == RPH_HELLO_REQ && p->cfg.role == RPH_ROLE_CLIENT) {
-            struct seal_dgram d = seal_punched(p->seal, slot_of(p, rem));
-            if (d.len) send_raw(p, &rem->addr, d.data, d.len);
-        }
+        if (m.type == RPH_HELLO_REQ && p->cfg.role == RPH_ROLE_CLIENT)
+            send_hs(p, rem, &rem->addr, seal_punched(p->seal, slot_of(p, rem)));
         p->stats.plain_ignored++;
         return m.type == RPH_HELLO_REQ || m.type == RPH_HELLO_RESP ? 0 : RPH_E_UNEXPECTED;
     }
@@ -549,7 +669,7 @@ int rph_peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rp
         return 0;
     case RPH_DATA:
         remote_alive(p, rem, false, now_ms);
-        deliver(p, rem, m.data, m.data_len);
+        deliver(p, rem, m.data, m.data_len, now_ms);
         return 0;
     default:
         p->stats.unexpected++;
@@ -559,8 +679,7 @@ int rph_peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rp
 
 static void sealed_tick(struct rph_peer *p, struct rph_remote *r, uint64_t now)
 {
-    struct seal_dgram d = seal_tick(p->seal, slot_of(p, r), r->up, now);
-    if (d.len) send_raw(p, &r->addr, d.data, d.len);
+    send_hs(p, r, &r->addr, seal_tick(p->seal, slot_of(p, r), r->up, now));
     if (p->cfg.role == RPH_ROLE_SERVER && !r->up) {
         if (now >= r->next_hello_ms) punch(p, r, now); /* opens our NAT toward the client */
     } else if (r->up && now >= r->next_hello_ms) {
@@ -574,6 +693,7 @@ static void client_rejoin(struct rph_peer *p, uint64_t now)
     for (size_t i = 0; i < p->n_slots; i++)
         if (p->remotes[i].in_use) drop_remote(p, &p->remotes[i]);
     p->stats.rejoins++;
+    p->probing = false; /* joining retries on its own schedule */
     p->started_ms = now;
     p->hp_pending = false;
     set_state(p, RPH_STATE_JOINING, 0);
@@ -583,6 +703,80 @@ static void client_rejoin(struct rph_peer *p, uint64_t now)
 void rph_peer_rejoin(struct rph_peer *p, uint64_t now_ms)
 {
     if (p->cfg.role == RPH_ROLE_CLIENT && p->state != RPH_STATE_FAILED) client_rejoin(p, now_ms);
+}
+
+bool rph_peer_note_sent(struct rph_peer *p, struct rph_remote *r, uint64_t now_ms)
+{
+    if (!r->in_use) return false; /* dropped while its datagrams waited in a train */
+    r->rx_unanswered = false;
+    if (r->tx_unanswered) return false;
+    r->tx_unanswered = true;
+    r->tx_unanswered_ms = now_ms;
+    return p->cfg.role == RPH_ROLE_CLIENT; /* only a client acts on it */
+}
+
+void rph_peer_remove(struct rph_peer *p, struct rph_remote *r, uint64_t now_ms)
+{
+    if (!r || !r->in_use) return;
+    p->stats.removed++;
+    drop_remote(p, r);
+    if (p->cfg.role == RPH_ROLE_CLIENT && p->state != RPH_STATE_FAILED) client_rejoin(p, now_ms);
+}
+
+/* A probe's Join: every RPH_PROBE_JOIN_MS inside the handshake window, then every
+ * RPH_WAIT_JOIN_MS while the holepuncher answers, backing off to the keepalive when it does
+ * not either (a dead holepuncher). */
+static void probe_join(struct rph_peer *p, uint64_t now)
+{
+    send_request(p, now);
+    uint32_t step = RPH_PROBE_JOIN_MS;
+    if (now - p->probe_since_ms >= HANDSHAKE_WINDOW_MS) {
+        uint32_t cap = p->cfg.keepalive_ms > step ? p->cfg.keepalive_ms : step;
+        p->probe_backoff_ms = p->probe_backoff_ms * 2 > cap ? cap : p->probe_backoff_ms * 2;
+        cap_client_wait(p, &p->probe_backoff_ms, now);
+        step = p->probe_backoff_ms;
+    }
+    p->next_probe_ms = now + step;
+}
+
+/* The server went quiet (or a new endpoint does not answer): ask it for fresh keys where it
+ * was (a restarted server on the same port answers a handshake, never our old keys) and ask
+ * the holepuncher where it is now. The current keys stay until new ones exist. */
+static void start_probe(struct rph_peer *p, struct rph_remote *r, uint64_t now)
+{
+    p->probing = true;
+    p->probe_since_ms = now;
+    p->probe_backoff_ms = RPH_PROBE_JOIN_MS;
+    p->stats.probes++;
+    trace(p, RPH_TRACE_PROBE, r, &r->addr, NULL, r->up);
+    if (r->up) {
+        if (p->seal) {
+            send_hs(p, r, &r->addr, seal_start(p->seal, slot_of(p, r), now));
+        } else {
+            send_hello(p, r, RPH_HELLO_REQ);
+        }
+    }
+    probe_join(p, now);
+}
+
+/* When a client's probe of r is due; UINT64_MAX for none. */
+static uint64_t probe_due(const struct rph_peer *p, const struct rph_remote *r)
+{
+    if (p->cfg.role != RPH_ROLE_CLIENT || p->probing) return UINT64_MAX;
+    if (r->up) return r->tx_unanswered ? r->tx_unanswered_ms + RPH_PROBE_AFTER_MS : UINT64_MAX;
+    return p->state == RPH_STATE_PUNCHING ? r->added_ms + RPH_PROBE_AFTER_MS : UINT64_MAX;
+}
+
+/* Data keeps arriving and we sent nothing back: one keepalive, so the sender does not take
+ * one-way traffic for a dead peer. */
+static void passive_keepalive(struct rph_peer *p, struct rph_remote *r)
+{
+    p->stats.passive_keepalives++;
+    if (p->seal)
+        send_keepalive(p, r);
+    else
+        send_hello(p, r, RPH_HELLO_REQ);
+    r->rx_unanswered = false;
 }
 
 static bool handshaking(const struct rph_peer *p)
@@ -602,6 +796,7 @@ void rph_peer_tick(struct rph_peer *p, uint64_t now)
     /* A server keeps registering (keepalive); a client talks to the holepuncher only to join. */
     bool hp_due = p->cfg.role == RPH_ROLE_SERVER || p->state == RPH_STATE_JOINING;
     if (hp_due && now >= p->next_hp_ms) send_to_holepuncher(p, now);
+    if (p->probing && p->state != RPH_STATE_JOINING && now >= p->next_probe_ms) probe_join(p, now);
     if (p->seal) seal_expire_pending(p->seal, now);
 
     bool client = p->cfg.role == RPH_ROLE_CLIENT;
@@ -619,6 +814,9 @@ void rph_peer_tick(struct rph_peer *p, uint64_t now)
             if (client) client_rejoin(p, now);
             continue;
         }
+        if (now >= probe_due(p, r)) start_probe(p, r, now);
+        if (r->up && r->rx_unanswered && now - r->rx_unanswered_ms >= RPH_PASSIVE_KEEPALIVE_MS)
+            passive_keepalive(p, r);
         if (p->cfg.sealed)
             sealed_tick(p, r, now);
         else if (now >= r->next_hello_ms)
@@ -638,11 +836,14 @@ uint64_t rph_peer_next_deadline(const struct rph_peer *p)
     if (handshaking(p) && p->cfg.handshake_timeout_ms)
         MIN_D(p->started_ms + p->cfg.handshake_timeout_ms);
     if (p->cfg.role == RPH_ROLE_SERVER || p->state == RPH_STATE_JOINING) MIN_D(p->next_hp_ms);
+    if (p->probing && p->state != RPH_STATE_JOINING) MIN_D(p->next_probe_ms);
     for (size_t i = 0; i < p->n_slots; i++) {
         const struct rph_remote *r = &p->remotes[i];
         if (!r->in_use) continue;
         MIN_D(r->up ? r->last_rx_ms + p->cfg.peer_timeout_ms : r->punch_until_ms);
         MIN_D(r->next_hello_ms);
+        MIN_D(probe_due(p, r));
+        if (r->up && r->rx_unanswered) MIN_D(r->rx_unanswered_ms + RPH_PASSIVE_KEEPALIVE_MS);
         if (p->seal) MIN_D(seal_deadline(p->seal, slot_of(p, r), r->up));
     }
     if (p->seal) MIN_D(seal_pending_deadline(p->seal, punch_window(p)));
@@ -683,6 +884,7 @@ int rph_peer_send_data(struct rph_peer *p, const struct rph_addr *to, const void
         n = rph_wire_put_data_header(d, len);
     }
     if (n < 0) return n;
+    if (r) r->rx_unanswered = false;
     send_raw(p, to, d, (size_t)n);
     return 0;
 }

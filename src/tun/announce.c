@@ -94,3 +94,15 @@ const char *verdict_reason_str(uint8_t reason)
         return "unknown reason";
     }
 }
+
+size_t goodbye_encode(uint8_t out[GOODBYE_LEN])
+{
+    out[0] = GOODBYE_TAG;
+    out[1] = GOODBYE_VERSION;
+    return GOODBYE_LEN;
+}
+
+int goodbye_decode(const uint8_t *buf, size_t len)
+{
+    return len == GOODBYE_LEN && buf[0] == GOODBYE_TAG && buf[1] == GOODBYE_VERSION ? 0 : -1;
+}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The tunnel's one control message, carried in ruphin Data: a peer announces its overlay
- * addresses. IP packets start with version nibble 4 or 6; this starts with byte 0x01. */
+/* The tunnel's control messages, carried in ruphin Data (sealed: Transport): a peer announces
+ * its overlay addresses (0x01), says it stops (0x02), or a server gives its verdict on an
+ * announced address (0x03). IP packets start with version nibble 4 or 6. */
 #ifndef RUPHIN_TUN_ANNOUNCE_H
 #define RUPHIN_TUN_ANNOUNCE_H
 
@@ -52,5 +53,15 @@ size_t verdict_encode(const struct verdict *v, uint8_t out[VERDICT_LEN]);
 int verdict_decode(const uint8_t *buf, size_t len, struct verdict *out);
 /* "accepted", "held by another member", ... for logs and the status report. */
 const char *verdict_reason_str(uint8_t reason);
+
+/* Goodbye: the sender is stopping (SIGTERM/SIGINT), so the receiver frees what it holds for
+ * it at once instead of after peer_timeout. Two bytes: tag 0x02, version 1. */
+#define GOODBYE_TAG 0x02
+#define GOODBYE_VERSION 1
+#define GOODBYE_LEN 2
+
+size_t goodbye_encode(uint8_t out[GOODBYE_LEN]);
+/* 0, or -1 when malformed (anything but exactly tag 0x02, version 1). */
+int goodbye_decode(const uint8_t *buf, size_t len);
 
 #endif

@@ -245,6 +245,7 @@ int main(int argc, char **argv)
     int rc = event_base_dispatch(app.base) < 0 ? 1 : 0;
     watch_free(watch);
     control_free(ctl);
+    tunnel_goodbye(t); /* the peers free our slot now, not after peer_timeout */
     tunnel_close(t);
     log_info("interface %s removed; bye", cfg.ifname);
     event_free(ev_int);

@@ -45,6 +45,11 @@ void receive_on_data(void *ctx, struct rph_remote *r, const uint8_t *d, size_t n
         receive_node_key(t, p, r);
     if (n > 0 && d[0] == ANNOUNCE_TAG) {
         receive_announce(t, p, d, n);
+        tunnel_announce_answer(t, r);
+        return;
+    }
+    if (n > 0 && d[0] == GOODBYE_TAG) {
+        tunnel_goodbye_from(t, r, d, n); /* p is gone after this */
         return;
     }
     if (n > 0 && d[0] == VERDICT_TAG) {

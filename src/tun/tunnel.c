@@ -34,6 +34,45 @@ static void send_announce(struct tunnel *t, struct rph_remote *r)
     uint8_t b[RPH_FRAME_HEADROOM + ANNOUNCE_LEN + RPH_FRAME_TAILROOM];
     size_t n = announce_encode(&t->pol.self, b + RPH_FRAME_HEADROOM);
     rph_ev_peer_send_frame(t->ep, r, b, n);
+    t->ann_sent_ms[r - t->rbase] = rph_now_ms();
+}
+
+/* Within this, an announcement is not answered with ours: two peers never ping-pong. */
+#define ANNOUNCE_ANSWER_MS 1000u
+
+void tunnel_announce_answer(struct tunnel *t, struct rph_remote *r)
+{
+    if (!r->user || rph_now_ms() - t->ann_sent_ms[r - t->rbase] < ANNOUNCE_ANSWER_MS) return;
+    send_announce(t, r);
+}
+
+void tunnel_goodbye_from(struct tunnel *t, struct rph_remote *r, const uint8_t *d, size_t n)
+{
+    if (goodbye_decode(d, n) < 0) {
+        t->drops.bad_control++;
+        return;
+    }
+    char ep[RPH_ADDR_STRLEN], k[NODEKEY_SHORT_LEN];
+    const struct tpeer *tp = r->user;
+    log_info("peer %s%s stopped (goodbye)%s", fmt_addr(&r->addr, ep),
+             nodekey_short(tp->has_key, tp->node_pk, k),
+             t->cfg.role == RPH_ROLE_SERVER ? "; its address is free" : "; joining again");
+    t->removing = true;
+    rph_peer_remove(rph_ev_peer_core(t->ep), r, rph_now_ms());
+    t->removing = false;
+}
+
+void tunnel_goodbye(struct tunnel *t)
+{
+    unsigned told = 0;
+    for (size_t i = 0; i < t->n_slots; i++) {
+        struct rph_remote *r = &t->rbase[i];
+        if (!r->in_use || !r->up) continue;
+        uint8_t b[RPH_FRAME_HEADROOM + GOODBYE_LEN + RPH_FRAME_TAILROOM];
+        size_t n = goodbye_encode(b + RPH_FRAME_HEADROOM);
+        if (rph_ev_peer_send_frame(t->ep, r, b, n) >= 0) told++;
+    }
+    if (told) log_info("told %u peer%s that we stop (goodbye)", told, told == 1 ? "" : "s");
 }
 
 static void on_remote(void *ctx, struct rph_remote *r, bool up)
@@ -50,7 +89,9 @@ static void on_remote(void *ctx, struct rph_remote *r, bool up)
         send_announce(t, r);
         return;
     }
-    log_info("peer %s down: silent for %d s", fmt_addr(&r->addr, ep), t->cfg.peer_timeout);
+    if (!t->removing) /* a goodbye logged its own line */
+        log_info("peer %s down: silent for %.1f s", fmt_addr(&r->addr, ep),
+                 (double)(rph_now_ms() - r->last_rx_ms) / 1000.0);
     if (r->user) policy_peer_down(&t->pol, r->user);
     r->user = NULL;
 }
@@ -109,6 +150,72 @@ static void on_state(void *ctx, enum rph_peer_state s, int err)
         break;
     default:
         log_info("state %s", rph_state_name(s));
+        break;
+    }
+}
+
+/* Dropped datagrams can come at any rate (a flood): at most this many debug lines a second,
+ * the rest counted in the next line. */
+#define TRACE_DROP_LINES_PER_S 5
+
+static void trace_drop(struct tunnel *t, const struct rph_trace *tr)
+{
+    uint64_t now = rph_now_ms();
+    if (now - t->drop_window_ms >= 1000) {
+        t->drop_window_ms = now;
+        t->drop_lines = 0;
+    }
+    if (t->drop_lines >= TRACE_DROP_LINES_PER_S) {
+        t->drop_suppressed++;
+        return;
+    }
+    t->drop_lines++;
+    char a[RPH_ADDR_STRLEN];
+    log_debug("trace: dropped a datagram from %s: %s%s", fmt_addr(&tr->addr, a),
+              rph_strerror(tr->code), t->drop_suppressed ? " (and more, not logged)" : "");
+    t->drop_suppressed = 0;
+}
+
+/* log_level debug: the core's protocol events, one line each (docs/CONFIG.md "log_level"). */
+static void on_trace(void *ctx, const struct rph_trace *tr)
+{
+    struct tunnel *t = ctx;
+    if (log_get_level() < LOG_LVL_DEBUG) return;
+    if (tr->what == RPH_TRACE_DROP) {
+        trace_drop(t, tr);
+        return;
+    }
+    char a[RPH_ADDR_STRLEN], b[RPH_ADDR_STRLEN];
+    const char *name = rph_trace_name(tr->what);
+    fmt_addr(&tr->addr, a);
+    switch (tr->what) {
+    case RPH_TRACE_HP_SENT:
+        log_debug("trace: %s: %s to holepuncher %s", name, rph_type_name(tr->code), a);
+        break;
+    case RPH_TRACE_HP_ANSWER:
+        log_debug("trace: %s: %s%s%s", name, rph_type_name(tr->code),
+                  tr->code == RPH_PEER_INFO || tr->code == RPH_SEALED_PEER_INFO ? " naming " : "",
+                  tr->code == RPH_PEER_INFO || tr->code == RPH_SEALED_PEER_INFO ? a : "");
+        break;
+    case RPH_TRACE_HS_SENT:
+        log_debug("trace: %s: %s to %s", name, rph_type_name(tr->code), a);
+        break;
+    case RPH_TRACE_HS_TAKEN:
+        log_debug("trace: %s: %s from %s", name, rph_type_name(tr->code), a);
+        break;
+    case RPH_TRACE_KEYS:
+        log_debug("trace: %s: %s with %s", name, tr->code ? "rekeyed" : "installed", a);
+        break;
+    case RPH_TRACE_MOVED:
+        log_debug("trace: %s: peer endpoint %s -> %s%s", name, tr->remote ? a : "(none)",
+                  fmt_addr(&tr->addr2, b), tr->code ? " (the holepuncher named it)" : "");
+        break;
+    case RPH_TRACE_PROBE:
+        log_debug("trace: %s: server %s silent for 1 s after data; %sasking the holepuncher", name,
+                  a, tr->code ? "rekeying, " : "");
+        break;
+    default:
+        log_debug("trace: %s: %s", name, a);
         break;
     }
 }
@@ -219,8 +326,10 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
     memset(t->gro, 0, sizeof *t->gro);
     opt.bind.family = cfg->holepuncher_addr.family;
     opt.bind.port = cfg->port;
-    struct rph_peer_callbacks cb = {
-        .on_data = receive_on_data, .on_remote = on_remote, .on_state = on_state};
+    struct rph_peer_callbacks cb = {.on_data = receive_on_data,
+                                    .on_remote = on_remote,
+                                    .on_state = on_state,
+                                    .on_trace = on_trace};
     t->ep = rph_ev_peer_new(base, &pc, &opt, &cb, t, &r);
     rph_seal_wipe(&pc.seal, sizeof pc.seal);
     rph_seal_wipe(pc.node_sk, sizeof pc.node_sk);

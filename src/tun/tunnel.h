@@ -55,6 +55,9 @@ struct tunnel_peer_info {
 int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_base *base,
                const struct tun_dev *tun, struct errmsg *err);
 void tunnel_close(struct tunnel *t);
+/* A clean stop: each peer that is up is told (a goodbye, sealed when the tunnel is), so it
+ * frees what it holds for us now instead of after peer_timeout. */
+void tunnel_goodbye(struct tunnel *t);
 
 /* What the status report shows, read without touching the data path. */
 const struct tund_config *tunnel_config(const struct tunnel *t);

@@ -45,6 +45,11 @@ struct tunnel {
     uint64_t not_found_warn_ms;            /* when the last "not found" warning was logged */
     struct event *verdict_ev;              /* client, refused: the next announcement (verdict.c) */
     uint64_t verdict_retry_ms;             /* its current delay; 0: not refused */
+    uint64_t ann_sent_ms[MAX_PEERS];       /* per remote slot: our last announcement to it */
+    bool removing;                         /* a goodbye is dropping a peer: logged already */
+    uint64_t drop_window_ms;               /* debug drop lines: the current second, */
+    unsigned drop_lines;                   /* lines in it, */
+    uint64_t drop_suppressed;              /* drops since the last line that got none */
 };
 
 /* send.c: TUN -> UDP */
@@ -56,5 +61,12 @@ void send_on_sent(void *ctx, const struct rph_ev_sent *s);
 /* receive.c: UDP -> TUN */
 void receive_on_data(void *ctx, struct rph_remote *r, const uint8_t *d, size_t n);
 void receive_on_flush(void *ctx);
+
+/* tunnel.c: a peer announced itself; ours goes back unless it went there within a second
+ * (a peer that restarted, or rekeyed with one that did, learns our address at once). */
+void tunnel_announce_answer(struct tunnel *t, struct rph_remote *r);
+/* tunnel.c: a peer said goodbye: dropped now (its slot and overlay address freed; a client
+ * joins again). */
+void tunnel_goodbye_from(struct tunnel *t, struct rph_remote *r, const uint8_t *d, size_t n);
 
 #endif
