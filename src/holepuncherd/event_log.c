@@ -15,6 +15,7 @@ void hpd_event_log_init(struct hpd_event_log *el, size_t max_sessions)
     log_limit_init(&el->refused, 1000);
     log_limit_init(&el->dropped, 1000);
     log_limit_init(&el->denied, 1000);
+    log_limit_init(&el->held, 60000);
     for (size_t i = 0; i < HPD_N_LINES; i++)
         log_limit_init_burst(&el->session[i], 1000, HPD_SESSION_LINES_PER_S);
 }
@@ -133,7 +134,15 @@ void hpd_event_log_cb(void *ctx, const struct rph_hp_event *ev)
         break;
     case RPH_HP_REFUSED:
         /* An attack or a misconfigured peer: worth a line, but a flood gets one a second. */
-        if (log_limit_take(&el->denied, rph_now_ms(), &more))
+        if (ev->err == RPH_E_HELD) {
+            /* Two servers of one session: each refusal repeats at the keepalive pace. */
+            if (log_limit_take(&el->held, rph_now_ms(), &more))
+                log_warn("refused a Register from %s for session %s: another server (%s, "
+                         "another node) holds it; told it so%s",
+                         addr_text(ev->from, from, sizeof from), sess,
+                         addr_text(ev->server, server, sizeof server),
+                         more ? " (and more since the last line)" : "");
+        } else if (log_limit_take(&el->denied, rph_now_ms(), &more))
             log_warn("refused a request from %s%s%s: %s%s", addr_text(ev->from, from, sizeof from),
                      ev->session ? " for session " : "", ev->session ? sess : "",
                      refusal_text(el, ev->err, why, sizeof why),
@@ -166,6 +175,10 @@ void hpd_event_log_flush(struct hpd_event_log *el, uint64_t now_ms)
                  el->max_sessions);
     n = log_limit_flush(&el->denied, now_ms);
     if (n) log_warn("%llu more requests refused", (unsigned long long)n);
+    n = log_limit_flush(&el->held, now_ms);
+    if (n)
+        log_warn("%llu more Registers refused: another server holds the session",
+                 (unsigned long long)n);
     for (size_t k = 0; k < HPD_N_LINES; k++) {
         n = log_limit_flush(&el->session[k], now_ms);
         if (n && log_get_level() >= line_level[k])

@@ -31,6 +31,7 @@ struct hpd_event_log {
     struct log_limit refused;
     struct log_limit dropped;
     struct log_limit denied; /* well-formed requests refused (bad signature, stale, rate) */
+    struct log_limit held;   /* sealed Registers refused: another server holds the session */
     struct log_limit session[HPD_N_LINES];
 };
 

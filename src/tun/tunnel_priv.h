@@ -43,6 +43,8 @@ struct tunnel {
     char key_fp[RPH_SEAL_FINGERPRINT_LEN]; /* sealed: the key's fingerprint; plaintext: "" */
     unsigned not_found_n;                  /* consecutive SessionNotFound answers (client) */
     uint64_t not_found_warn_ms;            /* when the last "not found" warning was logged */
+    bool refused;                          /* server: holepuncherd said another server holds it */
+    struct rph_addr refused_by;            /* ... that server, as last logged */
 };
 
 /* send.c: TUN -> UDP */
