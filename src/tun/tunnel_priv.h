@@ -45,6 +45,8 @@ struct tunnel {
     uint64_t not_found_warn_ms;            /* when the last "not found" warning was logged */
     bool refused;                          /* server: holepuncherd said another server holds it */
     struct rph_addr refused_by;            /* ... that server, as last logged */
+    uint64_t mode_seen;                    /* other-mode datagrams reported (mode_check.c) */
+    uint64_t mode_warned_ms;               /* when that was last logged */
 };
 
 /* send.c: TUN -> UDP */

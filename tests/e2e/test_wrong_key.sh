@@ -94,6 +94,33 @@ e2e_info "client through $(($(ms) - t0)) ms after the restart was registered"
 e2e_check "the second server is still refused" \
     bash -c "'$RUPHIN_BIN/ruphinctl' -s '$D/peer3.sock' status --json | grep -q '\"state\":\"refused\"'"
 
+# ---- a plaintext/sealed mismatch is named where it shows: datagrams of the other mode
+# listen_port K: the UDP port peer K's daemon listens on (from its status).
+listen_port() { tun_status "$1" | grep -o '"listen":"[^"]*"' | sed 's/.*:\([0-9]*\)"$/\1/'; }
+# send_raw K HEX_HEADER BODY_LEN: one datagram to peer K's port from its own namespace.
+send_raw() {
+    local port ns
+    port=$(listen_port "$1")
+    ns=$(topo_ns peer "$1")
+    ip netns exec "$ns" bash -c "printf '$2%s' \"\$(head -c $3 /dev/zero | tr '\\0' a)\" >/dev/udp/192.168.10$1.2/$port"
+}
+topo_kill peer3
+rm -f "$D/peer3.json"
+TUN_SEAL=0 TUN_SESSION=plain tun_write_peer_config 3 server "$D/peer3.json"
+tun_start_peer 3 server || e2e_die "plaintext server did not start"
+# A HandshakeInit (type 16, 72 bytes) at the plaintext daemon...
+send_raw 3 '\x00\x48\x00\x10' 68
+e2e_check "a plaintext tunnel names a peer speaking sealed ruphin" \
+    wait_for "grep -q 'warn .*peer 192.168.103.2:[0-9]* speaks sealed ruphin but this tunnel is plaintext' '$D/peer3.log'" 10
+# ...and plain Data (type 5) at the sealed one.
+send_raw 1 '\x00\x08\x00\x05' 4
+e2e_check "a sealed tunnel names a peer speaking plaintext ruphin" \
+    wait_for "grep -q 'warn .*peer 192.168.101.2:[0-9]* speaks plaintext ruphin but this tunnel is sealed' '$D/peer1.log'" 10
+for _ in 1 2 3; do send_raw 1 '\x00\x08\x00\x05' 4; done
+sleep 2
+e2e_check "... once, not once per datagram" test "$(grep -c 'speaks plaintext ruphin' "$D/peer1.log")" -eq 1
+e2e_check "the sealed tunnel still works" tun_ping 2 10.77.0.1
+
 # ---- holepuncherd's stop line counts sealed registers
 topo_kill hpd
 e2e_check "holepuncherd's stop line counts the sealed registers and the refusals" \
