@@ -912,6 +912,18 @@ Test(peer, a_second_sealed_server_is_refused_until_the_first_is_gone)
     cr_assert_not(rph_peer_refused_by(s1, NULL));
 }
 
+Test(peer, a_refused_server_with_a_handshake_timeout_fails_with_the_reason)
+{
+    static const uint8_t key[32] = {45};
+    seal_key = key;
+    start(0, RPH_ROLE_SERVER, "office", 10000);
+    advance(1000);
+    struct rph_peer *s1 = start(1, RPH_ROLE_SERVER, "office", 10000);
+    cr_assert_eq(rph_peer_state(s1), RPH_STATE_FAILED);
+    cr_assert_eq(rph_peer_last_error(s1), RPH_E_HELD);
+    cr_assert_str_eq(rph_strerror(RPH_E_HELD), "another server holds the session");
+}
+
 Test(peer, a_restarted_sealed_server_takes_its_session_over_at_once)
 {
     static const uint8_t key[32] = {43};

@@ -467,10 +467,13 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
         p->hp_refused = true;
         p->hp_holder = m->peer;
         p->stats.hp_refused++;
-        /* Answered: ask again at the keepalive pace (the holder may go), not every retry. */
+        /* Answered: ask again at the keepalive pace (the holder may go), not every retry;
+         * with a handshake timeout (not a daemon) it is an answer that ends the attempt, as
+         * SessionNotFound is for a client. */
         p->hp_pending = false;
         p->next_hp_ms = now + p->cfg.keepalive_ms;
-        set_state(p, RPH_STATE_REGISTERING, RPH_E_HELD);
+        set_state(p, p->cfg.handshake_timeout_ms ? RPH_STATE_FAILED : RPH_STATE_REGISTERING,
+                  RPH_E_HELD);
         return 0;
     case RPH_SESSION_NOT_FOUND:
         if (server || p->state != RPH_STATE_JOINING) break;
