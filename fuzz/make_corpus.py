@@ -276,6 +276,8 @@ def peer():
         + bytes([P_DEADLINE, P_ALL]) * 3
         + traffic()
     )
+    # The same with a handshake timeout: the refusal ends the server's attempt.
+    s["sealed-register-refused-timeout"] = bytes([SEALED | HS_TIMEOUT]) + s["sealed-register-refused"][1:]
     return s
 
 
