@@ -28,7 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct rph_addr sources[8];
 static struct rph_seal_keys seal_keys[2];
-static struct rph_session sessions[8]; /* names the templates use, sealed IDs included */
+static struct rph_session sessions[8];       /* names the templates use, sealed IDs included */
+static uint8_t node_ids[4][RPH_NODE_ID_LEN]; /* 1..3: the nodes op_sealed's Registers name */
 
 struct reply {
     struct rph_addr to;
@@ -41,6 +42,8 @@ struct shadow {
     struct rph_session id;
     struct rph_addr server;
     bool sealed;
+    bool has_node; /* sealed: the Register named a node; node: its ID's first 2 bytes */
+    uint16_t node;
     uint64_t refreshed_ms;
 };
 
@@ -59,7 +62,7 @@ struct run {
     bool cur_genuine;                 /* a SealedRegister/Join whose signature verifies */
     struct rph_session cur_sealed_id; /* ... and the session it proves */
     /* datagrams for replays */
-    uint8_t hist[HISTORY][128];
+    uint8_t hist[HISTORY][RPH_OWNER_NODE_COOKIE_LEN];
     size_t hist_len[HISTORY];
     size_t n_hist;
     uint64_t answered[MAX_ANSWERED]; /* genuine SealedJoins that got an answer */
@@ -91,6 +94,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     } else {
         rph_session_set(&sessions[6], "c", 1);
         rph_session_set(&sessions[7], "d", 1);
+    }
+    for (int i = 1; i < 4; i++) {
+        uint8_t pk[32] = {(uint8_t)i};
+        rph_node_id(pk, node_ids[i]);
     }
     return 0;
 }
@@ -124,10 +131,30 @@ static void on_send(void *ctx, const struct rph_addr *to, const uint8_t *buf, si
     rp->len = len;
 }
 
+/* What the store keeps of the current request's node ID. */
+static uint16_t cur_node(const struct run *r)
+{
+    return (uint16_t)(r->cur.owner.node[0] << 8 | r->cur.owner.node[1]);
+}
+
 static void on_event(void *ctx, const struct rph_hp_event *ev)
 {
     struct run *r = ctx;
     switch (ev->type) {
+    case RPH_HP_REFUSED:
+        if (ev->err != RPH_E_HELD) break;
+        {
+            /* One live server per sealed session: refused only for a live sealed session
+             * whose server is another node at another endpoint. */
+            FZ_CHECK(ev->session && ev->from && ev->server && r->cur_decoded && r->cur_genuine);
+            FZ_CHECK(r->cur.type == RPH_SEALED_REGISTER && r->cur.owner.has_node);
+            struct shadow *s = shadow_find(r, ev->session);
+            FZ_CHECK(s && s->sealed && shadow_live(r, s) && s->has_node);
+            FZ_CHECK(s->node != cur_node(r));
+            FZ_CHECK(rph_addr_equal(&s->server, ev->server));
+            FZ_CHECK(!rph_addr_equal(&s->server, ev->from));
+        }
+        break;
     case RPH_HP_REGISTERED:
     case RPH_HP_REFRESHED:
     case RPH_HP_MOVED: {
@@ -140,6 +167,10 @@ static void on_event(void *ctx, const struct rph_hp_event *ev)
         /* Only the key holder touches a live sealed session: no takeover, no refresh. */
         if (s && s->sealed && shadow_live(r, s)) FZ_CHECK(sealed_msg);
         if (ev->type == RPH_HP_MOVED) FZ_CHECK(s && !rph_addr_equal(&s->server, ev->from));
+        /* A live sealed session moves only to its own node, or from or to an unknown one. */
+        if (ev->type == RPH_HP_MOVED && s->sealed && shadow_live(r, s) && s->has_node &&
+            sealed_msg && r->cur.owner.has_node)
+            FZ_CHECK(s->node == cur_node(r));
         if (!s) {
             /* Room: live sessions are at most max_sessions (240), so a dead one is free. */
             if (r->n_shadow < MAX_SHADOW) {
@@ -153,6 +184,8 @@ static void on_event(void *ctx, const struct rph_hp_event *ev)
         }
         s->server = *ev->from;
         s->sealed = sealed_msg;
+        s->has_node = sealed_msg && r->cur.owner.has_node;
+        s->node = s->has_node ? cur_node(r) : 0;
         s->refreshed_ms = r->now;
         break;
     }
@@ -196,7 +229,21 @@ static void check_replies(struct run *r, const uint8_t *req, size_t req_len, int
             FZ_CHECK(r->cur.type == RPH_SEALED_REGISTER || r->cur.type == RPH_SEALED_JOIN);
             FZ_CHECK(r->n_replies == 1 && rph_addr_equal(&rp->to, from));
             FZ_CHECK(rp->len == RPH_HP_COOKIE_LEN && rp->len < req_len);
-            FZ_CHECK(memcmp(m.hpc.echo, req + 44, RPH_COOKIE_ECHO_LEN) == 0);
+            size_t sig = r->cur.owner.has_node ? 44 + RPH_NODE_ID_LEN : 44;
+            FZ_CHECK(memcmp(m.hpc.echo, req + sig, RPH_COOKIE_ECHO_LEN) == 0);
+            continue;
+        }
+        if (m.type == RPH_REGISTER_REFUSED) {
+            /* Only to a genuine node-naming Register that passed the cookie check: smaller
+             * than it, to its sender, alone, echoing its signature, naming the holder. */
+            FZ_CHECK(r->cur.type == RPH_SEALED_REGISTER && r->cur_genuine);
+            FZ_CHECK(r->cur.owner.has_cookie && r->cur.owner.has_node);
+            FZ_CHECK(r->n_replies == 1 && rph_addr_equal(&rp->to, from));
+            FZ_CHECK(rp->len == RPH_REGISTER_REFUSED_LEN && rp->len < req_len);
+            FZ_CHECK(memcmp(m.hpc.echo, req + 44 + RPH_NODE_ID_LEN, RPH_COOKIE_ECHO_LEN) == 0);
+            FZ_CHECK(rph_session_equal(&m.session, &r->cur_sealed_id));
+            struct shadow *s = shadow_find(r, &m.session);
+            FZ_CHECK(s && rph_addr_equal(&m.peer, &s->server));
             continue;
         }
         FZ_CHECK(m.type == RPH_REGISTER_ACK || m.type == RPH_SESSION_NOT_FOUND ||
@@ -316,6 +363,7 @@ static void check_store(struct run *r)
         live++;
         FZ_CHECK(rph_addr_equal(&e.server, &s->server));
         FZ_CHECK(e.sealed == s->sealed);
+        FZ_CHECK(e.has_node == s->has_node && (!e.has_node || e.node == s->node));
     }
     FZ_CHECK(live <= count);
 }
@@ -345,35 +393,39 @@ static void op_template(struct run *r, struct fz *f, const struct rph_addr *from
     input(r, buf, len, from);
 }
 
-/* A genuine SealedRegister/SealedJoin, fresh or stale by the input's choice. */
+/* A genuine SealedRegister/SealedJoin, fresh or stale by the input's choice; a Register may
+ * name one of three nodes. */
 static void op_sealed(struct run *r, struct fz *f, const struct rph_addr *from)
 {
     uint8_t sel = fz_u8(f);
     int16_t skew = (int16_t)fz_u16(f);
     if (!rph_seal_available()) return;
     uint64_t wall = r->now + (WALL0 - NOW0) + (uint64_t)((int64_t)skew * 20);
-    uint8_t buf[RPH_OWNER_COOKIE_LEN];
+    uint8_t buf[RPH_OWNER_NODE_COOKIE_LEN];
     enum rph_type t = sel & 2 ? RPH_SEALED_JOIN : RPH_SEALED_REGISTER;
-    FZ_CHECK(rph_owner_encode(&seal_keys[sel & 1], t, wall, buf, sizeof buf) == RPH_OWNER_LEN);
+    unsigned node = t == RPH_SEALED_REGISTER ? (sel >> 3) & 3 : 0;
+    size_t base = node ? RPH_OWNER_NODE_LEN : RPH_OWNER_LEN;
+    FZ_CHECK(rph_owner_encode_node(&seal_keys[sel & 1], t, wall, node ? node_ids[node] : NULL, NULL,
+                                   buf, sizeof buf) == (int)base);
     if (sel & 4) {
-        buf[4 + (sel >> 3) % (RPH_OWNER_LEN - 4)] ^= 0x40; /* tampered */
+        buf[4 + (sel >> 5) * 13 % (base - 4)] ^= 0x40; /* tampered */
     } else if (r->n_signed + 1 < MAX_OPS) {
-        r->signed_hash[r->n_signed] = fz_hash(buf, RPH_OWNER_LEN);
+        r->signed_hash[r->n_signed] = fz_hash(buf, base);
         r->signed_key[r->n_signed++] = sel & 1;
     }
-    input(r, buf, RPH_OWNER_LEN, from);
+    input(r, buf, base, from);
     /* As a peer does: answered with HpCookie, the same request again with the cookie. */
     if (r->n_replies != 1 || r->replies[0].len != RPH_HP_COOKIE_LEN) return;
     struct rph_msg c;
     FZ_CHECK(rph_wire_decode(r->replies[0].buf, r->replies[0].len, &c) == 0);
     FZ_CHECK(c.type == RPH_HP_COOKIE);
-    memcpy(buf + RPH_OWNER_LEN, c.hpc.cookie, RPH_COOKIE_LEN);
-    buf[1] = RPH_OWNER_COOKIE_LEN;
+    memcpy(buf + base, c.hpc.cookie, RPH_COOKIE_LEN);
+    buf[1] = (uint8_t)(base + RPH_COOKIE_LEN);
     if (!(sel & 4) && r->n_signed < MAX_OPS) {
-        r->signed_hash[r->n_signed] = fz_hash(buf, sizeof buf);
+        r->signed_hash[r->n_signed] = fz_hash(buf, base + RPH_COOKIE_LEN);
         r->signed_key[r->n_signed++] = sel & 1;
     }
-    input(r, buf, sizeof buf, from);
+    input(r, buf, base + RPH_COOKIE_LEN, from);
 }
 
 /* max_sessions from 4 bits: 1..8, or 100..240 (beyond the table's first growth at 48). */
@@ -397,7 +449,8 @@ static void op_bulk(struct run *r, struct fz *f, const struct rph_addr *from)
  * source address. 0: raw datagram (u16 length, bytes); 1: up to 128 Registers (count, 2 ID
  * bytes); 2: template (selector: bits 0-1
  * Register/Join/HelloReq, bits 2-4 session, bit 5: session bytes from the input); 3: genuine
- * sealed proof (selector: bit 0 key, bit 1 Join, bit 2 tampered; i16 clock skew in 20 ms);
+ * sealed proof (selector: bit 0 key, bit 1 Join, bit 2 tampered, bits 3-4 a Register's node
+ * (0: none, the old form), bits 5-7 where a tampered one is changed; i16 clock skew in 20 ms);
  * 4: time passes (byte: bit 7 seconds, else 10 ms steps) and tick; 5: time passes only;
  * 6: replay one of the last 16 datagrams; 7: reconfigure (max_sessions, rate limits). */
 static void run_ops(struct run *r, struct fz *f)

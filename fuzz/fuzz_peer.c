@@ -105,6 +105,8 @@ struct run {
     struct hset genuine; /* hash of (bytes, sender node) of every datagram a peer sent */
     struct sent sent[MAX_SENT];
     size_t n_sent;
+    uint8_t reg_echo[RPH_COOKIE_ECHO_LEN]; /* the server's last SealedRegister's signature */
+    bool has_reg_echo;
 };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -192,6 +194,12 @@ static void peer_send(void *ctx, const struct rph_addr *to, const uint8_t *buf, 
     struct rph_msg m;
     FZ_CHECK(rph_wire_decode(buf, len, &m) == 0);
     FZ_CHECK(type_allowed(r->sealed, n->idx == SRV, m.type));
+    if (m.type == RPH_SEALED_REGISTER) {
+        /* A server names its node (the 140/156-byte form). */
+        FZ_CHECK(m.owner.has_node);
+        memcpy(r->reg_echo, m.owner.sig, RPH_COOKIE_ECHO_LEN);
+        r->has_reg_echo = true;
+    }
     if (!hset_add(&r->genuine, tagged(buf, len, n->idx))) r->full = true;
     enqueue(r, &n->addr, to, buf, len);
 }
@@ -454,6 +462,38 @@ static void op_replay(struct run *r, struct fz *f, bool mutate)
     free(b);
 }
 
+/* The holepuncher (forged by the input) says another server holds the session: with the
+ * echo of the server's last Register it is believed, with any other it is not. */
+static void op_refused(struct run *r, uint8_t b)
+{
+    struct node *n = &r->nodes[SRV];
+    if (!n->peer || !r->sealed || !r->has_reg_echo) return;
+    const struct rph_peer_config *c = rph_peer_config(n->peer);
+    struct rph_msg m = {.type = RPH_REGISTER_REFUSED,
+                        .session = c->seal.wire_session,
+                        .peer = strangers[(b >> 4) & 3]};
+    memcpy(m.hpc.echo, r->reg_echo, RPH_COOKIE_ECHO_LEN);
+    bool forged = b & 8;
+    if (forged) m.hpc.echo[(b >> 4) & 7] ^= 1;
+    uint8_t buf[RPH_REGISTER_REFUSED_LEN];
+    FZ_CHECK(rph_wire_encode(&m, buf, sizeof buf) == RPH_REGISTER_REFUSED_LEN);
+    bool was = rph_peer_refused_by(n->peer, NULL);
+    r->deliveries++;
+    int rc = rph_peer_input(n->peer, buf, sizeof buf, &r->nodes[HP].addr, r->now);
+    struct rph_addr holder;
+    if (forged) {
+        FZ_CHECK(rc == RPH_E_UNEXPECTED);
+        FZ_CHECK(rph_peer_refused_by(n->peer, NULL) == was);
+        return;
+    }
+    FZ_CHECK(rc == 0);
+    FZ_CHECK(rph_peer_refused_by(n->peer, &holder) && rph_addr_equal(&holder, &m.peer));
+    FZ_CHECK(strcmp(rph_peer_holepuncher_status(n->peer, r->now), "refused") == 0);
+    /* A daemon keeps asking; with a handshake timeout the refusal ends the attempt. */
+    FZ_CHECK(rph_peer_state(n->peer) ==
+             (c->handshake_timeout_ms ? RPH_STATE_FAILED : RPH_STATE_REGISTERING));
+}
+
 static void op_roam(struct run *r, uint8_t b)
 {
     struct node *n = &r->nodes[CLI1 + (b & 1)];
@@ -469,7 +509,9 @@ static void op_roam(struct run *r, uint8_t b)
  * 6, 11 send a payload (peer, remote slot, length | 0x80 for rph_peer_frame, bytes);
  * 7 inject raw bytes (selector: bits 0-2 source, bits 4-5 destination; u16 length, bytes);
  * 8 replay a captured datagram, 9 the same with a flipped byte (index, selector: bit 0 new
- * source, bit 4 new destination; u16 position, xor); 10 a client roams (bit 1) or rejoins. */
+ * source, bit 4 new destination; u16 position, xor); 10 (byte) the server is refused by
+ * the holepuncher (bit 2: RegisterRefused with its last Register's echo, or bit 3 a wrong
+ * one; bits 4-5 the holder), else a client roams (bit 1) or rejoins. */
 static void run_ops(struct run *r, struct fz *f)
 {
     for (int ops = 0; ops < MAX_OPS && !fz_done(f) && !r->full; ops++) {
@@ -519,7 +561,9 @@ static void run_ops(struct run *r, struct fz *f)
             break;
         case 10: {
             uint8_t b = fz_u8(f);
-            if (b & 2) {
+            if (b & 4) {
+                op_refused(r, b);
+            } else if (b & 2) {
                 op_roam(r, b);
             } else {
                 struct node *n = &r->nodes[CLI1 + (b & 1)];

@@ -28,8 +28,12 @@ static void same_msg(const struct rph_msg *a, const struct rph_msg *b)
         FZ_CHECK(a->owner.has_cookie == b->owner.has_cookie);
         if (a->owner.has_cookie)
             FZ_CHECK(memcmp(a->owner.cookie, b->owner.cookie, RPH_COOKIE_LEN) == 0);
+        FZ_CHECK(a->owner.has_node == b->owner.has_node);
+        if (a->owner.has_node) FZ_CHECK(memcmp(a->owner.node, b->owner.node, RPH_NODE_ID_LEN) == 0);
     }
     if (a->type == RPH_HP_COOKIE) FZ_CHECK(memcmp(&a->hpc, &b->hpc, sizeof a->hpc) == 0);
+    if (a->type == RPH_REGISTER_REFUSED)
+        FZ_CHECK(memcmp(a->hpc.echo, b->hpc.echo, RPH_COOKIE_ECHO_LEN) == 0);
     if (a->type == RPH_HANDSHAKE_INIT || a->type == RPH_HANDSHAKE_RESP ||
         a->type == RPH_HANDSHAKE_FINISH || a->type == RPH_COOKIE_REPLY)
         FZ_CHECK(a->hs.sender == b->hs.sender && a->hs.receiver == b->hs.receiver);
@@ -53,7 +57,8 @@ static void check_error(const uint8_t *data, size_t size, int r)
     FZ_CHECK(r == RPH_E_TYPE || r == RPH_E_SESSION_LEN || r == RPH_E_FAMILY ||
              r == RPH_E_PEERINFO_SIZE || r == RPH_E_BODY || r == RPH_E_SIZE);
     /* A type the codec gains must be added here (and to docs/PROTOCOL.md) on purpose. */
-    bool known = type >= RPH_LOCAL_INTERRUPT && type <= RPH_HP_COOKIE && type != 12 && type != 13;
+    bool known =
+        type >= RPH_LOCAL_INTERRUPT && type <= RPH_REGISTER_REFUSED && type != 12 && type != 13;
     FZ_CHECK((r == RPH_E_TYPE) == !known);
 }
 
@@ -64,7 +69,7 @@ static void check_encoder(const uint8_t *data, size_t size)
     struct fz f = {data, size};
     struct rph_msg m;
     memset(&m, 0, sizeof m);
-    m.type = (enum rph_type)(fz_u8(&f) % (RPH_HP_COOKIE + 2));
+    m.type = (enum rph_type)(fz_u8(&f) % (RPH_REGISTER_REFUSED + 2));
     m.session.len = fz_u8(&f) % (RPH_SESSION_MAX + 4);
     m.peer.family = fz_u8(&f) % 8;
     m.peer.port = fz_u16(&f);
@@ -74,6 +79,13 @@ static void check_encoder(const uint8_t *data, size_t size)
     memcpy(m.session.id, fill, n);
     n = fz_bytes(&f, sizeof m.peer.ip, &fill);
     memcpy(m.peer.ip, fill, n);
+    uint8_t flags = fz_u8(&f);
+    m.owner.has_cookie = flags & 1;
+    m.owner.has_node = flags & 2; /* a SealedJoin with a node ID is refused (RPH_E_INVALID) */
+    n = fz_bytes(&f, sizeof m.owner.node, &fill);
+    memcpy(m.owner.node, fill, n);
+    n = fz_bytes(&f, sizeof m.hpc.echo, &fill);
+    memcpy(m.hpc.echo, fill, n);
     m.tr.counter = fz_u64(&f);
     m.hs.sender = fz_u32(&f);
     m.hs.receiver = fz_u32(&f);

@@ -36,6 +36,10 @@ def filler(n, start):
 
 # The sealed messages of docs/PROTOCOL.md, with placeholder keys, MACs and signatures.
 SEALED_REGISTER = msg(10, filler(32, 0x10) + struct.pack(">Q", 1764000000123) + filler(64, 0x80))
+SEALED_REGISTER_NODE = msg(10, filler(32, 0x10) + struct.pack(">Q", 1764000000789) + filler(32, 0x50) + filler(64, 0x80))
+SEALED_REGISTER_NODE_COOKIE = u16(156) + u16(10) + SEALED_REGISTER_NODE[4:] + filler(16, 0xC0)
+REGISTER_REFUSED4 = msg(21, filler(20, 0x4D) + filler(8, 0xE0) + bytes.fromhex("04c6336407") + bytes(12) + u16(40000))
+REGISTER_REFUSED6 = msg(21, filler(20, 0x4D) + filler(8, 0xE0) + bytes.fromhex("0620010db8000000000000000000000007") + u16(7700))
 SEALED_JOIN = msg(11, filler(32, 0x10) + struct.pack(">Q", 1764000000456) + filler(64, 0x90))
 HS_INIT = msg(16, struct.pack(">I", 0x12340FA1) + filler(32, 0x20) + filler(16, 0xA0) + bytes(16))
 HS_INIT_MAC2 = msg(16, struct.pack(">I", 0x12340FA1) + filler(32, 0x20) + filler(16, 0xA0) + filler(16, 0xE0))
@@ -62,6 +66,10 @@ PROTOCOL_EXAMPLES = [
     ("register-20-byte-id", msg(2, b"01234567890123456789")),
     ("sealed-register", SEALED_REGISTER),
     ("sealed-join", SEALED_JOIN),
+    ("sealed-register-node", SEALED_REGISTER_NODE),
+    ("sealed-register-node-cookie", SEALED_REGISTER_NODE_COOKIE),
+    ("register-refused-v4", REGISTER_REFUSED4),
+    ("register-refused-v6", REGISTER_REFUSED6),
     ("handshake-init", HS_INIT),
     ("handshake-init-mac2", HS_INIT_MAC2),
     ("handshake-resp", HS_RESP),
@@ -143,6 +151,18 @@ def holepuncher():
         + hp_sealed(0, 0, 0x8000)  # stale by 655 s
         + hp_time(0x80 | 70)
         + hp_sealed(1, 2)
+    )
+    s["one-live-server-per-sealed-session"] = (
+        bytes([0x07])
+        + hp_sealed(0, 0 | 1 << 3)  # key 0's session, node 1
+        + hp_sealed(1, 0 | 2 << 3, 100)  # node 2 from another host, 2 s later: refused
+        + hp_sealed(2, 0 | 1 << 3, 150)  # node 1 from a new port: moves (a restart)
+        + hp_sealed(1, 0 | 2 << 3, 200)  # node 2 again: refused, the holder named
+        + hp_sealed(1, 0, 250)  # an unknown node (the old form): moves, as before
+        + hp_sealed(0, 0 | 1 << 3, 300)  # node 1 takes it back from the unknown node
+        + hp_sealed(1, 4 | 2 << 3 | 3 << 5, 350)  # tampered node-naming Register
+        + hp_time(0x80 | 70)
+        + hp_sealed(1, 0 | 2 << 3)  # the holder expired: node 2 registers
     )
     s["rate-limited-and-full"] = (
         bytes([0x10])  # one session, rate limit 2/s burst 3
@@ -245,6 +265,19 @@ def peer():
         + p_inject(6, cli, msg(1))  # LocalInterrupt from loopback
     )
     s["sealed-forged-holepuncher"] = bytes([SEALED]) + s["forged-holepuncher"][1:]
+    # Another server holds the session: RegisterRefused with a wrong echo (ignored), with the
+    # right one (refused, the holder named), then the holepuncher's RegisterAck clears it.
+    s["sealed-register-refused"] = (
+        bytes([SEALED])
+        + handshake()
+        + bytes([P_MOVE, 4 | 8 | 1 << 4])
+        + bytes([P_MOVE, 4 | 2 << 4])
+        + bytes([P_MOVE, 4 | 3 << 4])
+        + bytes([P_DEADLINE, P_ALL]) * 3
+        + traffic()
+    )
+    # The same with a handshake timeout: the refusal ends the server's attempt.
+    s["sealed-register-refused-timeout"] = bytes([SEALED | HS_TIMEOUT]) + s["sealed-register-refused"][1:]
     return s
 
 

@@ -121,3 +121,70 @@ Test(ev, tiny_reply_sockets_set_dont_fragment)
         close(fd);
     }
 }
+
+/* Sends datagrams from a socket of our own to an ev peer and runs its loop until it counted
+ * want datagrams of the other mode (or 5 s pass); returns the count. */
+static uint64_t other_mode_after(struct event_base *base, struct rph_ev_peer *p, uint64_t want,
+                                 const uint8_t *const *dg, const size_t *len, int n,
+                                 struct rph_addr *from, uint16_t *our_port)
+{
+    struct rph_addr lo4 = {.family = 4, .ip = {127, 0, 0, 1}}, to, mine;
+    int fd = rph_udp_open(&lo4, 4, 0, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&ss, &sl), 0);
+    rph_addr_from_sockaddr(&mine, (struct sockaddr *)&ss, sl);
+    *our_port = mine.port;
+    cr_assert_eq(rph_ev_peer_local_addr(p, &to), 0);
+    to.family = 4;
+    memcpy(to.ip, lo4.ip, 4);
+    socklen_t tl = rph_addr_to_sockaddr(&to, &ss, 4);
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(sendto(fd, dg[i], len[i], 0, (struct sockaddr *)&ss, tl), (ssize_t)len[i]);
+    for (int round = 0; round < 50 && rph_ev_peer_other_mode(p, NULL) < want; round++) {
+        struct timeval t = {0, 100000};
+        event_base_loopexit(base, &t);
+        event_base_dispatch(base);
+    }
+    close(fd);
+    return rph_ev_peer_other_mode(p, from);
+}
+
+Test(ev, datagrams_of_the_other_mode_are_counted_with_their_sender, .timeout = 20)
+{
+    struct event_base *base = event_base_new();
+    struct rph_peer_config c;
+    rph_peer_config_defaults(&c, RPH_ROLE_SERVER);
+    c.holepuncher = (struct rph_addr){.family = 4, .ip = {127, 0, 0, 1}, .port = 9};
+    c.handshake_timeout_ms = 0;
+    rph_session_set(&c.session, "office", 6);
+    struct rph_peer_callbacks cb = {0};
+    int err = 0;
+    struct rph_ev_peer *plain = rph_ev_peer_new(base, &c, NULL, &cb, NULL, &err);
+    cr_assert_not_null(plain, "%s", rph_strerror(err));
+    /* At a plaintext peer: a HandshakeInit counts; a HelloReq and an unknown type do not. */
+    uint8_t init[72] = {0, 72, 0, RPH_HANDSHAKE_INIT}, hello[4] = {0, 4, 0, RPH_HELLO_REQ},
+            junk[6] = {0, 6, 0, 99};
+    const uint8_t *d1[] = {hello, junk, init};
+    const size_t l1[] = {sizeof hello, sizeof junk, sizeof init};
+    struct rph_addr from;
+    uint16_t port;
+    cr_assert_eq(other_mode_after(base, plain, 1, d1, l1, 3, &from, &port), 1);
+    cr_assert_eq(from.port, port, "the sender is named");
+    rph_ev_peer_free(plain);
+
+    /* At a sealed peer: plain Data counts (a sealed peer never sends it). */
+    c.sealed = true;
+    static const uint8_t key[32] = {7};
+    cr_assert_eq(rph_seal_derive(&c.seal, key, "office", 6), 0);
+    struct rph_ev_peer *sealed = rph_ev_peer_new(base, &c, NULL, &cb, NULL, &err);
+    cr_assert_not_null(sealed, "%s", rph_strerror(err));
+    uint8_t data[9] = {0, 9, 0, RPH_DATA, 'h', 'e', 'l', 'l', 'o'};
+    const uint8_t *d2[] = {hello, data};
+    const size_t l2[] = {sizeof hello, sizeof data};
+    cr_assert_eq(other_mode_after(base, sealed, 1, d2, l2, 2, &from, &port), 1);
+    cr_assert_eq(from.port, port);
+    rph_ev_peer_free(sealed);
+    event_base_free(base);
+}

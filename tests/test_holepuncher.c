@@ -392,3 +392,99 @@ Test(holepuncher, cookie_proven_sealed_requests_are_limited_per_source)
     cr_assert_geq(rph_holepuncher_stats(hp)->rate_limited, 460);
     rph_holepuncher_free(hp);
 }
+
+/* A SealedRegister naming node_id (NULL: the old form, an unknown node) from `from`, with the
+ * cookie exchange; returns the type of the one answer (0: none) and leaves it in out[0]. */
+static int node_register(struct rph_holepuncher *hp, const struct rph_seal_keys *k,
+                         const uint8_t *node_id, const struct rph_addr *from, uint64_t now,
+                         uint8_t sig_echo[RPH_COOKIE_ECHO_LEN])
+{
+    uint64_t wall = now + (uint64_t)rph_wall_offset_ms();
+    uint8_t buf[RPH_OWNER_NODE_COOKIE_LEN];
+    size_t base = node_id ? RPH_OWNER_NODE_LEN : RPH_OWNER_LEN;
+    nout = 0;
+    cr_assert_eq(
+        rph_owner_encode_node(k, RPH_SEALED_REGISTER, wall, node_id, NULL, buf, sizeof buf),
+        (int)base);
+    rph_holepuncher_input(hp, buf, base, from, now);
+    cr_assert_eq(nout, 1);
+    struct rph_msg c;
+    cr_assert_eq(rph_wire_decode(out[0].buf, out[0].len, &c), 0);
+    cr_assert_eq(c.type, RPH_HP_COOKIE);
+    cr_assert_eq(
+        rph_owner_encode_node(k, RPH_SEALED_REGISTER, wall, node_id, c.hpc.cookie, buf, sizeof buf),
+        (int)(base + RPH_COOKIE_LEN));
+    memcpy(sig_echo, buf + base - 64, RPH_COOKIE_ECHO_LEN);
+    nout = 0;
+    rph_holepuncher_input(hp, buf, base + RPH_COOKIE_LEN, from, now);
+    cr_assert_leq(nout, 1);
+    /* Never more than the request: RegisterRefused (51) answers 156 bytes. */
+    if (nout) cr_assert_leq(out[0].len, base + RPH_COOKIE_LEN);
+    return nout ? out[0].buf[3] : 0;
+}
+
+static void expect_refused(const struct rph_seal_keys *k, const uint8_t echo[8],
+                           const struct rph_addr *to, const struct rph_addr *holder)
+{
+    struct rph_msg r;
+    cr_assert_eq(rph_wire_decode(out[0].buf, out[0].len, &r), 0);
+    cr_assert_eq(r.type, RPH_REGISTER_REFUSED);
+    cr_assert(rph_addr_equal(&out[0].to, to));
+    cr_assert(rph_session_equal(&r.session, &k->wire_session));
+    cr_assert_arr_eq(r.hpc.echo, echo, RPH_COOKIE_ECHO_LEN);
+    cr_assert(rph_addr_equal(&r.peer, holder), "the refusal names the live server");
+}
+
+Test(holepuncher, one_live_server_per_sealed_session_unless_it_is_the_same_node)
+{
+    struct rph_holepuncher *hp = mk(60000, 10);
+    struct rph_seal_keys k;
+    derive(&k, 3);
+    uint8_t n1[RPH_NODE_ID_LEN], n2[RPH_NODE_ID_LEN], pk1[32] = {1}, pk2[32] = {2}, echo[8];
+    rph_node_id(pk1, n1);
+    rph_node_id(pk2, n2);
+    cr_assert(memcmp(n1, n2, 2) != 0, "the test's two nodes must differ in their tags");
+    struct rph_addr A2 = A;
+    A2.port = 52703;
+    /* The first server registers the session. */
+    cr_assert_eq(node_register(hp, &k, n1, &A, 1000, echo), RPH_REGISTER_ACK);
+    /* A second server (another node, another host) is refused while the first is live, and
+     * told who holds it; the session stays with the first, which keeps refreshing it. */
+    cr_assert_eq(node_register(hp, &k, n2, &B, 3000, echo), RPH_REGISTER_REFUSED);
+    expect_refused(&k, echo, &B, &A);
+    cr_assert_eq(rph_holepuncher_stats(hp)->refused_held, 1);
+    cr_assert_eq(node_register(hp, &k, n1, &A, 11000, echo), RPH_REGISTER_ACK);
+    cr_assert_eq(node_register(hp, &k, n2, &B, 12000, echo), RPH_REGISTER_REFUSED);
+    expect_refused(&k, echo, &B, &A);
+    /* The first server restarted (same node, new port): it takes the session over at once. */
+    cr_assert_eq(node_register(hp, &k, n1, &A2, 13000, echo), RPH_REGISTER_ACK);
+    cr_assert_eq(node_register(hp, &k, n2, &B, 14000, echo), RPH_REGISTER_REFUSED);
+    expect_refused(&k, echo, &B, &A2);
+    cr_assert_eq(rph_holepuncher_stats(hp)->refused_held, 3);
+    /* Once the holder has been silent for session_ttl, the entry is no longer live: the
+     * second server gets it. */
+    cr_assert_eq(node_register(hp, &k, n2, &B, 13000 + 60000 + 1000, echo), RPH_REGISTER_ACK);
+    rph_holepuncher_free(hp);
+}
+
+Test(holepuncher, a_register_without_a_node_id_moves_a_live_session_as_before)
+{
+    struct rph_holepuncher *hp = mk(60000, 10);
+    struct rph_seal_keys k;
+    derive(&k, 4);
+    uint8_t n1[RPH_NODE_ID_LEN], pk1[32] = {1}, echo[8];
+    rph_node_id(pk1, n1);
+    cr_assert_eq(node_register(hp, &k, n1, &A, 1000, echo), RPH_REGISTER_ACK);
+    /* An older peer's 108/124-byte Register is an unknown node: it moves the session. */
+    cr_assert_eq(node_register(hp, &k, NULL, &B, 2000, echo), RPH_REGISTER_ACK);
+    /* And a node-naming Register moves it back from an unknown node. */
+    cr_assert_eq(node_register(hp, &k, n1, &A, 3000, echo), RPH_REGISTER_ACK);
+    cr_assert_eq(rph_holepuncher_stats(hp)->refused_held, 0);
+    /* A refusal is not a replay window: the same second from another endpoint stays a
+     * (silent) replay, as without node IDs. */
+    uint8_t n2[RPH_NODE_ID_LEN], pk2[32] = {2};
+    rph_node_id(pk2, n2);
+    cr_assert_eq(node_register(hp, &k, n2, &B, 3000, echo), 0);
+    cr_assert_eq(rph_holepuncher_stats(hp)->refused_held, 0);
+    rph_holepuncher_free(hp);
+}

@@ -16,7 +16,7 @@
 
 struct dgram {
     struct rph_addr from, to;
-    uint8_t buf[128];
+    uint8_t buf[RPH_OWNER_NODE_COOKIE_LEN];
     size_t len;
 };
 
@@ -164,6 +164,8 @@ static void node_sk(int k, uint8_t sk[32])
     sk[1] = (uint8_t)(0x50 + k);
 }
 
+static int sk_of = -1; /* >= 0: start() gives the next peer this node's key (a restart) */
+
 static struct rph_peer *start(int k, enum rph_role role, const char *session, uint32_t hs_timeout)
 {
     struct rph_peer_config c;
@@ -175,7 +177,7 @@ static struct rph_peer *start(int k, enum rph_role role, const char *session, ui
         c.sealed = true;
         rph_seal_init();
         rph_seal_derive(&c.seal, seal_key, session, strlen(session));
-        node_sk(k, c.node_sk);
+        node_sk(sk_of >= 0 ? sk_of : k, c.node_sk);
         c.members = members;
         c.n_members = n_members;
     }
@@ -202,6 +204,7 @@ static void setup(void)
     watch_n = watch_wire = 0;
     record_type = 0;
     recorded_len = 0;
+    sk_of = -1;
     memset(nodes, 0, sizeof nodes);
     for (int k = 0; k < NODES; k++) {
         nodes[k].addr.family = 4;
@@ -1160,4 +1163,98 @@ Test(peer, trace_events_name_each_protocol_step)
     rph_peer_input(nodes[1].peer, junk, sizeof junk, &nodes[3].addr, now);
     cr_assert_eq(ct[RPH_TRACE_DROP], 1);
     cr_assert_lt(nodes[1].last_drop, 0);
+}
+
+/* Two sealed servers of one session: the second (another node) is refused and says so; it
+ * asks again at the keepalive pace and takes over once the first has been gone a TTL. */
+Test(peer, a_second_sealed_server_is_refused_until_the_first_is_gone)
+{
+    static const uint8_t key[32] = {42};
+    seal_key = key;
+    struct rph_peer *s0 = start(0, RPH_ROLE_SERVER, "office", 0);
+    cr_assert_str_eq(rph_peer_holepuncher_status(s0, now), "registered");
+    advance(1000);
+    struct rph_peer *s1 = start(1, RPH_ROLE_SERVER, "office", 0);
+    cr_assert_str_eq(rph_peer_holepuncher_status(s1, now), "refused");
+    cr_assert_eq(rph_peer_state(s1), RPH_STATE_REGISTERING);
+    cr_assert_eq(rph_peer_last_error(s1), RPH_E_HELD);
+    cr_assert_eq(rph_peer_stats(s1)->hp_refused, 1);
+    struct rph_addr holder;
+    cr_assert(rph_peer_refused_by(s1, &holder));
+    cr_assert(rph_addr_equal(&holder, &nodes[0].addr), "the refusal names the first server");
+    /* Refused is an answer: no retries every 400 ms, the next Register after keepalive. */
+    uint64_t sent = rph_peer_stats(s1)->registers_sent;
+    advance(5000);
+    cr_assert_eq(rph_peer_stats(s1)->registers_sent, sent);
+    advance(6000);
+    cr_assert_gt(rph_peer_stats(s1)->registers_sent, sent);
+    cr_assert_eq(rph_peer_stats(s1)->hp_refused, 2);
+    cr_assert_str_eq(rph_peer_holepuncher_status(s0, now), "registered");
+    /* A client gets the first server. */
+    struct rph_peer *c = start(2, RPH_ROLE_CLIENT, "office", 0);
+    advance(500);
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_CONNECTED);
+    cr_assert_eq(nodes[0].ups, 1);
+    cr_assert_eq(nodes[1].ups, 0);
+    /* The first server goes away: after the session's TTL the second one registers. */
+    rph_peer_free(nodes[2].peer);
+    nodes[2].peer = NULL;
+    drop_from = &nodes[0].addr;
+    advance(60000 + 11000);
+    cr_assert_str_eq(rph_peer_holepuncher_status(s1, now), "registered");
+    cr_assert_eq(rph_peer_state(s1), RPH_STATE_REGISTERED);
+    cr_assert_not(rph_peer_refused_by(s1, NULL));
+}
+
+Test(peer, a_refused_server_with_a_handshake_timeout_fails_with_the_reason)
+{
+    static const uint8_t key[32] = {45};
+    seal_key = key;
+    start(0, RPH_ROLE_SERVER, "office", 10000);
+    advance(1000);
+    struct rph_peer *s1 = start(1, RPH_ROLE_SERVER, "office", 10000);
+    cr_assert_eq(rph_peer_state(s1), RPH_STATE_FAILED);
+    cr_assert_eq(rph_peer_last_error(s1), RPH_E_HELD);
+    cr_assert_str_eq(rph_strerror(RPH_E_HELD), "another server holds the session");
+}
+
+Test(peer, a_restarted_sealed_server_takes_its_session_over_at_once)
+{
+    static const uint8_t key[32] = {43};
+    seal_key = key;
+    start(0, RPH_ROLE_SERVER, "office", 0);
+    advance(3000);
+    /* The same node (same node key) again from a new port, the old one not yet expired. */
+    rph_peer_free(nodes[0].peer);
+    nodes[0].peer = NULL;
+    sk_of = 0;
+    struct rph_peer *s = start(1, RPH_ROLE_SERVER, "office", 0);
+    sk_of = -1;
+    cr_assert_str_eq(rph_peer_holepuncher_status(s, now), "registered");
+    cr_assert_eq(rph_peer_stats(s)->hp_refused, 0);
+    struct rph_peer *c = start(2, RPH_ROLE_CLIENT, "office", 0);
+    advance(500);
+    cr_assert_eq(rph_peer_state(c), RPH_STATE_CONNECTED);
+    cr_assert_eq(nodes[1].ups, 1, "the client reached the restarted server");
+}
+
+Test(peer, a_register_refused_that_answers_no_register_of_ours_is_ignored)
+{
+    static const uint8_t key[32] = {44};
+    seal_key = key;
+    struct rph_peer *s = start(0, RPH_ROLE_SERVER, "office", 0);
+    struct rph_msg m = {.type = RPH_REGISTER_REFUSED,
+                        .session = rph_peer_config(s)->seal.wire_session,
+                        .peer = nodes[3].addr};
+    memset(m.hpc.echo, 0x77, RPH_COOKIE_ECHO_LEN); /* a guess, not our signature's bytes */
+    uint8_t buf[RPH_REGISTER_REFUSED_LEN];
+    cr_assert_eq(rph_wire_encode(&m, buf, sizeof buf), RPH_REGISTER_REFUSED_LEN);
+    cr_assert_eq(rph_peer_input(s, buf, sizeof buf, &hp_addr, now), RPH_E_UNEXPECTED);
+    cr_assert_str_eq(rph_peer_holepuncher_status(s, now), "registered");
+    cr_assert_eq(rph_peer_stats(s)->hp_refused, 0);
+    /* A plaintext server takes none at all. */
+    seal_key = NULL;
+    struct rph_peer *p = start(1, RPH_ROLE_SERVER, "plain", 0);
+    cr_assert_eq(rph_peer_input(p, buf, sizeof buf, &hp_addr, now), RPH_E_UNEXPECTED);
+    cr_assert_str_eq(rph_peer_holepuncher_status(p, now), "registered");
 }

@@ -89,12 +89,13 @@ Test(wire, malformed_inputs_get_distinct_errors)
     /* 12 and 13, the retired home-made handshake, are unknown now */
     cr_assert_eq(rph_wire_decode((const uint8_t *)"\x00\x04\x00\x0c", 4, &m), RPH_E_TYPE);
     cr_assert_eq(rph_wire_decode((const uint8_t *)"\x00\x04\x00\x0d", 4, &m), RPH_E_TYPE);
-    cr_assert_eq(rph_wire_decode((const uint8_t *)"\x00\x04\x00\x15", 4, &m),
-                 RPH_E_TYPE); /* 21: past HpCookie */
+    cr_assert_eq(rph_wire_decode((const uint8_t *)"\x00\x04\x00\x16", 4, &m),
+                 RPH_E_TYPE); /* 22: past RegisterRefused */
     /* sealed-mode types have fixed sizes (a transport a minimum one) */
-    static const uint8_t sealed[] = {RPH_SEALED_REGISTER,  RPH_SEALED_JOIN,    RPH_TRANSPORT,
-                                     RPH_SEALED_PEER_INFO, RPH_HANDSHAKE_INIT, RPH_HANDSHAKE_RESP,
-                                     RPH_HANDSHAKE_FINISH, RPH_COOKIE_REPLY};
+    static const uint8_t sealed[] = {
+        RPH_SEALED_REGISTER,  RPH_SEALED_JOIN,    RPH_TRANSPORT,
+        RPH_SEALED_PEER_INFO, RPH_HANDSHAKE_INIT, RPH_HANDSHAKE_RESP,
+        RPH_HANDSHAKE_FINISH, RPH_COOKIE_REPLY,   RPH_REGISTER_REFUSED};
     for (size_t i = 0; i < sizeof sealed; i++) {
         uint8_t h[4] = {0, 4, 0, sealed[i]};
         cr_assert_eq(rph_wire_decode(h, 4, &m), RPH_E_SIZE, "type %u", sealed[i]);
@@ -219,4 +220,89 @@ Test(wire, hp_cookie_and_the_cookie_form_of_sealed_requests)
         buf[0] = 0, buf[1] = (uint8_t)n;
         cr_assert_eq(rph_wire_decode(buf, n, &d), RPH_E_SIZE, "size %zu", n);
     }
+}
+
+Test(wire, sealed_register_with_a_node_id_and_its_sizes)
+{
+    /* 140 bytes with a node ID between ts and sig, 156 with a cookie after the signature. */
+    struct rph_msg r = {.type = RPH_SEALED_REGISTER, .owner = {.ts_ms = 0x0102030405060708ull}};
+    r.owner.has_node = true;
+    memset(r.owner.pk, 0x11, 32);
+    memset(r.owner.node, 0x33, RPH_NODE_ID_LEN);
+    memset(r.owner.sig, 0x55, 64);
+    memset(r.owner.cookie, 0xcc, RPH_COOKIE_LEN);
+    uint8_t buf[RPH_OWNER_NODE_COOKIE_LEN + 1];
+    cr_assert_eq(rph_wire_encode(&r, buf, sizeof buf), RPH_OWNER_NODE_LEN);
+    cr_assert_eq(buf[1], 140);
+    cr_assert_eq(buf[4 + 32 + 8], 0x33, "the node ID follows ts");
+    cr_assert_eq(buf[4 + 32 + 8 + 32], 0x55, "the signature follows the node ID");
+    struct rph_msg d;
+    cr_assert_eq(rph_wire_decode(buf, RPH_OWNER_NODE_LEN, &d), 0);
+    cr_assert(d.owner.has_node);
+    cr_assert_not(d.owner.has_cookie);
+    cr_assert_eq(d.owner.ts_ms, r.owner.ts_ms);
+    cr_assert_arr_eq(d.owner.node, r.owner.node, RPH_NODE_ID_LEN);
+    cr_assert_arr_eq(d.owner.sig, r.owner.sig, 64);
+    r.owner.has_cookie = true;
+    cr_assert_eq(rph_wire_encode(&r, buf, sizeof buf), RPH_OWNER_NODE_COOKIE_LEN);
+    cr_assert_eq(buf[1], 156);
+    cr_assert_eq(rph_wire_decode(buf, RPH_OWNER_NODE_COOKIE_LEN, &d), 0);
+    cr_assert(d.owner.has_node && d.owner.has_cookie);
+    cr_assert_arr_eq(d.owner.cookie, r.owner.cookie, RPH_COOKIE_LEN);
+    cr_assert_arr_eq(d.owner.sig, r.owner.sig, 64);
+    /* The old forms still decode, as an unknown node. */
+    r.owner.has_node = false;
+    cr_assert_eq(rph_wire_encode(&r, buf, sizeof buf), RPH_OWNER_COOKIE_LEN);
+    cr_assert_eq(rph_wire_decode(buf, RPH_OWNER_COOKIE_LEN, &d), 0);
+    cr_assert_not(d.owner.has_node);
+    /* A SealedJoin has no node form: neither encoded nor decoded. */
+    struct rph_msg j = {.type = RPH_SEALED_JOIN, .owner = {.has_node = true}};
+    cr_assert_eq(rph_wire_encode(&j, buf, sizeof buf), RPH_E_INVALID);
+    buf[0] = 0, buf[1] = RPH_OWNER_NODE_LEN, buf[3] = RPH_SEALED_JOIN;
+    cr_assert_eq(rph_wire_decode(buf, RPH_OWNER_NODE_LEN, &d), RPH_E_SIZE);
+    /* Every size from 108 to 157 but the four forms is refused for a Register. */
+    buf[3] = RPH_SEALED_REGISTER;
+    for (size_t n = RPH_OWNER_LEN; n <= RPH_OWNER_NODE_COOKIE_LEN + 1; n++) {
+        buf[0] = 0, buf[1] = (uint8_t)n;
+        bool ok = n == RPH_OWNER_LEN || n == RPH_OWNER_COOKIE_LEN || n == RPH_OWNER_NODE_LEN ||
+                  n == RPH_OWNER_NODE_COOKIE_LEN;
+        cr_assert_eq(rph_wire_decode(buf, n, &d), ok ? 0 : RPH_E_SIZE, "size %zu", n);
+    }
+}
+
+Test(wire, register_refused_round_trips_and_is_strict)
+{
+    struct rph_msg m = {.type = RPH_REGISTER_REFUSED,
+                        .peer = {.family = 4, .ip = {198, 51, 100, 7}, .port = 40000}};
+    m.session.len = RPH_SESSION_MAX;
+    memset(m.session.id, 0x4d, RPH_SESSION_MAX);
+    memset(m.hpc.echo, 0xe1, RPH_COOKIE_ECHO_LEN);
+    uint8_t buf[RPH_REGISTER_REFUSED_LEN + 1];
+    cr_assert_eq(rph_wire_encode(&m, buf, sizeof buf), RPH_REGISTER_REFUSED_LEN);
+    cr_assert_eq(RPH_REGISTER_REFUSED_LEN, 51);
+    cr_assert_eq(buf[1], 51);
+    cr_assert_eq(buf[3], 21);
+    struct rph_msg d;
+    cr_assert_eq(rph_wire_decode(buf, RPH_REGISTER_REFUSED_LEN, &d), 0);
+    cr_assert_eq(d.type, RPH_REGISTER_REFUSED);
+    cr_assert(rph_session_equal(&d.session, &m.session));
+    cr_assert_arr_eq(d.hpc.echo, m.hpc.echo, RPH_COOKIE_ECHO_LEN);
+    cr_assert(rph_addr_equal(&d.peer, &m.peer));
+    cr_assert_str_eq(rph_type_name(RPH_REGISTER_REFUSED), "RegisterRefused");
+    /* An IPv4 holder's unused address bytes must be zero; a family must be 4 or 6. */
+    buf[4 + 20 + 8 + 1 + 4] = 1;
+    cr_assert_eq(rph_wire_decode(buf, RPH_REGISTER_REFUSED_LEN, &d), RPH_E_SIZE);
+    buf[4 + 20 + 8 + 1 + 4] = 0;
+    buf[4 + 20 + 8] = 5;
+    cr_assert_eq(rph_wire_decode(buf, RPH_REGISTER_REFUSED_LEN, &d), RPH_E_FAMILY);
+    buf[1] = RPH_REGISTER_REFUSED_LEN + 1;
+    cr_assert_eq(rph_wire_decode(buf, RPH_REGISTER_REFUSED_LEN + 1, &d), RPH_E_SIZE);
+    /* IPv6 holder */
+    m.peer = (struct rph_addr){.family = 6, .ip = {0x20, 0x01, 0x0d, 0xb8, [15] = 7}, .port = 1};
+    cr_assert_eq(rph_wire_encode(&m, buf, sizeof buf), RPH_REGISTER_REFUSED_LEN);
+    cr_assert_eq(rph_wire_decode(buf, RPH_REGISTER_REFUSED_LEN, &d), 0);
+    cr_assert(rph_addr_equal(&d.peer, &m.peer));
+    /* Only a sealed session ID (20 bytes) can be refused. */
+    m.session.len = 5;
+    cr_assert_eq(rph_wire_encode(&m, buf, sizeof buf), RPH_E_SESSION_LEN);
 }

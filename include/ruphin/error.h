@@ -29,6 +29,7 @@ enum rph_error {
     RPH_E_RATE = -1023,             /* over a rate limit */
     RPH_E_EXHAUSTED = -1024,        /* a cipher's nonce counter is used up: new keys needed */
     RPH_E_CRYPTO = -1025,           /* the crypto library failed (not a forgery: a fault) */
+    RPH_E_HELD = -1026, /* holepuncher: another server (node) holds this sealed session */
 };
 
 /* Text for a negative errno or an rph_error; never NULL. */

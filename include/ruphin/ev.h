@@ -82,6 +82,10 @@ void rph_ev_peer_flush(struct rph_ev_peer *p);
 struct rph_peer *rph_ev_peer_core(struct rph_ev_peer *p);
 int rph_ev_peer_fd(const struct rph_ev_peer *p);
 int rph_ev_peer_local_addr(const struct rph_ev_peer *p, struct rph_addr *out);
+/* Datagrams refused so far that only a peer of the other mode sends (sealed handshake or
+ * transport at a plaintext peer; plain Data or HelloResp at a sealed one), and the last one's
+ * sender: a "seal" that differs between two configs. Poll it; it only grows. */
+uint64_t rph_ev_peer_other_mode(const struct rph_ev_peer *p, struct rph_addr *last_from);
 
 /* ---- holepuncher (src/core/ev_holepuncher.c) ---- */
 

@@ -42,6 +42,7 @@ struct rph_holepuncher_stats {
     uint64_t no_crypto;          /* sealed message to a holepuncher built without libsodium */
     uint64_t cookies_sent;       /* HpCookie answers to sealed requests without a valid cookie */
     uint64_t refused_per_source; /* Register beyond max_sessions_per_source */
+    uint64_t refused_held;       /* SealedRegister of another node while the session is live */
 };
 
 /* Called for each reply; to is never NULL. */
@@ -58,8 +59,10 @@ enum rph_hp_event_type {
     RPH_HP_DROPPED,      /* malformed or unexpected datagram; err says why */
     RPH_HP_REFUSED,      /* a well-formed request refused: err is RPH_E_AUTH (bad signature),
                           * RPH_E_REPLAY (stale or replayed), RPH_E_RATE, RPH_E_FULL (the
-                          * source's max_sessions_per_source), or RPH_E_UNEXPECTED
-                          * (plaintext message for a sealed session) */
+                          * source's max_sessions_per_source), RPH_E_UNEXPECTED
+                          * (plaintext message for a sealed session), or RPH_E_HELD
+                          * (another node's server holds the sealed session: server is the
+                          * holder; RegisterRefused sent) */
     RPH_HP_COOKIE_SENT,  /* a sealed request without a valid cookie: HpCookie sent */
 };
 
@@ -67,7 +70,8 @@ struct rph_hp_event {
     enum rph_hp_event_type type;
     const struct rph_session *session; /* NULL for DROPPED */
     const struct rph_addr *from;       /* NULL for EXPIRED */
-    const struct rph_addr *server;     /* JOINED, EXPIRED: the server; MOVED: the old one */
+    const struct rph_addr *server;     /* JOINED, EXPIRED: the server; MOVED: the old one;
+                                        * REFUSED (RPH_E_HELD): the one holding the session */
     int err;                           /* DROPPED: the RPH_E_* reason */
 };
 

@@ -98,6 +98,7 @@ struct rph_peer_stats {
     uint64_t node_conflict; /* sealed: a new node key at a live remote's address: own slot */
     uint64_t cookies_sent;  /* sealed, under load: CookieReply instead of a handshake */
     uint64_t hs_limited;    /* sealed, under load: HandshakeInit over its source's rate */
+    uint64_t hp_refused;    /* sealed server: RegisterRefused (another server holds it) */
 };
 
 /* Protocol events for a debug log (on_trace). Never called per data packet that is taken. */
@@ -190,10 +191,15 @@ void rph_peer_node_public(const struct rph_peer *p, uint8_t out[32]);
 const struct rph_peer_stats *rph_peer_stats(const struct rph_peer *p);
 /* Last RegisterAck (server) or PeerInfo (client) from the holepuncher; 0 if never. */
 uint64_t rph_peer_holepuncher_last_ms(const struct rph_peer *p);
-/* "registering", "registered", "unreachable" (server); "joining", "joined" (client). */
+/* "registering", "registered", "unreachable", "refused" (server); "joining", "joined"
+ * (client). */
 const char *rph_peer_holepuncher_status(const struct rph_peer *p, uint64_t now_ms);
 /* The last error the handshake met (e.g. RPH_E_NOT_FOUND while joining), 0 if none. */
 int rph_peer_last_error(const struct rph_peer *p);
+/* Sealed server: whether holepuncherd refused our last Register because another node's server
+ * holds the session (RegisterRefused; on_state reports RPH_E_HELD), and that server's
+ * endpoint as it said. Cleared by the next RegisterAck. */
+bool rph_peer_refused_by(const struct rph_peer *p, struct rph_addr *holder);
 /* This node's public key (sealed mode), derived from cfg.node_sk. */
 void rph_peer_node_public(const struct rph_peer *p, uint8_t out[32]);
 /* The remote slots (capacity max_remotes; check in_use). */

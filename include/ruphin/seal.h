@@ -72,6 +72,14 @@ int rph_owner_encode(const struct rph_seal_keys *k, enum rph_type type, uint64_t
  * The signature is the one of the 108-byte form: the cookie is not part of the proof. */
 int rph_owner_encode_cookie(const struct rph_seal_keys *k, enum rph_type type, uint64_t wall_ms,
                             const uint8_t *cookie, uint8_t *buf, size_t cap);
+/* A SealedRegister naming this node (node_id: RPH_NODE_ID_LEN bytes, signed; NULL: the old
+ * form, an unknown node), with or without a cookie: 140/156 bytes (108/124 without node_id).
+ * node_id is for SealedRegister only. */
+int rph_owner_encode_node(const struct rph_seal_keys *k, enum rph_type type, uint64_t wall_ms,
+                          const uint8_t *node_id, const uint8_t *cookie, uint8_t *buf, size_t cap);
+/* The node ID a server's SealedRegister carries: BLAKE2b-256 of its node public key under the
+ * label "ruphin-node-id-v1". It tells holepuncherd a restarted server from a second one. */
+void rph_node_id(const uint8_t node_pk[32], uint8_t out[RPH_NODE_ID_LEN]);
 /* Verifies a decoded SealedRegister/SealedJoin (raw: its bytes, with or without a cookie); on
  * success *session is the session ID the key owns. RPH_E_AUTH on a bad signature. */
 int rph_owner_verify(const uint8_t *raw, const struct rph_msg *m, struct rph_session *session);

@@ -17,6 +17,11 @@ struct rph_store_entry {
     struct rph_addr server;
     bool sealed;   /* registered with a SealedRegister: plaintext messages cannot touch it */
     uint32_t ts_s; /* sealed: UNIX time of the newest accepted SealedRegister */
+    /* sealed: the Register named its node; node is its node ID's first 2 bytes. Two servers
+     * of one session are told apart but for a 1 in 65536 chance (then they move it between
+     * them, as without node IDs); the ID is no secret and no proof anyway (rph_node_id). */
+    bool has_node;
+    uint16_t node;
 };
 
 struct rph_store *rph_store_new(size_t max_sessions);

@@ -27,7 +27,7 @@ enum rph_type {
     RPH_HELLO_REQ = 8,
     RPH_HELLO_RESP = 9,
     /* Sealed mode (docs/SECURITY.md); not in the Rust crate. */
-    RPH_SEALED_REGISTER = 10, /* owner: pk[32] ts[8] sig[64] */
+    RPH_SEALED_REGISTER = 10, /* owner: pk[32] ts[8] sig[64], or pk[32] ts[8] node[32] sig[64] */
     RPH_SEALED_JOIN = 11,     /* owner: pk[32] ts[8] sig[64] */
     /* 12 and 13 were a home-made handshake, retired: unknown types now. */
     RPH_TRANSPORT = 14,        /* tr: receiver[4] counter[8], then ciphertext + 16-byte tag */
@@ -38,12 +38,21 @@ enum rph_type {
     RPH_HANDSHAKE_FINISH = 18, /* hs: receiver[4], then s[48] timestamp[12 + 16] */
     RPH_COOKIE_REPLY = 19,     /* hs: receiver[4], then nonce[24] cookie[16 + 16] */
     RPH_HP_COOKIE = 20,        /* holepuncher -> peer: echo[8] cookie[16] (return routability) */
+    /* holepuncher -> server: session[20] echo[8] holder: family[1] ip[16] port[2] */
+    RPH_REGISTER_REFUSED = 21,
 };
 
 #define RPH_OWNER_LEN (RPH_HEADER_LEN + 32 + 8 + 64)
 /* A SealedRegister/SealedJoin may carry the holepuncher's cookie after its signature. */
 #define RPH_COOKIE_LEN 16
 #define RPH_OWNER_COOKIE_LEN (RPH_OWNER_LEN + RPH_COOKIE_LEN)
+/* A SealedRegister that names its node (a node ID under the signature, after ts): 140 bytes,
+ * 156 with a cookie. The 108/124-byte forms stay valid: an "unknown node". */
+#define RPH_NODE_ID_LEN 32
+#define RPH_OWNER_NODE_LEN (RPH_OWNER_LEN + RPH_NODE_ID_LEN)
+#define RPH_OWNER_NODE_COOKIE_LEN (RPH_OWNER_NODE_LEN + RPH_COOKIE_LEN)
+/* RegisterRefused: a sealed session ID, the echo, the live holder's endpoint. 51 bytes. */
+#define RPH_REGISTER_REFUSED_LEN (RPH_HEADER_LEN + RPH_SESSION_MAX + 8 + 1 + 16 + 2)
 #define RPH_COOKIE_ECHO_LEN 8
 #define RPH_HP_COOKIE_LEN (RPH_HEADER_LEN + RPH_COOKIE_ECHO_LEN + RPH_COOKIE_LEN)
 #define RPH_HS_INIT_LEN (RPH_HEADER_LEN + 4 + 32 + 16 + 16)
@@ -61,21 +70,23 @@ struct rph_session {
 
 struct rph_msg {
     enum rph_type type;
-    struct rph_session session; /* Register, Join, RegisterAck, SessionNotFound */
-    struct rph_addr peer;       /* PeerInfo */
+    struct rph_session session; /* Register, Join, RegisterAck, SessionNotFound, RegisterRefused */
+    struct rph_addr peer;       /* PeerInfo; RegisterRefused: the server that holds the session */
     const uint8_t *data;        /* Data, Transport (ciphertext + tag): into the buffer */
     size_t data_len;
     struct {
         uint8_t pk[32];
         uint64_t ts_ms; /* UNIX time, milliseconds */
         uint8_t sig[64];
-        bool has_cookie; /* the 124-byte form: a cookie follows the signature */
+        bool has_cookie; /* a cookie follows the signature (124 or 156 bytes) */
         uint8_t cookie[RPH_COOKIE_LEN];
+        bool has_node; /* SealedRegister of 140/156 bytes: node is signed, before sig */
+        uint8_t node[RPH_NODE_ID_LEN];
     } owner; /* SealedRegister, SealedJoin */
     struct {
         uint8_t echo[RPH_COOKIE_ECHO_LEN]; /* the request's first 8 signature bytes */
         uint8_t cookie[RPH_COOKIE_LEN];
-    } hpc; /* HpCookie */
+    } hpc; /* HpCookie; RegisterRefused uses echo only */
     struct {
         uint32_t sender, receiver; /* the indices the message has */
     } hs; /* HandshakeInit/Resp/Finish, CookieReply; data: the body after them */

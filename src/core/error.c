@@ -59,6 +59,8 @@ const char *rph_strerror(int err)
         return "invalid argument";
     case RPH_E_EXHAUSTED:
         return "nonce counter exhausted; new keys needed";
+    case RPH_E_HELD:
+        return "another server holds the session";
     default:
         break;
     }

@@ -39,8 +39,26 @@ struct rph_ev_peer {
     /* the reservation rph_ev_peer_commit fills in: n slots of stride from tx.base + off */
     struct rph_remote *rsv_to;
     size_t rsv_off, rsv_stride, rsv_n;
-    bool rearm; /* a flush told the core of data sent: its next deadline may be earlier */
+    bool rearm;          /* a flush told the core of data sent: its next deadline may be earlier */
+    uint64_t other_mode; /* refused datagrams only the other mode sends */
+    struct rph_addr other_from; /* the last one's sender */
 };
+
+/* A datagram the core refused whose type only a peer of the other mode sends: sealed
+ * handshake or transport at a plaintext peer, plain Data or HelloResp at a sealed one (a
+ * sealed peer sends neither). Looked at on the error path only: no cost per packet. */
+static void note_other_mode(struct rph_ev_peer *p, const uint8_t *d, size_t len,
+                            const struct rph_addr *from)
+{
+    if (len < RPH_HEADER_LEN || ((size_t)d[0] << 8 | d[1]) != len) return;
+    unsigned t = (unsigned)d[2] << 8 | d[3];
+    bool other = rph_peer_config(p->peer)->sealed
+                     ? t == RPH_DATA || t == RPH_HELLO_RESP
+                     : t == RPH_TRANSPORT || (t >= RPH_HANDSHAKE_INIT && t <= RPH_COOKIE_REPLY);
+    if (!other) return;
+    p->other_mode++;
+    p->other_from = *from;
+}
 
 static void peer_send(void *ctx, const struct rph_addr *to, const uint8_t *buf, size_t len)
 {
@@ -135,7 +153,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
             size_t off = 0;
             do {
                 size_t one = len - off < seg ? len - off : seg;
-                rph_peer_input(p->peer, d + off, one, &from, now);
+                if (rph_peer_input(p->peer, d + off, one, &from, now) < 0)
+                    note_other_mode(p, d + off, one, &from);
                 off += seg;
             } while (off < len);
         }
@@ -303,6 +322,12 @@ struct rph_peer *rph_ev_peer_core(struct rph_ev_peer *p)
 int rph_ev_peer_fd(const struct rph_ev_peer *p)
 {
     return p->fd;
+}
+
+uint64_t rph_ev_peer_other_mode(const struct rph_ev_peer *p, struct rph_addr *last_from)
+{
+    if (p->other_mode && last_from) *last_from = p->other_from;
+    return p->other_mode;
 }
 
 int rph_ev_peer_local_addr(const struct rph_ev_peer *p, struct rph_addr *out)

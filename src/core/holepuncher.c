@@ -211,18 +211,50 @@ static void on_register(struct rph_holepuncher *hp, const struct rph_msg *m,
     do_register(hp, &m->session, &e, existed, &old.server, from, now);
 }
 
+/* What the session table keeps of a node ID (rph_store_entry.node). */
+static uint16_t node_tag(const struct rph_msg *m)
+{
+    return (uint16_t)(m->owner.node[0] << 8 | m->owner.node[1]);
+}
+
+/* A live sealed session held by another node: the Register is refused and its sender told
+ * where the holder is (it proved it holds the key: the endpoint is what a Join would tell
+ * it). 51 bytes for the 156 it sent, only after its cookie proved its source. */
+static void refuse_held(struct rph_holepuncher *hp, const struct rph_msg *m,
+                        const struct rph_session *sess, const struct rph_store_entry *holder,
+                        const struct rph_addr *from)
+{
+    hp->stats.refused_held++;
+    emit(hp, RPH_HP_REFUSED, sess, from, &holder->server, RPH_E_HELD);
+    struct rph_msg r = {.type = RPH_REGISTER_REFUSED, .session = *sess, .peer = holder->server};
+    memcpy(r.hpc.echo, m->owner.sig, RPH_COOKIE_ECHO_LEN);
+    reply(hp, from, &r);
+}
+
 static void on_sealed_register(struct rph_holepuncher *hp, const struct rph_msg *m,
                                const struct rph_session *sess, const struct rph_addr *from,
                                uint64_t now)
 {
     uint32_t ts_s = (uint32_t)(m->owner.ts_ms / 1000);
-    struct rph_store_entry old, e = {.server = *from, .sealed = true, .ts_s = ts_s};
+    struct rph_store_entry old, e = {.server = *from,
+                                     .sealed = true,
+                                     .ts_s = ts_s,
+                                     .has_node = m->owner.has_node,
+                                     .node = m->owner.has_node ? node_tag(m) : 0};
     bool existed = rph_store_find(hp->store, sess, now, &old);
     /* Only newer proofs move a sealed session; the same second is a retry from the same
      * address. A plaintext squatter on the ID is simply replaced. */
     if (existed && old.sealed &&
         !(ts_s > old.ts_s || (ts_s == old.ts_s && rph_addr_equal(&old.server, from)))) {
         refuse(hp, sess, from, RPH_E_REPLAY);
+        return;
+    }
+    /* One live server per sealed session: from another endpoint, only the same node (a
+     * restarted server, a NAT that moved its port) takes it over. A Register without a
+     * node ID (an older peer) is an unknown node and moves it, as it always did. */
+    if (existed && old.sealed && !rph_addr_equal(&old.server, from) && old.has_node && e.has_node &&
+        old.node != e.node) {
+        refuse_held(hp, m, sess, &old, from);
         return;
     }
     if (existed && old.sealed && ts_s < old.ts_s) e.ts_s = old.ts_s;

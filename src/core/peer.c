@@ -55,7 +55,13 @@ struct rph_peer {
     bool has_hp_cookie;
     uint8_t hp_echo[RPH_COOKIE_ECHO_LEN];
     bool hp_echo_valid;
-    uint8_t hp_req[RPH_OWNER_COOKIE_LEN]; /* the last sealed request, to repeat with a cookie */
+    uint8_t
+        hp_req[RPH_OWNER_NODE_COOKIE_LEN]; /* the last sealed request, to repeat with a cookie */
+    size_t hp_req_len;                     /* its length without a cookie; 0: none sent */
+    uint8_t node_id[RPH_NODE_ID_LEN];      /* sealed server: named in every Register */
+    bool has_node_id;
+    bool hp_refused;           /* sealed server: RegisterRefused since the last RegisterAck */
+    struct rph_addr hp_holder; /* the endpoint it named as the session's live server */
     uint8_t txbuf[RPH_DATAGRAM_MAX + RPH_FRAME_HEADROOM + RPH_FRAME_TAILROOM];
 };
 
@@ -163,15 +169,25 @@ static void send_request(struct rph_peer *p, uint64_t now)
     else
         p->stats.joins_sent++;
     if (p->cfg.sealed) {
-        uint8_t buf[RPH_OWNER_COOKIE_LEN];
+        uint8_t buf[RPH_OWNER_NODE_COOKIE_LEN];
         uint64_t wall = (uint64_t)((int64_t)now + p->wall_offset_ms);
-        int n =
-            rph_owner_encode_cookie(&p->cfg.seal, server ? RPH_SEALED_REGISTER : RPH_SEALED_JOIN,
-                                    wall, p->has_hp_cookie ? p->hp_cookie : NULL, buf, sizeof buf);
+        /* A server names its node, so that holepuncherd tells this server restarting (or its
+         * NAT moving) from a second server registering the same session. */
+        if (server && !p->has_node_id) {
+            uint8_t pk[32];
+            rph_peer_node_public(p, pk);
+            rph_node_id(pk, p->node_id);
+            p->has_node_id = true;
+        }
+        int n = rph_owner_encode_node(&p->cfg.seal, server ? RPH_SEALED_REGISTER : RPH_SEALED_JOIN,
+                                      wall, server ? p->node_id : NULL,
+                                      p->has_hp_cookie ? p->hp_cookie : NULL, buf, sizeof buf);
         if (n <= 0) return;
-        memcpy(p->hp_echo, buf + RPH_OWNER_LEN - 64, RPH_COOKIE_ECHO_LEN);
+        size_t base = server ? RPH_OWNER_NODE_LEN : RPH_OWNER_LEN;
+        memcpy(p->hp_echo, buf + base - 64, RPH_COOKIE_ECHO_LEN);
         p->hp_echo_valid = true;
-        memcpy(p->hp_req, buf, RPH_OWNER_LEN);
+        memcpy(p->hp_req, buf, base);
+        p->hp_req_len = base;
         send_raw(p, &p->cfg.holepuncher, buf, (size_t)n);
     } else {
         struct rph_msg m = {.type = server ? RPH_REGISTER : RPH_JOIN, .session = p->cfg.session};
@@ -544,11 +560,31 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
         if (!server) break;
         if (!rph_session_equal(&m->session, wire_session(p))) goto mismatch;
         p->hp_last_ms = now;
+        p->hp_refused = false;
         if (p->hp_pending) {
             p->hp_pending = false;
             p->next_hp_ms = now + p->cfg.keepalive_ms;
         }
         if (p->state == RPH_STATE_REGISTERING) set_state(p, RPH_STATE_REGISTERED, 0);
+        return 0;
+    case RPH_REGISTER_REFUSED:
+        /* Another node's server holds the session. Only an answer to our last Register
+         * counts: the echo is its signature's first bytes, which no off-path sender knows. */
+        if (!server || !p->cfg.sealed || !p->hp_req_len ||
+            memcmp(m->hpc.echo, p->hp_echo, RPH_COOKIE_ECHO_LEN) != 0)
+            break;
+        if (!rph_session_equal(&m->session, wire_session(p))) goto mismatch;
+        p->hp_last_ms = now;
+        p->hp_refused = true;
+        p->hp_holder = m->peer;
+        p->stats.hp_refused++;
+        /* Answered: ask again at the keepalive pace (the holder may go), not every retry;
+         * with a handshake timeout (not a daemon) it is an answer that ends the attempt, as
+         * SessionNotFound is for a client. */
+        p->hp_pending = false;
+        p->next_hp_ms = now + p->cfg.keepalive_ms;
+        set_state(p, p->cfg.handshake_timeout_ms ? RPH_STATE_FAILED : RPH_STATE_REGISTERING,
+                  RPH_E_HELD);
         return 0;
     case RPH_SESSION_NOT_FOUND:
         if (server || p->state != RPH_STATE_JOINING) break;
@@ -599,13 +635,13 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
         p->stats.hp_cookies++;
         /* The same signed request with the cookie added: one signature per attempt, so a
          * recording of the first copy is a replay of the one holepuncherd accepts. */
-        memcpy(p->hp_req + RPH_OWNER_LEN, p->hp_cookie, RPH_COOKIE_LEN);
-        rph_put16(p->hp_req, RPH_OWNER_COOKIE_LEN);
+        memcpy(p->hp_req + p->hp_req_len, p->hp_cookie, RPH_COOKIE_LEN);
+        rph_put16(p->hp_req, (uint16_t)(p->hp_req_len + RPH_COOKIE_LEN));
         if (server)
             p->stats.registers_sent++;
         else
             p->stats.joins_sent++;
-        send_raw(p, &p->cfg.holepuncher, p->hp_req, RPH_OWNER_COOKIE_LEN);
+        send_raw(p, &p->cfg.holepuncher, p->hp_req, p->hp_req_len + RPH_COOKIE_LEN);
         return 0;
     default:
         break;
@@ -916,6 +952,7 @@ const char *rph_state_name(enum rph_peer_state s)
 const char *rph_peer_holepuncher_status(const struct rph_peer *p, uint64_t now_ms)
 {
     if (p->cfg.role == RPH_ROLE_CLIENT) return p->state == RPH_STATE_JOINING ? "joining" : "joined";
+    if (p->hp_refused) return "refused";
     if (p->state == RPH_STATE_REGISTERING) return "registering";
     if (p->hp_pending && now_ms - p->hp_pending_since_ms > 2u * p->cfg.retry_ms)
         return "unreachable";
@@ -925,6 +962,12 @@ const char *rph_peer_holepuncher_status(const struct rph_peer *p, uint64_t now_m
 int rph_peer_last_error(const struct rph_peer *p)
 {
     return p->last_err;
+}
+
+bool rph_peer_refused_by(const struct rph_peer *p, struct rph_addr *holder)
+{
+    if (p->hp_refused && holder) *holder = p->hp_holder;
+    return p->hp_refused;
 }
 
 enum rph_role rph_peer_role(const struct rph_peer *p)

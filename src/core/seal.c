@@ -132,34 +132,57 @@ int rph_owner_encode(const struct rph_seal_keys *k, enum rph_type type, uint64_t
 int rph_owner_encode_cookie(const struct rph_seal_keys *k, enum rph_type type, uint64_t wall_ms,
                             const uint8_t *cookie, uint8_t *buf, size_t cap)
 {
+    return rph_owner_encode_node(k, type, wall_ms, NULL, cookie, buf, cap);
+}
+
+/* The node ID names a node, not a secret: anyone may compute it from the public key, and any
+ * holder of the session key may sign a Register claiming it. It tells a restarted server
+ * from a second one; it is no proof of which node sent the Register. */
+void rph_node_id(const uint8_t node_pk[32], uint8_t out[RPH_NODE_ID_LEN])
+{
+    static const char label[] = "ruphin-node-id-v1";
+    crypto_generichash(out, RPH_NODE_ID_LEN, node_pk, 32, (const uint8_t *)label, sizeof label - 1);
+}
+
+int rph_owner_encode_node(const struct rph_seal_keys *k, enum rph_type type, uint64_t wall_ms,
+                          const uint8_t *node_id, const uint8_t *cookie, uint8_t *buf, size_t cap)
+{
     if (type != RPH_SEALED_REGISTER && type != RPH_SEALED_JOIN) return RPH_E_INVALID;
-    if (cap < (cookie ? RPH_OWNER_COOKIE_LEN : RPH_OWNER_LEN)) return RPH_E_NOSPACE;
+    if (node_id && type != RPH_SEALED_REGISTER) return RPH_E_INVALID;
+    size_t base = node_id ? RPH_OWNER_NODE_LEN : RPH_OWNER_LEN;
+    if (cap < base + (cookie ? RPH_COOKIE_LEN : 0)) return RPH_E_NOSPACE;
     struct rph_msg m = {.type = type};
     memcpy(m.owner.pk, k->sign_pk, 32);
     m.owner.ts_ms = wall_ms;
+    if (node_id) {
+        m.owner.has_node = true;
+        memcpy(m.owner.node, node_id, RPH_NODE_ID_LEN);
+    }
     int n = rph_wire_encode(&m, buf, cap);
     if (n < 0) return n;
-    /* The signature covers header (length and type: Register and Join differ), key, time. */
-    crypto_sign_detached(buf + RPH_OWNER_LEN - 64, NULL, buf, RPH_OWNER_LEN - 64, k->sign_sk);
+    /* The signature covers header (length and type: Register and Join differ, and so do the
+     * forms with and without a node ID), key, time, node ID. */
+    crypto_sign_detached(buf + base - 64, NULL, buf, base - 64, k->sign_sk);
     if (!cookie) return n;
-    /* The cookie is not signed: the length field is signed as 108, so the holepuncher can
-     * pass the Join on without the cookie and the server still verifies it. */
-    memcpy(buf + RPH_OWNER_LEN, cookie, RPH_COOKIE_LEN);
-    buf[0] = (uint8_t)(RPH_OWNER_COOKIE_LEN >> 8);
-    buf[1] = (uint8_t)RPH_OWNER_COOKIE_LEN;
-    return RPH_OWNER_COOKIE_LEN;
+    /* The cookie is not signed: the length field is signed as 108 (140), so the holepuncher
+     * can pass a Join on without the cookie and the server still verifies it. */
+    memcpy(buf + base, cookie, RPH_COOKIE_LEN);
+    buf[0] = (uint8_t)((base + RPH_COOKIE_LEN) >> 8);
+    buf[1] = (uint8_t)(base + RPH_COOKIE_LEN);
+    return (int)(base + RPH_COOKIE_LEN);
 }
 
 int rph_owner_verify(const uint8_t *raw, const struct rph_msg *m, struct rph_session *session)
 {
     if (m->type != RPH_SEALED_REGISTER && m->type != RPH_SEALED_JOIN) return RPH_E_INVALID;
-    /* Signed as the 108-byte form, with or without a cookie after the signature. */
-    uint8_t signed_part[RPH_OWNER_LEN - 64];
-    memcpy(signed_part, raw, sizeof signed_part);
-    signed_part[0] = (uint8_t)(RPH_OWNER_LEN >> 8);
-    signed_part[1] = (uint8_t)RPH_OWNER_LEN;
-    if (crypto_sign_verify_detached(m->owner.sig, signed_part, sizeof signed_part, m->owner.pk) !=
-        0)
+    /* Signed as the cookie-less form (108 or 140 bytes), with or without a cookie after the
+     * signature. */
+    size_t base = m->owner.has_node ? RPH_OWNER_NODE_LEN : RPH_OWNER_LEN;
+    uint8_t signed_part[RPH_OWNER_NODE_LEN - 64];
+    memcpy(signed_part, raw, base - 64);
+    signed_part[0] = (uint8_t)(base >> 8);
+    signed_part[1] = (uint8_t)base;
+    if (crypto_sign_verify_detached(m->owner.sig, signed_part, base - 64, m->owner.pk) != 0)
         return RPH_E_AUTH;
     session->len = RPH_SESSION_MAX;
     crypto_generichash(session->id, RPH_SESSION_MAX, m->owner.pk, 32, NULL, 0);
@@ -283,6 +306,17 @@ int rph_owner_encode_cookie(const struct rph_seal_keys *k, enum rph_type type, u
 {
     (void)k, (void)type, (void)wall_ms, (void)cookie, (void)buf, (void)cap;
     return RPH_E_NOTSUP;
+}
+int rph_owner_encode_node(const struct rph_seal_keys *k, enum rph_type type, uint64_t wall_ms,
+                          const uint8_t *node_id, const uint8_t *cookie, uint8_t *buf, size_t cap)
+{
+    (void)k, (void)type, (void)wall_ms, (void)node_id, (void)cookie, (void)buf, (void)cap;
+    return RPH_E_NOTSUP;
+}
+void rph_node_id(const uint8_t node_pk[32], uint8_t out[RPH_NODE_ID_LEN])
+{
+    (void)node_pk;
+    memset(out, 0, RPH_NODE_ID_LEN);
 }
 int rph_owner_verify(const uint8_t *raw, const struct rph_msg *m, struct rph_session *session)
 {

@@ -17,12 +17,15 @@ struct slot {
     uint32_t ts_s;
     struct rph_addr addr;
     struct rph_session id;
-    uint8_t used; /* SLOT_USED, | SLOT_SEALED */
+    uint8_t used;  /* SLOT_USED, | SLOT_SEALED, | SLOT_NODE */
+    uint16_t node; /* SLOT_NODE: the server's node tag (in what was padding) */
 };
+_Static_assert(sizeof(struct slot) == 52, "a session slot grew: the memory figures change");
 
 #define SLOT_USED 1
 #define SLOT_SEALED 2
 #define SLOT_DEAD 4 /* old table only: moved or gone; probes go on past it */
+#define SLOT_NODE 8 /* the Register named its node */
 
 static uint32_t to_s_up(uint64_t ms)
 {
@@ -172,8 +175,9 @@ static void fill(struct slot *sl, const struct rph_store_entry *e, uint64_t expi
 {
     sl->addr = e->server;
     sl->ts_s = e->ts_s;
+    sl->node = e->node;
     sl->expires_s = to_s_up(expires_ms);
-    sl->used = SLOT_USED | (e->sealed ? SLOT_SEALED : 0);
+    sl->used = SLOT_USED | (e->sealed ? SLOT_SEALED : 0) | (e->has_node ? SLOT_NODE : 0);
 }
 
 int rph_store_put(struct rph_store *s, const struct rph_session *id, const struct rph_addr *server,
@@ -227,6 +231,8 @@ static void entry_of(const struct slot *sl, struct rph_store_entry *out)
     out->server = sl->addr;
     out->sealed = (sl->used & SLOT_SEALED) != 0;
     out->ts_s = sl->ts_s;
+    out->has_node = (sl->used & SLOT_NODE) != 0;
+    out->node = sl->node;
 }
 
 bool rph_store_find(const struct rph_store *s, const struct rph_session *id, uint64_t now_ms,

@@ -44,19 +44,42 @@ static int decode_sealed(const uint8_t *buf, size_t len, struct rph_msg *out)
     const uint8_t *b = buf + RPH_HEADER_LEN;
     switch (out->type) {
     case RPH_SEALED_REGISTER:
-    case RPH_SEALED_JOIN:
-        if (len != RPH_OWNER_LEN && len != RPH_OWNER_COOKIE_LEN) return RPH_E_SIZE;
+    case RPH_SEALED_JOIN: {
+        /* Four sizes tell the forms apart: with or without a node ID (Register only), with
+         * or without the holepuncher's cookie. */
+        bool node = out->type == RPH_SEALED_REGISTER &&
+                    (len == RPH_OWNER_NODE_LEN || len == RPH_OWNER_NODE_COOKIE_LEN);
+        size_t base = node ? RPH_OWNER_NODE_LEN : RPH_OWNER_LEN;
+        if (len != base && len != base + RPH_COOKIE_LEN) return RPH_E_SIZE;
         memcpy(out->owner.pk, b, 32);
         out->owner.ts_ms = get64(b + 32);
-        memcpy(out->owner.sig, b + 40, 64);
-        out->owner.has_cookie = len == RPH_OWNER_COOKIE_LEN;
-        if (out->owner.has_cookie) memcpy(out->owner.cookie, buf + RPH_OWNER_LEN, RPH_COOKIE_LEN);
+        out->owner.has_node = node;
+        if (node) memcpy(out->owner.node, b + 40, RPH_NODE_ID_LEN);
+        memcpy(out->owner.sig, b + 40 + (node ? RPH_NODE_ID_LEN : 0), 64);
+        out->owner.has_cookie = len == base + RPH_COOKIE_LEN;
+        if (out->owner.has_cookie) memcpy(out->owner.cookie, buf + base, RPH_COOKIE_LEN);
         return 0;
+    }
     case RPH_HP_COOKIE:
         if (len != RPH_HP_COOKIE_LEN) return RPH_E_SIZE;
         memcpy(out->hpc.echo, b, RPH_COOKIE_ECHO_LEN);
         memcpy(out->hpc.cookie, b + RPH_COOKIE_ECHO_LEN, RPH_COOKIE_LEN);
         return 0;
+    case RPH_REGISTER_REFUSED: {
+        if (len != RPH_REGISTER_REFUSED_LEN) return RPH_E_SIZE;
+        out->session.len = RPH_SESSION_MAX;
+        memcpy(out->session.id, b, RPH_SESSION_MAX);
+        memcpy(out->hpc.echo, b + RPH_SESSION_MAX, RPH_COOKIE_ECHO_LEN);
+        const uint8_t *a = b + RPH_SESSION_MAX + RPH_COOKIE_ECHO_LEN;
+        static const uint8_t zero[12];
+        /* Fixed size: an IPv4 holder's 12 unused address bytes must be zero (one encoding). */
+        if (a[0] != 4 && a[0] != 6) return RPH_E_FAMILY;
+        if (a[0] == 4 && memcmp(a + 5, zero, sizeof zero) != 0) return RPH_E_SIZE;
+        out->peer.family = a[0];
+        memcpy(out->peer.ip, a + 1, 16);
+        out->peer.port = rph_get16(a + 17);
+        return 0;
+    }
     case RPH_HANDSHAKE_INIT:
     case RPH_HANDSHAKE_RESP:
     case RPH_HANDSHAKE_FINISH:
@@ -189,10 +212,17 @@ int rph_wire_encode(const struct rph_msg *m, uint8_t *buf, size_t cap)
         break;
     case RPH_SEALED_REGISTER:
     case RPH_SEALED_JOIN:
-        body = (m->owner.has_cookie ? RPH_OWNER_COOKIE_LEN : RPH_OWNER_LEN) - RPH_HEADER_LEN;
+        if (m->owner.has_node && m->type != RPH_SEALED_REGISTER) return RPH_E_INVALID;
+        body = (m->owner.has_node ? RPH_OWNER_NODE_LEN : RPH_OWNER_LEN) +
+               (m->owner.has_cookie ? RPH_COOKIE_LEN : 0) - RPH_HEADER_LEN;
         break;
     case RPH_HP_COOKIE:
         body = RPH_HP_COOKIE_LEN - RPH_HEADER_LEN;
+        break;
+    case RPH_REGISTER_REFUSED:
+        if (m->session.len != RPH_SESSION_MAX) return RPH_E_SESSION_LEN;
+        if (m->peer.family != 4 && m->peer.family != 6) return RPH_E_FAMILY;
+        body = RPH_REGISTER_REFUSED_LEN - RPH_HEADER_LEN;
         break;
     case RPH_HANDSHAKE_INIT:
     case RPH_HANDSHAKE_RESP:
@@ -238,16 +268,32 @@ int rph_wire_encode(const struct rph_msg *m, uint8_t *buf, size_t cap)
     case RPH_HELLO_RESP:
         break;
     case RPH_SEALED_REGISTER:
-    case RPH_SEALED_JOIN:
+    case RPH_SEALED_JOIN: {
+        size_t o = 40;
         memcpy(p, m->owner.pk, 32);
         put64(p + 32, m->owner.ts_ms);
-        memcpy(p + 40, m->owner.sig, 64);
-        if (m->owner.has_cookie) memcpy(p + 104, m->owner.cookie, RPH_COOKIE_LEN);
+        if (m->owner.has_node) {
+            memcpy(p + o, m->owner.node, RPH_NODE_ID_LEN);
+            o += RPH_NODE_ID_LEN;
+        }
+        memcpy(p + o, m->owner.sig, 64);
+        if (m->owner.has_cookie) memcpy(p + o + 64, m->owner.cookie, RPH_COOKIE_LEN);
         break;
+    }
     case RPH_HP_COOKIE:
         memcpy(p, m->hpc.echo, RPH_COOKIE_ECHO_LEN);
         memcpy(p + RPH_COOKIE_ECHO_LEN, m->hpc.cookie, RPH_COOKIE_LEN);
         break;
+    case RPH_REGISTER_REFUSED: {
+        uint8_t *a = p + RPH_SESSION_MAX + RPH_COOKIE_ECHO_LEN;
+        memcpy(p, m->session.id, RPH_SESSION_MAX);
+        memcpy(p + RPH_SESSION_MAX, m->hpc.echo, RPH_COOKIE_ECHO_LEN);
+        a[0] = m->peer.family;
+        memset(a + 1, 0, 16);
+        memcpy(a + 1, m->peer.ip, m->peer.family == 4 ? 4 : 16);
+        rph_put16(a + 17, m->peer.port);
+        break;
+    }
     case RPH_HANDSHAKE_INIT:
         rph_put32(p, m->hs.sender);
         memmove(p + 4, m->data, m->data_len);
@@ -321,6 +367,7 @@ const char *rph_type_name(int type)
         "CookieReply",
     };
     if (type == RPH_HP_COOKIE) return "HpCookie";
+    if (type == RPH_REGISTER_REFUSED) return "RegisterRefused";
     if (type < 1 || type > RPH_COOKIE_REPLY || !names[type]) return "Unknown";
     return names[type];
 }

@@ -189,7 +189,8 @@ static void log_stats(const struct hpd_daemon *d, const char *why)
     /* registers and joins count sealed ones too (the part in parentheses). */
     log_info("%s: %zu sessions; received %llu, sent %llu, registers %llu (sealed %llu), joins %llu "
              "(sealed %llu), hellos %llu, peerinfos_sent %llu, not_found %llu, refused_full %llu, "
-             "refused_per_source %llu, cookies_sent %llu, rate_limited %llu, stale %llu, "
+             "refused_per_source %llu, refused_held %llu, cookies_sent %llu, rate_limited %llu, "
+             "stale %llu, "
              "bad_signature %llu, malformed %llu, unexpected %llu, expired %llu",
              why, rph_holepuncher_session_count(d->hp), (unsigned long long)s->received,
              (unsigned long long)s->sent, (unsigned long long)(s->registers + s->sealed_registers),
@@ -197,10 +198,11 @@ static void log_stats(const struct hpd_daemon *d, const char *why)
              (unsigned long long)(s->joins + s->sealed_joins), (unsigned long long)s->sealed_joins,
              (unsigned long long)s->hellos, (unsigned long long)s->peerinfos_sent,
              (unsigned long long)s->not_found, (unsigned long long)s->refused_full,
-             (unsigned long long)s->refused_per_source, (unsigned long long)s->cookies_sent,
-             (unsigned long long)s->rate_limited, (unsigned long long)s->stale,
-             (unsigned long long)s->bad_signature, (unsigned long long)s->malformed,
-             (unsigned long long)s->unexpected, (unsigned long long)s->expired);
+             (unsigned long long)s->refused_per_source, (unsigned long long)s->refused_held,
+             (unsigned long long)s->cookies_sent, (unsigned long long)s->rate_limited,
+             (unsigned long long)s->stale, (unsigned long long)s->bad_signature,
+             (unsigned long long)s->malformed, (unsigned long long)s->unexpected,
+             (unsigned long long)s->expired);
 }
 
 int hpd_daemon_run(struct hpd_daemon *d)

@@ -3,6 +3,7 @@
 #include "event_log.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "log.h"
 #include "ruphin/clock.h"
@@ -12,9 +13,11 @@
 void hpd_event_log_init(struct hpd_event_log *el, size_t max_sessions)
 {
     el->max_sessions = max_sessions;
+    memset(el->moved, 0, sizeof el->moved);
     log_limit_init(&el->refused, 1000);
     log_limit_init(&el->dropped, 1000);
     log_limit_init(&el->denied, 1000);
+    log_limit_init(&el->held, 60000);
     for (size_t i = 0; i < HPD_N_LINES; i++)
         log_limit_init_burst(&el->session[i], 1000, HPD_SESSION_LINES_PER_S);
 }
@@ -41,6 +44,28 @@ static bool line_ok(struct hpd_event_log *el, enum hpd_session_line k)
     if (more)
         log_msg(line_level[k], "%llu similar suppressed (%s)", (unsigned long long)more,
                 line_what[k]);
+    return true;
+}
+
+/* Whether a move of this session gets a line now; *held: its moves since its last line. A
+ * small cache by hash: a session pushed out by another just logs its next move at once. */
+static bool moved_ok(struct hpd_event_log *el, const struct rph_session *s, uint64_t now,
+                     uint64_t *held)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < s->len; i++)
+        h = (h ^ s->id[i]) * 16777619u;
+    struct hpd_moved *m = &el->moved[h % HPD_MOVED_SLOTS];
+    if (m->logged_ms && rph_session_equal(&m->id, s)) {
+        if (now - m->logged_ms < HPD_MOVED_EVERY_MS) {
+            m->held++;
+            return false;
+        }
+        *held = m->held;
+    }
+    m->id = *s;
+    m->logged_ms = now ? now : 1;
+    m->held = 0;
     return true;
 }
 
@@ -97,13 +122,23 @@ void hpd_event_log_cb(void *ctx, const struct rph_hp_event *ev)
         if (!line_ok(el, HPD_LINE_REFRESHED)) break;
         log_debug("session %s refreshed by %s", sess, addr_text(ev->from, from, sizeof from));
         break;
-    case RPH_HP_MOVED:
-        /* Anyone who knows the ID can take a session over (as in the crate): worth a warning. */
+    case RPH_HP_MOVED: {
+        /* Anyone who knows the ID can take a session over (as in the crate): worth a warning,
+         * but two servers of one session move it every keepalive: once a minute for it. */
+        uint64_t held = 0;
+        if (!moved_ok(el, ev->session, rph_now_ms(), &held)) break;
         if (!line_ok(el, HPD_LINE_MOVED)) break;
-        log_warn("session %s moved from %s to %s", sess,
-                 addr_text(ev->server, server, sizeof server),
-                 addr_text(ev->from, from, sizeof from));
+        if (held)
+            log_warn("session %s moved from %s to %s (%llu more moves since its last such line: "
+                     "two servers registering it?)",
+                     sess, addr_text(ev->server, server, sizeof server),
+                     addr_text(ev->from, from, sizeof from), (unsigned long long)held);
+        else
+            log_warn("session %s moved from %s to %s", sess,
+                     addr_text(ev->server, server, sizeof server),
+                     addr_text(ev->from, from, sizeof from));
         break;
+    }
     case RPH_HP_JOINED:
         if (!line_ok(el, HPD_LINE_JOINED)) break;
         log_info("session %s joined by %s, server %s", sess, addr_text(ev->from, from, sizeof from),
@@ -133,7 +168,15 @@ void hpd_event_log_cb(void *ctx, const struct rph_hp_event *ev)
         break;
     case RPH_HP_REFUSED:
         /* An attack or a misconfigured peer: worth a line, but a flood gets one a second. */
-        if (log_limit_take(&el->denied, rph_now_ms(), &more))
+        if (ev->err == RPH_E_HELD) {
+            /* Two servers of one session: each refusal repeats at the keepalive pace. */
+            if (log_limit_take(&el->held, rph_now_ms(), &more))
+                log_warn("refused a Register from %s for session %s: another server (%s, "
+                         "another node) holds it; told it so%s",
+                         addr_text(ev->from, from, sizeof from), sess,
+                         addr_text(ev->server, server, sizeof server),
+                         more ? " (and more since the last line)" : "");
+        } else if (log_limit_take(&el->denied, rph_now_ms(), &more))
             log_warn("refused a request from %s%s%s: %s%s", addr_text(ev->from, from, sizeof from),
                      ev->session ? " for session " : "", ev->session ? sess : "",
                      refusal_text(el, ev->err, why, sizeof why),
@@ -166,6 +209,10 @@ void hpd_event_log_flush(struct hpd_event_log *el, uint64_t now_ms)
                  el->max_sessions);
     n = log_limit_flush(&el->denied, now_ms);
     if (n) log_warn("%llu more requests refused", (unsigned long long)n);
+    n = log_limit_flush(&el->held, now_ms);
+    if (n)
+        log_warn("%llu more Registers refused: another server holds the session",
+                 (unsigned long long)n);
     for (size_t k = 0; k < HPD_N_LINES; k++) {
         n = log_limit_flush(&el->session[k], now_ms);
         if (n && log_get_level() >= line_level[k])

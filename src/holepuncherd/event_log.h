@@ -9,6 +9,7 @@
 
 #include "log_limit.h"
 #include "ruphin/holepuncher.h"
+#include "ruphin/wire.h"
 
 /* Session events a stranger can cause at will, each throttled on its own. */
 enum hpd_session_line {
@@ -24,6 +25,16 @@ enum hpd_session_line {
 
 /* Lines a second of each session event before "N similar suppressed". */
 #define HPD_SESSION_LINES_PER_S 10
+/* A session that keeps moving (two plaintext servers registering one ID) gets one "moved"
+ * line per this interval, the next one saying how often it moved meanwhile. */
+#define HPD_MOVED_EVERY_MS 60000u
+#define HPD_MOVED_SLOTS 256
+
+struct hpd_moved {
+    struct rph_session id;
+    uint64_t logged_ms; /* 0: free */
+    uint64_t held;      /* moves since that line without one */
+};
 
 struct hpd_event_log {
     size_t max_sessions;              /* named in the "table full" line */
@@ -31,7 +42,9 @@ struct hpd_event_log {
     struct log_limit refused;
     struct log_limit dropped;
     struct log_limit denied; /* well-formed requests refused (bad signature, stale, rate) */
+    struct log_limit held;   /* sealed Registers refused: another server holds the session */
     struct log_limit session[HPD_N_LINES];
+    struct hpd_moved moved[HPD_MOVED_SLOTS]; /* recent moves by session (a small cache) */
 };
 
 void hpd_event_log_init(struct hpd_event_log *el, size_t max_sessions);

@@ -126,6 +126,21 @@ static void not_found(struct tunnel *t, const char *hp)
                  hp, t->cfg.session_str, n);
 }
 
+/* holepuncherd refuses our Register (RegisterRefused) every keepalive while another server
+ * holds the session: an error line when that starts or the holder changes, not each time. */
+static void held_by_other(struct tunnel *t, const char *hp)
+{
+    struct rph_addr holder = {0};
+    if (!rph_peer_refused_by(rph_ev_peer_core(t->ep), &holder)) return;
+    if (t->refused && rph_addr_equal(&holder, &t->refused_by)) return;
+    t->refused = true;
+    t->refused_by = holder;
+    char other[RPH_ADDR_STRLEN];
+    log_error("holepuncher %s: another server (from %s) holds session \"%s\" (key %s); "
+              "retrying; is a second server configured?",
+              hp, fmt_addr(&holder, other), t->cfg.session_str, t->key_fp);
+}
+
 static void on_state(void *ctx, enum rph_peer_state s, int err)
 {
     struct tunnel *t = ctx;
@@ -134,7 +149,15 @@ static void on_state(void *ctx, enum rph_peer_state s, int err)
     if (!(s == RPH_STATE_JOINING && err == RPH_E_NOT_FOUND)) t->not_found_n = 0;
     switch (s) {
     case RPH_STATE_REGISTERED:
-        log_info("session \"%s\" registered with holepuncher %s", t->cfg.session_str, hp);
+        log_info("session \"%s\" registered with holepuncher %s%s", t->cfg.session_str, hp,
+                 t->refused ? " (no other server holds it now)" : "");
+        t->refused = false;
+        break;
+    case RPH_STATE_REGISTERING:
+        if (err == RPH_E_HELD)
+            held_by_other(t, hp);
+        else
+            log_info("state %s", rph_state_name(s));
         break;
     case RPH_STATE_JOINING:
         if (err == RPH_E_NOT_FOUND)

@@ -50,6 +50,10 @@ struct tunnel {
     uint64_t drop_window_ms;               /* debug drop lines: the current second, */
     unsigned drop_lines;                   /* lines in it, */
     uint64_t drop_suppressed;              /* drops since the last line that got none */
+    bool refused;                          /* server: holepuncherd said another server holds it */
+    struct rph_addr refused_by;            /* ... that server, as last logged */
+    uint64_t mode_seen;                    /* other-mode datagrams reported (mode_check.c) */
+    uint64_t mode_warned_ms;               /* when that was last logged */
 };
 
 /* send.c: TUN -> UDP */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "mode_check.h"
 #include "ruphin/addr.h"
 #include "ruphin/clock.h"
 #include "ruphin/peer.h"
@@ -144,6 +145,7 @@ void watch_poll(struct watch *w, uint64_t now_ms)
 {
     poll_holepuncher(w, now_ms);
     poll_peers(w, now_ms);
+    mode_check_poll(w->t, now_ms);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
