@@ -167,6 +167,13 @@ char *status_json(const struct tunnel *t, uint64_t now)
 
     const struct rph_peer_stats *st = tunnel_proto_stats(t);
     const struct tunnel_drops *dr = tunnel_drops(t);
+    /* How the tunnel kept itself up across restarts (docs/CONFIG.md "What the status shows"). */
+    cJSON *rc = cJSON_AddObjectToObject(root, "recovery");
+    cJSON_AddNumberToObject(rc, "probes", (double)st->probes);
+    cJSON_AddNumberToObject(rc, "moved", (double)st->moved);
+    cJSON_AddNumberToObject(rc, "rejoins", (double)st->rejoins);
+    cJSON_AddNumberToObject(rc, "passive_keepalives", (double)st->passive_keepalives);
+    cJSON_AddNumberToObject(rc, "goodbyes", (double)st->removed);
     cJSON *d = cJSON_AddObjectToObject(root, "drops");
     cJSON_AddNumberToObject(d, "no_route", (double)dr->no_route);
     cJSON_AddNumberToObject(d, "malformed", (double)(dr->malformed + st->malformed));

@@ -118,6 +118,10 @@ restart_case "server kill -9 + restart" 1 kill 2 10.77.0.1
 # A reboot: down past the client's probe window (10 s) and its peer_timeout (6 s here).
 DOWN_S=15 restart_case "server kill -9, down 15 s, restart" 1 kill 2 10.77.0.1
 
+status_has() { tun_status "$1" | grep -q "$2"; }
+e2e_check "the client's status counts its probes and its move (recovery)" \
+    status_has 2 '"recovery":{"probes":[1-9][0-9]*,"moved":[1-9]'
+
 # The server with a fixed port: the restarted one has no keys for the client's old session.
 topo_kill peer1
 tun_write_peer_config 1 server "$TOPO_DIR/peer1.json" ", \"port\": $FIXED_PORT"
