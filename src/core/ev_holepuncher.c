@@ -12,6 +12,7 @@
 
 #include "ruphin/clock.h"
 #include "ruphin/error.h"
+#include "ruphin/relay.h"
 #include "rxbatch.h"
 #include "udp.h"
 
@@ -39,6 +40,16 @@ struct txq {
     uint8_t data[TXQ][TX_MAX];
 };
 
+/* Relayed datagrams leave from the receive buffers they arrived in (rewritten in place by the
+ * relay): one sendmmsg per batch and per socket, no copy. */
+struct relayq {
+    size_t n;
+    int fd[RXBATCH_N];
+    struct mmsghdr msgs[RXBATCH_N];
+    struct iovec iov[RXBATCH_N];
+    struct sockaddr_storage dst[RXBATCH_N];
+};
+
 struct rph_ev_holepuncher {
     struct hp_sock socks[HP_MAX_LISTEN];
     size_t n;
@@ -47,6 +58,7 @@ struct rph_ev_holepuncher {
     struct rph_holepuncher *hp;
     struct rxbatch rx;
     struct txq tx;
+    struct relayq relay;
 };
 
 static void txq_flush(struct txq *q)
@@ -91,6 +103,46 @@ static void hp_send(void *ctx, const struct rph_addr *to, const uint8_t *buf, si
     q->msgs[i].msg_hdr.msg_iovlen = 1;
 }
 
+/* Sends the queue in runs of one socket; a datagram that cannot go is lost like any UDP one. */
+static void relayq_flush(struct relayq *q)
+{
+    size_t done = 0;
+    while (done < q->n) {
+        size_t run = 1;
+        while (done + run < q->n && q->fd[done + run] == q->fd[done])
+            run++;
+        int r = sendmmsg(q->fd[done], q->msgs + done, (unsigned)run, 0);
+        if (r < 0 && errno == EINTR) continue;
+        done += r > 0 ? (size_t)r : 1;
+    }
+    q->n = 0;
+}
+
+/* A RelayData: forwarded from its own buffer when the relay lets it through. */
+static void hp_relay(struct rph_ev_holepuncher *h, uint8_t *buf, size_t len,
+                     const struct rph_addr *from, uint64_t now)
+{
+    struct rph_addr to;
+    if (rph_holepuncher_relay(h->hp, buf, len, from, now, &to) < 0) return;
+    struct hp_sock *s = h->current;
+    if (!s || s->family != to.family) {
+        s = NULL;
+        for (size_t i = 0; i < h->n && !s; i++)
+            if (h->socks[i].family == to.family) s = &h->socks[i];
+    }
+    if (!s) return;
+    struct relayq *q = &h->relay;
+    size_t i = q->n++;
+    q->fd[i] = s->fd;
+    q->iov[i].iov_base = buf;
+    q->iov[i].iov_len = len;
+    memset(&q->msgs[i], 0, sizeof q->msgs[i]);
+    q->msgs[i].msg_hdr.msg_name = &q->dst[i];
+    q->msgs[i].msg_hdr.msg_namelen = rph_addr_to_sockaddr(&to, &q->dst[i], s->family);
+    q->msgs[i].msg_hdr.msg_iov = &q->iov[i];
+    q->msgs[i].msg_hdr.msg_iovlen = 1;
+}
+
 static void hp_read(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
@@ -110,9 +162,15 @@ static void hp_read(evutil_socket_t fd, short what, void *arg)
              */
             size_t len = h->rx.msgs[i].msg_len;
             if (m->msg_flags & MSG_TRUNC) len = RXBATCH_SLOT;
-            rph_holepuncher_input(h->hp, h->rx.iov[i].iov_base, len, &from, now);
+            uint8_t *buf = h->rx.iov[i].iov_base;
+            if (rph_relay_is(buf, len))
+                hp_relay(h, buf, len, &from, now);
+            else
+                rph_holepuncher_input(h->hp, buf, len, &from, now);
         }
         txq_flush(&h->tx);
+        /* Before the next recvmmsg reuses the buffers the relayed datagrams are in. */
+        relayq_flush(&h->relay);
         if (n < RXBATCH_N) break;
     }
     h->current = NULL;
