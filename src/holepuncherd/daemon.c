@@ -206,6 +206,20 @@ fail:
 
 static void log_stats(const struct hpd_daemon *d, const char *why)
 {
+    /* The relay's own line first, so that the last line stays the one with the totals (scripts
+     * read it). Relayed datagrams are not in those totals. */
+    const struct rph_relay_stats *r = rph_holepuncher_relay_stats(d->hp);
+    log_info("%s: relay %s: %zu sessions relayed now; relayed %llu datagrams, %llu bytes; "
+             "sessions_started %llu, members_added %llu, members_full %llu; dropped: disabled "
+             "%llu, malformed %llu, not_member %llu, bad_destination %llu, rate_limited %llu "
+             "(%llu bytes), refused_full %llu",
+             why, d->cfg.relay_enabled ? "on" : "off", rph_holepuncher_relay_sessions(d->hp),
+             (unsigned long long)r->relayed, (unsigned long long)r->relayed_bytes,
+             (unsigned long long)r->sessions_started, (unsigned long long)r->members_added,
+             (unsigned long long)r->members_full, (unsigned long long)r->disabled,
+             (unsigned long long)r->malformed, (unsigned long long)r->not_member,
+             (unsigned long long)r->bad_destination, (unsigned long long)r->rate_limited,
+             (unsigned long long)r->rate_limited_bytes, (unsigned long long)r->refused_full);
     const struct rph_holepuncher_stats *s = rph_holepuncher_stats(d->hp);
     /* registers and joins count sealed ones too (the part in parentheses). */
     log_info("%s: %zu sessions; received %llu, sent %llu, registers %llu (sealed %llu), joins %llu "
@@ -222,19 +236,6 @@ static void log_stats(const struct hpd_daemon *d, const char *why)
              (unsigned long long)s->rate_limited, (unsigned long long)s->stale,
              (unsigned long long)s->bad_signature, (unsigned long long)s->malformed,
              (unsigned long long)s->unexpected, (unsigned long long)s->expired);
-    /* The relay's own line: its datagrams are not in the counts above. */
-    const struct rph_relay_stats *r = rph_holepuncher_relay_stats(d->hp);
-    log_info("%s: relay %s: %zu sessions relayed now; relayed %llu datagrams, %llu bytes; "
-             "sessions_started %llu, members_added %llu, members_full %llu; dropped: disabled "
-             "%llu, malformed %llu, not_member %llu, bad_destination %llu, rate_limited %llu "
-             "(%llu bytes), refused_full %llu",
-             why, d->cfg.relay_enabled ? "on" : "off", rph_holepuncher_relay_sessions(d->hp),
-             (unsigned long long)r->relayed, (unsigned long long)r->relayed_bytes,
-             (unsigned long long)r->sessions_started, (unsigned long long)r->members_added,
-             (unsigned long long)r->members_full, (unsigned long long)r->disabled,
-             (unsigned long long)r->malformed, (unsigned long long)r->not_member,
-             (unsigned long long)r->bad_destination, (unsigned long long)r->rate_limited,
-             (unsigned long long)r->rate_limited_bytes, (unsigned long long)r->refused_full);
 }
 
 int hpd_daemon_run(struct hpd_daemon *d)
