@@ -209,17 +209,21 @@ static void log_stats(const struct hpd_daemon *d, const char *why)
     /* The relay's own line first, so that the last line stays the one with the totals (scripts
      * read it). Relayed datagrams are not in those totals. */
     const struct rph_relay_stats *r = rph_holepuncher_relay_stats(d->hp);
-    log_info("%s: relay %s: %zu sessions relayed now; relayed %llu datagrams, %llu bytes; "
-             "sessions_started %llu, members_added %llu, members_full %llu; dropped: disabled "
-             "%llu, malformed %llu, not_member %llu, bad_destination %llu, rate_limited %llu "
-             "(%llu bytes), refused_full %llu",
+    const struct rph_ev_hp_io *io = rph_ev_holepuncher_io(d->evh);
+    log_info("%s: relay %s: %zu sessions relayed now; relayed %llu datagrams, %llu bytes "
+             "(gso_sends %llu carrying %llu; gro_trains received %llu); sessions_started %llu, "
+             "members_added %llu, members_full %llu; dropped: disabled %llu, malformed %llu, "
+             "not_member %llu, bad_destination %llu, rate_limited %llu (%llu bytes), "
+             "refused_full %llu",
              why, d->cfg.relay_enabled ? "on" : "off", rph_holepuncher_relay_sessions(d->hp),
              (unsigned long long)r->relayed, (unsigned long long)r->relayed_bytes,
-             (unsigned long long)r->sessions_started, (unsigned long long)r->members_added,
-             (unsigned long long)r->members_full, (unsigned long long)r->disabled,
-             (unsigned long long)r->malformed, (unsigned long long)r->not_member,
-             (unsigned long long)r->bad_destination, (unsigned long long)r->rate_limited,
-             (unsigned long long)r->rate_limited_bytes, (unsigned long long)r->refused_full);
+             (unsigned long long)io->gso_sends, (unsigned long long)io->gso_datagrams,
+             (unsigned long long)io->gro_trains, (unsigned long long)r->sessions_started,
+             (unsigned long long)r->members_added, (unsigned long long)r->members_full,
+             (unsigned long long)r->disabled, (unsigned long long)r->malformed,
+             (unsigned long long)r->not_member, (unsigned long long)r->bad_destination,
+             (unsigned long long)r->rate_limited, (unsigned long long)r->rate_limited_bytes,
+             (unsigned long long)r->refused_full);
     const struct rph_holepuncher_stats *s = rph_holepuncher_stats(d->hp);
     /* registers and joins count sealed ones too (the part in parentheses). */
     log_info("%s: %zu sessions; received %llu, sent %llu, registers %llu (sealed %llu), joins %llu "

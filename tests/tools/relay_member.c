@@ -4,8 +4,9 @@
  * through holepuncherd and check what arrives; or a sender of RelayData that is no member
  * (from its own address, or spoofed from a member's, without that member's cookie).
  *
- *   relay_member pair  HP A B SEED COUNT SIZE LISTEN_MS
- *       A registers, B joins; COUNT datagrams of SIZE bytes (RelayData, on the wire) each way;
+ *   relay_member pair  HP A B SEED COUNT SIZE LISTEN_MS [TRAIN]
+ *       A registers, B joins; COUNT datagrams of SIZE bytes (RelayData, on the wire) each way,
+ *       sent one by one or in UDP GSO trains of TRAIN;
  *       then LISTEN_MS more of listening. Prints "a_to_b=N b_to_a=N bad=N late=N" where bad
  *       counts datagrams that arrived changed (size, source, session, payload) and late those
  *       that arrived after the exchange. Exit 0 when the line is printed.
@@ -14,6 +15,7 @@
  *       by IP_TRANSPARENT, as root) to TO, with a cookie of zeros. Prints "sent=N". */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +29,10 @@
 #include "ruphin/error.h"
 #include "ruphin/relay.h"
 #include "ruphin/seal.h"
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
 
 struct member {
     int fd;
@@ -141,14 +147,51 @@ static int open_member(struct member *m, const char *addr)
 }
 
 /* Sends count datagrams from `from` to `to`, then counts what arrives at `to` until quiet. */
+/* Sends the n datagrams of size bytes at buf as one UDP GSO train: the way bulk traffic
+ * reaches holepuncherd as a GRO train. */
+static void send_train(int fd, const struct rph_addr *hp, const uint8_t *buf, size_t size, size_t n)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = rph_addr_to_sockaddr(hp, &ss, 4);
+    struct iovec iov = {(void *)buf, size * n};
+    union {
+        char b[CMSG_SPACE(sizeof(uint16_t))];
+        struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    struct msghdr mh = {.msg_name = &ss,
+                        .msg_namelen = sl,
+                        .msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = ctl.b,
+                        .msg_controllen = sizeof ctl.b};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    uint16_t gs = (uint16_t)size;
+    memcpy(CMSG_DATA(c), &gs, sizeof gs);
+    if (sendmsg(fd, &mh, 0) < 0) perror("relay_member: GSO send");
+}
+
+/* Sends count datagrams from `from` to `to` (GSO trains of up to `train`), then counts what
+ * arrives at `to` until quiet. */
 static void one_way(struct member *from, struct member *to, const struct rph_seal_keys *k,
-                    const struct rph_addr *hp, uint32_t count, size_t size, unsigned *ok,
-                    unsigned *bad)
+                    const struct rph_addr *hp, uint32_t count, size_t size, size_t train,
+                    unsigned *ok, unsigned *bad)
 {
     static uint8_t buf[RPH_DATAGRAM_MAX + 1];
-    for (uint32_t i = 0; i < count; i++) {
-        size_t n = make(buf, size, i, k, from->cookie, &to->addr);
-        if (n) rph_udp_send(from->fd, 4, hp, buf, n);
+    static uint8_t tr[65536];
+    for (uint32_t i = 0; i < count;) {
+        if (train < 2) {
+            size_t n = make(buf, size, i++, k, from->cookie, &to->addr);
+            if (n) rph_udp_send(from->fd, 4, hp, buf, n);
+            continue;
+        }
+        size_t n = 0;
+        while (n < train && i < count && (n + 1) * size <= sizeof tr)
+            make(tr + n++ * size, size, i++, k, from->cookie, &to->addr);
+        send_train(from->fd, hp, tr, size, n);
     }
     struct rph_addr src;
     ssize_t got;
@@ -173,12 +216,14 @@ static int cmd_pair(char **av)
     uint32_t count = (uint32_t)atoi(av[4]);
     size_t size = (size_t)atoi(av[5]);
     int listen_ms = atoi(av[6]);
+    size_t train = av[7] ? (size_t)atoi(av[7]) : 1;
+    if (train > 64) return fail("bad TRAIN (at most 64)");
     if (size < RPH_RELAY_HEADER_LEN + 8 || size > RPH_DATAGRAM_MAX) return fail("bad SIZE");
     if (prove(&a, &k, RPH_SEALED_REGISTER, &hp) < 0) return fail("A's SealedRegister failed");
     if (prove(&b, &k, RPH_SEALED_JOIN, &hp) < 0) return fail("B's SealedJoin failed");
     unsigned ab = 0, ba = 0, bad = 0, late = 0;
-    one_way(&a, &b, &k, &hp, count, size, &ab, &bad);
-    one_way(&b, &a, &k, &hp, count, size, &ba, &bad);
+    one_way(&a, &b, &k, &hp, count, size, train, &ab, &bad);
+    one_way(&b, &a, &k, &hp, count, size, train, &ba, &bad);
     printf("ready a_to_b=%u b_to_a=%u\n", ab, ba);
     fflush(stdout);
     /* Anything arriving now was sent by someone else (the test's non-members). */
@@ -241,14 +286,14 @@ static int cmd_send(char **av)
 int main(int argc, char **argv)
 {
     if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        printf("usage: relay_member pair HP A B SEED COUNT SIZE LISTEN_MS\n"
+        printf("usage: relay_member pair HP A B SEED COUNT SIZE LISTEN_MS [TRAIN]\n"
                "       relay_member send HP FROM TO SEED COUNT SIZE\n");
         return 0;
     }
     if (rph_seal_init() < 0) return fail("no libsodium");
-    if (argc == 9 && !strcmp(argv[1], "pair")) return cmd_pair(argv + 2);
+    if ((argc == 9 || argc == 10) && !strcmp(argv[1], "pair")) return cmd_pair(argv + 2);
     if (argc == 8 && !strcmp(argv[1], "send")) return cmd_send(argv + 2);
-    fprintf(stderr, "usage: relay_member pair HP A B SEED COUNT SIZE LISTEN_MS | "
+    fprintf(stderr, "usage: relay_member pair HP A B SEED COUNT SIZE LISTEN_MS [TRAIN] | "
                     "send HP FROM TO SEED COUNT SIZE\n");
     return 2;
 }
