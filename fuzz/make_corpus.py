@@ -432,6 +432,23 @@ def noise():
     return s
 
 
+def relay():
+    """cfg (bit 0 off, bits 1-2 max_sessions - 1, bit 3 a bandwidth limit, bit 7 5 members at most),
+    then ops (see fuzz_relay.c): 0 member (sel: session, address, cookie), 2 RelayData (sel, sel2 with
+    the source, payload size - 4), 4 raw bytes, 5 time and sweep, 6 reconfigure, 7 check membership."""
+    a_b = bytes([0, 0x00, 0, 0x24])  # A (address 0, cookie 0) and B (address 1, cookie 1) in session 0
+    there = bytes([2, 0x04, 0x00, 36])  # A -> B with A's cookie
+    back = bytes([2, 0x20, 0x01, 36])  # B -> A with B's cookie
+    raw = (u16(99) + u16(22) + b"a" * 20 + bytes([0x10]) * 16 + bytes([4, 198, 51, 100, 2]) + bytes(12)
+           + u16(40001) + u16(40) + u16(14) + filler(36, 3))
+    return {
+        "exchange": bytes([0]) + a_b + there + back + bytes([7, 5, 0xBC, 255, 7]) + there,
+        "spoofed": bytes([0]) + a_b + bytes([2, 0x24, 0x00, 36, 2, 0x04, 0x02, 36]),
+        "raw": bytes([0]) + a_b + bytes([4]) + u16(len(raw)) + raw,
+        "limits": bytes([0x0A]) + a_b + (there + back) * 20 + bytes([6, 0x01]) + there,
+    }
+
+
 def main():
     targets = {
         "fuzz_wire": wire(),
@@ -442,6 +459,7 @@ def main():
         "fuzz_ippkt": ippkt(),
         "fuzz_aead": aead(),
         "fuzz_noise": noise(),
+        "fuzz_relay": relay(),
     }
     if OUT.exists():
         shutil.rmtree(OUT)

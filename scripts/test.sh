@@ -18,7 +18,7 @@ REPO=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO" || exit 1
 BUILD=build-test
 E2E_TIMEOUT=${RUPHIN_E2E_TIMEOUT:-300} # seconds per e2e script
-E2E_TARGETS=(holepuncherd ruphin-tund ruphinctl rph_attack nfq_delay) # what the e2e tests run from $RUPHIN_BIN
+E2E_TARGETS=(holepuncherd ruphin-tund ruphinctl rph_attack nfq_delay relay_member) # what the e2e tests run from $RUPHIN_BIN
 
 run_unit=1
 run_e2e=1

@@ -254,3 +254,33 @@ Test(hpd_config, max_sessions_per_source_parses_with_0_for_no_limit)
     expect_error("{\"listen\": [\"127.0.0.1:7700\"], \"max_sessions_per_source\": \"many\"}",
                  "\"max_sessions_per_source\"");
 }
+
+Test(hpd_config, relay_is_off_by_default_and_parses_strictly)
+{
+    cr_assert_eq(parse("{\"listen\": [\"0.0.0.0:7700\"]}"), 0, "%s", err.msg);
+    cr_assert(!cfg.relay_enabled);
+    cr_assert_eq(cfg.relay_max_sessions, 1000);
+    cr_assert_eq(cfg.relay_max_kbps, 20000);
+    cr_assert_eq(parse("{\"listen\": [\"0.0.0.0:7700\"], \"relay\": {\"enabled\": true, "
+                       "\"max_sessions\": 5, \"max_kbps_per_session\": 0}}"),
+                 0, "%s", err.msg);
+    cr_assert(cfg.relay_enabled);
+    cr_assert_eq(cfg.relay_max_sessions, 5);
+    cr_assert_eq(cfg.relay_max_kbps, 0);
+    cr_assert_eq(parse("{\"listen\": [\"0.0.0.0:7700\"], \"relay\": {}}"), 0, "%s", err.msg);
+    cr_assert(!cfg.relay_enabled);
+    expect_error("{\"listen\": [\"0.0.0.0:7700\"], \"relay\": true}",
+                 "\"relay\" must be an object");
+    expect_error("{\"listen\": [\"0.0.0.0:7700\"], \"relay\": {\"enabled\": 1}}",
+                 "\"relay.enabled\" must be true or false");
+    expect_error("{\"listen\": [\"0.0.0.0:7700\"], \"relay\": {\"max_sessions\": 0}}",
+                 "\"relay.max_sessions\" must be an integer 1..1000000");
+    expect_error("{\"listen\": [\"0.0.0.0:7700\"], \"relay\": {\"max_sessions\": 2.5}}",
+                 "\"relay.max_sessions\"");
+    expect_error("{\"listen\": [\"0.0.0.0:7700\"], \"relay\": {\"max_kbps_per_session\": -1}}",
+                 "\"relay.max_kbps_per_session\" must be an integer 0..100000000");
+    expect_error("{\"listen\": [\"0.0.0.0:7700\"], \"relay\": {\"max_kbps_per_session\": \"9\"}}",
+                 "\"relay.max_kbps_per_session\"");
+    expect_error("{\"listen\": [\"0.0.0.0:7700\"], \"relay\": {\"enable\": true}}",
+                 "unknown key \"relay.enable\"");
+}

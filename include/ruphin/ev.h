@@ -97,6 +97,12 @@ struct rph_ev_holepuncher *rph_ev_holepuncher_new(struct event_base *base,
                                                   int *err);
 void rph_ev_holepuncher_free(struct rph_ev_holepuncher *h);
 struct rph_holepuncher *rph_ev_holepuncher_core(struct rph_ev_holepuncher *h);
+/* How relayed traffic used the kernel's offloads: UDP GRO trains received (any datagrams),
+ * UDP GSO sends of relayed datagrams and the datagrams they carried. */
+struct rph_ev_hp_io {
+    uint64_t gro_trains, gso_sends, gso_datagrams;
+};
+const struct rph_ev_hp_io *rph_ev_holepuncher_io(const struct rph_ev_holepuncher *h);
 int rph_ev_holepuncher_local_addr(const struct rph_ev_holepuncher *h, size_t i,
                                   struct rph_addr *out);
 

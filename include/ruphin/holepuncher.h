@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "ruphin/addr.h"
+#include "ruphin/relay.h"
 
 struct rph_holepuncher_config {
     uint32_t session_ttl_ms;    /* a session whose server has not re-registered is dropped */
@@ -24,6 +25,10 @@ struct rph_holepuncher_config {
     /* Sessions one source (IPv4 address, IPv6 /64) may hold, sealed and plaintext counted
      * apart; a Register beyond it is refused. 0: no limit. */
     uint32_t max_sessions_per_source;
+    /* The relay of sealed sessions (docs/PROTOCOL.md "Relay"): off by default. */
+    bool relay_enabled;
+    size_t relay_max_sessions; /* sessions relayed at once */
+    uint32_t relay_max_kbps;   /* per session, kilobits a second; 0: no limit */
 };
 
 struct rph_holepuncher_stats {
@@ -97,6 +102,15 @@ int rph_holepuncher_input(struct rph_holepuncher *hp, const uint8_t *buf, size_t
 /* Expires sessions; call about once a second. */
 void rph_holepuncher_tick(struct rph_holepuncher *hp, uint64_t now_ms);
 const struct rph_holepuncher_stats *rph_holepuncher_stats(const struct rph_holepuncher *hp);
+/* The relay: a RelayData datagram (rph_relay_is) goes here instead of input(). buf is writable:
+ * on 0 it holds the datagram to send, the same len bytes, to *to; else the RPH_E_* reason it
+ * was dropped (counted in the relay's stats; nothing is ever answered). */
+int rph_holepuncher_relay(struct rph_holepuncher *hp, uint8_t *buf, size_t len,
+                          const struct rph_addr *from, uint64_t now_ms, struct rph_addr *to);
+const struct rph_relay_stats *rph_holepuncher_relay_stats(const struct rph_holepuncher *hp);
+size_t rph_holepuncher_relay_sessions(const struct rph_holepuncher *hp);
+/* Called from tick() for each relayed session that ended, with its counters. */
+void rph_holepuncher_set_relay_end_cb(struct rph_holepuncher *hp, rph_relay_end_fn fn, void *ctx);
 size_t rph_holepuncher_session_count(const struct rph_holepuncher *hp);
 struct rph_store *rph_holepuncher_store(struct rph_holepuncher *hp);
 

@@ -4,6 +4,8 @@
 #include "ruphin/ev.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +14,16 @@
 
 #include "ruphin/clock.h"
 #include "ruphin/error.h"
+#include "ruphin/relay.h"
 #include "rxbatch.h"
 #include "udp.h"
+
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
 
 #define HP_MAX_LISTEN 8
 
@@ -39,6 +49,30 @@ struct txq {
     uint8_t data[TXQ][TX_MAX];
 };
 
+/* Relayed datagrams leave from the receive buffers they arrived in (rewritten in place by the
+ * relay), no copy: one sendmmsg per batch and per socket. Datagrams that arrived as one UDP GRO
+ * train and go on to one destination leave as one UDP GSO send (same size, back to back). */
+#define RELAYQ 64
+#define RELAY_GSO_BYTES 65000 /* one GSO send carries at most 64 KB with its headers */
+#define RELAY_GSO_SEGS 64     /* the kernel's UDP_MAX_SEGMENTS */
+
+struct relayq {
+    size_t n;
+    bool no_gso; /* the kernel refused a GSO send once: datagram by datagram from then on */
+    int fd[RELAYQ];
+    struct rph_addr to[RELAYQ];
+    size_t seg[RELAYQ], segs[RELAYQ]; /* each datagram seg bytes but the last; how many */
+    bool closed[RELAYQ];              /* its last datagram is shorter than seg: it takes no more */
+    struct mmsghdr msgs[RELAYQ];
+    struct iovec iov[RELAYQ];
+    struct sockaddr_storage dst[RELAYQ];
+    union {
+        char b[CMSG_SPACE(sizeof(uint16_t))];
+        struct cmsghdr align;
+    } ctl[RELAYQ];
+    struct rph_ev_hp_io io;
+};
+
 struct rph_ev_holepuncher {
     struct hp_sock socks[HP_MAX_LISTEN];
     size_t n;
@@ -47,6 +81,7 @@ struct rph_ev_holepuncher {
     struct rph_holepuncher *hp;
     struct rxbatch rx;
     struct txq tx;
+    struct relayq relay;
 };
 
 static void txq_flush(struct txq *q)
@@ -91,6 +126,111 @@ static void hp_send(void *ctx, const struct rph_addr *to, const uint8_t *buf, si
     q->msgs[i].msg_hdr.msg_iovlen = 1;
 }
 
+/* A GSO send the kernel refused: its datagrams one by one. */
+static void relayq_send_each(struct relayq *q, size_t i)
+{
+    uint8_t *p = q->iov[i].iov_base;
+    size_t left = q->iov[i].iov_len;
+    while (left) {
+        size_t one = left < q->seg[i] ? left : q->seg[i];
+        (void)sendto(q->fd[i], p, one, 0, q->msgs[i].msg_hdr.msg_name,
+                     q->msgs[i].msg_hdr.msg_namelen);
+        p += one;
+        left -= one;
+    }
+}
+
+/* Sends the queue in runs of one socket; a datagram that cannot go is lost like any UDP one. */
+static void relayq_flush(struct relayq *q)
+{
+    for (size_t i = 0; i < q->n; i++) {
+        struct msghdr *mh = &q->msgs[i].msg_hdr;
+        mh->msg_control = NULL;
+        mh->msg_controllen = 0;
+        if (q->segs[i] < 2) continue;
+        memset(&q->ctl[i], 0, sizeof q->ctl[i]);
+        mh->msg_control = q->ctl[i].b;
+        mh->msg_controllen = sizeof q->ctl[i].b;
+        struct cmsghdr *c = CMSG_FIRSTHDR(mh);
+        c->cmsg_level = SOL_UDP;
+        c->cmsg_type = UDP_SEGMENT;
+        c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        uint16_t gs = (uint16_t)q->seg[i];
+        memcpy(CMSG_DATA(c), &gs, sizeof gs);
+    }
+    size_t done = 0;
+    while (done < q->n) {
+        size_t run = 1;
+        while (done + run < q->n && q->fd[done + run] == q->fd[done])
+            run++;
+        int r = sendmmsg(q->fd[done], q->msgs + done, (unsigned)run, 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r > 0) {
+            for (size_t k = done; k < done + (size_t)r; k++)
+                if (q->segs[k] > 1) q->io.gso_sends++, q->io.gso_datagrams += q->segs[k];
+            done += (size_t)r;
+            continue;
+        }
+        /* The first of the run failed: a GSO send the kernel cannot do goes out datagram by
+         * datagram (and no more GSO is tried); anything else is lost. */
+        if (q->segs[done] > 1 && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
+            q->no_gso = true;
+            relayq_send_each(q, done);
+        }
+        done++;
+    }
+    q->n = 0;
+}
+
+/* Appends a datagram at buf to the queue's last entry when it continues that entry's GSO train
+ * (same socket and destination, right after it in memory, no longer than its segments). */
+static bool relayq_join(struct relayq *q, int fd, const struct rph_addr *to, uint8_t *buf,
+                        size_t len)
+{
+    if (q->no_gso || q->n == 0) return false;
+    size_t i = q->n - 1;
+    if (q->fd[i] != fd || q->closed[i] || (uint8_t *)q->iov[i].iov_base + q->iov[i].iov_len != buf)
+        return false;
+    if (len > q->seg[i] || q->segs[i] == RELAY_GSO_SEGS ||
+        q->iov[i].iov_len + len > RELAY_GSO_BYTES || !rph_addr_equal(&q->to[i], to))
+        return false;
+    q->iov[i].iov_len += len;
+    q->segs[i]++;
+    q->closed[i] = len < q->seg[i];
+    return true;
+}
+
+/* A RelayData: forwarded from its own buffer when the relay lets it through. */
+static void hp_relay(struct rph_ev_holepuncher *h, uint8_t *buf, size_t len,
+                     const struct rph_addr *from, uint64_t now)
+{
+    struct rph_addr to;
+    if (rph_holepuncher_relay(h->hp, buf, len, from, now, &to) < 0) return;
+    struct hp_sock *s = h->current;
+    if (!s || s->family != to.family) {
+        s = NULL;
+        for (size_t i = 0; i < h->n && !s; i++)
+            if (h->socks[i].family == to.family) s = &h->socks[i];
+    }
+    if (!s) return;
+    struct relayq *q = &h->relay;
+    if (relayq_join(q, s->fd, &to, buf, len)) return;
+    if (q->n == RELAYQ) relayq_flush(q); /* the buffers stay valid until the next receive */
+    size_t i = q->n++;
+    q->fd[i] = s->fd;
+    q->to[i] = to;
+    q->seg[i] = len;
+    q->segs[i] = 1;
+    q->closed[i] = false;
+    q->iov[i].iov_base = buf;
+    q->iov[i].iov_len = len;
+    memset(&q->msgs[i], 0, sizeof q->msgs[i]);
+    q->msgs[i].msg_hdr.msg_name = &q->dst[i];
+    q->msgs[i].msg_hdr.msg_namelen = rph_addr_to_sockaddr(&to, &q->dst[i], s->family);
+    q->msgs[i].msg_hdr.msg_iov = &q->iov[i];
+    q->msgs[i].msg_hdr.msg_iovlen = 1;
+}
+
 static void hp_read(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
@@ -108,11 +248,26 @@ static void hp_read(evutil_socket_t fd, short what, void *arg)
                 continue;
             /* A truncated datagram is oversized: hand its real size so it fails the length check.
              */
-            size_t len = h->rx.msgs[i].msg_len;
-            if (m->msg_flags & MSG_TRUNC) len = RXBATCH_SLOT;
-            rph_holepuncher_input(h->hp, h->rx.iov[i].iov_base, len, &from, now);
+            size_t len = h->rx.msgs[i].msg_len, seg = rxbatch_gro_size(m);
+            if (m->msg_flags & MSG_TRUNC) len = seg = RXBATCH_SLOT;
+            if (seg == 0 || seg > len) seg = len;
+            if (seg < len) h->relay.io.gro_trains++;
+            /* A UDP GRO train: datagrams of seg bytes back to back (the last maybe shorter),
+             * from one source; relayed ones keep their place, so they can leave as one train. */
+            uint8_t *buf = h->rx.iov[i].iov_base;
+            size_t off = 0;
+            do {
+                size_t one = len - off < seg ? len - off : seg;
+                if (rph_relay_is(buf + off, one))
+                    hp_relay(h, buf + off, one, &from, now);
+                else
+                    rph_holepuncher_input(h->hp, buf + off, one, &from, now);
+                off += seg;
+            } while (off < len);
         }
         txq_flush(&h->tx);
+        /* Before the next recvmmsg reuses the buffers the relayed datagrams are in. */
+        relayq_flush(&h->relay);
         if (n < RXBATCH_N) break;
     }
     h->current = NULL;
@@ -149,7 +304,12 @@ struct rph_ev_holepuncher *rph_ev_holepuncher_new(struct event_base *base,
         struct hp_sock *s = &h->socks[i];
         s->owner = h;
         s->fd = rph_udp_open(&listen[i], listen[i].family, 0, 4 << 20);
-        if (s->fd >= 0) rph_udp_tiny_replies(s->fd);
+        if (s->fd >= 0) {
+            rph_udp_tiny_replies(s->fd);
+            /* Relayed bulk traffic from one member comes as GRO trains (older kernels: no GRO). */
+            int one = 1;
+            setsockopt(s->fd, SOL_UDP, UDP_GRO, &one, sizeof one);
+        }
         if (s->fd < 0) {
             e = s->fd;
             goto fail;
@@ -182,6 +342,11 @@ void rph_ev_holepuncher_free(struct rph_ev_holepuncher *h)
     rph_holepuncher_free(h->hp);
     rxbatch_free(&h->rx);
     free(h);
+}
+
+const struct rph_ev_hp_io *rph_ev_holepuncher_io(const struct rph_ev_holepuncher *h)
+{
+    return &h->relay.io;
 }
 
 struct rph_holepuncher *rph_ev_holepuncher_core(struct rph_ev_holepuncher *h)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hp_cookie.h"
+#include "relay_table.h"
 #include "source_count.h"
 #include "token_bucket.h"
 #include "ruphin/clock.h"
@@ -38,6 +39,9 @@ struct rph_holepuncher {
     uint64_t verify_milli, verify_last_ms;
     uint64_t join_seen[JOIN_CACHE];
     size_t join_next;
+    struct relay_table *relay;
+    rph_relay_end_fn on_relay_end;
+    void *relay_end_ctx;
 };
 
 void rph_holepuncher_config_defaults(struct rph_holepuncher_config *c)
@@ -50,6 +54,19 @@ void rph_holepuncher_config_defaults(struct rph_holepuncher_config *c)
     c->sealed_skew_ms = 300000;
     c->verify_per_s = 10000;
     c->max_sessions_per_source = 32;
+    c->relay_enabled = false;
+    c->relay_max_sessions = 1000;
+    c->relay_max_kbps = 20000;
+}
+
+/* Members: a server and a few clients per session on average. */
+static void relay_cfg(const struct rph_holepuncher_config *c, struct relay_config *rc)
+{
+    rc->enabled = c->relay_enabled;
+    rc->max_sessions = c->relay_max_sessions;
+    rc->max_kbps = c->relay_max_kbps;
+    rc->ttl_ms = c->session_ttl_ms;
+    rc->max_members = c->max_sessions * 4 > 64 ? c->max_sessions * 4 : 64;
 }
 
 struct rph_holepuncher *rph_holepuncher_new(const struct rph_holepuncher_config *cfg,
@@ -62,6 +79,14 @@ struct rph_holepuncher *rph_holepuncher_new(const struct rph_holepuncher_config 
     hp->ctx = ctx;
     hp->store = rph_store_new(cfg->max_sessions);
     if (!hp->store) {
+        free(hp);
+        return NULL;
+    }
+    struct relay_config rc;
+    relay_cfg(cfg, &rc);
+    hp->relay = relay_table_new(&rc);
+    if (!hp->relay) {
+        rph_store_free(hp->store);
         free(hp);
         return NULL;
     }
@@ -79,6 +104,7 @@ void rph_holepuncher_free(struct rph_holepuncher *hp)
 {
     if (!hp) return;
     rph_store_free(hp->store);
+    relay_table_free(hp->relay);
     hp_cookie_wipe(&hp->cookie);
     free(hp);
 }
@@ -92,6 +118,10 @@ void rph_holepuncher_set_event_cb(struct rph_holepuncher *hp, rph_hp_event_fn fn
 void rph_holepuncher_reconfigure(struct rph_holepuncher *hp,
                                  const struct rph_holepuncher_config *cfg)
 {
+    struct relay_config rc;
+    relay_cfg(cfg, &rc);
+    /* Out of memory for a larger relay table: the relay keeps its old limits. */
+    (void)relay_table_reconfigure(hp->relay, &rc);
     hp->cfg = *cfg;
     rph_store_set_max(hp->store, cfg->max_sessions);
     /* New rates; what each bucket's sources have spent stays spent. */
@@ -379,6 +409,18 @@ static int sealed_admit(struct rph_holepuncher *hp, const uint8_t *raw, const st
     return rph_owner_verify(raw, m, sess);
 }
 
+/* The relay's members: an endpoint whose SealedRegister (now the session's server) or
+ * SealedJoin (of a live sealed session) was acted on proved the key and, by its cookie, that it
+ * receives at its address. */
+static void relay_learn(struct rph_holepuncher *hp, const struct rph_msg *m,
+                        const struct rph_session *sess, const struct rph_addr *from, uint64_t now)
+{
+    struct rph_store_entry e;
+    if (!hp->cfg.relay_enabled || !rph_store_find(hp->store, sess, now, &e) || !e.sealed) return;
+    if (m->type == RPH_SEALED_REGISTER && !rph_addr_equal(&e.server, from)) return;
+    (void)relay_member_add(hp->relay, sess, from, m->owner.cookie, now);
+}
+
 static int on_sealed(struct rph_holepuncher *hp, const uint8_t *raw, const struct rph_msg *m,
                      const struct rph_addr *from, uint64_t now)
 {
@@ -398,6 +440,7 @@ static int on_sealed(struct rph_holepuncher *hp, const uint8_t *raw, const struc
         on_sealed_register(hp, m, &sess, from, now);
     else
         on_sealed_join(hp, raw, m, &sess, from, now);
+    relay_learn(hp, m, &sess, from, now);
     return 0;
 }
 
@@ -458,6 +501,29 @@ void rph_holepuncher_tick(struct rph_holepuncher *hp, uint64_t now_ms)
 {
     /* A bounded sweep per tick keeps the loop responsive at a million sessions. */
     rph_store_expire(hp->store, now_ms, 65536, on_expire, hp);
+    relay_expire(hp->relay, now_ms, 65536, hp->on_relay_end, hp->relay_end_ctx);
+}
+
+int rph_holepuncher_relay(struct rph_holepuncher *hp, uint8_t *buf, size_t len,
+                          const struct rph_addr *from, uint64_t now_ms, struct rph_addr *to)
+{
+    return relay_forward(hp->relay, buf, len, from, now_ms, to);
+}
+
+const struct rph_relay_stats *rph_holepuncher_relay_stats(const struct rph_holepuncher *hp)
+{
+    return relay_stats(hp->relay);
+}
+
+size_t rph_holepuncher_relay_sessions(const struct rph_holepuncher *hp)
+{
+    return relay_session_count(hp->relay);
+}
+
+void rph_holepuncher_set_relay_end_cb(struct rph_holepuncher *hp, rph_relay_end_fn fn, void *ctx)
+{
+    hp->on_relay_end = fn;
+    hp->relay_end_ctx = ctx;
 }
 
 const struct rph_holepuncher_stats *rph_holepuncher_stats(const struct rph_holepuncher *hp)

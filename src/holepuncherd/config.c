@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 #include "ruphin/error.h"
@@ -14,6 +15,7 @@ static const char *const allowed_keys[] = {"listen",
                                            "rate_limit_per_source",
                                            "rate_limit_burst",
                                            "max_sessions_per_source",
+                                           "relay",
                                            NULL};
 
 static int parse_listen(const cJSON *root, struct hpd_config *out, struct errmsg *err)
@@ -57,6 +59,44 @@ static int parse_listen(const cJSON *root, struct hpd_config *out, struct errmsg
     return 0;
 }
 
+/* An integer key of the "relay" object; errors name it "relay.KEY". 0, 1 when absent. */
+static int relay_int(const cJSON *obj, const char *key, long min, long max, long *out,
+                     struct errmsg *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v) return 1;
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+        v->valuedouble < (double)min || v->valuedouble > (double)max)
+        return errmsg_fail(err, -EINVAL, "\"relay.%s\" must be an integer %ld..%ld", key, min, max);
+    *out = (long)v->valuedouble;
+    return 0;
+}
+
+/* "relay": {"enabled": false, "max_sessions": 1000, "max_kbps_per_session": 20000} */
+static int parse_relay(const cJSON *root, struct hpd_config *c, struct errmsg *err)
+{
+    const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "relay");
+    if (!obj) return 0;
+    if (!cJSON_IsObject(obj))
+        return errmsg_fail(err, -EINVAL,
+                           "\"relay\" must be an object, e.g. {\"enabled\": true, "
+                           "\"max_sessions\": 1000, \"max_kbps_per_session\": 20000}");
+    static const char *const keys[] = {"enabled", "max_sessions", "max_kbps_per_session", NULL};
+    if (cfg_check_keys(obj, "relay", keys, err) < 0) return -EINVAL;
+    const cJSON *en = cJSON_GetObjectItemCaseSensitive(obj, "enabled");
+    if (en && !cJSON_IsBool(en))
+        return errmsg_fail(err, -EINVAL, "\"relay.enabled\" must be true or false");
+    if (en) c->relay_enabled = cJSON_IsTrue(en);
+    long v;
+    int r = relay_int(obj, "max_sessions", 1, HPD_RELAY_SESSIONS_MAX, &v, err);
+    if (r < 0) return r;
+    if (r == 0) c->relay_max_sessions = (size_t)v;
+    r = relay_int(obj, "max_kbps_per_session", 0, HPD_RELAY_KBPS_MAX, &v, err);
+    if (r < 0) return r;
+    if (r == 0) c->relay_max_kbps = (uint32_t)v;
+    return 0;
+}
+
 int hpd_config_parse(const cJSON *root, struct hpd_config *out, struct errmsg *err)
 {
     struct hpd_config c;
@@ -67,6 +107,9 @@ int hpd_config_parse(const cJSON *root, struct hpd_config *out, struct errmsg *e
     c.rate_burst = 40;
     c.max_sessions_per_source = HPD_PER_SOURCE_DEFAULT;
     c.log_level = LOG_LVL_INFO;
+    c.relay_enabled = false;
+    c.relay_max_sessions = HPD_RELAY_SESSIONS_DEFAULT;
+    c.relay_max_kbps = HPD_RELAY_KBPS_DEFAULT;
 
     if (!cJSON_IsObject(root))
         return errmsg_fail(err, -EINVAL, "the top level must be a JSON object");
@@ -96,6 +139,9 @@ int hpd_config_parse(const cJSON *root, struct hpd_config *out, struct errmsg *e
     r = cfg_get_int(root, "max_sessions_per_source", 0, HPD_MAX_SESSIONS_MAX, &v, err);
     if (r < 0) return r;
     if (r == 0) c.max_sessions_per_source = (uint32_t)v;
+
+    r = parse_relay(root, &c, err);
+    if (r < 0) return r;
 
     r = cfg_get_log_level(root, "log_level", &c.log_level, err);
     if (r < 0) return r;

@@ -23,6 +23,10 @@
 #define HPD_MAX_SESSIONS_MAX 10000000
 #define HPD_MAX_SESSIONS_DEFAULT 100000
 #define HPD_PER_SOURCE_DEFAULT 32
+#define HPD_RELAY_SESSIONS_DEFAULT 1000
+#define HPD_RELAY_SESSIONS_MAX 1000000
+#define HPD_RELAY_KBPS_DEFAULT 20000
+#define HPD_RELAY_KBPS_MAX 100000000 /* 100 Gbit/s */
 
 struct hpd_config {
     struct rph_addr listen[HPD_MAX_LISTEN];
@@ -33,6 +37,9 @@ struct hpd_config {
     uint32_t rate_per_s; /* Register/Join per source IP per second; 0: no limit */
     uint32_t rate_burst;
     uint32_t max_sessions_per_source; /* per IPv4 address or IPv6 /64; 0: no limit */
+    bool relay_enabled;               /* "relay": relaying of sealed sessions */
+    size_t relay_max_sessions;
+    uint32_t relay_max_kbps; /* per session; 0: no limit */
 };
 
 /* Fills out from a parsed config object (no I/O: the listen addresses are numeric); 0, or

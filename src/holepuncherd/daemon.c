@@ -14,6 +14,7 @@
 #include "listen_probe.h"
 #include "log.h"
 #include "notify.h"
+#include "relay_log.h"
 #include "ruphin/clock.h"
 #include "ruphin/error.h"
 #include "ruphin/ev.h"
@@ -30,6 +31,7 @@ struct hpd_daemon {
     struct hpd_config cfg; /* listen: what is bound; the rest: what is applied */
     char *config_path;
     struct hpd_event_log elog;
+    struct hpd_relay_log rlog;
     int stop_signal;
 };
 
@@ -41,6 +43,9 @@ static void core_config(const struct hpd_config *cfg, struct rph_holepuncher_con
     hc->rate_per_s = cfg->rate_per_s;
     hc->rate_burst = cfg->rate_burst;
     hc->max_sessions_per_source = cfg->max_sessions_per_source;
+    hc->relay_enabled = cfg->relay_enabled;
+    hc->relay_max_sessions = cfg->relay_max_sessions;
+    hc->relay_max_kbps = cfg->relay_max_kbps;
     /* LocalInterrupt is the crate's test hook; a daemon must not stop on a datagram. */
     hc->allow_local_interrupt = false;
 }
@@ -66,6 +71,16 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     struct hpd_daemon *d = arg;
     /* Expiry is the event module's own one-second tick (ev.h); this one flushes log counts. */
     hpd_event_log_flush(&d->elog, rph_now_ms());
+    hpd_relay_log_tick(&d->rlog, rph_holepuncher_relay_stats(d->hp), rph_now_ms());
+}
+
+/* "off" or "on (max_sessions N, max_kbps_per_session K)" for the start and reload lines. */
+static const char *relay_text(const struct hpd_config *c, char *buf, size_t cap)
+{
+    if (!c->relay_enabled) return "off";
+    snprintf(buf, cap, "on (max_sessions %zu, max_kbps_per_session %u%s)", c->relay_max_sessions,
+             c->relay_max_kbps, c->relay_max_kbps ? "" : ": no limit");
+    return buf;
 }
 
 int hpd_daemon_reload(struct hpd_daemon *d)
@@ -92,11 +107,15 @@ int hpd_daemon_reload(struct hpd_daemon *d)
     d->cfg.max_sessions = nc.max_sessions;
     d->cfg.max_sessions_per_source = nc.max_sessions_per_source;
     d->cfg.log_level = nc.log_level;
+    d->cfg.relay_enabled = nc.relay_enabled;
+    d->cfg.relay_max_sessions = nc.relay_max_sessions;
+    d->cfg.relay_max_kbps = nc.relay_max_kbps;
     size_t count = rph_holepuncher_session_count(d->hp);
+    char relay[96];
     log_info("reloaded config %s: session_ttl %u s, max_sessions %zu, max_sessions_per_source %u, "
-             "log_level %s (sessions kept: %zu)",
+             "relay %s, log_level %s (sessions kept: %zu)",
              d->config_path, nc.session_ttl_s, nc.max_sessions, nc.max_sessions_per_source,
-             log_level_name(nc.log_level), count);
+             relay_text(&nc, relay, sizeof relay), log_level_name(nc.log_level), count);
     if (count > nc.max_sessions)
         log_warn("reload: %zu sessions exceed max_sessions %zu; new sessions are refused until "
                  "enough expire",
@@ -161,6 +180,8 @@ int hpd_daemon_new(const char *config_path, const struct hpd_config *cfg, struct
     }
     d->hp = rph_ev_holepuncher_core(d->evh);
     rph_holepuncher_set_event_cb(d->hp, hpd_event_log_cb, &d->elog);
+    hpd_relay_log_init(&d->rlog);
+    rph_holepuncher_set_relay_end_cb(d->hp, hpd_relay_log_end_cb, &d->rlog);
     for (size_t i = 0; i < N_SIGNALS; i++) {
         d->sig[i] = evsignal_new(d->base, handled_signals[i], on_signal, d);
         if (!d->sig[i] || evsignal_add(d->sig[i], NULL) < 0) {
@@ -185,6 +206,24 @@ fail:
 
 static void log_stats(const struct hpd_daemon *d, const char *why)
 {
+    /* The relay's own line first, so that the last line stays the one with the totals (scripts
+     * read it). Relayed datagrams are not in those totals. */
+    const struct rph_relay_stats *r = rph_holepuncher_relay_stats(d->hp);
+    const struct rph_ev_hp_io *io = rph_ev_holepuncher_io(d->evh);
+    log_info("%s: relay %s: %zu sessions relayed now; relayed %llu datagrams, %llu bytes "
+             "(gso_sends %llu carrying %llu; gro_trains received %llu); sessions_started %llu, "
+             "members_added %llu, members_full %llu; dropped: disabled %llu, malformed %llu, "
+             "not_member %llu, bad_destination %llu, rate_limited %llu (%llu bytes), "
+             "refused_full %llu",
+             why, d->cfg.relay_enabled ? "on" : "off", rph_holepuncher_relay_sessions(d->hp),
+             (unsigned long long)r->relayed, (unsigned long long)r->relayed_bytes,
+             (unsigned long long)io->gso_sends, (unsigned long long)io->gso_datagrams,
+             (unsigned long long)io->gro_trains, (unsigned long long)r->sessions_started,
+             (unsigned long long)r->members_added, (unsigned long long)r->members_full,
+             (unsigned long long)r->disabled, (unsigned long long)r->malformed,
+             (unsigned long long)r->not_member, (unsigned long long)r->bad_destination,
+             (unsigned long long)r->rate_limited, (unsigned long long)r->rate_limited_bytes,
+             (unsigned long long)r->refused_full);
     const struct rph_holepuncher_stats *s = rph_holepuncher_stats(d->hp);
     /* registers and joins count sealed ones too (the part in parentheses). */
     log_info("%s: %zu sessions; received %llu, sent %llu, registers %llu (sealed %llu), joins %llu "
@@ -209,9 +248,11 @@ int hpd_daemon_run(struct hpd_daemon *d)
 {
     char bound[HPD_MAX_LISTEN * (RPH_ADDR_STRLEN + 1)];
     listen_text(&d->cfg, bound, sizeof bound);
-    log_info("holepuncherd %s listening on %s (session_ttl %u s, max_sessions %zu, log_level %s)",
+    char relay[96];
+    log_info("holepuncherd %s listening on %s (session_ttl %u s, max_sessions %zu, relay %s, "
+             "log_level %s)",
              RUPHIN_VERSION, bound, d->cfg.session_ttl_s, d->cfg.max_sessions,
-             log_level_name(d->cfg.log_level));
+             relay_text(&d->cfg, relay, sizeof relay), log_level_name(d->cfg.log_level));
     notify_ready(); /* the sockets are bound (hpd_daemon_new) */
     int r = event_base_dispatch(d->base);
     if (r < 0) {
