@@ -118,6 +118,7 @@ Test(relay_wire, every_malformation_is_refused_with_its_reason)
     cr_assert(!rph_relay_is(b, len));
     cr_assert(rph_relay_is(good, len));
     cr_assert(!rph_relay_is(good, 3));
+    cr_assert(!rph_relay_is(good, len - 1), "a RelayData whose length field lies");
     /* A payload under 4 bytes: 59 + 3. */
     memcpy(b, good, len);
     b[1] = RPH_RELAY_HEADER_LEN + 3;

@@ -36,8 +36,9 @@ struct rph_relay_msg {
     size_t payload_len;
 };
 
-/* Whether buf is a RelayData by its header's type (nothing else checked): the cheap test the
- * holepuncher's receive loop makes before the relay's own checks. */
+/* Whether buf is a RelayData by its header (type 22, and a length field equal to len; nothing
+ * else checked): the cheap test the holepuncher's receive loop makes before the relay's own
+ * checks. A datagram whose length lies goes to the ordinary decoder, counted as malformed. */
 bool rph_relay_is(const uint8_t *buf, size_t len);
 /* Strict decode: 0, or RPH_E_SHORT (under the header), RPH_E_LENGTH (length field differs from
  * the datagram), RPH_E_TYPE (not type 22), RPH_E_SIZE (payload under 4 bytes), RPH_E_FAMILY

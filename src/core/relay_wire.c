@@ -10,7 +10,9 @@
 
 bool rph_relay_is(const uint8_t *buf, size_t len)
 {
-    return len >= RPH_HEADER_LEN && rph_get16(buf + 2) == RPH_RELAY_DATA;
+    /* The framing first: a datagram whose length field lies is malformed, whatever its type
+     * bytes say, and is counted so by the holepuncher's decoder, not the relay. */
+    return len >= RPH_HEADER_LEN && rph_get16(buf) == len && rph_get16(buf + 2) == RPH_RELAY_DATA;
 }
 
 /* The endpoint checks of decode and encode: a destination the decoder refuses is never sent. */

@@ -283,11 +283,14 @@ static int hpx_real(const struct hpx_opts *o)
 
 size_t hpx_with_cookie(int fd, uint8_t *dg, size_t n)
 {
-    if (n == RPH_OWNER_COOKIE_LEN) { /* someone else's cookie: the request without it */
-        rph_put16(dg, RPH_OWNER_LEN);
-        n = RPH_OWNER_LEN;
+    /* A server's SealedRegister names its node (the longer form); the cookie goes last. */
+    size_t base = n == RPH_OWNER_NODE_LEN || n == RPH_OWNER_NODE_COOKIE_LEN ? RPH_OWNER_NODE_LEN
+                                                                            : RPH_OWNER_LEN;
+    if (n == base + RPH_COOKIE_LEN) { /* someone else's cookie: the request without it */
+        rph_put16(dg, (uint16_t)base);
+        n = base;
     }
-    if (n != RPH_OWNER_LEN || send(fd, dg, n, 0) != (ssize_t)n) return n;
+    if (n != base || send(fd, dg, n, 0) != (ssize_t)n) return n;
     uint8_t b[512];
     double until = mono_s() + 1.0;
     while (mono_s() < until) {
@@ -296,9 +299,9 @@ size_t hpx_with_cookie(int fd, uint8_t *dg, size_t n)
         ssize_t r = recv(fd, b, sizeof b, MSG_DONTWAIT);
         struct rph_msg m;
         if (r <= 0 || rph_wire_decode(b, (size_t)r, &m) != 0 || m.type != RPH_HP_COOKIE) continue;
-        memcpy(dg + RPH_OWNER_LEN, m.hpc.cookie, RPH_COOKIE_LEN);
-        rph_put16(dg, RPH_OWNER_COOKIE_LEN);
-        return RPH_OWNER_COOKIE_LEN;
+        memcpy(dg + base, m.hpc.cookie, RPH_COOKIE_LEN);
+        rph_put16(dg, (uint16_t)(base + RPH_COOKIE_LEN));
+        return base + RPH_COOKIE_LEN;
     }
     return n;
 }
