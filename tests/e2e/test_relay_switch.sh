@@ -71,6 +71,7 @@ e2e_check "status (server): path relayed" test "$(path 1)" = relayed
 e2e_check "status: relay_endpoint is the server's endpoint as holepuncherd sees it" \
     test "$(tun_status 2 | jq -r '.peers[0].relay_endpoint')" = "$(tun_status 2 | jq -r '.peers[0].endpoint')"
 e2e_check "client log: path relayed, no direct answer" grep -q 'path relayed (through holepuncher .*): no direct answer' "$TOPO_DIR/peer2.log"
+"$RUPHIN_BIN/ruphinctl" -s "$TOPO_DIR/peer2.sock" status 2>&1 | sed -n '/^peer:/,/^  state:/p' | sed 's/^/  status: /'
 e2e_check "ruphinctl status (text) says relayed" \
     bash -c "'$RUPHIN_BIN/ruphinctl' -s '$TOPO_DIR/peer2.sock' status | grep -q 'path: relayed through the holepuncher'"
 
