@@ -11,7 +11,8 @@
 # NATM_DELAY2 ("OUT[/IN]" ms on the server's and the client's uplink, default none),
 # NATM_FORWARD1 (a UDP port the server's router forwards to the server, which listens on it),
 # NATM_RELAY (1, default: holepuncherd relays; 0: it does not), NATM_DIRECT_WAIT (s a relayed
-# pair is given to find its direct path after the first ping, default 8).
+# pair is given to find its direct path after the first ping, default 8), NATM_LOGS (N: the
+# daemons' last N log lines into the output even when the pair connects).
 # RESULT_FILE gets one tab-separated line:
 #   server client status path first_ping_s direct_s transfer note
 # path: "direct" (direct from the start), "relayed" (the relay all along), "relayed, then direct";
@@ -180,5 +181,7 @@ end_path=$(tun_status 2 2>/dev/null | jq -r '.peers[0].path // "?"')
     t_direct=$(log_time '.* peer .* path direct' || echo "?")
 [[ $path == direct && $end_path == relayed ]] && path="direct, then relayed"
 result connected "$path" "$t_ping" "$t_direct" "$xfer" "endpoint $(jq -r '.peers[0].endpoint' <<<"$st")"
+# NATM_LOGS=N: the daemons' last N log lines in the pair's log (with NATM_KEEP=1, to look at).
+[[ -n ${NATM_LOGS:-} ]] && topo_dump_logs "$NATM_LOGS"
 nat_stop_all
 exit 0
