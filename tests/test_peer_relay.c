@@ -250,6 +250,9 @@ Test(peer_relay, a_pair_whose_direct_path_is_blocked_connects_through_the_relay_
     cr_assert(remote0(0)->relayed);
     cr_assert(remote0(1)->relayed);
     cr_assert_eq(nodes[1].last_reason, RPH_PATH_NO_DIRECT);
+    /* Round trips measured at the handshake, on the relayed path: 4 hops of 10 ms steps. */
+    cr_assert_gt(remote0(1)->rtt_ms, 0);
+    cr_assert_gt(remote0(0)->rtt_ms, 0);
     until_data(1, "back", 200);
     const struct rph_relay_stats *rs = rph_holepuncher_relay_stats(hp);
     cr_assert_gt(rs->relayed, 0);

@@ -69,7 +69,9 @@ struct rph_peer {
     bool has_relay_cookie;
     uint64_t next_relay_join_ms; /* client, relay on: the next membership-keeping Join */
     uint8_t relaybuf[RPH_DATAGRAM_MAX];
-    uint64_t now_ms; /* of the call in progress (input, tick): stamps for the RTT */
+    uint64_t now_ms;         /* of the call in progress (input, tick): stamps for the RTT */
+    struct rph_addr resp_to; /* responder: where our last HandshakeResp went, and when */
+    uint64_t resp_sent_ms;
     uint8_t txbuf[RPH_DATAGRAM_MAX + RPH_FRAME_HEADROOM + RPH_FRAME_TAILROOM];
 };
 
@@ -198,6 +200,15 @@ static void send_hs(struct rph_peer *p, struct rph_remote *r, const struct rph_a
     trace(p, RPH_TRACE_HS_SENT, r, to, NULL, d.len > 3 ? d.data[3] : 0);
 }
 
+/* A round-trip sample from a handshake message sent at sent_ms and answered now: smoothed
+ * 7/8 old, 1/8 new. Samples over 5 s are a lost message answered by a resend: ignored. */
+static void note_rtt(struct rph_remote *r, uint64_t sent_ms, uint64_t now)
+{
+    if (!sent_ms || now < sent_ms || now - sent_ms >= 5000) return;
+    uint64_t s = now - sent_ms ? now - sent_ms : 1;
+    r->rtt_ms = r->rtt_ms ? (7 * r->rtt_ms + s) / 8 : s;
+}
+
 /* A handshake answer back the way its question came: through the relay to `to` (a member
  * endpoint), or straight there. */
 static void send_hs_reply(struct rph_peer *p, struct rph_remote *r, const struct rph_addr *to,
@@ -208,6 +219,10 @@ static void send_hs_reply(struct rph_peer *p, struct rph_remote *r, const struct
         send_relayed(p, to, d.data, d.len);
     else
         send_raw(p, to, d.data, d.len);
+    if (d.len > 3 && d.data[3] == RPH_HANDSHAKE_RESP) {
+        p->resp_to = *to;
+        p->resp_sent_ms = p->now_ms;
+    }
     if (r) r->hs_sent_ms = p->now_ms;
     trace(p, RPH_TRACE_HS_SENT, r, to, NULL, d.len > 3 ? d.data[3] : 0);
 }
@@ -612,16 +627,10 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
     }
     if (e < 0) return e;
     struct rph_remote *r = ev.slot < p->n_slots ? &p->remotes[ev.slot] : NULL;
-    if (m->type != RPH_TRANSPORT) {
-        trace(p, RPH_TRACE_HS_TAKEN, r, from, NULL, (int)m->type);
-        /* An answer to our last handshake message: a round trip (smoothed 7/8). */
-        if (r && r->hs_sent_ms && now - r->hs_sent_ms < 5000 &&
-            (m->type == RPH_HANDSHAKE_RESP || m->type == RPH_HANDSHAKE_FINISH)) {
-            uint64_t s = now - r->hs_sent_ms;
-            r->rtt_ms = r->rtt_ms ? (7 * r->rtt_ms + s) / 8 : (s ? s : 1);
-            r->hs_sent_ms = 0;
-        }
-    }
+    if (m->type != RPH_TRANSPORT) trace(p, RPH_TRACE_HS_TAKEN, r, from, NULL, (int)m->type);
+    /* A client's init answered: a round trip (its one slot is the server). */
+    if (m->type == RPH_HANDSHAKE_RESP && p->remotes[0].in_use && p->cfg.role == RPH_ROLE_CLIENT)
+        note_rtt(&p->remotes[0], p->remotes[0].hs_sent_ms, now);
     if (r && ev.what != SEAL_NONE && ev.what != SEAL_REPLY && ev.what != SEAL_ADOPT)
         rx_path(p, r, from, via_relay, now);
     switch (ev.what) {
@@ -643,6 +652,8 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
         }
         set_node(r, ev.node_pk);
         trace(p, RPH_TRACE_KEYS, r, from, NULL, r->up);
+        /* Our HandshakeResp answered with the Finish: a round trip. */
+        if (rph_addr_equal(from, &p->resp_to)) note_rtt(r, p->resp_sent_ms, now);
         if (!via_relay) move_endpoint(p, r, from);
         rx_path(p, r, from, via_relay, now);
         remote_alive(p, r, true, now);

@@ -70,6 +70,8 @@ e2e_check "status (client): path relayed" test "$(path 2)" = relayed
 e2e_check "status (server): path relayed" test "$(path 1)" = relayed
 e2e_check "status: relay_endpoint is the server's endpoint as holepuncherd sees it" \
     test "$(tun_status 2 | jq -r '.peers[0].relay_endpoint')" = "$(tun_status 2 | jq -r '.peers[0].endpoint')"
+e2e_check "status: a round-trip time measured at the handshake" \
+    bash -c "tun_status() { '$RUPHIN_BIN/ruphinctl' -s '$TOPO_DIR/peer\$1.sock' status --json; }; tun_status 2 | jq -e '.peers[0].rtt_ms > 0' >/dev/null && tun_status 1 | jq -e '.peers[0].rtt_ms > 0' >/dev/null"
 e2e_check "client log: path relayed, no direct answer" grep -q 'path relayed (through holepuncher .*): no direct answer' "$TOPO_DIR/peer2.log"
 "$RUPHIN_BIN/ruphinctl" -s "$TOPO_DIR/peer2.sock" status 2>&1 | sed -n '/^peer:/,/^  state:/p' | sed 's/^/  status: /'
 e2e_check "ruphinctl status (text) says relayed" \
