@@ -19,7 +19,7 @@ NO_PATH_TODAY=()
 # the conntrack race, no hairpinning): relayed, and given NATM_DIRECT_WAIT to find direct. They
 # start first, so no long one is left for the end.
 RELAYED_LIKELY=(
-    port-restricted:conntrack-race port-restricted:symmetric port-restricted:same-router
+    port-restricted:symmetric+same-router port-restricted:conntrack-race port-restricted:symmetric port-restricted:same-router
     conntrack-race:conntrack-race conntrack-race:symmetric
     symmetric:port-restricted symmetric:conntrack-race symmetric:symmetric symmetric:public
     symmetric:carrier
@@ -55,6 +55,10 @@ PAIRS+=(port-restricted:same-router ipv6:ipv6)
 # What a user can do today: a UDP port forward on the server's router ("+fwd", nat_lib.sh's
 # nat_forward; the server listens on that port) connects the hardest pairs above.
 PAIRS+=(symmetric+fwd:symmetric port-restricted+fwd:conntrack-race)
+# Three members of mixed kinds on one LAN (nat_lan3.sh): a server behind a port-restricted NAT,
+# one client behind a symmetric NAT, one on the server's LAN; the clients ping and transfer to
+# each other through the server.
+PAIRS+=(port-restricted:symmetric+same-router)
 # NATM_ONLY="a:b c:d" runs only those pairs (to look at one closely).
 [[ -n ${NATM_ONLY:-} ]] && read -r -a PAIRS <<<"$NATM_ONLY"
 
@@ -114,7 +118,11 @@ e2e_info "${#PAIRS[@]} pairs, $JOBS at a time, ${NATM_DEADLINE} s to connect, ${
 start=$SECONDS
 for i in "${ORDER[@]}"; do
     while busy && ((BUSY >= JOBS)); do sleep 0.2; done
-    bash "$(dirname "$0")/nat_pair.sh" "${PAIRS[i]%%:*}" "${PAIRS[i]#*:}" "$OUT/$i.res" >"$OUT/$i.log" 2>&1 </dev/null &
+    if [[ ${PAIRS[i]} == *:symmetric+same-router ]]; then
+        bash "$(dirname "$0")/nat_lan3.sh" "$OUT/$i.res" >"$OUT/$i.log" 2>&1 </dev/null &
+    else
+        bash "$(dirname "$0")/nat_pair.sh" "${PAIRS[i]%%:*}" "${PAIRS[i]#*:}" "$OUT/$i.res" >"$OUT/$i.log" 2>&1 </dev/null &
+    fi
     running[$!]=$i
     began[$i]=$SECONDS
 done
@@ -162,8 +170,8 @@ for i in "${!PAIRS[@]}"; do
         tail -n 40 "$OUT/$i.log"
     fi
     [[ $status == connected ]] || t_ping=- t_up=- xfer=-
-    rows+=("$(printf '| %s | %s | %s | %s | %s | %s |' "${s/+fwd/ + UDP port forward}" "$c" "$path" \
-        "$([[ $t_ping == - ]] && echo - || echo "$t_ping s")" "$([[ $t_up == - ]] && echo "never (${NATM_DIRECT_WAIT:-8} s)" || echo "$t_up s")" "$xfer")")
+    rows+=("$(printf '| %s | %s | %s | %s | %s | %s |' "${s/+fwd/ + UDP port forward}" "${c/symmetric+same-router/symmetric + one on the same router (3 members)}" "$path" \
+        "$([[ $t_ping == - ]] && echo - || echo "$t_ping s")" "$(case $t_up in -) echo "never (${NATM_DIRECT_WAIT:-8} s)" ;; [0-9]*) echo "$t_up s" ;; *) echo "$t_up" ;; esac)" "$xfer")")
 done
 
 echo
