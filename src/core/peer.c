@@ -223,7 +223,6 @@ static void send_hs_reply(struct rph_peer *p, struct rph_remote *r, const struct
         p->resp_to = *to;
         p->resp_sent_ms = p->now_ms;
     }
-    if (r) r->hs_sent_ms = p->now_ms;
     trace(p, RPH_TRACE_HS_SENT, r, to, NULL, d.len > 3 ? d.data[3] : 0);
 }
 
@@ -487,6 +486,12 @@ static struct rph_remote *add_remote(struct rph_peer *p, const struct rph_addr *
                                      size_t join_len)
 {
     struct rph_remote *r = rph_peer_find(p, addr);
+    /* A remote that moved to a direct endpoint of its own (a symmetric NAT's) is still the one
+     * the holepuncher names at its old one (a relay client's re-Join): no second slot for it. */
+    for (size_t i = 0; !r && p->cfg.relay && i < p->n_slots; i++)
+        if (p->remotes[i].in_use && p->remotes[i].up && p->remotes[i].has_relay_addr &&
+            rph_addr_equal(&p->remotes[i].relay_addr, addr))
+            r = &p->remotes[i];
     if (!r) r = alloc_remote(p, addr, now);
     if (!r) return NULL;
     r->punch_until_ms = now + punch_window(p);
