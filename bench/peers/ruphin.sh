@@ -138,9 +138,11 @@ ruphin_relayed_up1() {
 {"listen": ["$HP_IP:7700"], "session_ttl": 60, "max_sessions": 1000, "log_level": "info",
  "relay": {"enabled": true, "max_sessions": 10, "max_kbps_per_session": 0}}
 JSON
-    topo_spawn hpd "$NS_HP" "$TOPO_DIR/hpd.log" "$RUPHIN_BIN/holepuncherd" -c "$TOPO_DIR/hpd.json" &&
-        wait_for "grep -q 'listening on' '$TOPO_DIR/hpd.log'" 5 ||
-        { ROW_REASON="holepuncherd with the relay did not start"; return 1; }
+    if ! topo_spawn hpd "$NS_HP" "$TOPO_DIR/hpd.log" "$RUPHIN_BIN/holepuncherd" -c "$TOPO_DIR/hpd.json" ||
+        ! wait_for "grep -q 'listening on' '$TOPO_DIR/hpd.log'" 5; then
+        ROW_REASON="holepuncherd with the relay did not start"
+        return 1
+    fi
     ruphin__block || { ROW_REASON="nft block on nat1"; return 1; }
     RUPHIN__HPD_TICKS0=$(proc_ticks "$(topo_pid hpd)")
     ruphin__sealed_up1
