@@ -488,7 +488,7 @@ static struct rph_remote *add_remote(struct rph_peer *p, const struct rph_addr *
     struct rph_remote *r = rph_peer_find(p, addr);
     /* A remote that moved to a direct endpoint of its own (a symmetric NAT's) is still the one
      * the holepuncher names at its old one (a relay client's re-Join): no second slot for it. */
-    for (size_t i = 0; !r && p->cfg.relay && i < p->n_slots; i++)
+    for (size_t i = 0; !r && p->cfg.relay && p->cfg.sealed && i < p->n_slots; i++)
         if (p->remotes[i].in_use && p->remotes[i].up && p->remotes[i].has_relay_addr &&
             rph_addr_equal(&p->remotes[i].relay_addr, addr))
             r = &p->remotes[i];
