@@ -16,7 +16,7 @@
 # under BENCH_QUIET_PCT % busy (default 15), and marks the rows during which other processes
 # (not this script's) used 5 % or more of the CPUs.
 #
-# Rows (bench/peers/*.sh, one small file per tunnel): raw raw2nat ruphin ruphin_sealed
+# Rows (bench/peers/*.sh, one small file per tunnel): raw raw2nat ruphin ruphin_sealed ruphin_relayed
 # wireguard_go nebula openvpn quicktun_raw quicktun_nacltai, and on request
 # ruphin_sealed_sodium, ruphin_sealed_avx512 and ruphin_sealed_openssl (the sealed row with
 # RUPHIN_AEAD set to that implementation in both daemons). Each row ID has ID_up1 (first
@@ -38,7 +38,7 @@ done
 BENCH_CMD+=bench/tunnel.sh
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_ROW_QUIET_WAIT=${BENCH_ROW_QUIET_WAIT:-60}
-BENCH_ROWS=${BENCH_ROWS:-raw raw2nat ruphin ruphin_sealed wireguard_go nebula openvpn quicktun_raw quicktun_nacltai}
+BENCH_ROWS=${BENCH_ROWS:-raw raw2nat ruphin ruphin_sealed ruphin_relayed wireguard_go nebula openvpn quicktun_raw quicktun_nacltai}
 BENCH_PERF=${BENCH_PERF:-0}
 BENCH_PERF_ROWS=${BENCH_PERF_ROWS:-ruphin ruphin_sealed}
 

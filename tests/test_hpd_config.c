@@ -56,6 +56,10 @@ Test(hpd_config, shipped_example_parses)
     cr_assert_eq(cfg.session_ttl_s, 60);
     cr_assert_eq(cfg.max_sessions, 100000);
     cr_assert_eq(cfg.max_sessions_per_source, 32);
+    /* Shipped on (issue 13): every pair of NATs connects; the limits bound what it costs. */
+    cr_assert(cfg.relay_enabled);
+    cr_assert_eq(cfg.relay_max_sessions, 1000);
+    cr_assert_eq(cfg.relay_max_kbps, 20000);
     cr_assert_eq(cfg.log_level, LOG_LVL_INFO);
 }
 

@@ -26,8 +26,8 @@ struct node {
     int ups, downs, data_count;
     char last_data[64];
     struct rph_addr last_data_from;
-    int traces[RPH_TRACE_PROBE + 1]; /* on_trace events by kind */
-    int last_drop;                   /* the code of the last RPH_TRACE_DROP */
+    int traces[RPH_TRACE_PATH + 1]; /* on_trace events by kind */
+    int last_drop;                  /* the code of the last RPH_TRACE_DROP */
 };
 
 static struct dgram q[MAXQ];
@@ -106,7 +106,7 @@ static void node_remote(void *ctx, struct rph_remote *r, bool up)
 static void node_trace(void *ctx, const struct rph_trace *t)
 {
     struct node *nd = ctx;
-    cr_assert(t->what >= RPH_TRACE_HP_SENT && t->what <= RPH_TRACE_PROBE);
+    cr_assert(t->what >= RPH_TRACE_HP_SENT && t->what <= RPH_TRACE_PATH);
     cr_assert_str_neq(rph_trace_name(t->what), "?");
     nd->traces[t->what]++;
     if (t->what == RPH_TRACE_DROP) nd->last_drop = t->code;

@@ -113,3 +113,49 @@ ruphin_sealed_avx512_down() { :; }
 ruphin_sealed_openssl_up1() { ruphin__sealed_up1 openssl; }
 ruphin_sealed_openssl_up2() { ruphin__up2; }
 ruphin_sealed_openssl_down() { :; }
+
+# Row "ruphin_relayed": the sealed tunnel through holepuncherd's relay (issue 13). The direct
+# path between the two routers is blocked (nft on nat1), holepuncherd runs with the relay on and
+# no bandwidth limit; its CPU per GB relayed is logged from its /proc ticks and its stop line.
+ruphin_relayed_label="ruphin-tund sealed, relayed through holepuncherd"
+RUPHIN__HPD_TICKS0=0
+
+ruphin__block() {
+    ip netns exec "$NS_NAT1" nft -f - <<'NFT'
+table inet benchrelay {
+    chain pre {
+        type filter hook prerouting priority -300; policy accept;
+        ip saddr 203.0.113.2 meta l4proto udp drop
+        ip daddr 203.0.113.2 meta l4proto udp drop
+    }
+}
+NFT
+}
+
+ruphin_relayed_up1() {
+    topo_kill hpd
+    cat >"$TOPO_DIR/hpd.json" <<JSON
+{"listen": ["$HP_IP:7700"], "session_ttl": 60, "max_sessions": 1000, "log_level": "info",
+ "relay": {"enabled": true, "max_sessions": 10, "max_kbps_per_session": 0}}
+JSON
+    if ! topo_spawn hpd "$NS_HP" "$TOPO_DIR/hpd.log" "$RUPHIN_BIN/holepuncherd" -c "$TOPO_DIR/hpd.json" ||
+        ! wait_for "grep -q 'listening on' '$TOPO_DIR/hpd.log'" 5; then
+        ROW_REASON="holepuncherd with the relay did not start"
+        return 1
+    fi
+    ruphin__block || { ROW_REASON="nft block on nat1"; return 1; }
+    RUPHIN__HPD_TICKS0=$(proc_ticks "$(topo_pid hpd)")
+    ruphin__sealed_up1
+}
+ruphin_relayed_up2() { ruphin__up2; }
+ruphin_relayed_down() {
+    local t1 bytes cpu
+    t1=$(proc_ticks "$(topo_pid hpd)")
+    topo_kill hpd
+    bytes=$(sed -n 's/.*relay on: .* relayed [0-9]* datagrams, \([0-9]*\) bytes.*/\1/p' "$TOPO_DIR/hpd.log" | tail -n 1)
+    cpu=$(awk -v t=$((t1 - RUPHIN__HPD_TICKS0)) -v h="$CLK_TCK" 'BEGIN { printf "%.2f", t / h }')
+    bench_log "holepuncherd relayed ${bytes:-?} bytes with $cpu s of CPU ($(awk -v c="$cpu" -v b="${bytes:-0}" \
+        'BEGIN { if (b > 0) printf "%.3f", c / (b / 1e9); else print "?" }') s per GB)"
+    ip netns exec "$NS_NAT1" nft delete table inet benchrelay 2>/dev/null
+    tun_start_hpd
+}

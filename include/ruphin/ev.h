@@ -21,6 +21,7 @@ struct rph_ev_sent {
     size_t datagrams;      /* how many left (err 0) or were lost (err < 0) */
     size_t payload_bytes;  /* the bytes of their payloads, without framing */
     bool gso;              /* they left in one UDP GSO send */
+    bool relayed;          /* they went through the holepuncher's relay */
     int err;               /* 0, or the negative errno of the send that lost them */
 };
 

@@ -46,6 +46,10 @@ struct rph_peer_config {
                                      zero: a fresh key for this run only) */
     const uint8_t (*members)[32]; /* if n_members > 0: only these node public keys are peers */
     size_t n_members;
+    /* Sealed only: when the direct path does not work, send through the holepuncher's relay
+     * (RelayData, docs/PROTOCOL.md "Relay"), keep trying direct, go back to it when it
+     * answers. Ignored in plaintext mode: the crate's protocol has no relay. */
+    bool relay;
 };
 
 struct rph_remote {
@@ -68,7 +72,19 @@ struct rph_remote {
     uint64_t rx_unanswered_ms;
     uint8_t node_pk[32]; /* sealed: the remote's node public key, once a handshake proved it */
     bool has_node_pk;
-    void *user; /* the caller's per-peer data; the slot never moves while in use */
+    /* The path (relay on): where datagrams to it go. relay_addr is its endpoint as the
+     * holepuncher sees it (its PeerInfo's, or the source of a relayed datagram). */
+    bool relayed;   /* through the holepuncher's relay; else straight to addr */
+    bool direct_ok; /* an authenticated datagram came straight from it, ever */
+    bool has_relay_addr;
+    struct rph_addr relay_addr;
+    uint64_t path_ms;            /* when the path last changed */
+    uint64_t direct_rx_ms;       /* last authenticated datagram straight from it */
+    uint64_t relay_rx_ms;        /* last authenticated datagram from it through the relay */
+    uint64_t next_direct_try_ms; /* relayed: the next keepalive straight to addr */
+    uint64_t rtt_ms;             /* smoothed round-trip time (handshakes), 0: not measured */
+    uint64_t hs_sent_ms;         /* our last handshake message to it: the RTT's start */
+    void *user;                  /* the caller's per-peer data; the slot never moves while in use */
 };
 
 struct rph_peer_stats {
@@ -99,6 +115,12 @@ struct rph_peer_stats {
     uint64_t cookies_sent;  /* sealed, under load: CookieReply instead of a handshake */
     uint64_t hs_limited;    /* sealed, under load: HandshakeInit over its source's rate */
     uint64_t hp_refused;    /* sealed server: RegisterRefused (another server holds it) */
+    /* relay (sealed, relay on) */
+    uint64_t relay_out;     /* datagrams sent wrapped in RelayData by the core (handshakes,
+                               keepalives; a caller's data trains count their own) */
+    uint64_t relay_in;      /* RelayData from the holepuncher whose payload was taken */
+    uint64_t relay_refused; /* RelayData refused: not ours, malformed, not a sealed payload */
+    uint64_t path_changes;  /* a remote's path went direct -> relayed or back */
 };
 
 /* Protocol events for a debug log (on_trace). Never called per data packet that is taken. */
@@ -115,7 +137,28 @@ enum rph_trace_event {
     RPH_TRACE_DOWN,        /* remote at addr dropped */
     RPH_TRACE_DROP,        /* a datagram from addr dropped; code: the RPH_E_* reason */
     RPH_TRACE_PROBE,       /* client: the server at addr is silent; rekey and Join again */
+    RPH_TRACE_PATH,        /* remote's path changed (remote->relayed); code: rph_path_reason */
 };
+
+/* Why a remote's path changed (on_path, RPH_TRACE_PATH). */
+enum rph_path_reason {
+    RPH_PATH_NO_DIRECT = 1, /* -> relayed: no authenticated answer straight from it yet */
+    RPH_PATH_DIRECT_SILENT, /* -> relayed: data to it went unanswered on the direct path */
+    RPH_PATH_RELAYED_IN,    /* -> relayed: it speaks through the relay, direct is quiet */
+    RPH_PATH_DIRECT_IN,     /* -> direct: an authenticated datagram came straight from it */
+};
+/* "no direct answer", ...: a short reason for a log line. */
+const char *rph_path_reason_name(int reason);
+
+/* Path timings (docs/PROTOCOL.md "Relay"): a remote not confirmed direct this long after its
+ * PeerInfo is relayed; a direct one whose data goes unanswered this long is relayed; a relayed
+ * one gets a keepalive straight to its endpoint this often (the background direct attempt); a
+ * client with the relay on joins again this often (the relay's membership, session_ttl 60 s,
+ * and a new punch from its server). */
+#define RPH_RELAY_AFTER_MS 400u
+#define RPH_RELAY_FALLBACK_MS 1000u
+#define RPH_DIRECT_RETRY_MS 2000u
+#define RPH_RELAY_JOIN_MS 20000u
 
 struct rph_trace {
     enum rph_trace_event what;
@@ -133,6 +176,8 @@ struct rph_peer_callbacks {
     void (*on_remote)(void *ctx, struct rph_remote *r, bool up); /* up, or dropped */
     void (*on_state)(void *ctx, enum rph_peer_state state, int err);
     void (*on_trace)(void *ctx, const struct rph_trace *t); /* optional: debug tracing */
+    /* optional: r's path changed (r->relayed), for a reason rph_path_reason */
+    void (*on_path)(void *ctx, struct rph_remote *r, int reason);
 };
 
 struct rph_peer;
@@ -181,6 +226,14 @@ bool rph_peer_note_sent(struct rph_peer *p, struct rph_remote *r, uint64_t now_m
 /* The remote said it stopped (an authenticated goodbye): dropped now (on_remote(..., false)
  * while it was up); a client joins again at once. */
 void rph_peer_remove(struct rph_peer *p, struct rph_remote *r, uint64_t now_ms);
+
+/* Relay: writes the RelayData header for r (destination r->relay_addr, this peer's cookie of
+ * its last accepted Register/Join) into buf[0..RPH_RELAY_HEADER_LEN) in front of the framed
+ * datagram of payload_len bytes at buf + RPH_RELAY_HEADER_LEN; send the result to the
+ * holepuncher. The datagram's length, RPH_E_NOTSUP when r cannot be relayed (relay off,
+ * plaintext, no cookie or endpoint yet), or rph_relay_wrap's error. */
+int rph_peer_relay_wrap(const struct rph_peer *p, const struct rph_remote *r, uint8_t *buf,
+                        size_t cap, size_t payload_len);
 
 enum rph_peer_state rph_peer_state(const struct rph_peer *p);
 const char *rph_state_name(enum rph_peer_state s);

@@ -305,7 +305,9 @@ struct rph_ev_holepuncher *rph_ev_holepuncher_new(struct event_base *base,
         s->owner = h;
         s->fd = rph_udp_open(&listen[i], listen[i].family, 0, 4 << 20);
         if (s->fd >= 0) {
-            rph_udp_tiny_replies(s->fd);
+            /* Relayed datagrams are a tunnel's, up to a relay header over its MTU: with the
+             * relay on the kernel may fragment them rather than refuse them (EMSGSIZE). */
+            if (!cfg->relay_enabled) rph_udp_tiny_replies(s->fd);
             /* Relayed bulk traffic from one member comes as GRO trains (older kernels: no GRO). */
             int one = 1;
             setsockopt(s->fd, SOL_UDP, UDP_GRO, &one, sizeof one);

@@ -18,6 +18,7 @@
 
 #include "ruphin/clock.h"
 #include "ruphin/error.h"
+#include "ruphin/relay.h"
 #include "rxbatch.h"
 #include "txtrain.h"
 #include "udp.h"
@@ -38,10 +39,13 @@ struct rph_ev_peer {
     size_t head, tail; /* framing around a payload */
     /* the reservation rph_ev_peer_commit fills in: n slots of stride from tx.base + off */
     struct rph_remote *rsv_to;
-    size_t rsv_off, rsv_stride, rsv_n;
-    bool rearm;          /* a flush told the core of data sent: its next deadline may be earlier */
-    uint64_t other_mode; /* refused datagrams only the other mode sends */
-    struct rph_addr other_from; /* the last one's sender */
+    size_t rsv_off, rsv_stride, rsv_head, rsv_n;
+    bool rearm;         /* a flush told the core of data sent: its next deadline may be earlier */
+    bool relay;         /* sealed with the relay on: slots keep room for a RelayData header */
+    bool train_relayed; /* the train being built goes through the relay */
+    uint8_t relaybuf[RPH_DATAGRAM_MAX]; /* rph_ev_peer_send_frame through the relay */
+    uint64_t other_mode;                /* refused datagrams only the other mode sends */
+    struct rph_addr other_from;         /* the last one's sender */
 };
 
 /* A datagram the core refused whose type only a peer of the other mode sends: sealed
@@ -84,6 +88,13 @@ static void peer_state(void *ctx, enum rph_peer_state s, int err)
     if (p->user.on_state) p->user.on_state(p->ctx, s, err);
 }
 
+static void peer_path(void *ctx, struct rph_remote *r, int reason)
+{
+    struct rph_ev_peer *p = ctx;
+    /* Queued datagrams follow the path they were framed for; new ones take the new one. */
+    p->user.on_path(p->ctx, r, reason);
+}
+
 static void peer_trace(void *ctx, const struct rph_trace *t)
 {
     struct rph_ev_peer *p = ctx;
@@ -97,9 +108,12 @@ static void train_sent(void *ctx, const struct txtrain_report *r)
     if (!r->err && rph_peer_note_sent(p->peer, (struct rph_remote *)r->key, rph_now_ms()))
         p->rearm = true;
     if (!p->on_sent) return;
+    /* The train reported is the one built last (train_relayed changes after it leaves). */
+    size_t over = p->head + p->tail + (p->train_relayed ? RPH_RELAY_HEADER_LEN : 0);
     struct rph_ev_sent s = {.to = (struct rph_remote *)r->key,
                             .datagrams = r->datagrams,
-                            .payload_bytes = r->bytes - r->datagrams * (p->head + p->tail),
+                            .payload_bytes = r->bytes - r->datagrams * over,
+                            .relayed = p->train_relayed,
                             .gso = r->gso,
                             .err = r->err};
     p->on_sent(p->ctx, &s);
@@ -203,14 +217,25 @@ struct rph_ev_peer *rph_ev_peer_new(struct event_base *base, const struct rph_pe
                                        .on_data = peer_data,
                                        .on_remote = peer_remote,
                                        .on_state = peer_state,
-                                       .on_trace = cb->on_trace ? peer_trace : NULL};
+                                       .on_trace = cb->on_trace ? peer_trace : NULL,
+                                       .on_path = cb->on_path ? peer_path : NULL};
     p->peer = rph_peer_new(cfg, &inner, p, rph_now_ms(), &e);
     if (!p->peer) goto fail;
     rph_peer_frame_overhead(p->peer, &p->head, &p->tail);
+    p->relay = cfg->sealed && cfg->relay;
     size_t payload_max = opt->queue_payload_max ? opt->queue_payload_max : 1400;
     if (payload_max > RPH_DATA_MAX) payload_max = RPH_DATA_MAX;
-    e = txtrain_init(&p->tx, p->fd, p->family, p->head + payload_max + p->tail,
-                     p->head + RPH_DATA_MAX + p->tail, RPH_FRAME_HEADROOM, !opt->no_gso);
+    /* A relayed datagram is RPH_RELAY_HEADER_LEN longer; one over slot_max leaves alone (the
+     * kernel fragments it) rather than in a GSO train whose segments would not fit the path. */
+    size_t slot = p->head + payload_max + p->tail;
+    size_t longest = p->head + RPH_DATA_MAX + p->tail;
+    if (p->relay) {
+        /* Room for a relayed train of TXTRAIN_SEGS slots, each a header longer. */
+        size_t rtrain = TXTRAIN_SEGS * (slot + RPH_RELAY_HEADER_LEN);
+        longest += RPH_RELAY_HEADER_LEN;
+        if (longest < rtrain) longest = rtrain;
+    }
+    e = txtrain_init(&p->tx, p->fd, p->family, slot, longest, RPH_FRAME_HEADROOM, !opt->no_gso);
     if (e < 0) goto fail;
     p->tx.report = train_sent;
     p->tx.ctx = p;
@@ -241,6 +266,19 @@ int rph_ev_peer_send(struct rph_ev_peer *p, const struct rph_addr *to, const voi
     return rph_peer_send_data(p->peer, to, data, len);
 }
 
+/* Whether datagrams to r go through the relay now (and can: cookie and endpoint known). */
+static bool relayed(const struct rph_ev_peer *p, const struct rph_remote *r)
+{
+    return p->relay && r->relayed && r->has_relay_addr;
+}
+
+/* Bytes in front of a payload in a queue slot for r: the framing, and the RelayData header
+ * when r is relayed (written in place, so a relayed train is one GSO send too). */
+static size_t head_for(const struct rph_ev_peer *p, const struct rph_remote *r)
+{
+    return p->head + (relayed(p, r) ? RPH_RELAY_HEADER_LEN : 0);
+}
+
 int rph_ev_peer_send_frame(struct rph_ev_peer *p, struct rph_remote *r, uint8_t *buf,
                            size_t payload_len)
 {
@@ -248,18 +286,38 @@ int rph_ev_peer_send_frame(struct rph_ev_peer *p, struct rph_remote *r, uint8_t 
     uint8_t *d;
     int n = rph_peer_frame(p->peer, r, buf, payload_len, &d);
     if (n < 0) return n;
+    if (relayed(p, r) && (size_t)n <= RPH_RELAY_PAYLOAD_MAX) {
+        memcpy(p->relaybuf + RPH_RELAY_HEADER_LEN, d, (size_t)n);
+        int w = rph_peer_relay_wrap(p->peer, r, p->relaybuf, sizeof p->relaybuf, (size_t)n);
+        if (w > 0)
+            return rph_udp_send(p->fd, p->family, &rph_peer_config(p->peer)->holepuncher,
+                                p->relaybuf, (size_t)w);
+    }
     return rph_udp_send(p->fd, p->family, &r->addr, d, (size_t)n);
 }
 
-/* Frames the payload at the datagram's place (tx.base + off) and adds it to the train. */
+/* Frames the payload at its place in the slot at tx.base + off and adds the datagram to the
+ * train: straight to r, or behind a RelayData header to the holepuncher. */
 static int frame_and_add(struct rph_ev_peer *p, struct rph_remote *r, size_t off, size_t len)
 {
-    uint8_t *dgram = p->tx.base + off, *d;
+    bool rel = relayed(p, r);
+    size_t rh = rel ? RPH_RELAY_HEADER_LEN : 0;
+    uint8_t *dgram = p->tx.base + off + rh, *d;
     /* rph_peer_frame wants RPH_FRAME_HEADROOM before the payload but writes only p->head of
-     * it, so the datagram starts exactly at off (tx.mem has the rest before the first). */
+     * it, so the datagram starts exactly at off + rh (tx.mem has the rest before the first). */
     int n = rph_peer_frame(p->peer, r, dgram + p->head - RPH_FRAME_HEADROOM, len, &d);
     if (n < 0) return n;
-    txtrain_add(&p->tx, r, &r->addr, off, (size_t)n);
+    const struct rph_addr *to = &r->addr;
+    if (rel) {
+        n = rph_peer_relay_wrap(p->peer, r, p->tx.base + off, rh + (size_t)n, (size_t)n);
+        if (n < 0) return n;
+        to = &rph_peer_config(p->peer)->holepuncher;
+    }
+    /* A train keyed by r was built for the other path (it changed during a batch): it leaves
+     * first, so no datagram goes to the wrong place. */
+    if (p->tx.n && p->tx.key == r && p->train_relayed != rel) txtrain_flush(&p->tx);
+    txtrain_add(&p->tx, r, to, off, (size_t)n);
+    p->train_relayed = rel;
     return 0;
 }
 
@@ -267,10 +325,10 @@ int rph_ev_peer_queue(struct rph_ev_peer *p, struct rph_remote *r, const void *p
 {
     p->rsv_n = 0;
     if (len > RPH_DATA_MAX) return RPH_E_TOOBIG;
-    size_t off;
+    size_t off, h = head_for(p, r);
     /* Cannot fail: the buffer holds the longest datagram. */
-    if (txtrain_reserve(&p->tx, r, p->head + len + p->tail, 1, &off) < 0) return RPH_E_TOOBIG;
-    memcpy(p->tx.base + off + p->head, payload, len);
+    if (txtrain_reserve(&p->tx, r, h + len + p->tail, 1, &off) < 0) return RPH_E_TOOBIG;
+    memcpy(p->tx.base + off + h, payload, len);
     return frame_and_add(p, r, off, len);
 }
 
@@ -278,15 +336,18 @@ int rph_ev_peer_reserve(struct rph_ev_peer *p, struct rph_remote *r, size_t payl
                         uint8_t **slots, size_t *stride)
 {
     p->rsv_n = 0;
-    size_t s = p->head + payload_max + p->tail;
+    size_t h = head_for(p, r), s = h + payload_max + p->tail;
     size_t off;
     if (n == 0) return RPH_E_INVALID;
-    if (s > p->tx.slot_max || txtrain_reserve(&p->tx, r, s, n, &off) < 0) return RPH_E_TOOBIG;
+    /* slot_max is the direct path's; a relayed slot is its header longer. */
+    if (s - (h - p->head) > p->tx.slot_max || txtrain_reserve(&p->tx, r, s, n, &off) < 0)
+        return RPH_E_TOOBIG;
     p->rsv_to = r;
     p->rsv_off = off;
     p->rsv_stride = s;
+    p->rsv_head = h;
     p->rsv_n = n;
-    *slots = p->tx.base + off + p->head;
+    *slots = p->tx.base + off + h;
     *stride = s;
     return 0;
 }
@@ -297,7 +358,7 @@ int rph_ev_peer_commit(struct rph_ev_peer *p, size_t n, const size_t *len)
     p->rsv_n = 0;
     if (n > max) return RPH_E_INVALID;
     for (size_t k = 0; k < n; k++) {
-        if (len[k] > p->rsv_stride - p->head - p->tail) return RPH_E_TOOBIG;
+        if (len[k] > p->rsv_stride - p->rsv_head - p->tail) return RPH_E_TOOBIG;
         int e = frame_and_add(p, p->rsv_to, p->rsv_off + k * p->rsv_stride, len[k]);
         if (e < 0) return e;
     }

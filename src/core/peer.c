@@ -16,6 +16,7 @@
 #include "ruphin/clock.h"
 #include "ruphin/error.h"
 #include "ruphin/noise.h"
+#include "ruphin/relay.h"
 
 /* The crate's handshake window: retries at retry_ms for this long, then back off. */
 #define HANDSHAKE_WINDOW_MS 10000u
@@ -62,6 +63,15 @@ struct rph_peer {
     bool has_node_id;
     bool hp_refused;           /* sealed server: RegisterRefused since the last RegisterAck */
     struct rph_addr hp_holder; /* the endpoint it named as the session's live server */
+    /* Relay: the cookie of our last request the holepuncher accepted (RegisterAck, PeerInfo):
+     * the one it keeps for our membership, so the one every RelayData must carry. */
+    uint8_t relay_cookie[RPH_COOKIE_LEN];
+    bool has_relay_cookie;
+    uint64_t next_relay_join_ms; /* client, relay on: the next membership-keeping Join */
+    uint8_t relaybuf[RPH_DATAGRAM_MAX];
+    uint64_t now_ms;         /* of the call in progress (input, tick): stamps for the RTT */
+    struct rph_addr resp_to; /* responder: where our last HandshakeResp went, and when */
+    uint64_t resp_sent_ms;
     uint8_t txbuf[RPH_DATAGRAM_MAX + RPH_FRAME_HEADROOM + RPH_FRAME_TAILROOM];
 };
 
@@ -113,6 +123,23 @@ const char *rph_trace_name(enum rph_trace_event e)
         return "drop";
     case RPH_TRACE_PROBE:
         return "probe";
+    case RPH_TRACE_PATH:
+        return "path";
+    }
+    return "?";
+}
+
+const char *rph_path_reason_name(int reason)
+{
+    switch (reason) {
+    case RPH_PATH_NO_DIRECT:
+        return "no direct answer";
+    case RPH_PATH_DIRECT_SILENT:
+        return "direct path silent";
+    case RPH_PATH_RELAYED_IN:
+        return "it speaks through the relay";
+    case RPH_PATH_DIRECT_IN:
+        return "authenticated datagram arrived directly";
     }
     return "?";
 }
@@ -123,12 +150,79 @@ static void send_raw(struct rph_peer *p, const struct rph_addr *to, const uint8_
     p->cb.send(p->ctx, to, buf, len);
 }
 
-/* A handshake message (init, resp, cookie reply) sealing made, to r's endpoint or `to`. */
-static void send_hs(struct rph_peer *p, const struct rph_remote *r, const struct rph_addr *to,
+static bool relay_possible(const struct rph_peer *p, const struct rph_remote *r)
+{
+    return p->cfg.relay && p->cfg.sealed && p->has_relay_cookie && r->has_relay_addr;
+}
+
+int rph_peer_relay_wrap(const struct rph_peer *p, const struct rph_remote *r, uint8_t *buf,
+                        size_t cap, size_t payload_len)
+{
+    if (!relay_possible(p, r)) return RPH_E_NOTSUP;
+    return rph_relay_wrap(buf, cap, &p->cfg.seal.wire_session, p->relay_cookie, &r->relay_addr,
+                          payload_len);
+}
+
+/* One sealed datagram to member `to` through the holepuncher's relay (a copy: the core's own
+ * datagrams are small and rare; the data path wraps in place). */
+static void send_relayed(struct rph_peer *p, const struct rph_addr *to, const uint8_t *buf,
+                         size_t len)
+{
+    if (!p->cfg.relay || !p->has_relay_cookie || len > RPH_RELAY_PAYLOAD_MAX) return;
+    memcpy(p->relaybuf + RPH_RELAY_HEADER_LEN, buf, len);
+    int n = rph_relay_wrap(p->relaybuf, sizeof p->relaybuf, &p->cfg.seal.wire_session,
+                           p->relay_cookie, to, len);
+    if (n <= 0) return;
+    p->stats.relay_out++;
+    send_raw(p, &p->cfg.holepuncher, p->relaybuf, (size_t)n);
+}
+
+/* A datagram to r by its path: relayed, or straight to its endpoint. */
+static void send_path(struct rph_peer *p, struct rph_remote *r, const uint8_t *buf, size_t len)
+{
+    if (r->relayed && relay_possible(p, r))
+        send_relayed(p, &r->relay_addr, buf, len);
+    else
+        send_raw(p, &r->addr, buf, len);
+}
+
+/* A handshake message (init, resp, cookie reply) sealing made, to `to`: straight there (it
+ * punches too), and through the relay as well while r is relayed. */
+static void send_hs(struct rph_peer *p, struct rph_remote *r, const struct rph_addr *to,
                     struct seal_dgram d)
 {
     if (!d.len) return;
     send_raw(p, to, d.data, d.len);
+    if (r) {
+        r->hs_sent_ms = p->now_ms;
+        if (r->relayed && relay_possible(p, r)) send_relayed(p, &r->relay_addr, d.data, d.len);
+    }
+    trace(p, RPH_TRACE_HS_SENT, r, to, NULL, d.len > 3 ? d.data[3] : 0);
+}
+
+/* A round-trip sample from a handshake message sent at sent_ms and answered now: smoothed
+ * 7/8 old, 1/8 new. Samples over 5 s are a lost message answered by a resend: ignored. */
+static void note_rtt(struct rph_remote *r, uint64_t sent_ms, uint64_t now)
+{
+    if (!sent_ms || now < sent_ms || now - sent_ms >= 5000) return;
+    uint64_t s = now - sent_ms ? now - sent_ms : 1;
+    r->rtt_ms = r->rtt_ms ? (7 * r->rtt_ms + s) / 8 : s;
+}
+
+/* A handshake answer back the way its question came: through the relay to `to` (a member
+ * endpoint), or straight there. */
+static void send_hs_reply(struct rph_peer *p, struct rph_remote *r, const struct rph_addr *to,
+                          struct seal_dgram d, bool via_relay)
+{
+    if (!d.len) return;
+    if (via_relay)
+        send_relayed(p, to, d.data, d.len);
+    else
+        send_raw(p, to, d.data, d.len);
+    if (d.len > 3 && d.data[3] == RPH_HANDSHAKE_RESP) {
+        p->resp_to = *to;
+        p->resp_sent_ms = p->now_ms;
+    }
     trace(p, RPH_TRACE_HS_SENT, r, to, NULL, d.len > 3 ? d.data[3] : 0);
 }
 
@@ -271,6 +365,7 @@ struct rph_peer *rph_peer_new(const struct rph_peer_config *cfg,
     /* The first Register/Join goes out below; callers may set another offset (tests). */
     p->wall_offset_ms = rph_wall_offset_ms();
     p->started_ms = now_ms;
+    p->now_ms = now_ms;
     p->state = cfg->role == RPH_ROLE_SERVER ? RPH_STATE_REGISTERING : RPH_STATE_JOINING;
     send_to_holepuncher(p, now_ms);
     return p;
@@ -391,9 +486,18 @@ static struct rph_remote *add_remote(struct rph_peer *p, const struct rph_addr *
                                      size_t join_len)
 {
     struct rph_remote *r = rph_peer_find(p, addr);
+    /* A remote that moved to a direct endpoint of its own (a symmetric NAT's) is still the one
+     * the holepuncher names at its old one (a relay client's re-Join): no second slot for it. */
+    for (size_t i = 0; !r && p->cfg.relay && p->cfg.sealed && i < p->n_slots; i++)
+        if (p->remotes[i].in_use && p->remotes[i].up && p->remotes[i].has_relay_addr &&
+            rph_addr_equal(&p->remotes[i].relay_addr, addr))
+            r = &p->remotes[i];
     if (!r) r = alloc_remote(p, addr, now);
     if (!r) return NULL;
     r->punch_until_ms = now + punch_window(p);
+    /* The holepuncher's endpoint of it: where RelayData to it is addressed. */
+    r->relay_addr = *addr;
+    r->has_relay_addr = true;
     if (p->cfg.sealed && p->cfg.role == RPH_ROLE_CLIENT) {
         /* The handshake's resends are sealing's timers; keepalives start once it is up. An
          * unset (0) time here made the deadline "now" and the event loop spin while punching. */
@@ -449,8 +553,49 @@ static void send_keepalive(struct rph_peer *p, struct rph_remote *r)
 {
     uint8_t *d;
     int n = seal_frame(p->seal, slot_of(p, r), p->txbuf, 0, &d);
-    if (n > 0) send_raw(p, &r->addr, d, (size_t)n);
+    if (n > 0) send_path(p, r, d, (size_t)n);
     r->rx_unanswered = false;
+}
+
+/* Relayed: a keepalive straight to its endpoint, the background direct attempt (an answer
+ * straight back moves it to direct; it also opens our NAT toward that endpoint). */
+static void send_direct_try(struct rph_peer *p, struct rph_remote *r)
+{
+    uint8_t *d;
+    int n = seal_frame(p->seal, slot_of(p, r), p->txbuf, 0, &d);
+    if (n > 0) send_raw(p, &r->addr, d, (size_t)n);
+}
+
+static void set_path(struct rph_peer *p, struct rph_remote *r, bool relayed, int reason,
+                     uint64_t now)
+{
+    if (r->relayed == relayed) return;
+    r->relayed = relayed;
+    r->path_ms = now;
+    p->stats.path_changes++;
+    if (relayed) r->next_direct_try_ms = now + RPH_DIRECT_RETRY_MS;
+    trace(p, RPH_TRACE_PATH, r, relayed ? &r->relay_addr : &r->addr, NULL, reason);
+    if (p->cb.on_path) p->cb.on_path(p->ctx, r, reason);
+}
+
+/* An authenticated datagram from r came through the relay (from: its member endpoint) or
+ * straight: the path follows. Straight wins at once; through the relay moves a direct remote
+ * only when direct has been quiet (the other side gave up on it), so replies go back the way
+ * the traffic comes. */
+static void rx_path(struct rph_peer *p, struct rph_remote *r, const struct rph_addr *from,
+                    bool via_relay, uint64_t now)
+{
+    if (via_relay) {
+        r->relay_addr = *from;
+        r->has_relay_addr = true;
+        r->relay_rx_ms = now;
+        if (!r->relayed && !(r->direct_ok && now - r->direct_rx_ms < RPH_RELAY_FALLBACK_MS))
+            set_path(p, r, true, RPH_PATH_RELAYED_IN, now);
+        return;
+    }
+    r->direct_ok = true;
+    r->direct_rx_ms = now;
+    if (r->relayed) set_path(p, r, false, RPH_PATH_DIRECT_IN, now);
 }
 
 static void set_node(struct rph_remote *r, const uint8_t pk[32])
@@ -475,7 +620,7 @@ static struct rph_remote *remote_for(struct rph_peer *p, const struct seal_event
 /* A sealed handshake or transport datagram: sealing authenticates it and says what happened;
  * the remote's state, its endpoint and the sends follow here, in this order. */
 static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *buf,
-                        const struct rph_addr *from, uint64_t now)
+                        const struct rph_addr *from, bool via_relay, uint64_t now)
 {
     struct seal_event ev;
     int e;
@@ -488,11 +633,16 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
     if (e < 0) return e;
     struct rph_remote *r = ev.slot < p->n_slots ? &p->remotes[ev.slot] : NULL;
     if (m->type != RPH_TRANSPORT) trace(p, RPH_TRACE_HS_TAKEN, r, from, NULL, (int)m->type);
+    /* A client's init answered: a round trip (its one slot is the server). */
+    if (m->type == RPH_HANDSHAKE_RESP && p->remotes[0].in_use && p->cfg.role == RPH_ROLE_CLIENT)
+        note_rtt(&p->remotes[0], p->remotes[0].hs_sent_ms, now);
+    if (r && ev.what != SEAL_NONE && ev.what != SEAL_REPLY && ev.what != SEAL_ADOPT)
+        rx_path(p, r, from, via_relay, now);
     switch (ev.what) {
     case SEAL_NONE:
         return 0;
     case SEAL_REPLY:
-        send_hs(p, r, from, ev.reply);
+        send_hs_reply(p, r, from, ev.reply, via_relay);
         return 0;
     case SEAL_ADOPT:
         /* A handshake finished: its keys go to its node key's remote, which answers at once
@@ -507,7 +657,10 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
         }
         set_node(r, ev.node_pk);
         trace(p, RPH_TRACE_KEYS, r, from, NULL, r->up);
-        move_endpoint(p, r, from);
+        /* Our HandshakeResp answered with the Finish: a round trip. */
+        if (rph_addr_equal(from, &p->resp_to)) note_rtt(r, p->resp_sent_ms, now);
+        if (!via_relay) move_endpoint(p, r, from);
+        rx_path(p, r, from, via_relay, now);
         remote_alive(p, r, true, now);
         send_keepalive(p, r);
         return 0;
@@ -517,11 +670,11 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
     case SEAL_ESTABLISHED:
         set_node(r, ev.node_pk);
         trace(p, RPH_TRACE_KEYS, r, from, NULL, r->up);
-        if (ev.newest) move_endpoint(p, r, from);
+        if (ev.newest && !via_relay) move_endpoint(p, r, from);
         remote_alive(p, r, true, now);
         break;
     case SEAL_DATA:
-        if (ev.newest) move_endpoint(p, r, from);
+        if (ev.newest && !via_relay) move_endpoint(p, r, from);
         remote_alive(p, r, false, now);
         break;
     }
@@ -548,6 +701,15 @@ static int probe_answer(struct rph_peer *p, const struct rph_addr *peer, uint64_
     return 0;
 }
 
+/* The holepuncher acted on our last Register/Join (RegisterAck, PeerInfo): the cookie it
+ * carried is the one our relay membership holds now. */
+static void accepted(struct rph_peer *p)
+{
+    if (!p->cfg.sealed || !p->has_hp_cookie) return;
+    memcpy(p->relay_cookie, p->hp_cookie, RPH_COOKIE_LEN);
+    p->has_relay_cookie = true;
+}
+
 static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_t now)
 {
     bool server = p->cfg.role == RPH_ROLE_SERVER;
@@ -561,6 +723,7 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
         if (!rph_session_equal(&m->session, wire_session(p))) goto mismatch;
         p->hp_last_ms = now;
         p->hp_refused = false;
+        accepted(p);
         if (p->hp_pending) {
             p->hp_pending = false;
             p->next_hp_ms = now + p->cfg.keepalive_ms;
@@ -606,6 +769,7 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
         p->hp_last_ms = now;
         return add_remote(p, &m->peer, now, m->data_len) ? 0 : RPH_E_FULL;
     case RPH_PEER_INFO:
+        if (!server) accepted(p);
         if (server) {
             /* A sealed server punches only for a client's signed Join (SealedPeerInfo). */
             if (p->cfg.sealed) break;
@@ -619,6 +783,7 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
         p->hp_pending = false;
         p->last_err = 0;
         if (!add_remote(p, &m->peer, now, 0)) return RPH_E_FULL;
+        p->next_relay_join_ms = now + RPH_RELAY_JOIN_MS;
         set_state(p, RPH_STATE_PUNCHING, 0);
         return 0;
     case RPH_HELLO_RESP:
@@ -664,11 +829,37 @@ int rph_peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rp
     return e;
 }
 
+/* A RelayData from our holepuncher: the sealed datagram inside, from the member endpoint it
+ * names, goes to the usual sealed input flagged "via relay" (its endpoint is not the remote's
+ * direct one: no roaming to it). The payload's AEAD or handshake authenticates it. */
+static int relay_input(struct rph_peer *p, uint8_t *buf, size_t len, uint64_t now)
+{
+    struct rph_addr src;
+    const uint8_t *pl;
+    size_t pl_len;
+    struct rph_msg m;
+    int e = rph_relay_unwrap(buf, len, &p->cfg.seal.wire_session, &src, &pl, &pl_len);
+    if (e == 0) e = rph_wire_decode(pl, pl_len, &m);
+    if (e < 0) {
+        p->stats.relay_refused++;
+        return e;
+    }
+    p->stats.relay_in++;
+    /* pl points into buf, which is ours to write (opened in place). */
+    return sealed_input(p, &m, buf + (pl - buf), &src, true, now);
+}
+
 static int peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rph_addr *from,
                       uint64_t now_ms)
 {
     struct rph_msg m;
     p->stats.received++;
+    p->now_ms = now_ms;
+    /* Type 22 is no message of the crate's: only a sealed peer with the relay on takes it, and
+     * only from its holepuncher. */
+    if (p->cfg.sealed && p->cfg.relay && rph_relay_is(buf, len) &&
+        rph_addr_equal(from, &p->cfg.holepuncher))
+        return relay_input(p, buf, len, now_ms);
     int r = rph_wire_decode(buf, len, &m);
     if (r < 0) {
         p->stats.malformed++;
@@ -679,7 +870,7 @@ static int peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct
     if (p->cfg.sealed &&
         (m.type == RPH_TRANSPORT || m.type == RPH_HANDSHAKE_INIT || m.type == RPH_HANDSHAKE_RESP ||
          m.type == RPH_HANDSHAKE_FINISH || m.type == RPH_COOKIE_REPLY))
-        return sealed_input(p, &m, buf, from, now_ms);
+        return sealed_input(p, &m, buf, from, false, now_ms);
     struct rph_remote *rem = rph_peer_find(p, from);
     if (!rem) {
         /* PeerInfo is believed only from the holepuncher we talk to (a fix over the crate). */
@@ -821,9 +1012,47 @@ static bool handshaking(const struct rph_peer *p)
            p->state == RPH_STATE_PUNCHING;
 }
 
+/* Relay on: the path of r follows what works (docs/PROTOCOL.md "Relay"). */
+static void relay_tick(struct rph_peer *p, struct rph_remote *r, uint64_t now)
+{
+    if (!r->relayed && relay_possible(p, r)) {
+        if (!r->direct_ok && now >= r->added_ms + RPH_RELAY_AFTER_MS)
+            set_path(p, r, true, RPH_PATH_NO_DIRECT, now);
+        else if (r->up && r->tx_unanswered && now - r->tx_unanswered_ms >= RPH_RELAY_FALLBACK_MS)
+            set_path(p, r, true, RPH_PATH_DIRECT_SILENT, now);
+    }
+    if (r->relayed && r->up && now >= r->next_direct_try_ms) {
+        send_direct_try(p, r);
+        r->next_direct_try_ms = now + RPH_DIRECT_RETRY_MS;
+    }
+}
+
+static uint64_t relay_deadline(const struct rph_peer *p, const struct rph_remote *r)
+{
+    if (!p->cfg.relay || !p->cfg.sealed) return UINT64_MAX;
+    if (r->relayed) return r->up ? r->next_direct_try_ms : UINT64_MAX;
+    if (!relay_possible(p, r)) return UINT64_MAX;
+    if (!r->direct_ok) return r->added_ms + RPH_RELAY_AFTER_MS;
+    if (r->up && r->tx_unanswered) return r->tx_unanswered_ms + RPH_RELAY_FALLBACK_MS;
+    return UINT64_MAX;
+}
+
+/* A client with the relay on joins again every RPH_RELAY_JOIN_MS: the relay keeps it a member
+ * (session_ttl), and the SealedPeerInfo makes its server punch again. */
+static bool relay_join_due(const struct rph_peer *p)
+{
+    return p->cfg.relay && p->cfg.sealed && p->cfg.role == RPH_ROLE_CLIENT && !p->probing &&
+           (p->state == RPH_STATE_PUNCHING || p->state == RPH_STATE_CONNECTED);
+}
+
 void rph_peer_tick(struct rph_peer *p, uint64_t now)
 {
     if (p->state == RPH_STATE_FAILED) return;
+    p->now_ms = now;
+    if (relay_join_due(p) && now >= p->next_relay_join_ms) {
+        send_request(p, now);
+        p->next_relay_join_ms = now + RPH_RELAY_JOIN_MS;
+    }
     if (handshaking(p) && p->cfg.handshake_timeout_ms &&
         now - p->started_ms >= p->cfg.handshake_timeout_ms) {
         set_state(p, RPH_STATE_FAILED, RPH_E_TIMEOUT);
@@ -850,6 +1079,7 @@ void rph_peer_tick(struct rph_peer *p, uint64_t now)
             if (client) client_rejoin(p, now);
             continue;
         }
+        if (p->cfg.relay && p->cfg.sealed) relay_tick(p, r, now);
         if (now >= probe_due(p, r)) start_probe(p, r, now);
         if (r->up && r->rx_unanswered && now - r->rx_unanswered_ms >= RPH_PASSIVE_KEEPALIVE_MS)
             passive_keepalive(p, r);
@@ -881,7 +1111,9 @@ uint64_t rph_peer_next_deadline(const struct rph_peer *p)
         MIN_D(probe_due(p, r));
         if (r->up && r->rx_unanswered) MIN_D(r->rx_unanswered_ms + RPH_PASSIVE_KEEPALIVE_MS);
         if (p->seal) MIN_D(seal_deadline(p->seal, slot_of(p, r), r->up));
+        MIN_D(relay_deadline(p, r));
     }
+    if (relay_join_due(p)) MIN_D(p->next_relay_join_ms);
     if (p->seal) MIN_D(seal_pending_deadline(p->seal, punch_window(p)));
 #undef MIN_D
     return d;
@@ -920,8 +1152,12 @@ int rph_peer_send_data(struct rph_peer *p, const struct rph_addr *to, const void
         n = rph_wire_put_data_header(d, len);
     }
     if (n < 0) return n;
-    if (r) r->rx_unanswered = false;
-    send_raw(p, to, d, (size_t)n);
+    if (r) {
+        r->rx_unanswered = false;
+        send_path(p, r, d, (size_t)n);
+    } else {
+        send_raw(p, to, d, (size_t)n);
+    }
     return 0;
 }
 

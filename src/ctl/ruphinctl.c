@@ -312,6 +312,18 @@ static void print_peer(const cJSON *p)
     const cJSON *pk = cJSON_GetObjectItemCaseSensitive(p, "public_key");
     if (pk) printf("  public key: %s\n", str_or(p, "public_key", "(not proven yet)"));
     printf("  endpoint: %s\n", str_or(p, "endpoint", "(none)"));
+    /* Absent from an older daemon's status: no line. */
+    const char *path = str(p, "path");
+    if (path) {
+        const char *since = fmt_ago(p, "path_since_ago_s", t, sizeof t);
+        if (strcmp(path, "relayed") == 0)
+            printf("  path: relayed through the holepuncher (it knows the peer as %s)%s%s\n",
+                   str_or(p, "relay_endpoint", "?"), since ? ", changed " : "", since ? since : "");
+        else
+            printf("  path: direct%s%s\n", since ? ", changed " : "", since ? since : "");
+    }
+    double rtt = 0;
+    if (num(p, "rtt_ms", &rtt)) printf("  round trip: %.0f ms\n", rtt);
     const char *state = str_or(p, "state", "?");
     const cJSON *vd = cJSON_GetObjectItemCaseSensitive(p, "address_verdict");
     if (strcmp(state, "refused") == 0 && cJSON_IsObject(vd))

@@ -283,8 +283,13 @@ static int parse_seal(const cJSON *root, struct tund_config *c, struct errmsg *e
     if (!cJSON_IsObject(v))
         return errmsg_fail(err, -EINVAL,
                            "\"seal\" must be false or {\"key_file\": \"/etc/ruphin/NAME.key\"}");
-    static const char *const keys[] = {"key_file", NULL};
+    static const char *const keys[] = {"key_file", "relay", NULL};
     if (cfg_check_keys(v, "seal", keys, err) < 0) return -EINVAL;
+    /* On unless switched off: a holepuncherd without the relay just drops RelayData. */
+    const cJSON *rl = cJSON_GetObjectItemCaseSensitive(v, "relay");
+    if (rl && !cJSON_IsBool(rl))
+        return errmsg_fail(err, -EINVAL, "\"seal.relay\" must be true or false");
+    c->seal_relay = !rl || cJSON_IsTrue(rl);
     const cJSON *kf = cJSON_GetObjectItemCaseSensitive(v, "key_file");
     if (!cJSON_IsString(kf) || !kf->valuestring[0])
         return errmsg_fail(err, -EINVAL,
@@ -744,6 +749,10 @@ static void v_seal(const struct tund_config *c, char *b, size_t n)
 {
     snprintf(b, n, "%s", c->seal ? c->seal_key_file : "false");
 }
+static void v_relay(const struct tund_config *c, char *b, size_t n)
+{
+    snprintf(b, n, "%s", c->seal && c->seal_relay ? "true" : "false");
+}
 static void v_state_dir(const struct tund_config *c, char *b, size_t n)
 {
     snprintf(b, n, "%s", c->seal ? c->state_dir : "none");
@@ -795,6 +804,7 @@ size_t tund_config_diff(const struct tund_config *running, const struct tund_con
         {"keepalive_interval", false, v_keepalive},
         {"peer_timeout", false, v_peer_timeout},
         {"seal.key_file", false, v_seal},
+        {"seal.relay", false, v_relay},
         {"state_dir", false, v_state_dir},
         {"members", false, v_members},
         {"control_socket", false, v_control_socket},

@@ -137,6 +137,19 @@ char *status_json(const struct tunnel *t, uint64_t now)
             cJSON_AddNullToObject(o, "overlay");
         if (p.has6) add_ip(o, "overlay6", 6, p.addr6);
         cJSON_AddStringToObject(o, "endpoint", rph_addr_format(&p.endpoint, a, sizeof a));
+        /* The path datagrams take now: straight to endpoint, or through the holepuncher's
+         * relay to relay_endpoint (the peer's endpoint as the holepuncher sees it). */
+        cJSON_AddStringToObject(o, "path", p.relayed ? "relayed" : "direct");
+        if (p.has_relay_endpoint)
+            cJSON_AddStringToObject(o, "relay_endpoint",
+                                    rph_addr_format(&p.relay_endpoint, a, sizeof a));
+        else
+            cJSON_AddNullToObject(o, "relay_endpoint");
+        add_ago(o, "path_since_ago_s", now, p.path_ms);
+        if (p.rtt_ms)
+            cJSON_AddNumberToObject(o, "rtt_ms", (double)p.rtt_ms);
+        else
+            cJSON_AddNullToObject(o, "rtt_ms");
         /* "up" only while the server accepts the client's address (an old server that
          * sends no verdict: up as before). */
         bool refused = p.has_verdict && p.verdict.reason != VERDICT_ACCEPTED;

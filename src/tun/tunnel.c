@@ -96,6 +96,38 @@ static void on_remote(void *ctx, struct rph_remote *r, bool up)
     r->user = NULL;
 }
 
+/* A flapping path must not flood the log: at most this many path lines a window. */
+#define PATH_LINES 10
+#define PATH_WINDOW_MS 10000u
+
+/* The core moved a peer to the relay or back (docs/CONFIG.md "Log lines"). */
+static void on_path(void *ctx, struct rph_remote *r, int reason)
+{
+    struct tunnel *t = ctx;
+    uint64_t now = rph_now_ms();
+    if (now - t->path_window_ms >= PATH_WINDOW_MS) {
+        t->path_window_ms = now;
+        t->path_lines = 0;
+    }
+    if (t->path_lines >= PATH_LINES) {
+        t->path_suppressed++;
+        return;
+    }
+    t->path_lines++;
+    char ep[RPH_ADDR_STRLEN], rel[RPH_ADDR_STRLEN], sup[64] = "";
+    if (t->path_suppressed)
+        snprintf(sup, sizeof sup, " (%llu changes not logged before)",
+                 (unsigned long long)t->path_suppressed);
+    t->path_suppressed = 0;
+    if (r->relayed)
+        log_info("peer %s path relayed (through holepuncher %s, as %s): %s%s",
+                 fmt_addr(&r->addr, ep), t->cfg.holepuncher, fmt_addr(&r->relay_addr, rel),
+                 rph_path_reason_name(reason), sup);
+    else
+        log_info("peer %s path direct: %s%s", fmt_addr(&r->addr, ep), rph_path_reason_name(reason),
+                 sup);
+}
+
 /* The core reports every SessionNotFound answer to a Join. The first is "is the server up?";
  * after NOT_FOUND_SUSPECT in a row a wrong key (or plaintext against sealed) is as likely, so
  * the warning says so, with this key's fingerprint to compare with the server's start line.
@@ -287,6 +319,7 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
     pc.max_remotes = MAX_PEERS;
     if (cfg->seal) {
         pc.sealed = true;
+        pc.relay = cfg->seal_relay;
         r = rph_aead_select(RPH_AEAD_AUTO); /* the default, or RUPHIN_AEAD's choice */
         if (r < 0) {
             /* The benchmarks name an implementation: running another would measure it. */
@@ -351,6 +384,7 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
     opt.bind.port = cfg->port;
     struct rph_peer_callbacks cb = {.on_data = receive_on_data,
                                     .on_remote = on_remote,
+                                    .on_path = on_path,
                                     .on_state = on_state,
                                     .on_trace = on_trace};
     t->ep = rph_ev_peer_new(base, &pc, &opt, &cb, t, &r);
@@ -465,6 +499,11 @@ bool tunnel_peer_info(const struct tunnel *t, size_t i, struct tunnel_peer_info 
     out->has_verdict = p->remote && p->has_verdict;
     out->verdict = p->verdict;
     out->endpoint = r->addr;
+    out->relayed = r->relayed;
+    out->relay_endpoint = r->relay_addr;
+    out->has_relay_endpoint = r->has_relay_addr;
+    out->path_ms = r->path_ms ? r->path_ms : r->up_ms;
+    out->rtt_ms = r->rtt_ms;
     out->up = r->up;
     out->last_handshake_ms = r->last_hello_ms;
     out->last_rx_ms = r->last_rx_ms;

@@ -41,6 +41,11 @@ struct tunnel_peer_info {
     bool has_verdict;         /* the server's last verdict on the client's address: on a */
     struct verdict verdict;   /* client the one it received, on a server the one it sent */
     struct rph_addr endpoint;
+    bool relayed;            /* through the holepuncher's relay (else direct) */
+    bool has_relay_endpoint; /* its endpoint as the holepuncher sees it */
+    struct rph_addr relay_endpoint;
+    uint64_t path_ms; /* when the path last changed (or it came up) */
+    uint64_t rtt_ms;  /* smoothed, measured at handshakes; 0: not yet */
     bool up;
     uint64_t last_handshake_ms, last_rx_ms; /* monotonic; 0: never */
     uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;

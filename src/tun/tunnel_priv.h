@@ -54,6 +54,9 @@ struct tunnel {
     struct rph_addr refused_by;            /* ... that server, as last logged */
     uint64_t mode_seen;                    /* other-mode datagrams reported (mode_check.c) */
     uint64_t mode_warned_ms;               /* when that was last logged */
+    uint64_t path_window_ms;               /* path change lines: the current window, */
+    unsigned path_lines;                   /* lines in it, */
+    uint64_t path_suppressed;              /* changes since the last line that got none */
 };
 
 /* send.c: TUN -> UDP */

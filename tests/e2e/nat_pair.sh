@@ -9,9 +9,14 @@
 # SERVER_KIND "KIND+fwd" gives the server's router a UDP port forward to it (port 7701). Env:
 # NATM_DEADLINE (s to connect, default 20), NATM_MB (transfer size, default 2), NATM_DELAY1 and
 # NATM_DELAY2 ("OUT[/IN]" ms on the server's and the client's uplink, default none),
-# NATM_FORWARD1 (a UDP port the server's router forwards to the server, which listens on it).
+# NATM_FORWARD1 (a UDP port the server's router forwards to the server, which listens on it),
+# NATM_RELAY (1, default: holepuncherd relays; 0: it does not), NATM_DIRECT_WAIT (s a relayed
+# pair is given to find its direct path after the first ping, default 8), NATM_LOGS (N: the
+# daemons' last N log lines into the output even when the pair connects).
 # RESULT_FILE gets one tab-separated line:
 #   server client status path first_ping_s direct_s transfer note
+# path: "direct" (direct from the start), "relayed" (the relay all along), "relayed, then direct";
+# direct_s: when the client's path became direct ("-": never within NATM_DIRECT_WAIT).
 # status: connected, no-path (nothing crossed within the deadline) or error (the bed or a daemon
 # failed: not a statement about the NATs). Times are seconds from the client's start, "-" if never.
 set -u
@@ -64,7 +69,8 @@ done
 
 T_DAEMONS=$EPOCHREALTIME
 cat >"$TOPO_DIR/hpd.json" <<JSON
-{"listen": ["$HP_IP:7700", "[$HP_IP6]:7700"], "session_ttl": 60, "max_sessions": 100, "log_level": "$TUN_LOG_LEVEL"}
+{"listen": ["$HP_IP:7700", "[$HP_IP6]:7700"], "session_ttl": 60, "max_sessions": 100, "log_level": "$TUN_LOG_LEVEL",
+ "relay": {"enabled": $([[ ${NATM_RELAY:-1} == 1 ]] && echo true || echo false)}}
 JSON
 topo_spawn hpd "$NS_HP" "$TOPO_DIR/hpd.log" "$RUPHIN_BIN/holepuncherd" -c "$TOPO_DIR/hpd.json" || error "holepuncherd"
 wait_for "grep -q 'listening on' '$TOPO_DIR/hpd.log'" 10 || error "holepuncherd did not listen"
@@ -93,13 +99,15 @@ topo_spawn pinger "$NS_PEER2" "$TOPO_DIR/ping.log" ping -n -D -c 1 -i 0.1 -W 1 -
 
 t_up=- t_ping=- polls=0
 end=$(awk -v a="$t0" -v d="$DEADLINE" 'BEGIN { printf "%d", a + d }')
-# up_in_log: the client logged its peer up ("peer ADDR up ...", to the millisecond); prints when.
-up_in_log() {
+# log_time RE: when the client first logged a line matching the sed RE (to the millisecond).
+log_time() {
     local hms stamp
-    hms=$(sed -n 's/^\([0-9:.]*\) .* peer .* up\b.*/\1/p' "$TOPO_DIR/peer2.log" | head -n 1)
+    hms=$(sed -n "s/^\([0-9:.]*\) $1.*/\1/p" "$TOPO_DIR/peer2.log" | head -n 1)
     [[ -n $hms ]] && stamp=$(date -d "$(date -d "@${t0%.*}" +%F) $hms" +%s.%N 2>/dev/null) &&
         since "$t0" "$stamp"
 }
+# up_in_log: the client logged its peer up ("peer ADDR up ...").
+up_in_log() { log_time '.* peer .* up\b'; }
 while :; do
     # The log is cheap to read; the status (a ruphinctl run) is asked twice a second, in case the
     # handshake work changes the log line.
@@ -139,8 +147,26 @@ if [[ $t_up == - || $t_ping == - ]]; then
     nat_stop_all
     exit 0
 fi
-# Only a direct path exists today; a "path" field in the status (the relay work) wins.
-path=$(jq -r '.peers[0].path // "direct"' <<<"$st")
+# The path: a pair whose client never logged "path relayed" was direct from the start (up is
+# direct up); a relayed one is given NATM_DIRECT_WAIT more seconds to find its direct path.
+t_rel=$(log_time '.* peer .* path relayed') || t_rel=
+t_direct=-
+if [[ -z $t_rel ]]; then
+    path=$(jq -r '.peers[0].path // "direct"' <<<"$st")
+    [[ $path == direct ]] && t_direct=$t_up
+else
+    path=relayed
+    wend=$(($(date +%s) + ${NATM_DIRECT_WAIT:-8}))
+    while (($(date +%s) <= wend)); do
+        if t=$(log_time '.* peer .* path direct'); then
+            t_direct=$t
+            path="relayed, then direct"
+            break
+        fi
+        sleep 0.3
+    done
+fi
+T_WAITED=$EPOCHREALTIME
 if r=$(tun_transfer 2 1 "$MB"); then
     read -r _mb secs <<<"$r"
     xfer="${MB} MB ok ${secs}s"
@@ -149,6 +175,13 @@ else
     topo_dump_logs 8
 fi
 phases ", transfer $(since "$T_WAITED" "$EPOCHREALTIME") s"
-result connected "$path" "$t_ping" "$t_up" "$xfer" "endpoint $(jq -r '.peers[0].endpoint' <<<"$st")"
+# The path the transfer ended on, if it changed meanwhile (a direct path found late, or lost).
+end_path=$(tun_status 2 2>/dev/null | jq -r '.peers[0].path // "?"')
+[[ $path == relayed && $end_path == direct ]] && path="relayed, then direct" &&
+    t_direct=$(log_time '.* peer .* path direct' || echo "?")
+[[ $path == direct && $end_path == relayed ]] && path="direct, then relayed"
+result connected "$path" "$t_ping" "$t_direct" "$xfer" "endpoint $(jq -r '.peers[0].endpoint' <<<"$st")"
+# NATM_LOGS=N: the daemons' last N log lines in the pair's log (with NATM_KEEP=1, to look at).
+[[ -n ${NATM_LOGS:-} ]] && topo_dump_logs "$NATM_LOGS"
 nat_stop_all
 exit 0

@@ -6,27 +6,30 @@
 # Env: NATM_JOBS (pairs at a time, 5), NATM_DEADLINE (s to connect, 15), NATM_MB (transfer, 2),
 # NATM_ONLY="SERVER:CLIENT ..." (only those pairs), NATM_DELAY1 / NATM_DELAY2 ("OUT[/IN]" ms on
 # the server's / client's uplink, through nfq_delay), NATM_KEEP=1 (keep every pair's log).
+# NATM_RELAY=0 (holepuncherd without the relay: the pairs that need it may fail), NATM_DIRECT_WAIT
+# (s a relayed pair gets to find its direct path, 8).
 set -u
 
-# The pairs that have no path today: every one of them needs the relay of issue 13 (or the direct
-# paths of issue 14). They are reported as "no path" and do not fail the test; a pair here that
-# connects is noted. The relay work empties this list: then every pair must connect.
-# "SERVER_KIND:CLIENT_KIND"; kinds as in nat_lib.sh, "same-router" = client on the server's LAN.
-# The conntrack race is timing-dependent: the pairs in RACE_TODAY connected in most runs but not
-# all (in CI, conntrack-race -> port-restricted and -> public once found no path in 15 s), so a
-# run without a path there is reported, not failed, until the relay (issue 13) and timed punches
-# (issue 14) make them certain.
-RACE_TODAY=(
-    conntrack-race:port-restricted conntrack-race:public conntrack-race:carrier
-    public:conntrack-race port-restricted+fwd:conntrack-race
-)
-NO_PATH_TODAY=(
-    port-restricted:conntrack-race port-restricted:symmetric port-restricted:same-router
+# Every pair must connect: holepuncherd relays (nat_pair.sh turns the relay on, NATM_RELAY=0
+# turns it off to see which pairs connect without it). The lists of pairs allowed to fail are
+# empty since the relay (issue 13); they stay for a run without it.
+RACE_TODAY=()
+NO_PATH_TODAY=()
+# The pairs that cannot be direct (a symmetric NAT against a port-restricted or symmetric one,
+# the conntrack race, no hairpinning): relayed, and given NATM_DIRECT_WAIT to find direct. They
+# start first, so no long one is left for the end.
+RELAYED_LIKELY=(
+    port-restricted:symmetric+same-router port-restricted:conntrack-race port-restricted:symmetric port-restricted:same-router
     conntrack-race:conntrack-race conntrack-race:symmetric
     symmetric:port-restricted symmetric:conntrack-race symmetric:symmetric symmetric:public
     symmetric:carrier
     carrier:conntrack-race carrier:symmetric
 )
+if [[ ${NATM_RELAY:-1} != 1 ]]; then
+    NO_PATH_TODAY=("${RELAYED_LIKELY[@]}")
+    RACE_TODAY=(conntrack-race:port-restricted conntrack-race:public conntrack-race:carrier
+        public:conntrack-race port-restricted+fwd:conntrack-race)
+fi
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -39,7 +42,7 @@ e2e_require_cmd ip nft iptables ping socat sha256sum jq conntrack
 JOBS=${NATM_JOBS:-5}        # pairs at a time (each is mostly waiting: the 15 s deadline)
 export NATM_DEADLINE=${NATM_DEADLINE:-15}
 export NATM_MB=${NATM_MB:-2}
-RELAY_NOTE="no path (needs the relay, issue 13)"
+RELAY_NOTE="no path (needs the relay: NATM_RELAY=0)"
 
 PAIRS=()
 for s in "${NAT_KINDS[@]}"; do
@@ -52,11 +55,16 @@ PAIRS+=(port-restricted:same-router ipv6:ipv6)
 # What a user can do today: a UDP port forward on the server's router ("+fwd", nat_lib.sh's
 # nat_forward; the server listens on that port) connects the hardest pairs above.
 PAIRS+=(symmetric+fwd:symmetric port-restricted+fwd:conntrack-race)
+# Three members of mixed kinds on one LAN (nat_lan3.sh): a server behind a port-restricted NAT,
+# one client behind a symmetric NAT, one on the server's LAN; the clients ping and transfer to
+# each other through the server.
+PAIRS+=(port-restricted:symmetric+same-router)
 # NATM_ONLY="a:b c:d" runs only those pairs (to look at one closely).
 [[ -n ${NATM_ONLY:-} ]] && read -r -a PAIRS <<<"$NATM_ONLY"
 
-declare -A no_path_today=()
+declare -A no_path_today=() relayed_likely=()
 for p in "${NO_PATH_TODAY[@]}"; do no_path_today[$p]=1; done
+for p in "${RELAYED_LIKELY[@]}"; do relayed_likely[$p]=1; done
 declare -A race_today=()
 for p in "${RACE_TODAY[@]}"; do race_today[$p]=1; done
 
@@ -101,16 +109,20 @@ busy() {
     BUSY=$n
 }
 
-# The pairs expected to wait out the deadline start first, so no long one is left for the end.
+# The pairs expected to take longest (relayed, waiting for a direct path) start first.
 ORDER=()
-for i in "${!PAIRS[@]}"; do [[ -n ${no_path_today[${PAIRS[i]}]:-} ]] && ORDER+=("$i"); done
-for i in "${!PAIRS[@]}"; do [[ -z ${no_path_today[${PAIRS[i]}]:-} ]] && ORDER+=("$i"); done
+for i in "${!PAIRS[@]}"; do [[ -n ${relayed_likely[${PAIRS[i]}]:-} ]] && ORDER+=("$i"); done
+for i in "${!PAIRS[@]}"; do [[ -z ${relayed_likely[${PAIRS[i]}]:-} ]] && ORDER+=("$i"); done
 
 e2e_info "${#PAIRS[@]} pairs, $JOBS at a time, ${NATM_DEADLINE} s to connect, ${NATM_MB} MB transfers"
 start=$SECONDS
 for i in "${ORDER[@]}"; do
     while busy && ((BUSY >= JOBS)); do sleep 0.2; done
-    bash "$(dirname "$0")/nat_pair.sh" "${PAIRS[i]%%:*}" "${PAIRS[i]#*:}" "$OUT/$i.res" >"$OUT/$i.log" 2>&1 </dev/null &
+    if [[ ${PAIRS[i]} == *:symmetric+same-router ]]; then
+        bash "$(dirname "$0")/nat_lan3.sh" "$OUT/$i.res" >"$OUT/$i.log" 2>&1 </dev/null &
+    else
+        bash "$(dirname "$0")/nat_pair.sh" "${PAIRS[i]%%:*}" "${PAIRS[i]#*:}" "$OUT/$i.res" >"$OUT/$i.log" 2>&1 </dev/null &
+    fi
     running[$!]=$i
     began[$i]=$SECONDS
 done
@@ -129,7 +141,7 @@ for i in "${!PAIRS[@]}"; do
     case $status in
     connected)
         if [[ $xfer == *ok* ]]; then
-            e2e_pass "$label: $path, first ping ${t_ping} s, direct ${t_up} s, $xfer"
+            e2e_pass "$label: $path, first ping ${t_ping} s, direct after ${t_up} s, $xfer"
         else
             e2e_fail "$label: connected but the transfer failed ($xfer)"
         fi
@@ -158,8 +170,8 @@ for i in "${!PAIRS[@]}"; do
         tail -n 40 "$OUT/$i.log"
     fi
     [[ $status == connected ]] || t_ping=- t_up=- xfer=-
-    rows+=("$(printf '| %s | %s | %s | %s | %s | %s |' "${s/+fwd/ + UDP port forward}" "$c" "$path" \
-        "$([[ $t_ping == - ]] && echo - || echo "$t_ping s")" "$([[ $t_up == - ]] && echo - || echo "$t_up s")" "$xfer")")
+    rows+=("$(printf '| %s | %s | %s | %s | %s | %s |' "${s/+fwd/ + UDP port forward}" "${c/symmetric+same-router/symmetric + one on the same router (3 members)}" "$path" \
+        "$([[ $t_ping == - ]] && echo - || echo "$t_ping s")" "$(case $t_up in -) echo "never (${NATM_DIRECT_WAIT:-8} s)" ;; [0-9]*) echo "$t_up s" ;; *) echo "$t_up" ;; esac)" "$xfer")")
 done
 
 echo
