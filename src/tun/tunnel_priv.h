@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "addrpool.h"
 #include "config.h"
 #include "policy.h"
 #include "ruphin/ev.h"
@@ -54,6 +55,12 @@ struct tunnel {
     struct rph_addr refused_by;            /* ... that server, as last logged */
     uint64_t mode_seen;                    /* other-mode datagrams reported (mode_check.c) */
     uint64_t mode_warned_ms;               /* when that was last logged */
+    /* Names and automatic addresses (naming.c). */
+    bool pool_on; /* server, sealed: the member table of STATE_DIR/members */
+    struct addrpool pool;
+    char granted[64];      /* client: the name the server granted us ("" none yet) */
+    bool assigned;         /* client, automatic address: the server assigned ours */
+    uint64_t pool_warn_ms; /* when a member-table error was last logged */
 };
 
 /* send.c: TUN -> UDP */
@@ -72,5 +79,8 @@ void tunnel_announce_answer(struct tunnel *t, struct rph_remote *r);
 /* tunnel.c: a peer said goodbye: dropped now (its slot and overlay address freed; a client
  * joins again). */
 void tunnel_goodbye_from(struct tunnel *t, struct rph_remote *r, const uint8_t *d, size_t n);
+
+/* tunnel.c: our announcement to r now (an automatic address just assigned). */
+void tunnel_announce_now(struct tunnel *t, struct rph_remote *r);
 
 #endif
