@@ -84,6 +84,7 @@ static void add_verdict(cJSON *o, const struct tunnel_peer_info *p)
     cJSON_AddNumberToObject(v, "code", p->verdict.reason);
     cJSON_AddStringToObject(v, "reason", verdict_reason_str(p->verdict.reason));
     cJSON_AddStringToObject(v, "address", verdict_addr_str(&p->verdict, a, sizeof a));
+    if (p->verdict.holder[0]) cJSON_AddStringToObject(v, "holder", p->verdict.holder);
 }
 
 /* Our addresses and name (names and automatic addresses, naming.h). A client waiting for
