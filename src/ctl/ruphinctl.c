@@ -352,8 +352,11 @@ static void print_status(const cJSON *st)
     const char *a6 = str(st, "address6");
     const cJSON *au = cJSON_GetObjectItemCaseSensitive(st, "address_auto");
     printf("  address: %s%s%s%s\n",
-           str_or(st, "address", "none yet (waiting for the server to assign one)"), a6 ? ", " : "",
-           a6 ? a6 : "", cJSON_IsTrue(au) && str(st, "address") ? " (assigned by the server)" : "");
+           cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(st, "address"))
+               ? "none yet (waiting for the server to assign one)"
+               : str_or(st, "address", "?"),
+           a6 ? ", " : "", a6 ? a6 : "",
+           cJSON_IsTrue(au) && str(st, "address") ? " (assigned by the server)" : "");
     const char *nm = str(st, "name"), *asked = str(st, "name_asked");
     if (nm)
         printf("  name: %s%s%s%s\n", nm, asked ? " (asked for \"" : "", asked ? asked : "",

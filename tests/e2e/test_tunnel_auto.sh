@@ -3,7 +3,8 @@
 # Automatic addresses and member names: three clients with no "address" get distinct addresses
 # from the server's prefix, keep them across a client restart and a server restart, and reach
 # each other; a duplicate name gets a suffix, logged on both sides; a fixed address that is
-# assigned to another member is refused naming both; `ruphinctl members` lists everyone.
+# assigned to another member is refused naming both; `ruphinctl members` lists everyone; a
+# corrupt member table stops the server with the file named.
 set -u
 TOPO_PREFIX=auto$$
 . "$(dirname "$0")/lib.sh"
@@ -143,4 +144,14 @@ refused() { st c5 | grep -q '"state":"refused"'; }
 e2e_check "the thief's status shows refused" refused
 e2e_check "desk keeps its address" ping_from "$NS_PEER1" "$A3"
 topo_kill c5
+
+# A corrupt member table stops the server's start with the file and line named, exit 1.
+topo_kill peer1
+printf 'not a member line\n' >>"$TOPO_DIR/state-peer1/members"
+topo_spawn peer1 "$NS_PEER1" "$TOPO_DIR/peer1-corrupt.log" "$RUPHIN_BIN/ruphin-tund" -c "$TOPO_DIR/peer1.json"
+topo_wait peer1 10
+rc=$?
+e2e_check "a corrupt member table: the server exits 1 (got $rc)" test "$rc" -eq 1
+e2e_check "naming the file, the line and the problem" grep -q \
+    "member table $TOPO_DIR/state-peer1/members: corrupt, line [0-9]*: \"not\" is not a node key; fix or move it away" "$TOPO_DIR/peer1-corrupt.log"
 e2e_finish
