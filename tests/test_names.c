@@ -31,7 +31,11 @@ Test(names, labels)
     char out[64];
     cr_assert_eq(name_from_host("Laptop.example.org", out), 0);
     cr_assert_str_eq(out, "laptop");
-    cr_assert_eq(name_from_host("my_box", out), -1, "an underscore makes no label");
+    cr_assert_eq(name_from_host("my_box", out), 0);
+    cr_assert_str_eq(out, "my-box");
+    cr_assert_eq(name_from_host("_A__b_.lan", out), 0);
+    cr_assert_str_eq(out, "a-b");
+    cr_assert_eq(name_from_host("___", out), -1);
     cr_assert_eq(name_from_host("", out), -1);
 }
 

@@ -17,12 +17,17 @@ bool name_valid(const char *s, size_t len)
 
 int name_from_host(const char *host, char out[NAME_LABEL_MAX + 1])
 {
-    size_t n = strcspn(host, ".");
-    if (n > NAME_LABEL_MAX) n = NAME_LABEL_MAX;
-    for (size_t i = 0; i < n; i++) {
-        char c = host[i];
-        out[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+    /* "Laptop.example.org" -> "laptop", "my_box" -> "my-box": a host name need not be a DNS
+     * label, and the default should still work. */
+    size_t n = 0;
+    for (const char *c = host; *c && *c != '.' && n < NAME_LABEL_MAX; c++) {
+        char ch = *c >= 'A' && *c <= 'Z' ? (char)(*c - 'A' + 'a') : *c;
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+        if (!ok && (n == 0 || out[n - 1] == '-')) continue; /* no leading or double '-' */
+        out[n++] = ok ? ch : '-';
     }
+    while (n > 0 && out[n - 1] == '-')
+        n--;
     out[n] = 0;
     return name_valid(out, n) ? 0 : -1;
 }

@@ -11,8 +11,8 @@
 
 /* A DNS label as ruphin-tund takes it: 1..63 of [a-z0-9-], not starting or ending with '-'. */
 bool name_valid(const char *s, size_t len);
-/* The default name: the host name's first label, lowercased. 0, or -1 when that is not a
- * valid name (out then holds what was tried, for the error message). */
+/* The default name: the host name's first label, lowercased, other characters made '-' (none
+ * leading, trailing or twice). 0, or -1 when nothing is left (an empty host name). */
 int name_from_host(const char *host, char out[NAME_LABEL_MAX + 1]);
 /* out = base with "-N" (N >= 2) appended, base cut so the whole fits 63 and does not end in
  * '-' before the suffix. */
