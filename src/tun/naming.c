@@ -19,6 +19,8 @@
 /* Member-table errors (a full table, an exhausted prefix, a failed save) repeat with every
  * name message: one line per this. */
 #define POOL_WARN_EVERY_MS 10000u
+/* Requests for an address (one per keepalive) before a client says none came. */
+#define NAMING_ASKS_WARN 4u
 
 int naming_init(struct tunnel *t, struct errmsg *err)
 {
@@ -56,6 +58,12 @@ void naming_send(struct tunnel *t, struct rph_remote *r)
 {
     if (t->cfg.role != RPH_ROLE_CLIENT) return;
     send_name(t, r, t->cfg.addr_auto ? NAME_WANT_ADDRESS : 0, t->cfg.name);
+    /* An older server drops the request without a word: say so once, not every keepalive. */
+    if (t->cfg.addr_auto && !t->assigned && ++t->assign_asks == NAMING_ASKS_WARN)
+        log_warn("no overlay address assigned after %u requests: is the server older than this "
+                 "version (then give this client a fixed \"address\"), or out of addresses (its "
+                 "log says so)? still asking",
+                 t->assign_asks);
 }
 
 static bool same_node(const struct tpeer *a, const struct tpeer *b)
