@@ -58,11 +58,12 @@ void naming_send(struct tunnel *t, struct rph_remote *r)
 {
     if (t->cfg.role != RPH_ROLE_CLIENT) return;
     send_name(t, r, t->cfg.addr_auto ? NAME_WANT_ADDRESS : 0, t->cfg.name);
-    /* An older server drops the request without a word: say so once, not every keepalive. */
-    if (t->cfg.addr_auto && !t->assigned && ++t->assign_asks == NAMING_ASKS_WARN)
-        log_warn("no overlay address assigned after %u requests: is the server older than this "
-                 "version (then give this client a fixed \"address\"), or out of addresses (its "
-                 "log says so)? still asking",
+    /* An older server drops the request without a word, one out of addresses answers none:
+     * say so once (the count restarts with the next assignment), not every keepalive. */
+    if (t->cfg.addr_auto && ++t->assign_asks == NAMING_ASKS_WARN)
+        log_warn("the server answered none of %u requests for an overlay address: is it older "
+                 "than this version (then give this client a fixed \"address\"), or out of "
+                 "addresses (its log says so)? still asking",
                  t->assign_asks);
 }
 
@@ -265,6 +266,7 @@ void naming_assign_receive(struct tunnel *t, struct tpeer *p, const uint8_t *d, 
         t->drops.bad_control++;
         return;
     }
+    t->assign_asks = 0;
     if (t->assigned && memcmp(&a, &t->pol.self, sizeof a) == 0) return;
     struct announce old = t->assigned ? t->pol.self : (struct announce){0};
     if (put_addresses(t, &old, &a) < 0) return;

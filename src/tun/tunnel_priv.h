@@ -60,7 +60,7 @@ struct tunnel {
     struct addrpool pool;
     char granted[64];      /* client: the name the server granted us ("" none yet) */
     bool assigned;         /* client, automatic address: the server assigned ours */
-    unsigned assign_asks;  /* client: requests sent while none was assigned */
+    unsigned assign_asks;  /* client: address requests since the last assignment */
     uint64_t pool_warn_ms; /* when a member-table error was last logged */
 };
 

@@ -154,4 +154,24 @@ rc=$?
 e2e_check "a corrupt member table: the server exits 1 (got $rc)" test "$rc" -eq 1
 e2e_check "naming the file, the line and the problem" grep -q \
     "member table $TOPO_DIR/state-peer1/members: corrupt, line [0-9]*: \"not\" is not a node key; fix or move it away" "$TOPO_DIR/peer1-corrupt.log"
+
+# A server whose prefix has room for one client (10.88.0.0/30: .1 is the server's, .2 free):
+# the three running clients come to it; one gets 10.88.0.2 in place of its old address, the
+# others none, the server says the prefix is used up, and a client that got none says so.
+sed -e 's|10.77.0.1/24|10.88.0.1/30|' -e 's|"address6": "fd77::1/64", ||' -e 's|state-peer1|state-small|' \
+    "$TOPO_DIR/peer1.json" >"$TOPO_DIR/small.json"
+sed -i 's|peer1.sock|small.sock|' "$TOPO_DIR/small.json"
+# The same node key: holepuncherd lets only the session's own server back in at once.
+install -d -m 0700 "$TOPO_DIR/state-small" && install -m 0600 "$TOPO_DIR/state-peer1/node.key" "$TOPO_DIR/state-small/"
+topo_spawn small "$NS_PEER1" "$TOPO_DIR/small.log" "$RUPHIN_BIN/ruphin-tund" -c "$TOPO_DIR/small.json" ||
+    e2e_die "the small server did not start"
+wait_for "grep -q 'no free IPv4 address left in the server.s prefix (10.88.0.1/30)' '$TOPO_DIR/small.log'" 20 &&
+    e2e_pass "the small server logs its used-up prefix" || e2e_fail "no exhaustion line"
+winners=0
+for c in c2 c3 c4; do [[ $(addr "$c") == 10.88.0.2 ]] && winners=$((winners + 1)) && w=$c; done
+e2e_check "exactly one client got 10.88.0.2 ($winners: ${w:-none})" test "$winners" -eq 1
+e2e_check "it logs the changed address" grep -q 'the server assigned overlay address 10.88.0.2/30 (changed)' "$TOPO_DIR"/c*.log
+wait_for "grep -q 'answered none of 4 requests for an overlay address' $TOPO_DIR/c*.log" 20 &&
+    e2e_pass "a client left without an address says why it may be" || e2e_fail "no client warned"
+topo_kill small
 e2e_finish
