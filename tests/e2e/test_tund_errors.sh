@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # ruphin-tund's failures are clear and exit with the documented code: config errors (2, --check
 # naming every problem; bad names and automatic addresses where they cannot work), no
-# CAP_NET_ADMIN, no /dev/net/tun, an interface name clash, a busy control socket (1); SIGHUP applies log_level and names each change that needs a restart.
+# CAP_NET_ADMIN, no /dev/net/tun, an interface name clash, a busy control socket (1); SIGHUP
+# applies log_level and names each change that needs a restart.
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tun_lib.sh"
