@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Fuzzes the tunnel's inner-packet parsing: IP headers it routes on, the address announcement
-// the server's address verdict, the address assignment and the member name.
+// the server's address verdict, the address assignment, the member name and member entry.
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +96,18 @@ static void check_name(const uint8_t *data, size_t size)
     FZ_CHECK(memcmp(out, data, size) == 0);
 }
 
+static void check_member(const uint8_t *data, size_t size)
+{
+    struct member_msg m;
+    if (member_msg_decode(data, size, &m) < 0) return;
+    size_t n = strlen(m.name);
+    FZ_CHECK(name_valid(m.name, n) && size == MEMBER_HDR_LEN + n);
+    FZ_CHECK(m.addrs.prefix4 <= 32 && m.addrs.prefix6 <= 128);
+    uint8_t out[MEMBER_MAX_LEN];
+    FZ_CHECK(member_msg_encode(&m, out) == size);
+    FZ_CHECK(memcmp(out, data, size) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     check_ip(data, size);
@@ -103,5 +115,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_verdict(data, size);
     check_assign(data, size);
     check_name(data, size);
+    check_member(data, size);
     return 0;
 }

@@ -411,6 +411,8 @@ def ippkt():
         "assign-v4": assign([10, 77, 0, 3], 24),
         "name-want-address": name(1, "laptop"),
         "name-granted": name(2, "laptop-2"),
+        "member-desk": bytes([6, 1, 7, 24, 10, 77, 0, 3, 64]) + bytes([0xFD, 0x77] + [0] * 13 + [3])
+        + bytes(range(32)) + bytes([4]) + b"desk",
     }
 
 

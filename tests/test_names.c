@@ -446,3 +446,50 @@ Test(pool, saved_atomically_and_loaded)
     cr_assert_eq(system(cmd), 0);
     free(dir);
 }
+
+Test(names, member_entry_bytes_and_malformations)
+{
+    struct member_msg m = {.addrs = asg, .has_key = true, .name = "desk"}, d;
+    memset(m.pk, 0xab, 32);
+    uint8_t b[MEMBER_MAX_LEN + 1], c[MEMBER_MAX_LEN];
+    size_t n = member_msg_encode(&m, c);
+    cr_assert_eq(n, MEMBER_HDR_LEN + 4);
+    const uint8_t head[9] = {0x06, 0x01, 0x07, 24, 10, 77, 0, 3, 64};
+    cr_assert_eq(memcmp(c, head, sizeof head), 0, "the bytes differ from docs/PROTOCOL.md");
+    cr_assert_eq(c[25], 0xab);
+    cr_assert_eq(c[57], 4);
+    cr_assert_eq(member_msg_decode(c, n, &d), 0);
+    cr_assert_eq(memcmp(&d, &m, sizeof d), 0);
+    /* A member without addresses or key (not announced yet, plaintext). */
+    struct member_msg bare = {.name = "x"};
+    size_t bn = member_msg_encode(&bare, b);
+    cr_assert_eq(member_msg_decode(b, bn, &d), 0);
+    cr_assert(!d.addrs.has4 && !d.addrs.has6 && !d.has_key);
+    b[30] = 1;
+    cr_assert_eq(member_msg_decode(b, bn, &d), -1, "key bytes without the key flag accepted");
+    cr_assert_eq(member_msg_decode(c, n - 1, &d), -1, "a cut name accepted");
+    memcpy(b, c, n);
+    b[n] = 'x';
+    cr_assert_eq(member_msg_decode(b, n + 1, &d), -1, "a byte after the name accepted");
+    struct {
+        size_t at;
+        uint8_t v;
+        const char *what;
+    } bad[] = {{0, 0x05, "another tag"},   {1, 2, "version 2"},         {2, 8, "an unknown flag"},
+               {3, 33, "IPv4 prefix 33"},  {8, 129, "IPv6 prefix 129"}, {57, 0, "length 0"},
+               {57, 5, "a longer length"}, {58, 'D', "upper case"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memcpy(b, c, n);
+        b[bad[i].at] = bad[i].v;
+        cr_assert_eq(member_msg_decode(b, n, &d), -1, "%s accepted", bad[i].what);
+    }
+    for (size_t at = 0; at < 60; at++)
+        for (unsigned v = 0; v < 256; v++) {
+            memcpy(b, c, n);
+            b[at] = (uint8_t)v;
+            if (member_msg_decode(b, n, &d) < 0) continue;
+            uint8_t o[MEMBER_MAX_LEN];
+            cr_assert_eq(member_msg_encode(&d, o), n);
+            cr_assert_eq(memcmp(o, b, n), 0, "byte %zu = %u decodes non-canonically", at, v);
+        }
+}

@@ -72,6 +72,31 @@ cJSON *members_from_status(const cJSON *st)
         copy(m, "last_seen_ago_s", p, "last_rx_ago_s");
         cJSON_AddItemToArray(list, m);
     }
+    /* A client: the other members its server listed, reached through the server. */
+    const cJSON *listed = cJSON_GetObjectItemCaseSensitive(st, "session_members");
+    if (!cJSON_IsArray(listed)) listed = NULL;
+    cJSON_ArrayForEach(p, listed)
+    {
+        if (!cJSON_IsObject(p)) continue;
+        cJSON *m = cJSON_CreateObject();
+        copy(m, "name", p, "name");
+        cJSON_AddBoolToObject(m, "self", false);
+        cJSON_AddStringToObject(m, "role", "client");
+        a = cJSON_AddArrayToObject(m, "addresses");
+        const cJSON *x, *arr = cJSON_GetObjectItemCaseSensitive(p, "addresses");
+        if (!cJSON_IsArray(arr)) arr = NULL;
+        cJSON_ArrayForEach(x, arr)
+        {
+            if (cJSON_IsString(x)) add_addr(a, x->valuestring);
+        }
+        copy(m, "public_key", p, "public_key");
+        cJSON_AddStringToObject(m, "endpoint", "via the server");
+        cJSON_AddStringToObject(m, "state", "listed");
+        cJSON_AddNullToObject(m, "rtt_ms");
+        cJSON_AddNullToObject(m, "last_seen_ago_s");
+        copy(m, "listed_ago_s", p, "listed_ago_s");
+        cJSON_AddItemToArray(list, m);
+    }
     return root;
 }
 
@@ -99,6 +124,9 @@ void members_print(const cJSON *members)
             snprintf(seen, sizeof seen, "(this node)");
         else if (cJSON_IsNumber(ls))
             snprintf(seen, sizeof seen, "%.1f s ago", ls->valuedouble);
+        else if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(m, "listed_ago_s")))
+            snprintf(seen, sizeof seen, "(listed %.1f s ago)",
+                     cJSON_GetObjectItemCaseSensitive(m, "listed_ago_s")->valuedouble);
         const char *name = s_of(m, "name"), *pk = s_of(m, "public_key");
         char key[12] = "-";
         if (pk) snprintf(key, sizeof key, "%.8s", pk);

@@ -176,3 +176,53 @@ int name_msg_decode(const uint8_t *buf, size_t len, struct name_msg *out)
     memcpy(out->name, buf + NAME_HDR_LEN, n);
     return 0;
 }
+
+size_t member_msg_encode(const struct member_msg *m, uint8_t out[MEMBER_MAX_LEN])
+{
+    /* The announcement's layout for the addresses, then the node key and the name. */
+    memset(out, 0, MEMBER_HDR_LEN);
+    out[0] = MEMBER_TAG;
+    out[1] = MEMBER_VERSION;
+    out[2] = (uint8_t)((m->addrs.has4 ? 1 : 0) | (m->addrs.has6 ? 2 : 0) |
+                       (m->has_key ? MEMBER_HAS_KEY : 0));
+    if (m->addrs.has4) {
+        out[3] = m->addrs.prefix4;
+        memcpy(out + 4, m->addrs.addr4, 4);
+    }
+    if (m->addrs.has6) {
+        out[8] = m->addrs.prefix6;
+        memcpy(out + 9, m->addrs.addr6, 16);
+    }
+    if (m->has_key) memcpy(out + 25, m->pk, 32);
+    size_t n = strnlen(m->name, NAME_LABEL_MAX);
+    out[57] = (uint8_t)n;
+    memcpy(out + MEMBER_HDR_LEN, m->name, n);
+    return MEMBER_HDR_LEN + n;
+}
+
+int member_msg_decode(const uint8_t *buf, size_t len, struct member_msg *out)
+{
+    if (len < MEMBER_HDR_LEN + 1 || len > MEMBER_MAX_LEN || buf[0] != MEMBER_TAG ||
+        buf[1] != MEMBER_VERSION || (buf[2] & ~7u))
+        return -1;
+    size_t n = buf[57];
+    if (len != MEMBER_HDR_LEN + n || !name_valid((const char *)buf + MEMBER_HDR_LEN, n)) return -1;
+    static const uint8_t zero[32];
+    bool has4 = buf[2] & 1, has6 = (buf[2] & 2) != 0, key = (buf[2] & MEMBER_HAS_KEY) != 0;
+    /* One encoding per member: absent parts are zero. */
+    if ((!has4 && memcmp(buf + 3, zero, 5)) || (!has6 && memcmp(buf + 8, zero, 17)) ||
+        (!key && memcmp(buf + 25, zero, 32)))
+        return -1;
+    if (buf[3] > 32 || buf[8] > 128) return -1;
+    memset(out, 0, sizeof *out);
+    out->addrs.has4 = has4;
+    out->addrs.has6 = has6;
+    out->addrs.prefix4 = buf[3];
+    memcpy(out->addrs.addr4, buf + 4, 4);
+    out->addrs.prefix6 = buf[8];
+    memcpy(out->addrs.addr6, buf + 9, 16);
+    out->has_key = key;
+    memcpy(out->pk, buf + 25, 32);
+    memcpy(out->name, buf + MEMBER_HDR_LEN, n);
+    return 0;
+}

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "addrpool.h"
@@ -38,6 +39,8 @@ int naming_init(struct tunnel *t, struct errmsg *err)
 void naming_free(struct tunnel *t)
 {
     pool_free(&t->pool);
+    free(t->listed);
+    t->listed = NULL;
 }
 
 const char *naming_self(const struct tunnel *t)
@@ -128,6 +131,25 @@ static void send_assign(struct tunnel *t, struct tpeer *p, const struct pool_ent
     rph_ev_peer_send_frame(t->ep, p->remote, b, n);
 }
 
+/* Server: every other live member with a name, one entry each, to p (which speaks names):
+ * repeated with each of p's name messages, so a client's list is as fresh as a keepalive. */
+static void list_members(struct tunnel *t, struct tpeer *p)
+{
+    for (size_t i = 0; i < t->pol.n_peers; i++) {
+        const struct tpeer *q = &t->pol.peers[i];
+        if (q == p || !q->remote || !q->has_name) continue;
+        struct member_msg m;
+        memset(&m, 0, sizeof m);
+        if (q->announced) m.addrs = q->ann;
+        m.has_key = q->has_key;
+        memcpy(m.pk, q->node_pk, 32);
+        snprintf(m.name, sizeof m.name, "%s", q->name);
+        uint8_t b[RPH_FRAME_HEADROOM + MEMBER_MAX_LEN + RPH_FRAME_TAILROOM];
+        size_t n = member_msg_encode(&m, b + RPH_FRAME_HEADROOM);
+        rph_ev_peer_send_frame(t->ep, p->remote, b, n);
+    }
+}
+
 /* Server: a client said its name (and maybe asked for addresses). */
 static void server_name(struct tunnel *t, struct tpeer *p, const struct name_msg *m)
 {
@@ -200,6 +222,7 @@ static void server_name(struct tunnel *t, struct tpeer *p, const struct name_msg
         log_error("%s; the assignment holds until a restart", err.msg);
     send_name(t, p->remote, NAME_GRANTED, granted);
     send_name(t, p->remote, 0, t->cfg.name);
+    list_members(t, p);
 }
 
 void naming_receive(struct tunnel *t, struct tpeer *p, const uint8_t *d, size_t n)
@@ -314,4 +337,27 @@ bool naming_refuses(struct tunnel *t, struct tpeer *p, const struct announce *a,
         return true;
     }
     return false;
+}
+
+void naming_member_receive(struct tunnel *t, struct tpeer *p, const uint8_t *d, size_t n)
+{
+    (void)p;
+    struct member_msg m;
+    if (t->cfg.role != RPH_ROLE_CLIENT || member_msg_decode(d, n, &m) < 0) {
+        t->drops.bad_control++; /* a server lists members, it takes no list */
+        return;
+    }
+    if (!t->listed && !(t->listed = calloc(MAX_PEERS, sizeof *t->listed))) return;
+    uint64_t now = rph_now_ms();
+    struct listed_member *slot = NULL, *oldest = NULL;
+    for (size_t i = 0; i < t->n_listed && !slot; i++) {
+        struct listed_member *l = &t->listed[i];
+        bool same = m.has_key ? l->m.has_key && memcmp(l->m.pk, m.pk, 32) == 0
+                              : !l->m.has_key && strcmp(l->m.name, m.name) == 0;
+        if (same) slot = l;
+        if (!oldest || l->seen_ms < oldest->seen_ms) oldest = l;
+    }
+    if (!slot) slot = t->n_listed < MAX_PEERS ? &t->listed[t->n_listed++] : oldest;
+    slot->m = m;
+    slot->seen_ms = now;
 }

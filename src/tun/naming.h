@@ -25,6 +25,8 @@ void naming_send(struct tunnel *t, struct rph_remote *r);
 /* A name message (0x05) or an assignment (0x04) from peer p. */
 void naming_receive(struct tunnel *t, struct tpeer *p, const uint8_t *d, size_t n);
 void naming_assign_receive(struct tunnel *t, struct tpeer *p, const uint8_t *d, size_t n);
+/* Client: a member entry (0x06) from the server: kept (by node key, else name) with its time. */
+void naming_member_receive(struct tunnel *t, struct tpeer *p, const uint8_t *d, size_t n);
 /* Server: true when a's address is assigned to another node in the member table; then the
  * refusal went to p (verdict "assigned to another member", naming the holder) and the log. */
 bool naming_refuses(struct tunnel *t, struct tpeer *p, const struct announce *a, uint64_t now_ms);

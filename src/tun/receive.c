@@ -67,6 +67,10 @@ void receive_on_data(void *ctx, struct rph_remote *r, const uint8_t *d, size_t n
         naming_assign_receive(t, p, d, n);
         return;
     }
+    if (n > 0 && d[0] == MEMBER_TAG) {
+        naming_member_receive(t, p, d, n);
+        return;
+    }
     struct ippkt ip;
     if (ippkt_parse(d, n, &ip) < 0) {
         t->drops.malformed++;

@@ -118,6 +118,29 @@ static void add_peer_name(cJSON *o, const struct tunnel_peer_info *p)
         cJSON_AddNullToObject(o, "name");
 }
 
+/* Client: the other members its server listed (tag 0x06), those listed within three
+ * keepalive intervals (an older entry is a member that left). */
+static void add_listed(cJSON *root, const struct tunnel *t, const struct tund_config *cfg,
+                       uint64_t now)
+{
+    if (cfg->role != RPH_ROLE_CLIENT) return;
+    cJSON *arr = cJSON_AddArrayToObject(root, "session_members");
+    uint64_t fresh = 3000ull * (unsigned)cfg->keepalive_interval;
+    for (size_t i = 0; i < tunnel_listed_count(t); i++) {
+        struct member_msg m;
+        uint64_t seen;
+        if (!tunnel_listed(t, i, &m, &seen) || now - seen > fresh) continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", m.name);
+        cJSON *a = cJSON_AddArrayToObject(o, "addresses");
+        if (m.addrs.has4) add_cidr(a, 4, m.addrs.addr4, m.addrs.prefix4, false);
+        if (m.addrs.has6) add_cidr(a, 6, m.addrs.addr6, m.addrs.prefix6, false);
+        if (cfg->seal) add_key(o, "public_key", m.has_key ? m.pk : NULL);
+        add_ago(o, "listed_ago_s", now, seen);
+        cJSON_AddItemToArray(arr, o);
+    }
+}
+
 char *status_json(const struct tunnel *t, uint64_t now)
 {
     char a[RPH_ADDR_STRLEN];
@@ -186,6 +209,8 @@ char *status_json(const struct tunnel *t, uint64_t now)
         cJSON_AddNumberToObject(d, "spoofed_source", (double)p.drop_spoofed);
         cJSON_AddItemToArray(peers, o);
     }
+
+    add_listed(root, t, cfg, now);
 
     const struct tunnel_offload *of = tunnel_offload(t);
     cJSON *off = cJSON_AddObjectToObject(root, "offload");

@@ -505,6 +505,19 @@ const char *tunnel_name(const struct tunnel *t)
     return naming_self(t);
 }
 
+size_t tunnel_listed_count(const struct tunnel *t)
+{
+    return t->n_listed;
+}
+
+bool tunnel_listed(const struct tunnel *t, size_t i, struct member_msg *out, uint64_t *seen_ms)
+{
+    if (i >= t->n_listed) return false;
+    *out = t->listed[i].m;
+    *seen_ms = t->listed[i].seen_ms;
+    return true;
+}
+
 bool tunnel_node_public(const struct tunnel *t, uint8_t out[32])
 {
     if (!t->cfg.seal) return false;

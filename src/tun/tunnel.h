@@ -82,5 +82,9 @@ bool tunnel_node_public(const struct tunnel *t, uint8_t out[32]);
 /* Our overlay addresses (an automatic one: none until assigned) and member name. */
 const struct announce *tunnel_self(const struct tunnel *t);
 const char *tunnel_name(const struct tunnel *t);
+/* Client: the other members its server listed (i < tunnel_listed_count), with the time it last
+ * listed each (monotonic ms); false past the end. */
+size_t tunnel_listed_count(const struct tunnel *t);
+bool tunnel_listed(const struct tunnel *t, size_t i, struct member_msg *out, uint64_t *seen_ms);
 
 #endif

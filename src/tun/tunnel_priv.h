@@ -19,6 +19,12 @@
 struct event;
 struct gro;
 
+/* Client: another member of the session as the server listed it, and when. */
+struct listed_member {
+    struct member_msg m;
+    uint64_t seen_ms;
+};
+
 /* Segments one TSO super-packet may become (64 KB at the smallest MSS worth offloading). */
 #define GSO_SEGS 64
 
@@ -58,10 +64,12 @@ struct tunnel {
     /* Names and automatic addresses (naming.c). */
     bool pool_on; /* server, sealed: the member table of STATE_DIR/members */
     struct addrpool pool;
-    char granted[64];      /* client: the name the server granted us ("" none yet) */
-    bool assigned;         /* client, automatic address: the server assigned ours */
-    unsigned assign_asks;  /* client: address requests since the last assignment */
-    uint64_t pool_warn_ms; /* when a member-table error was last logged */
+    char granted[64];             /* client: the name the server granted us ("" none yet) */
+    bool assigned;                /* client, automatic address: the server assigned ours */
+    unsigned assign_asks;         /* client: address requests since the last assignment */
+    uint64_t pool_warn_ms;        /* when a member-table error was last logged */
+    struct listed_member *listed; /* client: the other members the server listed (tag 0x06), */
+    size_t n_listed;              /* MAX_PEERS at most */
 };
 
 /* send.c: TUN -> UDP */

@@ -103,6 +103,14 @@ assert s['addresses'][0] == '10.77.0.1' and len(s['public_key']) == 44 and s['st
 assert 'last_seen_ago_s' in s and 'rtt_ms' in s
 " "$mj"
 
+# The server lists the other members to each client (tag 0x06): a client knows them all.
+mc() { "$RUPHIN_BIN/ruphinctl" -s "$TOPO_DIR/c2.sock" members; }
+wait_for "mc | grep -q '^desk .*$A3.*via the server'" 10
+m=$(mc)
+printf '%s\n' "$m" | sed 's/^/    /' >&"$E2E_OUT"
+e2e_check "members on a client also lists desk and laptop-2, reached via the server" bash -c "
+    grep -q '^desk .*$A3.*via the server .*listed' <<<'$m' && grep -q '^laptop-2 .*$A4.*via the server' <<<'$m'"
+
 # A client restart keeps its address (the server keeps it per node key).
 topo_kill c2
 run c2 "$NS_PEER2" c2-restart.log || e2e_die "c2 did not restart"
