@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The tunnel's control messages, carried in ruphin Data (sealed: Transport): a peer announces
  * its overlay addresses (0x01), says it stops (0x02), a server gives its verdict on an
- * announced address (0x03) or assigns one (0x04), a member says its name (0x05). IP packets
- * start with version nibble 4 or 6. */
+ * announced address (0x03) or assigns one (0x04), a member says its name (0x05), a server
+ * lists another member to a client (0x06). IP packets start with version nibble 4 or 6. */
 #ifndef RUPHIN_TUN_ANNOUNCE_H
 #define RUPHIN_TUN_ANNOUNCE_H
 

@@ -2,7 +2,8 @@
 /* Member names and automatic addresses at runtime, both ends: a member says its name (tag
  * 0x05), asking for addresses when it has none; the server grants a unique name, assigns
  * addresses from its member table (addrpool.h, tag 0x04) and refuses a fixed address that
- * is assigned to another node; the client puts the assigned addresses on its device. */
+ * is assigned to another node, and lists the other members to each client (0x06); the
+ * client puts the assigned addresses on its device. */
 #ifndef RUPHIN_TUN_NAMING_H
 #define RUPHIN_TUN_NAMING_H
 
