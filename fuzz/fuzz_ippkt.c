@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 // Fuzzes the tunnel's inner-packet parsing: IP headers it routes on, the address announcement
-// and the server's address verdict.
+// the server's address verdict, the address assignment, the member name and member entry.
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../src/tun/announce.h"
 #include "../src/tun/ippkt.h"
+#include "../src/tun/name.h"
 #include "harness.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -59,15 +60,52 @@ static void check_verdict(const uint8_t *data, size_t size)
 {
     struct verdict v;
     if (verdict_decode(data, size, &v) < 0) return;
-    FZ_CHECK(size == VERDICT_LEN);
+    FZ_CHECK(size == VERDICT_LEN || (size > VERDICT_LEN + 1 && size <= VERDICT_MAX_LEN));
     FZ_CHECK(v.reason <= VERDICT_REASON_MAX);
+    FZ_CHECK(name_valid(v.holder, strlen(v.holder)) == (size > VERDICT_LEN));
     FZ_CHECK(v.family == 4 || v.family == 6);
     FZ_CHECK(v.prefix <= (v.family == 4 ? 32 : 128));
     FZ_CHECK(verdict_reason_str(v.reason) != NULL);
-    uint8_t out[VERDICT_LEN];
-    FZ_CHECK(verdict_encode(&v, out) == VERDICT_LEN);
+    uint8_t out[VERDICT_MAX_LEN];
+    FZ_CHECK(verdict_encode(&v, out) == size);
     /* Strict codec, as for announcements: decode -> encode is the identity. */
-    FZ_CHECK(memcmp(out, data, VERDICT_LEN) == 0);
+    FZ_CHECK(memcmp(out, data, size) == 0);
+}
+
+static void check_assign(const uint8_t *data, size_t size)
+{
+    struct announce a;
+    if (assign_decode(data, size, &a) < 0) return;
+    FZ_CHECK(size == ASSIGN_LEN && a.has4);
+    FZ_CHECK(a.prefix4 >= 1 && a.prefix4 <= 32 &&
+             (!a.has6 || (a.prefix6 >= 1 && a.prefix6 <= 128)));
+    uint8_t out[ASSIGN_LEN];
+    FZ_CHECK(assign_encode(&a, out) == ASSIGN_LEN);
+    FZ_CHECK(memcmp(out, data, ASSIGN_LEN) == 0);
+}
+
+static void check_name(const uint8_t *data, size_t size)
+{
+    struct name_msg m;
+    if (name_msg_decode(data, size, &m) < 0) return;
+    size_t n = strlen(m.name);
+    FZ_CHECK(name_valid(m.name, n) && size == NAME_HDR_LEN + n);
+    FZ_CHECK(m.flags != (NAME_WANT_ADDRESS | NAME_GRANTED));
+    uint8_t out[NAME_MAX_LEN];
+    FZ_CHECK(name_msg_encode(&m, out) == size);
+    FZ_CHECK(memcmp(out, data, size) == 0);
+}
+
+static void check_member(const uint8_t *data, size_t size)
+{
+    struct member_msg m;
+    if (member_msg_decode(data, size, &m) < 0) return;
+    size_t n = strlen(m.name);
+    FZ_CHECK(name_valid(m.name, n) && size == MEMBER_HDR_LEN + n);
+    FZ_CHECK(m.addrs.prefix4 <= 32 && m.addrs.prefix6 <= 128);
+    uint8_t out[MEMBER_MAX_LEN];
+    FZ_CHECK(member_msg_encode(&m, out) == size);
+    FZ_CHECK(memcmp(out, data, size) == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -75,5 +113,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_ip(data, size);
     check_announce(data, size);
     check_verdict(data, size);
+    check_assign(data, size);
+    check_name(data, size);
+    check_member(data, size);
     return 0;
 }

@@ -361,7 +361,7 @@ def config():
     return s
 
 
-# ---- fuzz_ippkt: inner packets, announcements and verdicts
+# ---- fuzz_ippkt: inner packets, announcements, verdicts, assignments and names
 def ipv4(src, dst, payload=b"\x08\x00\xf7\xff\x00\x00\x00\x00"):
     total = 20 + len(payload)
     return (
@@ -386,6 +386,14 @@ def verdict(reason, family, prefix, addr):
     return bytes([3, 1, reason, family, prefix]) + bytes(addr) + bytes(16 - len(addr))
 
 
+def assign(v4, p4, v6=None, p6=0):
+    return bytes([4]) + announce(v4, p4, v6, p6)[1:]
+
+
+def name(flags, text):
+    return bytes([5, 1, flags, len(text)]) + text.encode()
+
+
 def ippkt():
     fd77_1 = [0xFD, 0x77] + [0] * 13 + [1]
     fd77_2 = [0xFD, 0x77] + [0] * 13 + [2]
@@ -398,6 +406,13 @@ def ippkt():
         "announce-both": announce([10, 77, 0, 2], 24, fd77_2, 64),
         "verdict-accepted-v4": verdict(0, 4, 24, [10, 77, 0, 2]),
         "verdict-held-v6": verdict(1, 6, 64, fd77_2),
+        "verdict-assigned-holder": verdict(4, 4, 24, [10, 77, 0, 3]) + bytes([4]) + b"desk",
+        "assign-both": assign([10, 77, 0, 3], 24, [0xFD, 0x77] + [0] * 13 + [3], 64),
+        "assign-v4": assign([10, 77, 0, 3], 24),
+        "name-want-address": name(1, "laptop"),
+        "name-granted": name(2, "laptop-2"),
+        "member-desk": bytes([6, 1, 7, 24, 10, 77, 0, 3, 64]) + bytes([0xFD, 0x77] + [0] * 13 + [3])
+        + bytes(range(32)) + bytes([4]) + b"desk",
     }
 
 

@@ -15,6 +15,7 @@
 
 #include "../src/common/hostport.h"
 #include "../src/tun/config.h"
+#include "../src/tun/name.h"
 
 #define MINIMAL                                                                                    \
     "{\"holepuncher\": \"203.0.113.10:7700\", \"session\": \"office\", \"role\": \"server\","      \
@@ -453,6 +454,12 @@ static const struct bad_case bad_cases[] = {
     {"port", "1.5", "must be an integer 0..65535"},
     {"holepunch", "\"203.0.113.10:7700\"", "unknown key"},
     {"user", "7", "must be a user name"},
+    {"interface.address", "\"auto\"", "must be a fixed address on a server"},
+    {"name", "\"Laptop\"", "must be a DNS label"},
+    {"name", "\"-laptop\"", "must be a DNS label"},
+    {"name", "\"lap top\"", "must be a DNS label"},
+    {"name", "\"\"", "must be a DNS label"},
+    {"name", "7", "must be a string"},
 };
 
 Test(tund_config, each_bad_value_names_its_key)
@@ -919,4 +926,34 @@ Test(tund_config, a_reload_names_changed_members_and_state_dir)
     cr_assert_str_eq(ch.c[1].was, "q83vEjRW");
     cr_assert_str_eq(ch.c[1].now, "AAECAwQF");
     cr_assert_not(ch.c[1].live);
+}
+
+#define AUTO_CLIENT(iface, seal)                                                                   \
+    "{\"holepuncher\": \"203.0.113.10:7700\", \"session\": \"office\", \"role\": \"client\","      \
+    " \"interface\": {\"name\": \"rph0\"" iface "}, \"seal\": " seal "}"
+
+Test(tund_config, automatic_address_and_name)
+{
+    struct tund_config c;
+    struct errmsg err;
+    const char *sealed = "{\"key_file\": \"/etc/ruphin/office.key\"}";
+    char text[512];
+    snprintf(text, sizeof text, AUTO_CLIENT("", "%s"), sealed);
+    cr_assert_eq(parse_text(text, &c, &err), 0, "%s", err.msg);
+    cr_assert(c.addr_auto);
+    cr_assert_str_eq(c.address, "auto");
+    cr_assert(name_valid(c.name, strlen(c.name)), "default name \"%s\"", c.name);
+    snprintf(text, sizeof text, AUTO_CLIENT(", \"address\": \"auto\"", "%s"), sealed);
+    cr_assert_eq(parse_text(text, &c, &err), 0, "%s", err.msg);
+    cr_assert(c.addr_auto);
+    /* Plaintext has no node keys to keep an address for. */
+    cr_assert_eq(parse_text(AUTO_CLIENT("", "false"), &c, &err), -EINVAL);
+    cr_assert(strstr(err.msg, "needs \"seal\""), "%s", err.msg);
+    snprintf(text, sizeof text, AUTO_CLIENT(", \"address6\": \"fd77::2/64\"", "%s"), sealed);
+    cr_assert_eq(parse_text(text, &c, &err), -EINVAL);
+    cr_assert(strstr(err.msg, "\"interface.address6\" cannot go with an automatic"), "%s", err.msg);
+    /* A fixed address and a name as written. */
+    cr_assert_eq(parse_with("name", "\"hq-1\"", &c, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(c.name, "hq-1");
+    cr_assert(!c.addr_auto);
 }

@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "errmsg.h"
+#include "members.h"
 #include "nodekey.h"
 #include "ruphin/error.h"
 #include "ruphin/noise.h"
@@ -34,6 +35,7 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 static void usage(FILE *f)
 {
     fputs("Usage: ruphinctl [-s SOCKET] status [--json]\n"
+          "       ruphinctl [-s SOCKET] members [--json]\n"
           "       ruphinctl genkey [FILE]\n"
           "       ruphinctl pubkey [STATE_DIR | KEY_FILE]\n",
           f);
@@ -48,6 +50,9 @@ static void help(void)
           "                       " SOCKET_DIR ", where ruphin-tund puts <session>.sock;\n"
           "                       ruphin-tund's own default is /run/ruphin/<session>.sock)\n"
           "  --json               print the daemon's JSON status document as it is\n"
+          "  members              the members this daemon knows, itself first: name, overlay\n"
+          "                       addresses, node key, path, state, RTT, last seen (with\n"
+          "                       --json: {\"members\": [...]})\n"
           "  genkey [FILE]        make a new random session key (base64) for \"seal\":\n"
           "                       {\"key_file\": FILE}; written to FILE with mode 0600 (never\n"
           "                       over an existing file), or to standard output\n"
@@ -308,6 +313,8 @@ static void print_peer(const cJSON *p)
         printf("\npeer: %s%s%s\n", ov ? ov : "", ov && ov6 ? ", " : "", ov6 ? ov6 : "");
     else
         printf("\npeer: (no overlay address yet)\n");
+    const char *pn = str(p, "name");
+    if (pn) printf("  name: %s\n", pn);
     /* Sealed only (the key is absent in plaintext); null until a handshake proved it. */
     const cJSON *pk = cJSON_GetObjectItemCaseSensitive(p, "public_key");
     if (pk) printf("  public key: %s\n", str_or(p, "public_key", "(not proven yet)"));
@@ -327,8 +334,10 @@ static void print_peer(const cJSON *p)
     const char *state = str_or(p, "state", "?");
     const cJSON *vd = cJSON_GetObjectItemCaseSensitive(p, "address_verdict");
     if (strcmp(state, "refused") == 0 && cJSON_IsObject(vd))
-        printf("  state: refused (the server refused overlay address %s: %s)\n",
-               str_or(vd, "address", "?"), str_or(vd, "reason", "?"));
+        printf("  state: refused (the server refused overlay address %s: %s%s%s%s)\n",
+               str_or(vd, "address", "?"), str_or(vd, "reason", "?"),
+               str(vd, "holder") ? " (member \"" : "", str_or(vd, "holder", ""),
+               str(vd, "holder") ? "\")" : "");
     else
         printf("  state: %s\n", state);
     print_list("  announced: ", cJSON_GetObjectItemCaseSensitive(p, "announced"));
@@ -353,7 +362,17 @@ static void print_status(const cJSON *st)
     printf("interface: %s (%s, session \"%s\")\n", str_or(st, "interface", "?"),
            str_or(st, "role", "?"), str_or(st, "session", "?"));
     const char *a6 = str(st, "address6");
-    printf("  address: %s%s%s\n", str_or(st, "address", "?"), a6 ? ", " : "", a6 ? a6 : "");
+    const cJSON *au = cJSON_GetObjectItemCaseSensitive(st, "address_auto");
+    printf("  address: %s%s%s%s\n",
+           cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(st, "address"))
+               ? "none yet (waiting for the server to assign one)"
+               : str_or(st, "address", "?"),
+           a6 ? ", " : "", a6 ? a6 : "",
+           cJSON_IsTrue(au) && str(st, "address") ? " (assigned by the server)" : "");
+    const char *nm = str(st, "name"), *asked = str(st, "name_asked");
+    if (nm)
+        printf("  name: %s%s%s%s\n", nm, asked ? " (asked for \"" : "", asked ? asked : "",
+               asked ? "\", which another member has)" : "");
     const char *pk = str(st, "public_key");
     if (pk) printf("  public key: %s\n", pk);
     printf("  listening: %s\n", str_or(st, "listen", "?"));
@@ -406,7 +425,7 @@ static void print_status(const cJSON *st)
     }
 }
 
-static int cmd_status(const char *path, bool json)
+static int cmd_status(const char *path, bool json, bool members)
 {
     char *raw = NULL; /* set by a successful query */
     size_t len = 0;
@@ -428,7 +447,17 @@ static int cmd_status(const char *path, bool json)
         errmsg_set(&err, "ruphin-tund answered: %s", error);
         rc = fail(&err);
     }
-    if (json) {
+    if (members && !error) {
+        cJSON *m = members_from_status(st);
+        char *text = json && m ? cJSON_PrintUnformatted(m) : NULL;
+        if (text) {
+            puts(text);
+            cJSON_free(text);
+        } else if (m) {
+            members_print(m);
+        }
+        cJSON_Delete(m);
+    } else if (json) {
         while (len > 0 && raw[len - 1] == '\r')
             len--;
         fwrite(raw, 1, len, stdout);
@@ -523,7 +552,7 @@ static int by_name(const void *a, const void *b)
 }
 
 /* No -s: every tunnel on this machine, like `wg show`. */
-static int status_all(bool json)
+static int status_all(bool json, bool members)
 {
     DIR *d = opendir(SOCKET_DIR);
     char *paths[64];
@@ -552,7 +581,7 @@ static int status_all(bool json)
     } else {
         for (size_t i = 0; i < n; i++) {
             if (i) putchar('\n');
-            if (cmd_status(paths[i], json) != EXIT_OK) rc = EXIT_FAIL;
+            if (cmd_status(paths[i], json, members) != EXIT_OK) rc = EXIT_FAIL;
         }
     }
     for (size_t i = 0; i < n; i++)
@@ -607,12 +636,13 @@ int main(int argc, char **argv)
         if (fflush(stdout) != 0) return EXIT_FAIL;
         return EXIT_OK;
     }
-    if (strcmp(cmd, "status") != 0) return usage_error("unknown command", cmd);
-    if (!sock) return status_all(json);
+    bool members = strcmp(cmd, "members") == 0;
+    if (strcmp(cmd, "status") != 0 && !members) return usage_error("unknown command", cmd);
+    if (!sock) return status_all(json, members);
     if (sock[0] == 0) return usage_error("empty socket path", NULL);
     if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
         return usage_error("socket path longer than 107 bytes", sock);
-    int rc = cmd_status(sock, json);
+    int rc = cmd_status(sock, json, members);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         errmsg_set(&err, "writing output: %s", strerror(errno));
         return fail(&err);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "hostport.h"
+#include "name.h"
 #include "nodekey.h"
 #include "ruphin/error.h"
 #include "ruphin/noise.h"
@@ -23,7 +24,7 @@
 static const char *const top_keys[] = {
     "holepuncher",  "session", "role",      "interface", "keepalive_interval",
     "peer_timeout", "seal",    "state_dir", "members",   "control_socket",
-    "log_level",    "port",    "user",      NULL};
+    "log_level",    "port",    "user",      "name",      NULL};
 static const char *const iface_keys[] = {"name", "address", "address6", "mtu", NULL};
 
 /* The shared getters name the bare key; a key inside "interface" is reported with its path
@@ -186,8 +187,18 @@ static int split_prefix(const char *s, int af, uint8_t *ip, int maxp, int *prefi
 static int parse_addr4(const cJSON *iface, struct tund_config *c, struct errmsg *err)
 {
     const char *s;
-    int rc = get_string(iface, "address", "interface.address", true, &s, err);
-    if (rc) return rc;
+    /* A client may leave it out (or say "auto"): the server assigns one (addrpool.h). */
+    int rc = get_string(iface, "address", "interface.address", c->role == RPH_ROLE_SERVER, &s, err);
+    if (rc < 0) return rc;
+    if (rc == 1 || strcmp(s, "auto") == 0) {
+        if (c->role == RPH_ROLE_SERVER)
+            return errmsg_fail(err, -EINVAL,
+                               "\"interface.address\" must be a fixed address on a server (its "
+                               "prefix is what clients get addresses from), got \"auto\"");
+        c->addr_auto = true;
+        snprintf(c->address, sizeof c->address, "auto");
+        return 0;
+    }
     if (split_prefix(s, AF_INET, c->addr4, 32, &c->prefix4) < 0)
         return errmsg_fail(err, -EINVAL,
                            "\"interface.address\" must be an IPv4 address with a prefix length "
@@ -227,6 +238,10 @@ static int parse_addr6(const cJSON *iface, struct tund_config *c, struct errmsg 
         c->address6[0] = 0;
         return 0;
     }
+    if (c->addr_auto)
+        return errmsg_fail(err, -EINVAL,
+                           "\"interface.address6\" cannot go with an automatic \"address\": "
+                           "the server assigns IPv6 too when it has an IPv6 prefix");
     if (split_prefix(s, AF_INET6, c->addr6, 128, &c->prefix6) < 0)
         return errmsg_fail(err, -EINVAL,
                            "\"interface.address6\" must be an IPv6 address with a prefix length "
@@ -445,6 +460,44 @@ static int parse_timers(const cJSON *root, struct tund_config *c, struct errmsg 
     return 0;
 }
 
+/* "name": this member's name in the session, a DNS label; the host name's first label by
+ * default (lowercased). */
+static int parse_name(const cJSON *root, struct tund_config *c, struct errmsg *err)
+{
+    const char *s;
+    int rc = get_string(root, "name", "name", false, &s, err);
+    if (rc < 0) return rc;
+    if (rc == 0) {
+        if (!name_valid(s, strlen(s)))
+            return errmsg_fail(err, -EINVAL,
+                               "\"name\" must be a DNS label: 1..63 of a-z, 0-9 and \"-\", not "
+                               "starting or ending with \"-\", got \"%.70s\"",
+                               s);
+        snprintf(c->name, sizeof c->name, "%s", s);
+        c->name_set = true;
+        return 0;
+    }
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) < 0) host[0] = 0;
+    if (name_from_host(host, c->name) < 0)
+        return errmsg_fail(err, -EINVAL,
+                           "\"name\" is not set and the host name \"%.64s\" does not make a "
+                           "valid name (a DNS label: a-z, 0-9, \"-\"); set \"name\"",
+                           host);
+    return 0;
+}
+
+/* Automatic addresses are kept per node key, and only sealed tunnels have node keys. */
+static int check_auto(const struct tund_config *c, struct errmsg *err)
+{
+    if (c->addr_auto && !c->seal)
+        return errmsg_fail(err, -EINVAL,
+                           "\"interface.address\" is automatic (absent or \"auto\"), which needs "
+                           "\"seal\": the server keeps a client's address per node key, and a "
+                           "plaintext tunnel has none; set \"seal\" or a fixed \"address\"");
+    return 0;
+}
+
 static int parse_log_level(const cJSON *root, struct tund_config *c, struct errmsg *err)
 {
     c->log_level = LOG_LVL_INFO;
@@ -467,7 +520,8 @@ int tund_config_parse(const cJSON *root, struct tund_config *out, struct errmsg 
         (rc = parse_state_dir(root, &c, err)) || (rc = parse_members(root, &c, err)) ||
         (rc = parse_control_socket(root, &c, err)) || (rc = parse_log_level(root, &c, err)) ||
         (rc = get_int(root, "port", "port", 0, 65535, 0, &port, err)) ||
-        (rc = parse_user(root, &c, err)))
+        (rc = parse_user(root, &c, err)) || (rc = parse_name(root, &c, err)) ||
+        (rc = check_auto(&c, err)))
         return rc;
     c.port = (uint16_t)port;
     *out = c;
@@ -729,6 +783,10 @@ static void v_address(const struct tund_config *c, char *b, size_t n)
 {
     snprintf(b, n, "%s", c->address);
 }
+static void v_name(const struct tund_config *c, char *b, size_t n)
+{
+    snprintf(b, n, "%s", c->name);
+}
 static void v_address6(const struct tund_config *c, char *b, size_t n)
 {
     snprintf(b, n, "%s", c->has_addr6 ? c->address6 : "none");
@@ -811,6 +869,7 @@ size_t tund_config_diff(const struct tund_config *running, const struct tund_con
         {"log_level", true, v_log_level},
         {"port", false, v_port},
         {"user", false, v_user},
+        {"name", false, v_name},
     };
     size_t changed = 0;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {

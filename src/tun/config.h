@@ -40,7 +40,10 @@ struct tund_config {
     char ifname[TUND_IFNAME_MAX + 1];
     uint8_t addr4[4];
     int prefix4;
-    char address[sizeof "255.255.255.255/32"]; /* canonical "10.77.0.1/24" */
+    char address[sizeof "255.255.255.255/32"]; /* canonical "10.77.0.1/24"; "auto" */
+    bool addr_auto; /* client: no "address" (or "auto"): the server assigns it (addr4 zero) */
+    char name[64];  /* "name": this member's name (default: the host name's first label) */
+    bool name_set;  /* written in the config */
     bool has_addr6;
     uint8_t addr6[16];
     int prefix6;

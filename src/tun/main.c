@@ -65,8 +65,9 @@ static int open_device(struct tun_dev *tun, const struct tund_config *cfg, struc
 {
     int r = tun_open_offload(tun, cfg->ifname, err);
     if (r < 0) return r;
-    r = tun_configure(tun, cfg->addr4, cfg->prefix4, cfg->has_addr6 ? cfg->addr6 : NULL,
-                      cfg->prefix6, cfg->mtu, err);
+    /* An automatic address comes later, from the server (naming.c). */
+    r = tun_configure(tun, cfg->addr_auto ? NULL : cfg->addr4, cfg->prefix4,
+                      cfg->has_addr6 ? cfg->addr6 : NULL, cfg->prefix6, cfg->mtu, err);
     if (r < 0) tun_close(tun);
     return r;
 }

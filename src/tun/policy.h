@@ -28,6 +28,10 @@ struct tpeer {
     bool has_verdict;
     struct verdict verdict;
     uint64_t verdict_ms;
+    /* Its member name (naming.c): on a server the one granted to it, on a client the
+     * server's; has_name also says the peer speaks names (tag 0x05). */
+    bool has_name;
+    char name[64];
 };
 
 struct policy {

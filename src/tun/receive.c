@@ -14,6 +14,7 @@
 //      does so at the end of each received batch.
 #include <arpa/inet.h>
 #include <event2/event.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include "announce.h"
 #include "ippkt.h"
 #include "log.h"
+#include "naming.h"
 #include "nodekey.h"
 #include "offload.h"
 #include "policy.h"
@@ -54,6 +56,19 @@ void receive_on_data(void *ctx, struct rph_remote *r, const uint8_t *d, size_t n
     }
     if (n > 0 && d[0] == VERDICT_TAG) {
         verdict_receive(t, p, d, n, rph_now_ms());
+        return;
+    }
+    /* Names and automatic addresses (naming.c). */
+    if (n > 0 && d[0] == NAME_TAG) {
+        naming_receive(t, p, d, n);
+        return;
+    }
+    if (n > 0 && d[0] == ASSIGN_TAG) {
+        naming_assign_receive(t, p, d, n);
+        return;
+    }
+    if (n > 0 && d[0] == MEMBER_TAG) {
+        naming_member_receive(t, p, d, n);
         return;
     }
     struct ippkt ip;
@@ -111,6 +126,8 @@ static void receive_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d
     }
     struct policy_ann_result res;
     uint64_t now = rph_now_ms();
+    /* An address the member table assigned to another node is that node's, live or not. */
+    if (t->cfg.role == RPH_ROLE_SERVER && naming_refuses(t, p, &a, now)) return;
     enum policy_announce v = policy_announce(&t->pol, p, &a, now, &res);
     /* A server tells the client what it decided (verdict.c); a refusal is logged once per
      * change, not at every repeated announcement. */
@@ -118,6 +135,9 @@ static void receive_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d
     if (t->cfg.role == RPH_ROLE_SERVER) {
         struct verdict vd;
         verdict_of(v, &a, &res, &vd);
+        /* A peer that speaks names is told whose the address is. */
+        if (v == POLICY_ANN_HELD && p->has_name && res.holder->has_name)
+            snprintf(vd.holder, sizeof vd.holder, "%s", res.holder->name);
         news = verdict_send(t, p, &vd, now);
     }
     if (res.family) inet_ntop(res.family == 4 ? AF_INET : AF_INET6, res.addr, ip, sizeof ip);

@@ -55,7 +55,8 @@ static void add_cidr(cJSON *arr, int fam, const uint8_t *a, unsigned prefix, boo
 /* What the policy grants the peer (docs/CONFIG.md): on a server, the addresses it announced
  * and was granted (one route each); on a client, its server is its router: every address of
  * the overlay networks comes from it and goes to it. */
-static void add_allowed(cJSON *o, const struct tund_config *cfg, const struct tunnel_peer_info *p)
+static void add_allowed(cJSON *o, const struct tund_config *cfg, const struct announce *self,
+                        const struct tunnel_peer_info *p)
 {
     cJSON *ann = cJSON_AddArrayToObject(o, "announced");
     if (p->has4) add_cidr(ann, 4, p->addr4, p->prefix4, false);
@@ -65,8 +66,8 @@ static void add_allowed(cJSON *o, const struct tund_config *cfg, const struct tu
         if (p->has4) add_cidr(al, 4, p->addr4, 32, false);
         if (p->has6) add_cidr(al, 6, p->addr6, 128, false);
     } else if (p->up) {
-        add_cidr(al, 4, cfg->addr4, (unsigned)cfg->prefix4, true);
-        if (cfg->has_addr6) add_cidr(al, 6, cfg->addr6, (unsigned)cfg->prefix6, true);
+        if (self->has4) add_cidr(al, 4, self->addr4, self->prefix4, true);
+        if (self->has6) add_cidr(al, 6, self->addr6, self->prefix6, true);
     }
 }
 
@@ -83,6 +84,61 @@ static void add_verdict(cJSON *o, const struct tunnel_peer_info *p)
     cJSON_AddNumberToObject(v, "code", p->verdict.reason);
     cJSON_AddStringToObject(v, "reason", verdict_reason_str(p->verdict.reason));
     cJSON_AddStringToObject(v, "address", verdict_addr_str(&p->verdict, a, sizeof a));
+    if (p->verdict.holder[0]) cJSON_AddStringToObject(v, "holder", p->verdict.holder);
+}
+
+/* Our addresses and name (names and automatic addresses, naming.h). A client waiting for
+ * its automatic address shows "address": null; address_auto says where it came from. */
+static void add_self(cJSON *root, const struct tunnel *t, const struct tund_config *cfg)
+{
+    const struct announce *s = tunnel_self(t);
+    cJSON *arr = cJSON_CreateArray();
+    if (s->has4) add_cidr(arr, 4, s->addr4, s->prefix4, false);
+    if (s->has6) add_cidr(arr, 6, s->addr6, s->prefix6, false);
+    cJSON *a4 = cJSON_GetArrayItem(arr, 0), *a6 = cJSON_GetArrayItem(arr, s->has4 ? 1 : 0);
+    if (s->has4)
+        cJSON_AddStringToObject(root, "address", a4->valuestring);
+    else
+        cJSON_AddNullToObject(root, "address");
+    if (s->has6) cJSON_AddStringToObject(root, "address6", a6->valuestring);
+    cJSON_Delete(arr);
+    cJSON_AddBoolToObject(root, "address_auto", cfg->addr_auto);
+    cJSON_AddStringToObject(root, "name", tunnel_name(t));
+    /* The server gave us another name (ours was taken): what we asked for. */
+    if (strcmp(tunnel_name(t), cfg->name) != 0)
+        cJSON_AddStringToObject(root, "name_asked", cfg->name);
+}
+
+/* The peer's member name: on a server the one it was granted, on a client the server's. */
+static void add_peer_name(cJSON *o, const struct tunnel_peer_info *p)
+{
+    if (p->has_name)
+        cJSON_AddStringToObject(o, "name", p->name);
+    else
+        cJSON_AddNullToObject(o, "name");
+}
+
+/* Client: the other members its server listed (tag 0x06), those listed within three
+ * keepalive intervals (an older entry is a member that left). */
+static void add_listed(cJSON *root, const struct tunnel *t, const struct tund_config *cfg,
+                       uint64_t now)
+{
+    if (cfg->role != RPH_ROLE_CLIENT) return;
+    cJSON *arr = cJSON_AddArrayToObject(root, "session_members");
+    uint64_t fresh = 3000ull * (unsigned)cfg->keepalive_interval;
+    for (size_t i = 0; i < tunnel_listed_count(t); i++) {
+        struct member_msg m;
+        uint64_t seen;
+        if (!tunnel_listed(t, i, &m, &seen) || now - seen > fresh) continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", m.name);
+        cJSON *a = cJSON_AddArrayToObject(o, "addresses");
+        if (m.addrs.has4) add_cidr(a, 4, m.addrs.addr4, m.addrs.prefix4, false);
+        if (m.addrs.has6) add_cidr(a, 6, m.addrs.addr6, m.addrs.prefix6, false);
+        if (cfg->seal) add_key(o, "public_key", m.has_key ? m.pk : NULL);
+        add_ago(o, "listed_ago_s", now, seen);
+        cJSON_AddItemToArray(arr, o);
+    }
 }
 
 char *status_json(const struct tunnel *t, uint64_t now)
@@ -93,8 +149,7 @@ char *status_json(const struct tunnel *t, uint64_t now)
     cJSON_AddStringToObject(root, "interface", cfg->ifname);
     cJSON_AddStringToObject(root, "role", cfg->role == RPH_ROLE_SERVER ? "server" : "client");
     cJSON_AddStringToObject(root, "session", cfg->session_str);
-    cJSON_AddStringToObject(root, "address", cfg->address);
-    if (cfg->has_addr6) cJSON_AddStringToObject(root, "address6", cfg->address6);
+    add_self(root, t, cfg);
     struct rph_addr local;
     if (tunnel_local_addr(t, &local) == 0)
         cJSON_AddStringToObject(root, "listen", rph_addr_format(&local, a, sizeof a));
@@ -131,6 +186,7 @@ char *status_json(const struct tunnel *t, uint64_t now)
         if (!tunnel_peer_info(t, i, &p)) continue;
         cJSON *o = cJSON_CreateObject();
         if (cfg->seal) add_key(o, "public_key", p.has_node_pk ? p.node_pk : NULL);
+        add_peer_name(o, &p);
         if (p.has4)
             add_ip(o, "overlay", 4, p.addr4);
         else
@@ -155,7 +211,7 @@ char *status_json(const struct tunnel *t, uint64_t now)
         bool refused = p.has_verdict && p.verdict.reason != VERDICT_ACCEPTED;
         cJSON_AddStringToObject(o, "state", !p.up ? "punching" : refused ? "refused" : "up");
         add_verdict(o, &p);
-        add_allowed(o, cfg, &p);
+        add_allowed(o, cfg, tunnel_self(t), &p);
         add_ago(o, "last_handshake_ago_s", now, p.last_handshake_ms);
         add_ago(o, "last_rx_ago_s", now, p.last_rx_ms);
         cJSON_AddNumberToObject(o, "rx_packets", (double)p.rx_packets);
@@ -166,6 +222,8 @@ char *status_json(const struct tunnel *t, uint64_t now)
         cJSON_AddNumberToObject(d, "spoofed_source", (double)p.drop_spoofed);
         cJSON_AddItemToArray(peers, o);
     }
+
+    add_listed(root, t, cfg, now);
 
     const struct tunnel_offload *of = tunnel_offload(t);
     cJSON *off = cJSON_AddObjectToObject(root, "offload");

@@ -260,7 +260,8 @@ int tun_configure(struct tun_dev *t, const uint8_t addr4[4], int prefix4, const 
 {
     if (t->fd < 0 || t->ifindex <= 0)
         return errmsg_fail(err, -EBADF, "configuring %s: the device is not open", t->name);
-    if (prefix4 < 1 || prefix4 > 32 || (addr6 && (prefix6 < 1 || prefix6 > 128)) || mtu < 68)
+    if ((addr4 && (prefix4 < 1 || prefix4 > 32)) || (addr6 && (prefix6 < 1 || prefix6 > 128)) ||
+        mtu < 68)
         return errmsg_fail(err, -EINVAL, "configuring %s: bad prefix length or MTU", t->name);
     struct rtnl *r = malloc(sizeof *r);
     if (!r) return errmsg_fail(err, -ENOMEM, "configuring %s: out of memory", t->name);
@@ -277,7 +278,7 @@ int tun_configure(struct tun_dev *t, const uint8_t addr4[4], int prefix4, const 
                    detail_sep(&ack), ack.detail);
         goto out;
     }
-    if ((rc = add_addr(r, t->ifindex, AF_INET, addr4, prefix4, &ack)) < 0) {
+    if (addr4 && (rc = add_addr(r, t->ifindex, AF_INET, addr4, prefix4, &ack)) < 0) {
         inet_ntop(AF_INET, addr4, ip, sizeof ip);
         errmsg_set(err, "adding %s/%d to %s: %s%s%s", ip, prefix4, t->name, strerror(-rc),
                    detail_sep(&ack), ack.detail);
@@ -303,6 +304,43 @@ int tun_configure(struct tun_dev *t, const uint8_t addr4[4], int prefix4, const 
     }
     rc = 0;
 out:
+    mnl_socket_close(r->nl);
+    free(r);
+    return rc;
+}
+
+int tun_address(struct tun_dev *t, bool add, int family, const uint8_t *addr, int prefix,
+                struct errmsg *err)
+{
+    char ip[INET6_ADDRSTRLEN];
+    inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, ip, sizeof ip);
+    if (t->fd < 0 || t->ifindex <= 0)
+        return errmsg_fail(err, -EBADF, "%s %s/%d: the device is not open",
+                           add ? "adding" : "removing", ip, prefix);
+    struct rtnl *r = malloc(sizeof *r);
+    if (!r) return errmsg_fail(err, -ENOMEM, "configuring %s: out of memory", t->name);
+    int rc = rtnl_open(r, err);
+    if (rc < 0) {
+        free(r);
+        return rc;
+    }
+    struct ack ack;
+    int af = family == 4 ? AF_INET : AF_INET6;
+    if (add) {
+        rc = add_addr(r, t->ifindex, af, addr, prefix, &ack);
+    } else {
+        size_t len = family == 4 ? 4 : 16;
+        struct ifaddrmsg *ifa = rtnl_req(r, RTM_DELADDR, 0, sizeof *ifa);
+        ifa->ifa_family = (uint8_t)af;
+        ifa->ifa_prefixlen = (uint8_t)prefix;
+        ifa->ifa_index = (unsigned)t->ifindex;
+        struct nlmsghdr *h = (struct nlmsghdr *)r->req;
+        rc = mnl_attr_put_check(h, sizeof r->req, IFA_LOCAL, len, addr) ? rtnl_talk(r, &ack)
+                                                                        : too_long(&ack);
+    }
+    if (rc < 0)
+        errmsg_set(err, "%s %s/%d %s %s: %s%s%s", add ? "adding" : "removing", ip, prefix,
+                   add ? "to" : "from", t->name, strerror(-rc), detail_sep(&ack), ack.detail);
     mnl_socket_close(r->nl);
     free(r);
     return rc;

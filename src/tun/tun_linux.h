@@ -28,6 +28,11 @@ int tun_open_offload(struct tun_dev *t, const char *name, struct errmsg *err);
  * step and the kernel's error ("adding 10.77.0.1/24 to rph0: File exists"). */
 int tun_configure(struct tun_dev *t, const uint8_t addr4[4], int prefix4, const uint8_t *addr6,
                   int prefix6, int mtu, struct errmsg *err);
+/* addr4 may be NULL too: a client waiting for its automatic address starts with none. */
+/* Adds (add) or removes one address (family 4 or 6) at runtime: an automatic address
+ * assigned or changed. 0 or a negative errno with err naming the address and the error. */
+int tun_address(struct tun_dev *t, bool add, int family, const uint8_t *addr, int prefix,
+                struct errmsg *err);
 /* Closes the fd, which removes the interface with its addresses and routes. Safe to repeat. */
 void tun_close(struct tun_dev *t);
 

@@ -15,6 +15,7 @@
 #include "announce.h"
 #include "offload.h"
 #include "log.h"
+#include "naming.h"
 #include "nodekey.h"
 #include "policy.h"
 #include "ruphin/clock.h"
@@ -31,6 +32,8 @@ static const char *fmt_addr(const struct rph_addr *a, char *b)
 
 static void send_announce(struct tunnel *t, struct rph_remote *r)
 {
+    /* A client waiting for its automatic address has nothing to announce yet. */
+    if (!t->pol.self.has4 && !t->pol.self.has6) return;
     uint8_t b[RPH_FRAME_HEADROOM + ANNOUNCE_LEN + RPH_FRAME_TAILROOM];
     size_t n = announce_encode(&t->pol.self, b + RPH_FRAME_HEADROOM);
     rph_ev_peer_send_frame(t->ep, r, b, n);
@@ -39,6 +42,11 @@ static void send_announce(struct tunnel *t, struct rph_remote *r)
 
 /* Within this, an announcement is not answered with ours: two peers never ping-pong. */
 #define ANNOUNCE_ANSWER_MS 1000u
+
+void tunnel_announce_now(struct tunnel *t, struct rph_remote *r)
+{
+    send_announce(t, r);
+}
 
 void tunnel_announce_answer(struct tunnel *t, struct rph_remote *r)
 {
@@ -86,6 +94,7 @@ static void on_remote(void *ctx, struct rph_remote *r, bool up)
         log_info("peer %s%s up (handshake %llu ms after PeerInfo)", fmt_addr(&r->addr, ep),
                  nodekey_short(tp->has_key, tp->node_pk, k),
                  (unsigned long long)(r->up_ms - r->added_ms));
+        naming_send(t, r); /* first: a server that knows our name names the holder in a refusal */
         send_announce(t, r);
         return;
     }
@@ -282,7 +291,10 @@ static void on_announce_timer(evutil_socket_t fd, short what, void *arg)
     struct tunnel *t = arg;
     /* Repeated with the keepalives so a restarted peer learns our address again. */
     for (size_t i = 0; i < t->pol.n_peers; i++)
-        if (t->pol.peers[i].remote) send_announce(t, t->pol.peers[i].remote);
+        if (t->pol.peers[i].remote) {
+            naming_send(t, t->pol.peers[i].remote);
+            send_announce(t, t->pol.peers[i].remote);
+        }
 }
 
 int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_base *base,
@@ -395,7 +407,8 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
         goto fail;
     }
     t->rbase = rph_peer_remotes(rph_ev_peer_core(t->ep), &t->n_slots);
-    struct announce self = {.has4 = true, .prefix4 = (uint8_t)cfg->prefix4};
+    /* An automatic address is none until the server assigns it (naming.c). */
+    struct announce self = {.has4 = !cfg->addr_auto, .prefix4 = (uint8_t)cfg->prefix4};
     memcpy(self.addr4, cfg->addr4, 4);
     if (cfg->has_addr6) {
         self.has6 = true;
@@ -412,6 +425,7 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
         r = -ENOMEM;
         goto fail;
     }
+    if ((r = naming_init(t, err)) < 0) goto fail;
     event_add(t->tun_ev, NULL);
     struct timeval ka = {cfg->keepalive_interval, 0};
     event_add(t->announce_ev, &ka);
@@ -431,6 +445,7 @@ void tunnel_close(struct tunnel *t)
     rph_ev_peer_free(t->ep);
     tun_close(&t->tun);
     policy_free(&t->pol);
+    naming_free(t);
     free(t->buf);
     free(t->gro);
     free(t);
@@ -514,6 +529,31 @@ bool tunnel_peer_info(const struct tunnel *t, size_t i, struct tunnel_peer_info 
     out->drop_spoofed = p->drop_spoofed;
     out->has_node_pk = r->has_node_pk;
     if (r->has_node_pk) memcpy(out->node_pk, r->node_pk, sizeof out->node_pk);
+    out->has_name = p->remote && p->has_name;
+    memcpy(out->name, p->name, sizeof out->name);
+    return true;
+}
+
+const struct announce *tunnel_self(const struct tunnel *t)
+{
+    return &t->pol.self;
+}
+
+const char *tunnel_name(const struct tunnel *t)
+{
+    return naming_self(t);
+}
+
+size_t tunnel_listed_count(const struct tunnel *t)
+{
+    return t->n_listed;
+}
+
+bool tunnel_listed(const struct tunnel *t, size_t i, struct member_msg *out, uint64_t *seen_ms)
+{
+    if (i >= t->n_listed) return false;
+    *out = t->listed[i].m;
+    *seen_ms = t->listed[i].seen_ms;
     return true;
 }
 

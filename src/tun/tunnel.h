@@ -52,6 +52,8 @@ struct tunnel_peer_info {
     uint64_t drop_spoofed;
     bool has_node_pk; /* sealed: its node public key, once a handshake proved it */
     uint8_t node_pk[32];
+    bool has_name; /* its member name (naming.h): on a server the granted one */
+    char name[64];
 };
 
 /* Takes over tun (already open and, for a real device, configured: tun_open_offload and
@@ -81,5 +83,13 @@ size_t tunnel_peer_slots(const struct tunnel *t);
 bool tunnel_peer_info(const struct tunnel *t, size_t i, struct tunnel_peer_info *out);
 /* This node's public key; false for a plaintext tunnel, which has none. */
 bool tunnel_node_public(const struct tunnel *t, uint8_t out[32]);
+
+/* Our overlay addresses (an automatic one: none until assigned) and member name. */
+const struct announce *tunnel_self(const struct tunnel *t);
+const char *tunnel_name(const struct tunnel *t);
+/* Client: the other members its server listed (i < tunnel_listed_count), with the time it last
+ * listed each (monotonic ms); false past the end. */
+size_t tunnel_listed_count(const struct tunnel *t);
+bool tunnel_listed(const struct tunnel *t, size_t i, struct member_msg *out, uint64_t *seen_ms);
 
 #endif

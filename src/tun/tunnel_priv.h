@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "addrpool.h"
 #include "config.h"
 #include "policy.h"
 #include "ruphin/ev.h"
@@ -17,6 +18,12 @@
 
 struct event;
 struct gro;
+
+/* Client: another member of the session as the server listed it, and when. */
+struct listed_member {
+    struct member_msg m;
+    uint64_t seen_ms;
+};
 
 /* Segments one TSO super-packet may become (64 KB at the smallest MSS worth offloading). */
 #define GSO_SEGS 64
@@ -57,6 +64,15 @@ struct tunnel {
     uint64_t path_window_ms;               /* path change lines: the current window, */
     unsigned path_lines;                   /* lines in it, */
     uint64_t path_suppressed;              /* changes since the last line that got none */
+    /* Names and automatic addresses (naming.c). */
+    bool pool_on; /* server, sealed: the member table of STATE_DIR/members */
+    struct addrpool pool;
+    char granted[64];             /* client: the name the server granted us ("" none yet) */
+    bool assigned;                /* client, automatic address: the server assigned ours */
+    unsigned assign_asks;         /* client: address requests since the last assignment */
+    uint64_t pool_warn_ms;        /* when a member-table error was last logged */
+    struct listed_member *listed; /* client: the other members the server listed (tag 0x06), */
+    size_t n_listed;              /* MAX_PEERS at most */
 };
 
 /* send.c: TUN -> UDP */
@@ -75,5 +91,8 @@ void tunnel_announce_answer(struct tunnel *t, struct rph_remote *r);
 /* tunnel.c: a peer said goodbye: dropped now (its slot and overlay address freed; a client
  * joins again). */
 void tunnel_goodbye_from(struct tunnel *t, struct rph_remote *r, const uint8_t *d, size_t n);
+
+/* tunnel.c: our announcement to r now (an automatic address just assigned). */
+void tunnel_announce_now(struct tunnel *t, struct rph_remote *r);
 
 #endif

@@ -45,7 +45,7 @@ bool verdict_send(struct tunnel *t, struct tpeer *p, const struct verdict *vd, u
 {
     bool changed = !p->has_verdict || !same_verdict(&p->verdict, vd);
     if (!changed && now_ms - p->verdict_ms < VERDICT_EVERY_MS) return false;
-    uint8_t b[RPH_FRAME_HEADROOM + VERDICT_LEN + RPH_FRAME_TAILROOM];
+    uint8_t b[RPH_FRAME_HEADROOM + VERDICT_MAX_LEN + RPH_FRAME_TAILROOM];
     size_t n = verdict_encode(vd, b + RPH_FRAME_HEADROOM);
     rph_ev_peer_send_frame(t->ep, p->remote, b, n);
     p->has_verdict = true;
@@ -115,12 +115,13 @@ void verdict_receive(struct tunnel *t, struct tpeer *p, const uint8_t *d, size_t
     bool refused = vd.reason != VERDICT_ACCEPTED;
     schedule_retry(t, refused);
     if (!changed) return;
-    char a[INET6_ADDRSTRLEN + 8];
+    char a[INET6_ADDRSTRLEN + 8], who[96] = "";
     verdict_addr_str(&vd, a, sizeof a);
+    if (vd.holder[0]) snprintf(who, sizeof who, " (member \"%s\")", vd.holder);
     if (refused)
-        log_error("server refused overlay address %s: %s; no traffic passes until it accepts "
+        log_error("server refused overlay address %s: %s%s; no traffic passes until it accepts "
                   "one (retrying)",
-                  a, verdict_reason_str(vd.reason));
+                  a, verdict_reason_str(vd.reason), who);
     else if (was_refused)
         log_info("server accepted overlay address %s: the refusal is over, traffic passes", a);
     else

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # ruphin-tund's failures are clear and exit with the documented code: config errors (2, --check
-# naming every problem), no CAP_NET_ADMIN, no /dev/net/tun, an interface name clash, a busy
-# control socket (1); SIGHUP applies log_level and names each change that needs a restart.
+# naming every problem; bad names and automatic addresses where they cannot work), no
+# CAP_NET_ADMIN, no /dev/net/tun, an interface name clash, a busy control socket (1); SIGHUP
+# applies log_level and names each change that needs a restart.
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tun_lib.sh"
@@ -44,6 +45,17 @@ sed "s|\"state_dir\": \"[^\"]*\"|\"state_dir\": \"$D/openstate\"|" "$D/good.json
 e2e_check "a state_dir others may write: exit 2, 'chmod go-w'" \
     expect 2 '"state_dir": state directory .*chmod go-w' "$tund" -c "$D/openstate.json" --check
 sed 's/"mtu": 1400/"mtu": 70000/' "$D/good.json" >"$D/mtu.json"
+# Names and automatic addresses (docs/CONFIG.md "name", "interface.address").
+sed 's|"session"|"name": "Bad_Name", "session"|' "$D/good.json" >"$D/name.json"
+e2e_check "a name that is no DNS label: exit 2 naming \"name\"" \
+    expect 2 '"name" must be a DNS label.*"Bad_Name"' "$tund" -c "$D/name.json"
+sed -e 's|"role": "server"|"role": "client"|' -e 's|"address": "[^"]*", "address6": "[^"]*", ||' \
+    -e 's|"seal": {[^}]*}|"seal": false|' -e 's|"state_dir": "[^"]*",\?||' "$D/good.json" >"$D/autoplain.json"
+e2e_check "an automatic address in plaintext: exit 2 naming interface.address and seal" \
+    expect 2 '"interface\.address" is automatic.*needs "seal"' "$tund" -c "$D/autoplain.json"
+sed -e 's|"address": "[^"]*"|"address": "auto"|' "$D/good.json" >"$D/autoserver.json"
+e2e_check "a server with \"address\": \"auto\": exit 2" \
+    expect 2 'must be a fixed address on a server' "$tund" -c "$D/autoserver.json"
 e2e_check "mtu 70000: exit 2 naming interface.mtu" expect 2 'interface\.mtu' "$tund" -c "$D/mtu.json"
 sed 's/"role": "server"/"role": "boss"/' "$D/good.json" >"$D/role.json"
 e2e_check "role \"boss\": exit 2 naming role" expect 2 '"role"' "$tund" -c "$D/role.json"

@@ -45,10 +45,12 @@ fi
 e2e_check "the line is an error" grep -qi "error *$refused_line" "$TOPO_DIR/peer3.log"
 e2e_check "server logs the refusal" grep -q "announced 10.77.0.2, which is held by another peer" "$TOPO_DIR/peer1.log"
 e2e_check "client 3 status: state refused" test "$(peer_field 3 state)" = '"refused"'
-e2e_check "client 3 status: the reason and address" test \
-    "$(peer_field 3 address_verdict)" = '{"accepted":false,"code":1,"reason":"held by another member","address":"10.77.0.2/24"}'
-e2e_check "client 3 text status names the refusal" grep -q \
-    "state: refused (the server refused overlay address 10.77.0.2/24: held by another member)" <<<"$(ctl 3)"
+# The holder is named by its member name (client 2's, as the server granted it).
+holder=$(tun_status 2 | jq -r .name)
+e2e_check "client 3 status: the reason, address and holder ($holder)" test \
+    "$(peer_field 3 address_verdict)" = '{"accepted":false,"code":1,"reason":"held by another member","address":"10.77.0.2/24","holder":"'"$holder"'"}'
+e2e_check "client 3 text status names the refusal and the holder" grep -q \
+    "state: refused (the server refused overlay address 10.77.0.2/24: held by another member (member \"$holder\"))" <<<"$(ctl 3)"
 e2e_check "client 3 is not counted up" test "$(tun_peers_up 3)" -eq 0
 e2e_check "client 3 cannot reach the server" bash -c "! ip netns exec $NS_PEER3 ping -q -c 2 -i 0.2 -W 1 10.77.0.1 >/dev/null 2>&1"
 # The refusal repeats (client 3 re-announces, the server answers each time, at most once a
