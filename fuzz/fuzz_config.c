@@ -151,7 +151,12 @@ static void check_parsed(const struct tund_config *c)
     FZ_CHECK(c->role == RPH_ROLE_SERVER || c->role == RPH_ROLE_CLIENT);
     size_t ifl = strnlen(c->ifname, sizeof c->ifname);
     FZ_CHECK(ifl >= 1 && ifl <= TUND_IFNAME_MAX);
-    FZ_CHECK(c->prefix4 >= 1 && c->prefix4 <= 32);
+    /* An automatic address (a sealed client without "address") has none until the server
+     * assigns one; every other config has its prefix. */
+    if (c->addr_auto)
+        FZ_CHECK(c->role == RPH_ROLE_CLIENT && c->seal && c->prefix4 == 0 && !c->has_addr6);
+    else
+        FZ_CHECK(c->prefix4 >= 1 && c->prefix4 <= 32);
     if (c->has_addr6) FZ_CHECK(c->prefix6 >= 1 && c->prefix6 <= 128 && c->mtu >= 1280);
     FZ_CHECK(c->mtu >= 576 && c->mtu <= 9000);
     FZ_CHECK(c->keepalive_interval >= 1 && c->peer_timeout > c->keepalive_interval);
