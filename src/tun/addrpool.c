@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "route.h"
 #include "ruphin/seal.h"
 
 #define POOL_HEADER "ruphin-members 1"
@@ -66,21 +67,12 @@ struct pool_entry *pool_entry(struct addrpool *p, const uint8_t pk[32], struct e
     return e;
 }
 
-static bool in_prefix(const uint8_t *a, const uint8_t *net, int bits)
-{
-    int full = bits / 8, rest = bits % 8;
-    if (memcmp(a, net, (size_t)full) != 0) return false;
-    if (!rest) return true;
-    uint8_t mask = (uint8_t)(0xff << (8 - rest));
-    return (a[full] & mask) == (net[full] & mask);
-}
-
 /* A host address of the server's prefix that nobody else may have: not the network or
  * broadcast address, not the server's own. */
 static bool usable(const struct addrpool *p, int fam, const uint8_t *a)
 {
     if (fam == 4) {
-        if (!in_prefix(a, p->self.addr4, p->self.prefix4) || !memcmp(a, p->self.addr4, 4))
+        if (!route_in_prefix(a, p->self.addr4, p->self.prefix4) || !memcmp(a, p->self.addr4, 4))
             return false;
         uint32_t v = ((uint32_t)a[0] << 24) | ((uint32_t)a[1] << 16) | ((uint32_t)a[2] << 8) | a[3];
         uint32_t host = p->self.prefix4 ? v & (0xffffffffu >> p->self.prefix4) : v;
@@ -89,7 +81,7 @@ static bool usable(const struct addrpool *p, int fam, const uint8_t *a)
         return true;
     }
     static const uint8_t zero[16];
-    if (!p->self.has6 || !in_prefix(a, p->self.addr6, p->self.prefix6) ||
+    if (!p->self.has6 || !route_in_prefix(a, p->self.addr6, p->self.prefix6) ||
         !memcmp(a, p->self.addr6, 16))
         return false;
     /* Not the subnet-router anycast address (host part zero). */

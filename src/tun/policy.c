@@ -7,15 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool in_prefix(const uint8_t *a, const uint8_t *net, int bits)
-{
-    int full = bits / 8, rest = bits % 8;
-    if (memcmp(a, net, (size_t)full) != 0) return false;
-    if (!rest) return true;
-    uint8_t mask = (uint8_t)(0xff << (8 - rest));
-    return (a[full] & mask) == (net[full] & mask);
-}
-
 static bool same_addr(int fam, const uint8_t *a, const uint8_t *b)
 {
     return memcmp(a, b, fam == 4 ? 4 : 16) == 0;
@@ -26,8 +17,8 @@ static bool overlay_other(const struct policy *p, int fam, const uint8_t *a)
 {
     const struct announce *s = &p->self;
     if (fam == 4)
-        return s->has4 && in_prefix(a, s->addr4, s->prefix4) && !same_addr(4, a, s->addr4);
-    return s->has6 && in_prefix(a, s->addr6, s->prefix6) && !same_addr(6, a, s->addr6);
+        return s->has4 && route_in_prefix(a, s->addr4, s->prefix4) && !same_addr(4, a, s->addr4);
+    return s->has6 && route_in_prefix(a, s->addr6, s->prefix6) && !same_addr(6, a, s->addr6);
 }
 
 static void rebuild_routes(struct policy *p)

@@ -74,3 +74,12 @@ void *route_lookup(const struct route *r, int family, const uint8_t *addr)
     struct route_entry *e = find(r, family, addr);
     return e && e->family ? e->peer : NULL;
 }
+
+bool route_in_prefix(const uint8_t *a, const uint8_t *net, int bits)
+{
+    int full = bits / 8, rest = bits % 8;
+    if (memcmp(a, net, (size_t)full) != 0) return false;
+    if (!rest) return true;
+    uint8_t mask = (uint8_t)(0xff << (8 - rest));
+    return (a[full] & mask) == (net[full] & mask);
+}

@@ -3,6 +3,7 @@
 #ifndef RUPHIN_TUN_ROUTE_H
 #define RUPHIN_TUN_ROUTE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,5 +25,7 @@ void route_clear(struct route *r);
 /* -1 when full (cannot happen within max_entries). Replaces an existing entry. */
 int route_add(struct route *r, int family, const uint8_t *addr, void *peer);
 void *route_lookup(const struct route *r, int family, const uint8_t *addr);
+/* Whether address a (4 or 16 bytes) lies in net/bits. */
+bool route_in_prefix(const uint8_t *a, const uint8_t *net, int bits);
 
 #endif
