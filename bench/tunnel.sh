@@ -153,11 +153,14 @@ perf_profile() {
         printf '# perf profile of row %s (%s), %s: 1-stream TCP, perf record -a -g, 5 s\n\n' "$ROW_ID" "$ROW_LABEL" "$STAMP"
         printf '## CPU split by command and object (all CPUs, self time)\n\n'
         perf report -i "$data" --no-children --sort comm,dso -g none --stdio 2>/dev/null | grep -vE '^#|^$' | head -n 20
-        printf '\n## %s: time inside each system call (inclusive, share of all samples)\n\n' "$comm"
-        perf report -i "$data" --children --comm "$comm" --sort sym -g none --stdio 2>/dev/null |
-            grep -E '\] (__x64_sys_|__sys_|ksys_|do_syscall_64|__do_softirq|handle_softirq|net_rx_action|asm_|tun_|udp_|ip_|nf_|veth_|br_)' | head -n 40
-        printf '\n## %s: top symbols (self time)\n\n' "$comm"
-        perf report -i "$data" --no-children --comm "$comm" --sort dso,sym -g none --stdio 2>/dev/null | grep -vE '^#|^$' | head -n 40
+        # The tunnel process, then any other the row names (the relayed row: holepuncherd).
+        for comm in "$comm" ${ROW_PERF_COMMS:-}; do
+            printf '\n## %s: time inside each system call (inclusive, share of all samples)\n\n' "$comm"
+            perf report -i "$data" --children --comm "$comm" --sort sym -g none --stdio 2>/dev/null |
+                grep -E '\] (__x64_sys_|__sys_|ksys_|do_syscall_64|__do_softirq|handle_softirq|net_rx_action|asm_|tun_|udp_|ip_|nf_|veth_|br_)' | head -n 40
+            printf '\n## %s: top symbols (self time)\n\n' "$comm"
+            perf report -i "$data" --no-children --comm "$comm" --sort dso,sym -g none --stdio 2>/dev/null | grep -vE '^#|^$' | head -n 40
+        done
     } >"$out"
     rm -f "$data"
     bench_log "perf profile: $out"
@@ -169,7 +172,7 @@ run_row() {
     local tcp1=null tcp4=null bytes1=null udp=null udp_sent=null udp_loss=null udp_len
     local med=null p99=null ploss=null med1=null busy1=null mb0 mb1 mt0 mt1 cpu_s=null cpu_gb=null rss_kb=null hwm_kb=null status=ok
     ROW_ID=$id ROW_LABEL=${!lv:-$id} ROW_PROCS=() ROW_REASON='' ROW_UNAVAILABLE='' ROW_CONNECT=0
-    ROW_MTU=1400 ROW_SRV_NS='' ROW_CLI_NS='' ROW_TARGET=''
+    ROW_MTU=1400 ROW_PERF_COMMS='' ROW_SRV_NS='' ROW_CLI_NS='' ROW_TARGET=''
     if ! declare -F "${id}_up1" >/dev/null; then
         bench_warn "unknown row '$id' (see bench/peers/)"
         return 0

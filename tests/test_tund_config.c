@@ -305,7 +305,7 @@ Test(tund_config, example_server_parses)
     cr_assert_str_eq(c.address, "10.77.0.1/24");
     cr_assert_not(c.has_addr6);
     cr_assert_str_eq(c.address6, "");
-    cr_assert_eq(c.mtu, 1400);
+    cr_assert_eq(c.mtu, 1340);
     cr_assert_eq(c.keepalive_interval, 10);
     cr_assert_eq(c.peer_timeout, 30);
     cr_assert(c.seal);
@@ -331,7 +331,7 @@ Test(tund_config, defaults)
     struct tund_config c;
     struct errmsg err = {0};
     cr_assert_eq(parse_text(MINIMAL, &c, &err), 0, "%s", err.msg);
-    cr_assert_eq(c.mtu, 1400);
+    cr_assert_eq(c.mtu, 1340);
     cr_assert_eq(c.keepalive_interval, 10);
     cr_assert_eq(c.peer_timeout, 30);
     cr_assert_not(c.seal);
@@ -745,7 +745,7 @@ Test(tund_config, diff_names_each_changed_key_and_whether_it_applies_live)
     cr_assert_str_eq(ch.c[0].now, "hp.example.net:7700");
     cr_assert_not(ch.c[0].live);
     cr_assert_str_eq(ch.c[1].key, "interface.mtu");
-    cr_assert_str_eq(ch.c[1].was, "1400");
+    cr_assert_str_eq(ch.c[1].was, "1340");
     cr_assert_str_eq(ch.c[1].now, "1280");
     cr_assert_not(ch.c[1].live);
     cr_assert_str_eq(ch.c[2].key, "log_level");

@@ -58,7 +58,10 @@ struct txq {
 
 struct relayq {
     size_t n;
-    bool no_gso; /* the kernel refused a GSO send once: datagram by datagram from then on */
+    /* The shortest segment the kernel refused in a GSO send (0: none): trains of segments at
+     * least that long leave datagram by datagram from then on (longer than the route's MTU,
+     * or no GSO at all). */
+    size_t gso_refused;
     int fd[RELAYQ];
     struct rph_addr to[RELAYQ];
     size_t seg[RELAYQ], segs[RELAYQ]; /* each datagram seg bytes but the last; how many */
@@ -172,9 +175,9 @@ static void relayq_flush(struct relayq *q)
             continue;
         }
         /* The first of the run failed: a GSO send the kernel cannot do goes out datagram by
-         * datagram (and no more GSO is tried); anything else is lost. */
+         * datagram (and no GSO is tried again with segments as long); anything else is lost. */
         if (q->segs[done] > 1 && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
-            q->no_gso = true;
+            if (!q->gso_refused || q->seg[done] < q->gso_refused) q->gso_refused = q->seg[done];
             relayq_send_each(q, done);
         }
         done++;
@@ -187,8 +190,9 @@ static void relayq_flush(struct relayq *q)
 static bool relayq_join(struct relayq *q, int fd, const struct rph_addr *to, uint8_t *buf,
                         size_t len)
 {
-    if (q->no_gso || q->n == 0) return false;
+    if (q->n == 0) return false;
     size_t i = q->n - 1;
+    if (q->gso_refused && q->seg[i] >= q->gso_refused) return false;
     if (q->fd[i] != fd || q->closed[i] || (uint8_t *)q->iov[i].iov_base + q->iov[i].iov_len != buf)
         return false;
     if (len > q->seg[i] || q->segs[i] == RELAY_GSO_SEGS ||

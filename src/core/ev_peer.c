@@ -225,17 +225,15 @@ struct rph_ev_peer *rph_ev_peer_new(struct event_base *base, const struct rph_pe
     p->relay = cfg->sealed && cfg->relay;
     size_t payload_max = opt->queue_payload_max ? opt->queue_payload_max : 1400;
     if (payload_max > RPH_DATA_MAX) payload_max = RPH_DATA_MAX;
-    /* A relayed datagram is RPH_RELAY_HEADER_LEN longer; one over slot_max leaves alone (the
-     * kernel fragments it) rather than in a GSO train whose segments would not fit the path. */
+    /* A relayed datagram is RPH_RELAY_HEADER_LEN longer: relayed trains are tried with the
+     * longer segments, which fit when the tunnel's MTU leaves room for the relay header (the
+     * default does); when the kernel refuses them, such datagrams leave alone and fragment. */
     size_t slot = p->head + payload_max + p->tail;
     size_t longest = p->head + RPH_DATA_MAX + p->tail;
-    if (p->relay) {
-        /* Room for a relayed train of TXTRAIN_SEGS slots, each a header longer. */
-        size_t rtrain = TXTRAIN_SEGS * (slot + RPH_RELAY_HEADER_LEN);
-        longest += RPH_RELAY_HEADER_LEN;
-        if (longest < rtrain) longest = rtrain;
-    }
-    e = txtrain_init(&p->tx, p->fd, p->family, slot, longest, RPH_FRAME_HEADROOM, !opt->no_gso);
+    size_t seg_try = slot + (p->relay ? RPH_RELAY_HEADER_LEN : 0);
+    if (p->relay) longest += RPH_RELAY_HEADER_LEN;
+    e = txtrain_init(&p->tx, p->fd, p->family, slot, seg_try, longest, RPH_FRAME_HEADROOM,
+                     !opt->no_gso);
     if (e < 0) goto fail;
     p->tx.report = train_sent;
     p->tx.ctx = p;

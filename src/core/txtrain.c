@@ -13,15 +13,16 @@
 #define UDP_SEGMENT 103
 #endif
 
-int txtrain_init(struct txtrain *t, int fd, int family, size_t slot_max, size_t longest,
-                 size_t headroom, bool gso)
+int txtrain_init(struct txtrain *t, int fd, int family, size_t slot_max, size_t seg_try,
+                 size_t longest, size_t headroom, bool gso)
 {
     memset(t, 0, sizeof *t);
     t->fd = fd;
     t->family = family;
     t->gso = gso;
     t->slot_max = slot_max;
-    t->cap = TXTRAIN_SEGS * slot_max;
+    t->seg_limit = seg_try > slot_max ? seg_try : slot_max;
+    t->cap = TXTRAIN_SEGS * t->seg_limit;
     /* A datagram too long for a train still goes through the buffer, alone. */
     if (t->cap < longest) t->cap = longest;
     t->mem = malloc(headroom + t->cap);
@@ -64,9 +65,9 @@ void txtrain_add(struct txtrain *t, const void *key, const struct rph_addr *to, 
         t->to_len = rph_addr_to_sockaddr(to, &t->to, t->family);
         t->start = off;
         t->seg = len;
-        /* A segment longer than a slot might not fit the path MTU: such a datagram goes
-         * alone, as the kernel would fragment it. */
-        t->closed = len > t->slot_max;
+        /* A segment the kernel refused (over the route's MTU) goes alone, as the kernel
+         * fragments it. */
+        t->closed = len > t->seg_limit;
     } else if (len < t->seg) {
         t->closed = true;
     }
@@ -82,7 +83,8 @@ static void report(struct txtrain *t, size_t n, size_t bytes, bool gso, int err)
     t->report(t->ctx, &r);
 }
 
-/* 0 when sent; 1 when the kernel cannot do GSO here; else a negative errno. */
+/* 0 when sent; 1 when the kernel cannot do GSO here; 2 when it refuses segments this long
+ * (over the route's MTU); else a negative errno. */
 static int send_gso(struct txtrain *t)
 {
     struct iovec iov = {t->base + t->start, t->bytes};
@@ -107,6 +109,8 @@ static int send_gso(struct txtrain *t)
         if (sendmsg(t->fd, &mh, 0) >= 0) return 0;
         if (errno != EINTR) break;
     }
+    /* Segments over the route's MTU: EINVAL, or EMSGSIZE with DF set. */
+    if ((errno == EINVAL || errno == EMSGSIZE) && t->seg > t->slot_max) return 2;
     /* No GSO here (an old kernel, or a device without it). */
     if (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP) return 1;
     return -errno;
@@ -152,7 +156,10 @@ void txtrain_flush(struct txtrain *t)
             report(t, t->n, t->bytes, r == 0, r);
             goto done;
         }
-        t->gso = false; /* for good: the kernel will not learn it later */
+        if (r == 2)
+            t->seg_limit = t->slot_max; /* too long for the route: those go alone from now */
+        else
+            t->gso = false; /* for good: the kernel will not learn it later */
     }
     send_each(t);
 done:

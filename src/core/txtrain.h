@@ -29,7 +29,11 @@ struct txtrain {
     uint8_t *mem;    /* headroom, then cap bytes */
     uint8_t *base;   /* mem + headroom: offsets count from here */
     size_t cap;      /* TXTRAIN_SEGS slots of slot_max, or the longest datagram if more */
-    size_t slot_max; /* a longer datagram leaves alone: a GSO segment must fit the path MTU */
+    size_t slot_max; /* datagrams up to this long always join trains */
+    /* Longer ones (a relayed slot is a RelayData header longer) join too while the kernel takes
+     * them as GSO segments; the first refusal (a segment over the route's MTU) sets this to
+     * slot_max, and such a datagram leaves alone, for the kernel to fragment. */
+    size_t seg_limit;
     void (*report)(void *ctx, const struct txtrain_report *r);
     void *ctx;
     /* The train: n datagrams from base + start, bytes in all, each seg bytes but the last. */
@@ -43,10 +47,12 @@ struct txtrain {
     struct iovec iov[TXTRAIN_SEGS];
 };
 
-/* 0 or -ENOMEM. longest: the longest datagram it must take (alone); headroom: bytes kept
- * writable before the buffer (for framing in place). */
-int txtrain_init(struct txtrain *t, int fd, int family, size_t slot_max, size_t longest,
-                 size_t headroom, bool gso);
+/* 0 or -ENOMEM. slot_max: the longest datagram that surely fits the path in a train;
+ * seg_try (>= slot_max): the longest tried in a train until the kernel refuses one; longest:
+ * the longest datagram it must take (alone); headroom: bytes kept writable before the buffer
+ * (for framing in place). */
+int txtrain_init(struct txtrain *t, int fd, int family, size_t slot_max, size_t seg_try,
+                 size_t longest, size_t headroom, bool gso);
 void txtrain_free(struct txtrain *t);
 /* Where n datagrams of stride bytes each for key go (datagram k at base + *off + k * stride):
  * right after the train when the first can join it, else at the start after sending the

@@ -24,7 +24,7 @@
 #define TUND_MEMBERS_MAX 256 /* node keys in "members" (a server keeps 256 peers) */
 #define TUND_STATE_DIR_BASE "/var/lib/ruphin"
 
-#define TUND_DEFAULT_MTU 1400
+#define TUND_DEFAULT_MTU 1340
 #define TUND_DEFAULT_KEEPALIVE 10
 #define TUND_DEFAULT_PEER_TIMEOUT 30
 

@@ -23,6 +23,8 @@ e2e_require_bin holepuncherd ruphin-tund ruphinctl
 e2e_require_cmd ip nft socat sha256sum jq dd
 topo_trap
 
+# The daemon's default MTU, which leaves room for the relay header on a 1500-byte path.
+TUN_MTU=1340
 CHUNKS=${RSW_CHUNKS:-150} # 128 KiB each, one every 0.1 s: ~19 MiB over 15 s or more
 NAT1=$(topo_ns nat 1)
 
@@ -66,6 +68,8 @@ tun_start_peer 2 client || e2e_die "client did not start"
 e2e_check "direct blocked: the client comes up (through the relay)" tun_wait_up 2 1 10
 e2e_info "client up $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }') s after its start"
 e2e_check "direct blocked: a ping crosses" tun_ping 2 10.77.0.1 1
+e2e_check "direct blocked: a full-MTU ping (1340 - 28 bytes, DF) crosses the relay" \
+    ip netns exec "$(topo_ns peer 2)" ping -c 1 -W 2 -M do -s 1312 10.77.0.1
 e2e_check "status (client): path relayed" test "$(path 2)" = relayed
 e2e_check "status (server): path relayed" test "$(path 1)" = relayed
 e2e_check "status: relay_endpoint is the server's endpoint as holepuncherd sees it" \
@@ -92,6 +96,10 @@ SH
 topo_spawn sender "$(topo_ns peer 2)" "$TOPO_DIR/sender.log" bash "$TOPO_DIR/send.sh" || e2e_die "sender"
 sleep 2 # a part of the transfer goes relayed (the test's pacing, not a check)
 e2e_check "transfer running, relayed" test "$(path 2)" = relayed
+# Relayed TCP leaves the client in GSO trains (a relayed datagram fits the path at this MTU),
+# and holepuncherd forwards them as trains (its stop line, checked at the end).
+e2e_check "relayed: the client sends GSO trains" \
+    bash -c "test \"\$('$RUPHIN_BIN/ruphinctl' -s '$TOPO_DIR/peer2.sock' status --json | jq '.offload.gso_sends')\" -gt 0"
 
 # 3. The block lifts: both go direct (the background attempt every 2 s).
 unblock || e2e_die "unblock"
@@ -122,4 +130,8 @@ got=$(sha256sum <"$TOPO_DIR/received" | cut -d' ' -f1)
 e2e_check "sha256 of $((CHUNKS / 8)) MiB across two path switches matches" test "$got" = "$want"
 e2e_check "the tunnel kept its peer (no down line)" bash -c "! grep -q ' down: ' '$TOPO_DIR/peer2.log'"
 grep -h ' path ' "$TOPO_DIR/peer1.log" "$TOPO_DIR/peer2.log" | sed 's/^/  log: /'
+topo_kill hpd
+e2e_info "holepuncherd: $(grep -o '(gso_sends [^)]*)' "$TOPO_DIR/hpd.log" | tail -n 1)"
+e2e_check "holepuncherd forwarded relayed trains as GSO sends" \
+    bash -c "grep -o '(gso_sends [0-9]*' '$TOPO_DIR/hpd.log' | tail -n 1 | grep -qv 'gso_sends 0$'"
 e2e_finish

@@ -46,7 +46,7 @@ tun_write_peer_config() {
     local k=$1 role=$2 file=$3 extra=${4:-}
     cat >"$file" <<JSON
 {"holepuncher": "$HP_IP:7700", "session": "$TUN_SESSION", "role": "$role",
- "interface": {"name": "rph0", "address": "10.77.0.$k/24", "address6": "fd77::$k/64", "mtu": 1400},
+ "interface": {"name": "rph0", "address": "10.77.0.$k/24", "address6": "fd77::$k/64", "mtu": ${TUN_MTU:-1400}},
  "keepalive_interval": $TUN_KEEPALIVE, "peer_timeout": $TUN_PEER_TIMEOUT, "seal": $(tun_seal_json)$(tun_state_json "peer$k"),
  "control_socket": "$TOPO_DIR/peer$k.sock", "log_level": "$TUN_LOG_LEVEL"$extra}
 JSON
