@@ -10,7 +10,7 @@ set -euo pipefail
 # for the data it moves, conntrack for the NATs' state).
 PACKAGES=(
     build-essential cmake pkg-config
-    libevent-dev libsodium-dev libssl-dev libcjson-dev libmnl-dev libsystemd-dev
+    libevent-dev libsodium-dev libssl-dev libcjson-dev libmnl-dev libsystemd-dev libnatpmp-dev
     nftables iproute2 iputils-ping socat conntrack procps
 )
 # Testing: nothing a user of the tunnel needs on their machine.

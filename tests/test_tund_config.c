@@ -957,3 +957,27 @@ Test(tund_config, automatic_address_and_name)
     cr_assert_str_eq(c.name, "hq-1");
     cr_assert(!c.addr_auto);
 }
+
+Test(tund_config, port_mapping_defaults_to_sealed_and_must_be_a_bool)
+{
+    struct tund_config c;
+    struct errmsg err = {0};
+    cr_assert_eq(parse_text(MINIMAL, &c, &err), 0, "%s", err.msg);
+    cr_assert_not(c.seal);
+    cr_assert_not(c.port_mapping, "plaintext asks for no port mapping by default");
+    const char *on = "{\"holepuncher\": \"203.0.113.10:7700\", \"session\": \"office\","
+                     " \"role\": \"server\", \"port_mapping\": true,"
+                     " \"interface\": {\"name\": \"rph0\", \"address\": \"10.77.0.1/24\"}}";
+    cr_assert_eq(parse_text(on, &c, &err), 0, "%s", err.msg);
+    cr_assert(c.port_mapping);
+    const char *sealed = "{\"holepuncher\": \"203.0.113.10:7700\", \"session\": \"office\","
+                         " \"role\": \"server\", \"seal\": {\"key_file\": \"/etc/ruphin/o.key\"},"
+                         " \"interface\": {\"name\": \"rph0\", \"address\": \"10.77.0.1/24\"}}";
+    cr_assert_eq(parse_text(sealed, &c, &err), 0, "%s", err.msg);
+    cr_assert(c.port_mapping, "sealed asks for a port mapping by default");
+    const char *bad = "{\"holepuncher\": \"203.0.113.10:7700\", \"session\": \"office\","
+                      " \"role\": \"server\", \"port_mapping\": \"yes\","
+                      " \"interface\": {\"name\": \"rph0\", \"address\": \"10.77.0.1/24\"}}";
+    cr_assert_lt(parse_text(bad, &c, &err), 0);
+    cr_assert(strstr(err.msg, "\"port_mapping\" must be true or false"), "%s", err.msg);
+}

@@ -396,6 +396,20 @@ static void print_status(const cJSON *st)
                show_ep ? ")" : "", str_or(hp, "state", "?"),
                ago ? "last contact " : "no contact yet", ago ? ago : "");
     }
+    const cJSON *pm = cJSON_GetObjectItemCaseSensitive(st, "port_mapping");
+    if (cJSON_IsObject(pm)) {
+        const char *ext = str(pm, "external"), *gw = str(pm, "gateway"),
+                   *why = str(pm, "last_error");
+        double life = 0, ren = 0;
+        num(pm, "lifetime_s", &life);
+        num(pm, "renewals", &ren);
+        if (ext)
+            printf("  port mapping: %s (NAT-PMP gateway %s, lifetime %.0f s, renewed %.0f times)\n",
+                   ext, gw ? gw : "?", life, ren);
+        else
+            printf("  port mapping: none (%s%s%s)\n", str_or(pm, "state", "?"), why ? ": " : "",
+                   why ? why : "");
+    }
     const cJSON *off = cJSON_GetObjectItemCaseSensitive(st, "offload");
     if (cJSON_IsObject(off)) {
         const cJSON *on = cJSON_GetObjectItemCaseSensitive(off, "enabled");

@@ -21,10 +21,22 @@
 #include "ruphin/error.h"
 #include "ruphin/noise.h"
 
-static const char *const top_keys[] = {
-    "holepuncher",  "session", "role",      "interface", "keepalive_interval",
-    "peer_timeout", "seal",    "state_dir", "members",   "control_socket",
-    "log_level",    "port",    "user",      "name",      NULL};
+static const char *const top_keys[] = {"holepuncher",
+                                       "session",
+                                       "role",
+                                       "interface",
+                                       "keepalive_interval",
+                                       "peer_timeout",
+                                       "seal",
+                                       "state_dir",
+                                       "members",
+                                       "control_socket",
+                                       "log_level",
+                                       "port",
+                                       "user",
+                                       "name",
+                                       "port_mapping",
+                                       NULL};
 static const char *const iface_keys[] = {"name", "address", "address6", "mtu", NULL};
 
 /* The shared getters name the bare key; a key inside "interface" is reported with its path
@@ -324,6 +336,17 @@ static int parse_seal(const cJSON *root, struct tund_config *c, struct errmsg *e
     return 0;
 }
 
+/* "port_mapping": ask the router for one (NAT-PMP); by default when sealed, where peers learn
+ * the mapped endpoint as a candidate. */
+static int parse_port_mapping(const cJSON *root, struct tund_config *c, struct errmsg *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "port_mapping");
+    if (v && !cJSON_IsBool(v))
+        return errmsg_fail(err, -EINVAL, "\"port_mapping\" must be true or false");
+    c->port_mapping = v ? cJSON_IsTrue(v) : c->seal;
+    return 0;
+}
+
 /* A name usable as one path component: the default paths are built from it. */
 static bool plain_name(const char *s)
 {
@@ -521,7 +544,7 @@ int tund_config_parse(const cJSON *root, struct tund_config *out, struct errmsg 
         (rc = parse_control_socket(root, &c, err)) || (rc = parse_log_level(root, &c, err)) ||
         (rc = get_int(root, "port", "port", 0, 65535, 0, &port, err)) ||
         (rc = parse_user(root, &c, err)) || (rc = parse_name(root, &c, err)) ||
-        (rc = check_auto(&c, err)))
+        (rc = parse_port_mapping(root, &c, err)) || (rc = check_auto(&c, err)))
         return rc;
     c.port = (uint16_t)port;
     *out = c;
@@ -838,6 +861,10 @@ static void v_port(const struct tund_config *c, char *b, size_t n)
 {
     snprintf(b, n, "%u", (unsigned)c->port);
 }
+static void v_port_mapping(const struct tund_config *c, char *b, size_t n)
+{
+    snprintf(b, n, "%s", c->port_mapping ? "true" : "false");
+}
 static void v_user(const struct tund_config *c, char *b, size_t n)
 {
     snprintf(b, n, "%s", c->user[0] ? c->user : "none");
@@ -870,6 +897,7 @@ size_t tund_config_diff(const struct tund_config *running, const struct tund_con
         {"port", false, v_port},
         {"user", false, v_user},
         {"name", false, v_name},
+        {"port_mapping", false, v_port_mapping},
     };
     size_t changed = 0;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {

@@ -54,6 +54,7 @@ struct tund_config {
     bool seal;               /* "seal": {"key_file": ...} */
     char seal_key_file[256]; /* loaded from a file: relative to the file's directory */
     bool seal_relay;         /* "seal.relay" (default true): use holepuncherd's relay */
+    bool port_mapping;       /* "port_mapping" (default: when sealed): NAT-PMP on the router */
     uint8_t seal_key[32];    /* read by tund_config_resolve; wiped once the tunnel has its keys */
     char state_dir[256];     /* sealed: holds node.key; "" until a default is known */
     bool state_dir_set;      /* written in the config (else the default, from the file's name) */

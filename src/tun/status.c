@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "nodekey.h"
+#include "portmap.h"
 #include "status.h"
 #include "tunnel.h"
 #include "verdict.h"
@@ -179,6 +180,28 @@ char *status_json(const struct tunnel *t, uint64_t now)
     cJSON_AddStringToObject(hp, "endpoint", rph_addr_format(&cfg->holepuncher_addr, a, sizeof a));
     cJSON_AddStringToObject(hp, "state", hp_state);
     add_ago(hp, "last_contact_ago_s", now, hp_last);
+
+    struct portmap_info pmi;
+    if (tunnel_port_mapping(t, now, &pmi)) {
+        cJSON *pm = cJSON_AddObjectToObject(root, "port_mapping");
+        cJSON_AddStringToObject(pm, "protocol", "NAT-PMP");
+        cJSON_AddBoolToObject(pm, "available", pmi.available);
+        cJSON_AddStringToObject(pm, "state", pmi.state);
+        if (pmi.gateway[0]) cJSON_AddStringToObject(pm, "gateway", pmi.gateway);
+        cJSON_AddNumberToObject(pm, "local_port", pmi.local_port);
+        if (pmi.ext_ip) {
+            struct rph_addr ext = {.family = 4, .port = pmi.ext_port};
+            memcpy(ext.ip, &pmi.ext_ip, 4);
+            cJSON_AddStringToObject(pm, "external", rph_addr_format(&ext, a, sizeof a));
+            cJSON_AddNumberToObject(pm, "lifetime_s", pmi.lifetime_s);
+            cJSON_AddNumberToObject(pm, "expires_in_s", (double)(pmi.expires_in_ms / 1000));
+        }
+        cJSON_AddNumberToObject(pm, "next_attempt_in_s", (double)(pmi.next_in_ms / 1000));
+        cJSON_AddNumberToObject(pm, "mapped", (double)pmi.mapped);
+        cJSON_AddNumberToObject(pm, "renewals", (double)pmi.renewals);
+        cJSON_AddNumberToObject(pm, "failures", (double)pmi.failures);
+        if (pmi.last_error[0]) cJSON_AddStringToObject(pm, "last_error", pmi.last_error);
+    }
 
     cJSON *peers = cJSON_AddArrayToObject(root, "peers");
     for (size_t i = 0; i < tunnel_peer_slots(t); i++) {

@@ -18,6 +18,7 @@
 #include "naming.h"
 #include "nodekey.h"
 #include "policy.h"
+#include "portmap.h"
 #include "ruphin/clock.h"
 #include "ruphin/aead.h"
 #include "ruphin/error.h"
@@ -426,6 +427,17 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
         goto fail;
     }
     if ((r = naming_init(t, err)) < 0) goto fail;
+    /* NAT-PMP maps IPv4 only: an IPv6 underlay has no NAT to ask. */
+    struct rph_addr local;
+    if (cfg->port_mapping && cfg->holepuncher_addr.family == 4 &&
+        rph_ev_peer_local_addr(t->ep, &local) == 0) {
+        t->pm = portmap_new(base, local.port, NULL, t);
+        if (!t->pm) {
+            errmsg_set(err, "out of memory");
+            r = -ENOMEM;
+            goto fail;
+        }
+    }
     event_add(t->tun_ev, NULL);
     struct timeval ka = {cfg->keepalive_interval, 0};
     event_add(t->announce_ev, &ka);
@@ -442,6 +454,7 @@ void tunnel_close(struct tunnel *t)
     if (t->tun_ev) event_free(t->tun_ev);
     if (t->announce_ev) event_free(t->announce_ev);
     if (t->verdict_ev) event_free(t->verdict_ev);
+    portmap_free(t->pm); /* deletes the mapping on the router */
     rph_ev_peer_free(t->ep);
     tun_close(&t->tun);
     policy_free(&t->pol);
@@ -449,6 +462,13 @@ void tunnel_close(struct tunnel *t)
     free(t->buf);
     free(t->gro);
     free(t);
+}
+
+bool tunnel_port_mapping(const struct tunnel *t, uint64_t now_ms, struct portmap_info *out)
+{
+    if (!t->pm) return false;
+    portmap_info(t->pm, now_ms, out);
+    return true;
 }
 
 const struct tund_config *tunnel_config(const struct tunnel *t)

@@ -68,6 +68,9 @@ void tunnel_goodbye(struct tunnel *t);
 
 /* What the status report shows, read without touching the data path. */
 const struct tund_config *tunnel_config(const struct tunnel *t);
+struct portmap_info;
+/* false when the tunnel asks for no port mapping ("port_mapping": false, or an IPv6 underlay). */
+bool tunnel_port_mapping(const struct tunnel *t, uint64_t now_ms, struct portmap_info *out);
 bool tunnel_offload_enabled(const struct tunnel *t);
 const struct tunnel_drops *tunnel_drops(const struct tunnel *t);
 const struct tunnel_offload *tunnel_offload(const struct tunnel *t);

@@ -18,6 +18,7 @@
 
 struct event;
 struct gro;
+struct portmap;
 
 /* Client: another member of the session as the server listed it, and when. */
 struct listed_member {
@@ -73,6 +74,7 @@ struct tunnel {
     uint64_t pool_warn_ms;        /* when a member-table error was last logged */
     struct listed_member *listed; /* client: the other members the server listed (tag 0x06), */
     size_t n_listed;              /* MAX_PEERS at most */
+    struct portmap *pm;           /* "port_mapping": the router's mapping of our UDP port */
 };
 
 /* send.c: TUN -> UDP */

@@ -253,6 +253,38 @@ RULES
     topo__do ip netns exec "$ns" nft insert rule inet rph forward ct status dnat accept
 }
 
+# nat_pmp K: site K's router answers NAT-PMP on its LAN address (tests/tools/natpmp_responder,
+# spawned as "pmpK"): each mapping it grants is an nft map element, inbound DNAT to the host's
+# port and outbound SNAT of that host port to the mapped one (the mapping holds both ways, also
+# behind a symmetric NAT). Call it after the site's NAT rules are final.
+nat_pmp() {
+    local k=$1 ns wan
+    case ${NAT_SITE_KIND[$k]:-} in
+    port-restricted | conntrack-race | symmetric) ;;
+    *) topo__err "nat_pmp: site $k is not behind one router (kind '${NAT_SITE_KIND[$k]:-none}')"; return 1 ;;
+    esac
+    ns=$(topo_ns nat "$k")
+    wan=203.0.113.$k
+    topo__do ip netns exec "$ns" nft -f - <<RULES || return 1
+table ip pmp {
+    map in4 { typeof udp dport : ip daddr . udp dport; }
+    map out4 { typeof ip saddr . udp sport : ip saddr . udp sport; }
+    chain pre {
+        type nat hook prerouting priority dstnat; policy accept;
+        iifname "$TOPO_NAT_WAN_IF" dnat ip to udp dport map @in4
+    }
+    chain post {
+        type nat hook postrouting priority srcnat - 1; policy accept;
+        oifname "$TOPO_NAT_WAN_IF" snat ip to ip saddr . udp sport map @out4
+    }
+}
+RULES
+    topo__do ip netns exec "$ns" nft insert rule inet rph forward ct status dnat accept || return 1
+    topo_spawn "pmp$k" "$ns" "$TOPO_DIR/pmp$k.log" "$RUPHIN_BIN/natpmp_responder" \
+        --lan "192.168.10$k.1" --wan "$wan" --table pmp ${NAT_PMP_ARGS:-} || return 1
+    wait_for "grep -q 'listening on' '$TOPO_DIR/pmp$k.log'" 5
+}
+
 # nat_delay K OUT_MS [IN_MS]: hold every packet leaving (OUT_MS) and entering (IN_MS, default
 # OUT_MS) site K through its uplink for that long, with one nfq_delay per direction in the
 # uplink namespace. Call it after the site's NAT rules are final (topo_nat_mode flushes the
