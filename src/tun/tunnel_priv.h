@@ -16,8 +16,10 @@
 #include "tun_linux.h"
 #include "tunnel.h"
 
+struct dns_server;
 struct event;
 struct gro;
+struct resolved;
 
 /* Client: another member of the session as the server listed it, and when. */
 struct listed_member {
@@ -73,6 +75,9 @@ struct tunnel {
     uint64_t pool_warn_ms;        /* when a member-table error was last logged */
     struct listed_member *listed; /* client: the other members the server listed (tag 0x06), */
     size_t n_listed;              /* MAX_PEERS at most */
+    /* DNS on the LAN (lan_dns.c): NULL without "dns". */
+    struct dns_server *dns;
+    struct resolved *resolved;
 };
 
 /* send.c: TUN -> UDP */
