@@ -9,7 +9,7 @@
 # run mounts a throw-away overlay on it, so each run starts from the same clean system.
 # Everything runs in a private mount namespace, so no mount outlives the test. The daemons
 # first run chrooted in the e2e test bed's network namespaces with the privileges their
-# units give them (ruphin-tund: root with CAP_NET_ADMIN CAP_SETUID CAP_SETGID only;
+# units give them (ruphin-tund: root with CAP_NET_ADMIN CAP_NET_BIND_SERVICE CAP_SETUID CAP_SETGID only;
 # holepuncherd: an unprivileged user, no capabilities, no new privileges), then under a
 # real systemd: systemd-nspawn boots the root. packaging/README.md lists the steps.
 set -u
@@ -532,8 +532,8 @@ if wait_for booted 60; then
         eval "[ \"\$(B stat -c %a /var/lib/ruphin/office)\" = 700 ] && [ \"\$(B ruphinctl pubkey /var/lib/ruphin/office)\" = '$office_pk' ]"
     check "... and ruphinctl status under systemd shows it as public_key" \
         wait_for "B ruphinctl -s /run/ruphin/office.sock status --json 2>/dev/null | grep -qF '\"public_key\":\"$office_pk\"'" 10
-    check "ruphin-tund@office (no \"user\") runs as root with CAP_NET_ADMIN CAP_SETUID CAP_SETGID only" \
-        eval "[ \"\$(pid_status ruphin-tund@office Uid)\" = 0 ] && [ \"\$(pid_status ruphin-tund@office CapEff)\" = 00000000000010c0 ]"
+    check "ruphin-tund@office (no \"user\") runs as root with CAP_NET_ADMIN CAP_NET_BIND_SERVICE CAP_SETUID CAP_SETGID only" \
+        eval "[ \"\$(pid_status ruphin-tund@office Uid)\" = 0 ] && [ \"\$(pid_status ruphin-tund@office CapEff)\" = 00000000000014c0 ]"
     check "systemctl reload ruphin-tund@office re-reads the config" \
         eval "B systemctl reload ruphin-tund@office && B systemctl is-active -q ruphin-tund@office && B journalctl -q -u ruphin-tund@office | grep -q 'reload: config /etc/ruphin/office.json unchanged'"
     B systemctl stop ruphin-tund@office
