@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 
 #include "log.h"
 
@@ -84,6 +86,29 @@ static int on_domains_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret
     return 0;
 }
 
+/* resolved configures the links of its own network namespace: a daemon in another one (a
+ * container, a test's namespace) has a link of the same index there that is not its own. */
+static bool other_netns(struct resolved *r)
+{
+    sd_bus_message *reply = NULL;
+    uint32_t pid = 0;
+    int rc = sd_bus_call_method(r->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                "org.freedesktop.DBus", "GetConnectionUnixProcessID", NULL, &reply,
+                                "s", RESOLVE1);
+    if (rc >= 0) rc = sd_bus_message_read(reply, "u", &pid);
+    sd_bus_message_unref(reply);
+    if (rc < 0 || pid == 0) return false; /* cannot tell: assume ours, as nearly always */
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%u/ns/net", (unsigned)pid);
+    struct stat theirs, ours;
+    if (stat(path, &theirs) < 0 || stat("/proc/self/ns/net", &ours) < 0) return false;
+    if (theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino) return false;
+    snprintf(r->why, sizeof r->why,
+             "systemd-resolved (PID %u) runs in another network namespace than this daemon",
+             (unsigned)pid);
+    return true;
+}
+
 static void start_bus(struct resolved *r)
 {
     int rc = sd_bus_open_system(&r->bus);
@@ -107,6 +132,7 @@ static void start_bus(struct resolved *r)
         snprintf(r->why, sizeof r->why,
                  "systemd-resolved is not running (no " RESOLVE1 " on the system bus)");
     sd_bus_error_free(&e);
+    if (rc >= 0 && has && other_netns(r)) has = 0;
     if (rc < 0 || !has) {
         r->bus = sd_bus_flush_close_unref(r->bus);
         return;
