@@ -580,6 +580,8 @@ PY
             wait_for "B journalctl -q -u ruphin-tund@office | grep -q 'dns: answering for \*.office.lan.arpa on $o_addr port 53'" 10
         check "and told resolved: the link's DNS server is $o_addr, its domain ~office.lan.arpa" \
             wait_for "B resolvectl dns rph0 2>/dev/null | grep -qw '$o_addr' && B resolvectl domain rph0 2>/dev/null | grep -q '~office.lan.arpa'" 10
+        check "... and logged it once resolved took it" \
+            wait_for "B journalctl -q -u ruphin-tund@office | grep -q 'dns: systemd-resolved sends queries for \*.office.lan.arpa to this daemon on link rph0'" 10
         rq=$(B resolvectl query hq.office.lan.arpa 2>&1)
         printf '%s\n' "$rq" | sed 's/^/  resolvectl: /'
         check "resolvectl query hq.office.lan.arpa: $o_addr, through link rph0" \
@@ -589,8 +591,8 @@ PY
         check "an unknown name in the domain does not resolve (NXDOMAIN from the daemon)" \
             eval "! B resolvectl query nobody.office.lan.arpa >/dev/null 2>&1"
         B systemctl stop ruphin-tund@office
-        check "systemctl stop ruphin-tund@office: resolved forgets the link and the domain" \
-            wait_for "! B resolvectl dns rph0 >/dev/null 2>&1 && ! B resolvectl status 2>/dev/null | grep -q office.lan.arpa" 10
+        check "systemctl stop ruphin-tund@office: RevertLink, then the link and the domain are gone from resolved" \
+            wait_for "B journalctl -q -u ruphin-tund@office | grep -q 'dns: systemd-resolved forgot \*.office.lan.arpa on rph0' && ! B resolvectl dns rph0 >/dev/null 2>&1 && ! B resolvectl status 2>/dev/null | grep -q office.lan.arpa" 10
         check "... and hq.office.lan.arpa no longer resolves" \
             eval "! B resolvectl query hq.office.lan.arpa >/dev/null 2>&1"
         B systemctl start ruphin-tund@office
