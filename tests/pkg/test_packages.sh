@@ -126,6 +126,8 @@ for p in ruphin-tun holepuncherd; do
 done
 check "ruphin-tun: Depends on libmnl0 (its netlink), holepuncherd does not" \
     eval 'dep_has ruphin-tun libmnl0 && ! dep_has holepuncherd libmnl0'
+check "ruphin-tun: Depends on libldns3 (its DNS responder), holepuncherd does not" \
+    eval 'dep_has ruphin-tun libldns3 && ! dep_has holepuncherd libldns3'
 check "libruphin-dev: Depends on libevent-dev, libsodium-dev and libssl-dev (named in ruphin.pc)" \
     eval 'dep_has libruphin-dev libevent-dev && dep_has libruphin-dev libsodium-dev && dep_has libruphin-dev libssl-dev'
 conffiles=$(dpkg-deb --ctrl-tarfile "$(deb holepuncherd)" | tar -xOf - ./conffiles 2>/dev/null)
