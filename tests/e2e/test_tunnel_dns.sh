@@ -6,7 +6,8 @@
 # another member's across the tunnel; getent hosts resolves through the namespace's own
 # resolv.conf (/etc/netns/NS/resolv.conf, which `ip netns exec` bind-mounts). An unknown name is
 # NXDOMAIN, a name outside the domain REFUSED with no recursion; after a client restart its
-# responder answers again. No systemd-resolved in the namespaces: the daemon logs the hint line.
+# responder answers again; an idle TCP connection is closed after 10 s. No systemd-resolved in
+# the namespaces: the daemon logs the hint line.
 set -u
 TOPO_PREFIX=dns$$
 . "$(dirname "$0")/lib.sh"
@@ -99,6 +100,14 @@ e2e_check "a name outside the domain is REFUSED, recursion not available" \
 out=$(full "$NS_PEER2" "$A2" "desk.$DOMAIN" MX)
 e2e_check "another type of a known name: NOERROR, no answer" \
     bash -c "grep -q 'status: NOERROR' <<<'$out' && grep -q 'ANSWER: 0,' <<<'$out'"
+
+# A TCP connection that asks nothing is closed after the idle timeout (10 s): the client reads
+# EOF. Measured from connect to EOF, bounded by a generous 30 s.
+idle_ms=$(topo_run "$NS_PEER2" timeout 30 bash -c "exec 3<>/dev/tcp/$A2/53 || exit 1
+    t0=\$(date +%s%N); cat <&3 >/dev/null; echo \$(((\$(date +%s%N) - t0) / 1000000))")
+e2e_info "an idle TCP connection was closed after ${idle_ms:-?} ms"
+e2e_check "an idle TCP connection is closed after 10 s (${idle_ms:-none} ms)" \
+    bash -c "[[ -n '$idle_ms' ]] && ((${idle_ms:-0} >= 9500 && ${idle_ms:-0} <= 15000))"
 
 # getent through the C library's resolver, with the namespace's own resolv.conf.
 for k in 1 2 3; do
