@@ -315,7 +315,7 @@ Test(dns_server, udp_tcp_rebind)
     at.addr6[15] = 1;
     struct errmsg err;
     cr_assert_eq(dns_server_bind(s, &at, &err), 0, "%s", err.msg);
-    uint16_t p4 = dns_server_port(s, 4), p6 = dns_server_port(s, 6);
+    uint16_t p4 = dns_server_port(s, 4, NULL), p6 = dns_server_port(s, 6, NULL);
     cr_assert(p4 && p6);
 
     uint8_t q[512], a[2048];
@@ -366,8 +366,8 @@ Test(dns_server, udp_tcp_rebind)
     /* Rebinding to IPv4 alone closes the IPv6 sockets and keeps IPv4 (and its connection). */
     at.has6 = false;
     cr_assert_eq(dns_server_bind(s, &at, &err), 0);
-    cr_assert_eq(dns_server_port(s, 6), 0);
-    cr_assert_eq(dns_server_port(s, 4), p4);
+    cr_assert_eq(dns_server_port(s, 6, NULL), 0);
+    cr_assert_eq(dns_server_port(s, 4, NULL), p4);
     cr_assert_eq(dns_server_tcp_open(s), 1);
     close(t);
     dns_server_free(s);
@@ -389,11 +389,11 @@ Test(dns_server, tcp_bounded)
     cr_assert_eq(dns_server_bind(s, &at, &err), 0, "%s", err.msg);
     int fds[DNS_TCP_MAX + 1];
     for (int i = 0; i < DNS_TCP_MAX; i++)
-        fds[i] = connect_to(4, dns_server_port(s, 4), SOCK_STREAM);
+        fds[i] = connect_to(4, dns_server_port(s, 4, NULL), SOCK_STREAM);
     loop_until(base, all_open, s);
     cr_assert_eq(dns_server_tcp_open(s), DNS_TCP_MAX);
     /* One more is accepted and closed at once: the client reads EOF. */
-    fds[DNS_TCP_MAX] = connect_to(4, dns_server_port(s, 4), SOCK_STREAM);
+    fds[DNS_TCP_MAX] = connect_to(4, dns_server_port(s, 4, NULL), SOCK_STREAM);
     struct udp_wait w = {fds[DNS_TCP_MAX]};
     loop_until(base, readable, &w);
     char c;

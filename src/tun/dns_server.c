@@ -364,9 +364,10 @@ int dns_server_bind(struct dns_server *s, const struct dns_addrs *a, struct errm
     return first;
 }
 
-uint16_t dns_server_port(const struct dns_server *s, int family)
+uint16_t dns_server_port(const struct dns_server *s, int family, uint8_t *addr)
 {
     const struct dns_bound *b = &s->bound[family == 6];
+    if (b->on && addr) memcpy(addr, b->addr, family == 6 ? 16 : 4);
     return b->on ? b->port : 0;
 }
 

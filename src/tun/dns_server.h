@@ -24,8 +24,9 @@ struct dns_server *dns_server_new(struct event_base *base, const char *domain, u
  * longer ours are closed, with their TCP connections. 0 when every address is bound, else the
  * first error (negative errno), err naming the address; the others are bound still. */
 int dns_server_bind(struct dns_server *s, const struct dns_addrs *a, struct errmsg *err);
-/* The UDP port bound for family 4 or 6 (a test's port 0 picks one); 0 when none. */
-uint16_t dns_server_port(const struct dns_server *s, int family);
+/* The UDP port bound for family 4 or 6 (a test's port 0 picks one); 0 when none. addr (16
+ * bytes, IPv4 in the first 4), when not NULL, gets the address it is bound to. */
+uint16_t dns_server_port(const struct dns_server *s, int family, uint8_t *addr);
 /* Queries answered so far, and TCP connections open now. */
 uint64_t dns_server_queries(const struct dns_server *s);
 unsigned dns_server_tcp_open(const struct dns_server *s);

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "naming.h"
 #include "resolved.h"
+#include "tunnel.h"
 #include "ruphin/clock.h"
 #include "tunnel_priv.h"
 
@@ -87,4 +88,21 @@ void lan_dns_stop(struct tunnel *t)
     t->resolved = NULL;
     dns_server_free(t->dns);
     t->dns = NULL;
+}
+
+bool tunnel_dns(const struct tunnel *t, struct tunnel_dns_info *out)
+{
+    if (!t->dns) return false;
+    memset(out, 0, sizeof *out);
+    out->domain = t->cfg.dns_domain;
+    uint8_t a[16];
+    uint16_t p4 = dns_server_port(t->dns, 4, a);
+    if (p4) memcpy(out->addr4, a, 4);
+    uint16_t p6 = dns_server_port(t->dns, 6, out->addr6);
+    out->on4 = p4 != 0;
+    out->on6 = p6 != 0;
+    out->port = p4 ? p4 : p6;
+    out->queries = dns_server_queries(t->dns);
+    out->tcp_open = dns_server_tcp_open(t->dns);
+    return true;
 }

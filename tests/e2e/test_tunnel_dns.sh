@@ -101,6 +101,17 @@ out=$(full "$NS_PEER2" "$A2" "desk.$DOMAIN" MX)
 e2e_check "another type of a known name: NOERROR, no answer" \
     bash -c "grep -q 'status: NOERROR' <<<'$out' && grep -q 'ANSWER: 0,' <<<'$out'"
 
+# ruphinctl status shows the responder and counts what it answered.
+stj=$(st c2)
+e2e_check "status --json: dns listens on $A2 and $L6, queries counted" python3 -c "
+import json,sys
+d = json.loads(sys.argv[1])['dns']
+assert d['domain'] == '$DOMAIN' and d['listening'] == ['$A2', '$L6'] and d['port'] == 53, d
+assert d['queries'] >= 8, d
+" "$stj"
+e2e_check "ruphinctl status prints the dns line" bash -c \
+    "'$RUPHIN_BIN/ruphinctl' -s '$TOPO_DIR/c2.sock' status | grep -q '^  dns: \*.$DOMAIN on $A2, $L6 port 53, [0-9]* queries answered'"
+
 # A TCP connection that asks nothing is closed after the idle timeout (10 s): the client reads
 # EOF. Measured from connect to EOF, bounded by a generous 30 s.
 idle_ms=$(topo_run "$NS_PEER2" timeout 30 bash -c "exec 3<>/dev/tcp/$A2/53 || exit 1
