@@ -582,8 +582,8 @@ PY
             wait_for "B journalctl -q -u ruphin-tund@office | grep -q 'dns: answering for \*.office.lan.arpa on $o_addr port 53'" 10
         check "and told resolved: the link's DNS server is $o_addr, its domain ~office.lan.arpa" \
             wait_for "B resolvectl dns rph0 2>/dev/null | grep -qw '$o_addr' && B resolvectl domain rph0 2>/dev/null | grep -q '~office.lan.arpa'" 10
-        check "... and logged it once resolved took it" \
-            wait_for "B journalctl -q -u ruphin-tund@office | grep -q 'dns: systemd-resolved sends queries for \*.office.lan.arpa to this daemon on link rph0'" 10
+        check "... and logged it once resolved took it, no call refused" \
+            eval "wait_for \"B journalctl -q -u ruphin-tund@office | grep -q 'dns: systemd-resolved sends queries for \*.office.lan.arpa to this daemon on link rph0'\" 10 && ! B journalctl -q -u ruphin-tund@office | grep -q 'systemd-resolved refused'"
         rq=$(B resolvectl query hq.office.lan.arpa 2>&1)
         printf '%s\n' "$rq" | sed 's/^/  resolvectl: /'
         check "resolvectl query hq.office.lan.arpa: $o_addr, through link rph0" \
