@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// DNS on the LAN (lan_dns.h): which member has which name comes from naming (our own, the
+// DNS on the LAN (lan_dns.h): which member has which name comes from the tunnel (our own, the
 // peers' name messages, a client's member list), the answers from dns_answer.c, the sockets
 // from dns_server.c, systemd-resolved from resolved.c.
 #include "lan_dns.h"
@@ -9,7 +9,6 @@
 
 #include "dns_server.h"
 #include "log.h"
-#include "naming.h"
 #include "resolved.h"
 #include "tunnel.h"
 #include "ruphin/clock.h"
@@ -29,7 +28,7 @@ static void from_announce(const struct announce *a, struct dns_addrs *out)
 bool lan_dns_lookup(void *tunnel, const char *label, struct dns_addrs *out)
 {
     const struct tunnel *t = tunnel;
-    if (strcmp(label, naming_self(t)) == 0) {
+    if (strcmp(label, tunnel_name(t)) == 0) {
         from_announce(&t->pol.self, out);
         return true;
     }
