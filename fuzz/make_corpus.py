@@ -350,6 +350,9 @@ def config():
     s["tund-name-host"] = b"""{"holepuncher": "hp.example.org:7700", "session": "s", "role": "client",
  "interface": {"name": "t0", "address": "10.1.0.2/24"}, "seal": {"key_file": "/etc/ruphin/x.key"}}
 """
+    s["tund-dns"] = b"""{"holepuncher": "203.0.113.10:7700", "session": "s", "role": "client", "name": "desk",
+ "interface": {"name": "t0", "address": "10.1.0.2/24"}, "dns": {"domain": "Office.LAN.arpa."}}
+"""
     s["hpd-minimal"] = b'{"listen": ["[::1]:7700"]}'
     s["hpd-errors"] = b'{"listen": ["0.0.0.0:0", "1.2.3.4:7700", "1.2.3.4:7700"], "session_ttl": 1.5}'
     s["hpd-many"] = (
@@ -464,6 +467,36 @@ def relay():
     }
 
 
+# ---- fuzz_dns: queries to the responder (domain office.lan.arpa; laptop has addresses, desk none)
+def dns_name(text):
+    return b"".join(bytes([len(label)]) + label.encode() for label in text.rstrip(".").split(".")) + b"\0"
+
+
+def dns_query(qname, qtype, qclass=1, flags=0x0100, qd=1, extra=b"", ar=0):
+    hdr = u16(0x1234) + u16(flags) + u16(qd) + u16(0) + u16(0) + u16(ar)
+    return hdr + dns_name(qname) + u16(qtype) + u16(qclass) + extra
+
+
+def dns():
+    opt = b"\0" + u16(41) + u16(4096) + bytes(4) + u16(0)  # EDNS, 4096 bytes
+    lap = "laptop.office.lan.arpa"
+    return {
+        "a-laptop": dns_query(lap, 1),
+        "aaaa-laptop": dns_query(lap, 28),
+        "any-laptop-edns": dns_query("LapTop.Office.lan.arpa", 255, extra=opt, ar=1),
+        "a-desk-nodata": dns_query("desk.office.lan.arpa", 1),
+        "nxdomain": dns_query("nobody.office.lan.arpa", 1),
+        "deeper": dns_query("a." + lap, 1),
+        "apex": dns_query("office.lan.arpa", 6),
+        "refused": dns_query("example.org", 1),
+        "class-ch": dns_query(lap, 1, qclass=3),
+        "two-questions-one-there": dns_query(lap, 1, qd=2),
+        "notify-opcode": dns_query(lap, 1, flags=0x2000),
+        "header-only": u16(7) + bytes(10),
+        "compressed-loop": u16(9) + u16(0x100) + u16(1) + bytes(6) + b"\xc0\x0c" + u16(1) + u16(1),
+    }
+
+
 def main():
     targets = {
         "fuzz_wire": wire(),
@@ -475,6 +508,7 @@ def main():
         "fuzz_aead": aead(),
         "fuzz_noise": noise(),
         "fuzz_relay": relay(),
+        "fuzz_dns": dns(),
     }
     if OUT.exists():
         shutil.rmtree(OUT)

@@ -10,13 +10,15 @@ set -euo pipefail
 # for the data it moves, conntrack for the NATs' state).
 PACKAGES=(
     build-essential cmake pkg-config
-    libevent-dev libsodium-dev libssl-dev libcjson-dev libmnl-dev libsystemd-dev libnatpmp-dev
+    libevent-dev libsodium-dev libssl-dev libcjson-dev libmnl-dev libldns-dev libsystemd-dev libnatpmp-dev
     nftables iproute2 iputils-ping socat conntrack procps
 )
 # Testing: nothing a user of the tunnel needs on their machine.
 TEST_PACKAGES=(
     # the unit tests (Criterion) and the e2e tests' tools
     libcriterion-dev iperf3 libcap2-bin jq
+    # DNS on the LAN: dig (tests/e2e/test_tunnel_dns.sh)
+    bind9-dnsutils
     # packages and their tests
     debhelper lintian debootstrap systemd-container dpkg-dev fakeroot
     # fuzzers: clang and its libFuzzer runtime (only recommended by clang, so named here)

@@ -43,7 +43,7 @@ VERSION=$(sed -n 's/^project([^)]*VERSION \([0-9][0-9.]*\).*/\1/p' CMakeLists.tx
 DEB_VERSION=$VERSION-${DEB_REVISION:-1}
 
 # ---- build dependencies (Build-Depends of packaging/debian/control, plus the tools)
-BUILD_DEPS=(debhelper dpkg-dev cmake pkg-config libevent-dev libsodium-dev libssl-dev libcjson-dev libsystemd-dev)
+BUILD_DEPS=(debhelper dpkg-dev cmake pkg-config libevent-dev libsodium-dev libssl-dev libcjson-dev libmnl-dev libldns-dev libsystemd-dev)
 missing=()
 for p in "${BUILD_DEPS[@]}"; do
     [[ $(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null) == installed ]] || missing+=("$p")

@@ -981,3 +981,44 @@ Test(tund_config, port_mapping_defaults_to_sealed_and_must_be_a_bool)
     cr_assert_lt(parse_text(bad, &c, &err), 0);
     cr_assert(strstr(err.msg, "\"port_mapping\" must be true or false"), "%s", err.msg);
 }
+
+Test(tund_config, dns_domain)
+{
+    struct tund_config c;
+    struct errmsg err;
+    cr_assert_eq(parse_with("dns", NULL, &c, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(c.dns_domain, "", "no \"dns\": no responder");
+    cr_assert_eq(parse_with("dns", "{\"domain\": \"Office.LAN.arpa.\"}", &c, &err), 0, "%s",
+                 err.msg);
+    cr_assert_str_eq(c.dns_domain, "office.lan.arpa");
+    const struct {
+        const char *value, *says;
+    } bad[] = {
+        {"\"office.lan.arpa\"", "\"dns\" must be an object"},
+        {"{}", "\"dns.domain\" is required"},
+        {"{\"domain\": 7}", "dns.domain"},
+        {"{\"domain\": \"a..b\"}", "\"dns.domain\" \"a..b\": each label"},
+        {"{\"domain\": \"a_b.lan\"}", "may contain only"},
+        {"{\"domain\": \"x.lan\", \"ttl\": 5}", "ttl"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(parse_with("dns", bad[i].value, &c, &err), -EINVAL, "%s", bad[i].value);
+        cr_assert(strstr(err.msg, bad[i].says), "%s: %s", bad[i].value, err.msg);
+    }
+    /* An automatic address comes after the switch to "user": port 53 is out of reach then. */
+    char text[640];
+    snprintf(text, sizeof text,
+             AUTO_CLIENT("", "{\"key_file\": \"/etc/ruphin/office.key\"}, \"user\": \"nobody\", "
+                             "\"dns\": {\"domain\": \"lan\"}"));
+    cr_assert_eq(parse_text(text, &c, &err), -EINVAL);
+    cr_assert(strstr(err.msg, "\"dns\" with \"user\" needs a fixed"), "%s", err.msg);
+    /* A change is named by a reload and takes a restart. */
+    struct tund_config a, b;
+    cr_assert_eq(parse_with("dns", "{\"domain\": \"a.lan\"}", &a, &err), 0);
+    cr_assert_eq(parse_with("dns", "{\"domain\": \"b.lan\"}", &b, &err), 0);
+    struct changes ch = {0};
+    cr_assert_eq(tund_config_diff(&a, &b, record_change, &ch), 1);
+    cr_assert_str_eq(ch.c[0].key, "dns.domain");
+    cr_assert_str_eq(ch.c[0].was, "a.lan");
+    cr_assert(!ch.c[0].live);
+}

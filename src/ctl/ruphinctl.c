@@ -386,6 +386,22 @@ static void print_status(const cJSON *st)
     const cJSON *members = cJSON_GetObjectItemCaseSensitive(st, "members");
     if (cJSON_IsArray(members))
         printf("  members: %d node keys (no other node is a peer)\n", cJSON_GetArraySize(members));
+    const cJSON *dns = cJSON_GetObjectItemCaseSensitive(st, "dns");
+    if (cJSON_IsObject(dns)) {
+        const cJSON *l = cJSON_GetObjectItemCaseSensitive(dns, "listening"), *a;
+        if (!cJSON_IsArray(l)) l = NULL;
+        printf("  dns: *.%s", str_or(dns, "domain", "?"));
+        int n = 0;
+        cJSON_ArrayForEach(a, l)
+        {
+            if (cJSON_IsString(a)) printf("%s%s", n++ ? ", " : " on ", a->valuestring);
+        }
+        if (n)
+            printf(" port %.0f, %.0f queries answered\n", num_or(dns, "port"),
+                   num_or(dns, "queries"));
+        else
+            printf(", not listening yet (no overlay address)\n");
+    }
     const cJSON *hp = cJSON_GetObjectItemCaseSensitive(st, "holepuncher");
     if (cJSON_IsObject(hp)) {
         const char *addr = str_or(hp, "address", "?"), *ep = str(hp, "endpoint");

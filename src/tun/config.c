@@ -21,22 +21,11 @@
 #include "ruphin/error.h"
 #include "ruphin/noise.h"
 
-static const char *const top_keys[] = {"holepuncher",
-                                       "session",
-                                       "role",
-                                       "interface",
-                                       "keepalive_interval",
-                                       "peer_timeout",
-                                       "seal",
-                                       "state_dir",
-                                       "members",
-                                       "control_socket",
-                                       "log_level",
-                                       "port",
-                                       "user",
-                                       "name",
-                                       "port_mapping",
-                                       NULL};
+static const char *const top_keys[] = {
+    "holepuncher",  "session", "role",      "interface", "keepalive_interval",
+    "peer_timeout", "seal",    "state_dir", "members",   "control_socket",
+    "log_level",    "port",    "user",      "name",      "port_mapping",
+    "dns",          NULL};
 static const char *const iface_keys[] = {"name", "address", "address6", "mtu", NULL};
 
 /* The shared getters name the bare key; a key inside "interface" is reported with its path
@@ -521,6 +510,36 @@ static int check_auto(const struct tund_config *c, struct errmsg *err)
     return 0;
 }
 
+/* "dns": {"domain": "office.lan.arpa"}: the responder for the members' names (lan_dns.h). */
+static int parse_dns(const cJSON *root, struct tund_config *c, struct errmsg *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "dns");
+    if (!v) return 0;
+    if (!cJSON_IsObject(v))
+        return errmsg_fail(err, -EINVAL,
+                           "\"dns\" must be an object: {\"domain\": \"office.lan.arpa\"}");
+    static const char *const keys[] = {"domain", NULL};
+    if (cfg_check_keys(v, "dns", keys, err) < 0) return -EINVAL;
+    const char *s;
+    int rc = get_string(v, "domain", "dns.domain", true, &s, err);
+    if (rc < 0) return rc;
+    return dns_domain_parse(s, c->dns_domain, err);
+}
+
+/* Port 53 and systemd-resolved take root: an automatic address comes after the daemon became
+ * "user", when neither is possible any more. */
+static int check_dns(const struct tund_config *c, struct errmsg *err)
+{
+    if (c->dns_domain[0] && c->user[0] && c->addr_auto)
+        return errmsg_fail(err, -EINVAL,
+                           "\"dns\" with \"user\" needs a fixed \"interface.address\": an "
+                           "automatic address arrives after the daemon switched to \"%s\", and "
+                           "listening on port 53 there takes root; drop \"user\" or set an "
+                           "\"address\"",
+                           c->user);
+    return 0;
+}
+
 static int parse_log_level(const cJSON *root, struct tund_config *c, struct errmsg *err)
 {
     c->log_level = LOG_LVL_INFO;
@@ -544,7 +563,8 @@ int tund_config_parse(const cJSON *root, struct tund_config *out, struct errmsg 
         (rc = parse_control_socket(root, &c, err)) || (rc = parse_log_level(root, &c, err)) ||
         (rc = get_int(root, "port", "port", 0, 65535, 0, &port, err)) ||
         (rc = parse_user(root, &c, err)) || (rc = parse_name(root, &c, err)) ||
-        (rc = parse_port_mapping(root, &c, err)) || (rc = check_auto(&c, err)))
+        (rc = parse_port_mapping(root, &c, err)) || (rc = check_auto(&c, err)) ||
+        (rc = parse_dns(root, &c, err)) || (rc = check_dns(&c, err)))
         return rc;
     c.port = (uint16_t)port;
     *out = c;
@@ -865,6 +885,10 @@ static void v_port_mapping(const struct tund_config *c, char *b, size_t n)
 {
     snprintf(b, n, "%s", c->port_mapping ? "true" : "false");
 }
+static void v_dns(const struct tund_config *c, char *b, size_t n)
+{
+    snprintf(b, n, "%s", c->dns_domain[0] ? c->dns_domain : "none");
+}
 static void v_user(const struct tund_config *c, char *b, size_t n)
 {
     snprintf(b, n, "%s", c->user[0] ? c->user : "none");
@@ -898,6 +922,7 @@ size_t tund_config_diff(const struct tund_config *running, const struct tund_con
         {"user", false, v_user},
         {"name", false, v_name},
         {"port_mapping", false, v_port_mapping},
+        {"dns.domain", false, v_dns},
     };
     size_t changed = 0;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {

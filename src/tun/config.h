@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "dns_answer.h"
 #include "errmsg.h"
 #include "jsoncfg.h"
 #include "log.h"
@@ -66,9 +67,11 @@ struct tund_config {
     bool node_key_created; /* tund_config_resolve made it (first start) */
     char control_socket[TUND_SOCKPATH_MAX];
     enum log_level log_level;
-    uint16_t port; /* local UDP port, 0 = ephemeral */
-    char user[64]; /* "" or the user to switch to once the interface is up */
-    uid_t uid;     /* looked up by tund_config_resolve */
+    uint16_t port;                       /* local UDP port, 0 = ephemeral */
+    char user[64];                       /* "" or the user to switch to once the interface is up */
+    uid_t uid;                           /* looked up by tund_config_resolve */
+    char dns_domain[DNS_DOMAIN_MAX + 1]; /* "dns.domain", lowercased, no trailing dot; "": no
+                                            responder */
     gid_t gid;
 };
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "addrpool.h"
+#include "lan_dns.h"
 #include "log.h"
 #include "name.h"
 #include "nodekey.h"
@@ -304,6 +305,7 @@ void naming_assign_receive(struct tunnel *t, struct tpeer *p, const uint8_t *d, 
     else
         log_info("the server assigned overlay address %s/%u%s", a4, a.prefix4,
                  old.has4 ? " (changed)" : "");
+    lan_dns_update(t); /* the responder moves to the new address */
     tunnel_announce_now(t, p->remote);
 }
 

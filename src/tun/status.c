@@ -119,6 +119,27 @@ static void add_peer_name(cJSON *o, const struct tunnel_peer_info *p)
         cJSON_AddNullToObject(o, "name");
 }
 
+/* The DNS responder ("dns"; null without): where it listens now and what it answered. */
+static void add_dns(cJSON *root, const struct tunnel *t)
+{
+    struct tunnel_dns_info di;
+    if (!tunnel_dns(t, &di)) {
+        cJSON_AddNullToObject(root, "dns");
+        return;
+    }
+    cJSON *o = cJSON_AddObjectToObject(root, "dns");
+    cJSON_AddStringToObject(o, "domain", di.domain);
+    cJSON *l = cJSON_AddArrayToObject(o, "listening");
+    char ip[INET6_ADDRSTRLEN];
+    if (di.on4)
+        cJSON_AddItemToArray(l, cJSON_CreateString(inet_ntop(AF_INET, di.addr4, ip, sizeof ip)));
+    if (di.on6)
+        cJSON_AddItemToArray(l, cJSON_CreateString(inet_ntop(AF_INET6, di.addr6, ip, sizeof ip)));
+    cJSON_AddNumberToObject(o, "port", di.port);
+    cJSON_AddNumberToObject(o, "queries", (double)di.queries);
+    cJSON_AddNumberToObject(o, "tcp_connections", di.tcp_open);
+}
+
 /* Client: the other members its server listed (tag 0x06), those listed within three
  * keepalive intervals (an older entry is a member that left). */
 static void add_listed(cJSON *root, const struct tunnel *t, const struct tund_config *cfg,
@@ -247,6 +268,7 @@ char *status_json(const struct tunnel *t, uint64_t now)
     }
 
     add_listed(root, t, cfg, now);
+    add_dns(root, t);
 
     const struct tunnel_offload *of = tunnel_offload(t);
     cJSON *off = cJSON_AddObjectToObject(root, "offload");

@@ -14,6 +14,7 @@
 
 #include "announce.h"
 #include "offload.h"
+#include "lan_dns.h"
 #include "log.h"
 #include "naming.h"
 #include "nodekey.h"
@@ -438,6 +439,7 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
             goto fail;
         }
     }
+    if ((r = lan_dns_start(t, err)) < 0) goto fail;
     event_add(t->tun_ev, NULL);
     struct timeval ka = {cfg->keepalive_interval, 0};
     event_add(t->announce_ev, &ka);
@@ -454,6 +456,7 @@ void tunnel_close(struct tunnel *t)
     if (t->tun_ev) event_free(t->tun_ev);
     if (t->announce_ev) event_free(t->announce_ev);
     if (t->verdict_ev) event_free(t->verdict_ev);
+    lan_dns_stop(t);     /* before the device goes: resolved is told while the link is there */
     portmap_free(t->pm); /* deletes the mapping on the router */
     rph_ev_peer_free(t->ep);
     tun_close(&t->tun);

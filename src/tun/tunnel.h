@@ -84,6 +84,17 @@ const char *tunnel_key_fingerprint(const struct tunnel *t);
 /* Remote slot i (0 .. tunnel_peer_slots - 1): false when the slot is free. */
 size_t tunnel_peer_slots(const struct tunnel *t);
 bool tunnel_peer_info(const struct tunnel *t, size_t i, struct tunnel_peer_info *out);
+/* The DNS responder ("dns"): its domain, the addresses it listens on now, queries answered
+ * and TCP connections open. false without "dns". */
+struct tunnel_dns_info {
+    const char *domain;
+    bool on4, on6;
+    uint8_t addr4[4], addr6[16];
+    uint16_t port;
+    uint64_t queries;
+    unsigned tcp_open;
+};
+bool tunnel_dns(const struct tunnel *t, struct tunnel_dns_info *out);
 /* This node's public key; false for a plaintext tunnel, which has none. */
 bool tunnel_node_public(const struct tunnel *t, uint8_t out[32]);
 

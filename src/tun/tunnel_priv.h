@@ -16,9 +16,11 @@
 #include "tun_linux.h"
 #include "tunnel.h"
 
+struct dns_server;
 struct event;
 struct gro;
 struct portmap;
+struct resolved;
 
 /* Client: another member of the session as the server listed it, and when. */
 struct listed_member {
@@ -75,6 +77,9 @@ struct tunnel {
     struct listed_member *listed; /* client: the other members the server listed (tag 0x06), */
     size_t n_listed;              /* MAX_PEERS at most */
     struct portmap *pm;           /* "port_mapping": the router's mapping of our UDP port */
+    /* DNS on the LAN (lan_dns.c): NULL without "dns". */
+    struct dns_server *dns;
+    struct resolved *resolved;
 };
 
 /* send.c: TUN -> UDP */

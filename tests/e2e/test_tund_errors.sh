@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # ruphin-tund's failures are clear and exit with the documented code: config errors (2, --check
-# naming every problem; bad names and automatic addresses where they cannot work), no
-# CAP_NET_ADMIN, no /dev/net/tun, an interface name clash, a busy control socket (1); SIGHUP
-# applies log_level and names each change that needs a restart.
+# naming every problem; bad names and automatic addresses where they cannot work, a bad
+# "dns"), no CAP_NET_ADMIN, no /dev/net/tun, an interface name clash, a busy control socket
+# (1); SIGHUP applies log_level and names each change that needs a restart.
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tun_lib.sh"
@@ -56,6 +56,15 @@ e2e_check "an automatic address in plaintext: exit 2 naming interface.address an
 sed -e 's|"address": "[^"]*"|"address": "auto"|' "$D/good.json" >"$D/autoserver.json"
 e2e_check "a server with \"address\": \"auto\": exit 2" \
     expect 2 'must be a fixed address on a server' "$tund" -c "$D/autoserver.json"
+# "dns" (docs/CONFIG.md): a domain that is no domain name; an automatic address with "user".
+sed 's|"session"|"dns": {"domain": "office..lan"}, "session"|' "$D/good.json" >"$D/dnsbad.json"
+e2e_check "a dns.domain with an empty label: exit 2 naming \"dns.domain\"" \
+    expect 2 '"dns\.domain" "office\.\.lan": each label' "$tund" -c "$D/dnsbad.json" --check
+sed -e 's|"role": "server"|"role": "client"|' -e 's|"address": "[^"]*", "address6": "[^"]*", ||' \
+    -e 's|"session"|"dns": {"domain": "office.lan.arpa"}, "user": "nobody", "session"|' \
+    "$D/good.json" >"$D/dnsuser.json"
+e2e_check "dns with \"user\" and an automatic address: exit 2, a fixed address needed" \
+    expect 2 '"dns" with "user" needs a fixed "interface\.address"' "$tund" -c "$D/dnsuser.json" --check
 e2e_check "mtu 70000: exit 2 naming interface.mtu" expect 2 'interface\.mtu' "$tund" -c "$D/mtu.json"
 sed 's/"role": "server"/"role": "boss"/' "$D/good.json" >"$D/role.json"
 e2e_check "role \"boss\": exit 2 naming role" expect 2 '"role"' "$tund" -c "$D/role.json"

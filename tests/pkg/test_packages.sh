@@ -9,7 +9,7 @@
 # run mounts a throw-away overlay on it, so each run starts from the same clean system.
 # Everything runs in a private mount namespace, so no mount outlives the test. The daemons
 # first run chrooted in the e2e test bed's network namespaces with the privileges their
-# units give them (ruphin-tund: root with CAP_NET_ADMIN CAP_SETUID CAP_SETGID only;
+# units give them (ruphin-tund: root with CAP_NET_ADMIN CAP_NET_BIND_SERVICE CAP_SETUID CAP_SETGID only;
 # holepuncherd: an unprivileged user, no capabilities, no new privileges), then under a
 # real systemd: systemd-nspawn boots the root. packaging/README.md lists the steps.
 set -u
@@ -126,6 +126,8 @@ for p in ruphin-tun holepuncherd; do
 done
 check "ruphin-tun: Depends on libmnl0 (its netlink), holepuncherd does not" \
     eval 'dep_has ruphin-tun libmnl0 && ! dep_has holepuncherd libmnl0'
+check "ruphin-tun: Depends on libldns3 (its DNS responder), holepuncherd does not" \
+    eval 'dep_has ruphin-tun libldns3 && ! dep_has holepuncherd libldns3'
 check "libruphin-dev: Depends on libevent-dev, libsodium-dev and libssl-dev (named in ruphin.pc)" \
     eval 'dep_has libruphin-dev libevent-dev && dep_has libruphin-dev libsodium-dev && dep_has libruphin-dev libssl-dev'
 conffiles=$(dpkg-deb --ctrl-tarfile "$(deb holepuncherd)" | tar -xOf - ./conffiles 2>/dev/null)
@@ -303,6 +305,16 @@ all_ok=1
 for p in "${PKGS[@]}"; do installed "$p" || all_ok=0; done
 ((all_ok == 1)) || { tail -n 20 "$WORK/dpkg-i.log" "$WORK/apt-f.log"; }
 check "dpkg -i, then apt-get -f install: the three packages are installed" test "$all_ok" -eq 1
+# systemd-resolved (and the dbus it needs) for the booted root's DNS checks; not a dependency
+# of ours, so a root without it (no network for apt) only skips those checks.
+if in_root_t 600 apt-get -q -y -o Dpkg::Use-Pty=0 install --no-install-recommends systemd-resolved \
+    >"$WORK/apt-resolved.log" 2>&1; then
+    HAVE_RESOLVED=1
+else
+    HAVE_RESOLVED=0
+    tail -n 5 "$WORK/apt-resolved.log"
+    e2e_info "systemd-resolved could not be installed in the root: its checks are skipped"
+fi
 phase "installed"
 
 in_root_test() { in_root test "$@"; }
@@ -366,7 +378,7 @@ W=$WORK/bin
 mkdir -p "$W"
 cat >"$W/ruphin-tund" <<EOF
 #!/bin/sh
-exec chroot '$ROOT' setpriv --inh-caps=-all --bounding-set=-all,+net_admin,+setuid,+setgid --no-new-privs /usr/sbin/ruphin-tund "\$@"
+exec chroot '$ROOT' setpriv --inh-caps=-all --bounding-set=-all,+net_admin,+net_bind_service,+setuid,+setgid --no-new-privs /usr/sbin/ruphin-tund "\$@"
 EOF
 # holepuncherd: no capabilities at all; the e2e test's files are in its own 0700 TOPO_DIR,
 # so there it keeps uid 0 (without CAP_DAC_*), and holepuncherd-unit is the unit's nobody.
@@ -436,7 +448,7 @@ check "the shipped tund-server.json, with the key made, passes ruphin-tund --che
 notify_listen office
 topo_spawn tund-office "$NS_PEER1" "$WORK/tund-office.log" env NOTIFY_SOCKET="$NOTE/office.sock" \
     "$W/ruphin-tund" -c /etc/ruphin/office.json
-check "ruphin-tund (CAP_NET_ADMIN, CAP_SETUID, CAP_SETGID) sends READY=1 with rph0 up and its socket listening" \
+check "ruphin-tund (CAP_NET_ADMIN, CAP_NET_BIND_SERVICE, CAP_SETUID, CAP_SETGID) sends READY=1 with rph0 up and its socket listening" \
     eval "wait_for 'has_msg office READY=1' 5 && ip -n $NS_PEER1 link show rph0 | grep -q ',UP' && [ -S '$ROOT/run/ruphin/office.sock' ]"
 check "ruphinctl status (installed): the sealed server of session office" \
     eval "in_root ruphinctl -s /run/ruphin/office.sock status --json | grep -q '\"session\":\"office\".*\"sealed\":true'"
@@ -532,8 +544,8 @@ if wait_for booted 60; then
         eval "[ \"\$(B stat -c %a /var/lib/ruphin/office)\" = 700 ] && [ \"\$(B ruphinctl pubkey /var/lib/ruphin/office)\" = '$office_pk' ]"
     check "... and ruphinctl status under systemd shows it as public_key" \
         wait_for "B ruphinctl -s /run/ruphin/office.sock status --json 2>/dev/null | grep -qF '\"public_key\":\"$office_pk\"'" 10
-    check "ruphin-tund@office (no \"user\") runs as root with CAP_NET_ADMIN CAP_SETUID CAP_SETGID only" \
-        eval "[ \"\$(pid_status ruphin-tund@office Uid)\" = 0 ] && [ \"\$(pid_status ruphin-tund@office CapEff)\" = 00000000000010c0 ]"
+    check "ruphin-tund@office (no \"user\") runs as root with CAP_NET_ADMIN CAP_NET_BIND_SERVICE CAP_SETUID CAP_SETGID only" \
+        eval "[ \"\$(pid_status ruphin-tund@office Uid)\" = 0 ] && [ \"\$(pid_status ruphin-tund@office CapEff)\" = 00000000000014c0 ]"
     check "systemctl reload ruphin-tund@office re-reads the config" \
         eval "B systemctl reload ruphin-tund@office && B systemctl is-active -q ruphin-tund@office && B journalctl -q -u ruphin-tund@office | grep -q 'reload: config /etc/ruphin/office.json unchanged'"
     B systemctl stop ruphin-tund@office
@@ -550,6 +562,49 @@ if wait_for booted 60; then
     check "ruphin-tund@office after a restart: the same node public key" \
         wait_for "B ruphinctl -s /run/ruphin/office.sock status --json 2>/dev/null | grep -qF '\"public_key\":\"$office_pk\"'" 10
     phase "units run under systemd"
+
+    # DNS on the LAN through systemd-resolved: office answers hq.office.lan.arpa on its overlay
+    # address, tells resolved (SetLinkDNS, ~office.lan.arpa), and the link's settings go with
+    # the unit. Names resolve through resolvectl and through the C library (the root's
+    # /etc/resolv.conf is resolved's stub, 127.0.0.53).
+    if ((HAVE_RESOLVED == 1)) && wait_for "B systemctl is-active -q systemd-resolved" 10; then
+        e2e_pass "systemd-resolved runs in the booted root"
+        /usr/bin/python3 - "$ROOT/etc/ruphin/office.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["name"] = "hq"
+c["dns"] = {"domain": "office.lan.arpa"}
+json.dump(c, open(sys.argv[1], "w"), indent=2)
+PY
+        B systemctl restart ruphin-tund@office
+        o_addr=$(B ruphinctl -s /run/ruphin/office.sock status --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["address"].split("/")[0])' 2>/dev/null)
+        check "ruphin-tund@office with \"dns\" answers on $o_addr port 53" \
+            wait_for "B journalctl -q -u ruphin-tund@office | grep -q 'dns: answering for \*.office.lan.arpa on $o_addr port 53'" 10
+        check "and told resolved: the link's DNS server is $o_addr, its domain ~office.lan.arpa" \
+            wait_for "B resolvectl dns rph0 2>/dev/null | grep -qw '$o_addr' && B resolvectl domain rph0 2>/dev/null | grep -q '~office.lan.arpa'" 10
+        check "... and logged it once resolved took it, no call refused" \
+            eval "wait_for \"B journalctl -q -u ruphin-tund@office | grep -q 'dns: systemd-resolved sends queries for \*.office.lan.arpa to this daemon on link rph0'\" 10 && ! B journalctl -q -u ruphin-tund@office | grep -q 'systemd-resolved refused'"
+        rq=$(B resolvectl query hq.office.lan.arpa 2>&1)
+        printf '%s\n' "$rq" | sed 's/^/  resolvectl: /'
+        check "resolvectl query hq.office.lan.arpa: $o_addr, through link rph0" \
+            eval "grep -q 'hq.office.lan.arpa: $o_addr' <<<\"\$rq\" && grep -q 'link: rph0' <<<\"\$rq\""
+        check "getent ahostsv4 hq.office.lan.arpa through the stub 127.0.0.53: $o_addr" \
+            eval "B getent ahostsv4 hq.office.lan.arpa | grep -q '^$o_addr '"
+        check "an unknown name in the domain does not resolve (NXDOMAIN from the daemon)" \
+            eval "! B resolvectl query nobody.office.lan.arpa >/dev/null 2>&1"
+        B systemctl stop ruphin-tund@office
+        check "systemctl stop ruphin-tund@office: RevertLink, then the link and the domain are gone from resolved" \
+            wait_for "B journalctl -q -u ruphin-tund@office | grep -q 'dns: systemd-resolved forgot \*.office.lan.arpa on rph0' && ! B resolvectl dns rph0 >/dev/null 2>&1 && ! B resolvectl status 2>/dev/null | grep -q office.lan.arpa" 10
+        check "... and hq.office.lan.arpa no longer resolves" \
+            eval "! B resolvectl query hq.office.lan.arpa >/dev/null 2>&1"
+        B systemctl start ruphin-tund@office
+        check "ruphin-tund@office started again: hq.office.lan.arpa resolves again" \
+            wait_for "B resolvectl query hq.office.lan.arpa 2>/dev/null | grep -q '$o_addr'" 15
+        phase "names resolved through systemd-resolved"
+    else
+        e2e_info "systemd-resolved is not running in the booted root: $(B systemctl status systemd-resolved 2>&1 | tail -n 3 | tr '\n' ' ')"
+        ((HAVE_RESOLVED == 1)) && e2e_fail "systemd-resolved installed but not running in the booted root"
+    fi
 
     # Upgrade path: an admin's edit of the conffile survives, running daemons restart.
     echo '{"listen": ["0.0.0.0:7700"], "log_level": "debug"}' >"$ROOT/etc/ruphin/holepuncherd.json"
