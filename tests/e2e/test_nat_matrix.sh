@@ -21,8 +21,7 @@ NO_PATH_TODAY=()
 RELAYED_LIKELY=(
     port-restricted:symmetric+same-router port-restricted:conntrack-race port-restricted:symmetric port-restricted:same-router
     conntrack-race:conntrack-race conntrack-race:symmetric
-    symmetric:port-restricted symmetric:conntrack-race symmetric:symmetric symmetric:public
-    symmetric:carrier
+    symmetric:port-restricted symmetric:conntrack-race symmetric:symmetric symmetric:carrier
     carrier:conntrack-race carrier:symmetric
 )
 if [[ ${NATM_RELAY:-1} != 1 ]]; then
