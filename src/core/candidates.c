@@ -83,7 +83,9 @@ size_t cand_set_lan(struct rph_remote *r, const struct rph_addr *a, size_t n, ui
         }
     }
     for (size_t i = 0; i < n; i++) {
-        if (!cand_lan_usable(&a[i]) || rph_addr_equal(&a[i], &r->addr) || find(r, &a[i])) {
+        /* Where the holepuncher sees it is no LAN address (a host without NAT offers it). */
+        bool public = r->has_relay_addr && rph_addr_equal(&a[i], &r->relay_addr);
+        if (!cand_lan_usable(&a[i]) || public || find(r, &a[i])) {
             bad++;
             continue;
         }
@@ -103,6 +105,7 @@ size_t cand_set_lan(struct rph_remote *r, const struct rph_addr *a, size_t n, ui
             if (rph_addr_equal(&old[k].addr, &a[i])) {
                 struct rph_candidate *c = &r->cand[r->n_cand - 1];
                 c->probes_sent = old[k].probes_sent;
+                c->probes_left = old[k].probes_left;
                 c->next_ms = old[k].next_ms;
             }
         taken++;

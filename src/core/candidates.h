@@ -23,7 +23,9 @@
  * wanted, RPH_E_INVALID: another IP. A full table gives up its oldest punched candidate. */
 int cand_add_punched(struct rph_remote *r, const struct rph_addr *from, uint64_t now);
 /* Replaces r's LAN candidates with the usable ones of a[0..n) (unicast IPv4, port not 0, not
- * r's endpoint, no duplicates); *refused counts the others. Returns how many were taken. */
+ * r's endpoint as the holepuncher sees it, no duplicates); *refused counts the others. One that
+ * is r's endpoint already is taken (it names the path's kind) but needs no probe. Returns how
+ * many were taken. */
 size_t cand_set_lan(struct rph_remote *r, const struct rph_addr *a, size_t n, uint64_t now,
                     size_t *refused);
 /* Whether c is still worth a probe: not where r already is, and no better path works yet. */

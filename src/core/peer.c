@@ -919,7 +919,15 @@ int rph_peer_set_lan_candidates(struct rph_peer *p, struct rph_remote *r, const 
     if (!p->cfg.sealed) return RPH_E_NOTSUP;
     if (!r || !r->in_use) return RPH_E_INVALID;
     size_t refused = 0;
+    enum rph_path_kind was = rph_remote_path_kind(r);
     size_t taken = cand_set_lan(r, a, n, now_ms, &refused);
+    /* It moved to its LAN address before it said that was one: the kind changes now. */
+    if (!r->relayed && r->direct_ok && rph_remote_path_kind(r) != was) {
+        r->path_ms = now_ms;
+        p->stats.path_changes++;
+        trace(p, RPH_TRACE_PATH, r, &r->addr, NULL, RPH_PATH_KIND);
+        if (p->cb.on_path) p->cb.on_path(p->ctx, r, RPH_PATH_KIND);
+    }
     p->stats.cand_added += taken;
     p->stats.cand_refused += refused;
     p->now_ms = now_ms;

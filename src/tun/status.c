@@ -196,6 +196,8 @@ char *status_json(const struct tunnel *t, uint64_t now)
         /* The path datagrams take now: straight to endpoint, or through the holepuncher's
          * relay to relay_endpoint (the peer's endpoint as the holepuncher sees it). */
         cJSON_AddStringToObject(o, "path", p.relayed ? "relayed" : "direct");
+        /* Which direct path (or relayed): direct-ipv4, direct-ipv6, direct-lan, relayed. */
+        cJSON_AddStringToObject(o, "path_kind", rph_path_kind_name(p.path_kind));
         if (p.has_relay_endpoint)
             cJSON_AddStringToObject(o, "relay_endpoint",
                                     rph_addr_format(&p.relay_endpoint, a, sizeof a));

@@ -73,6 +73,7 @@ struct tunnel {
     uint64_t pool_warn_ms;        /* when a member-table error was last logged */
     struct listed_member *listed; /* client: the other members the server listed (tag 0x06), */
     size_t n_listed;              /* MAX_PEERS at most */
+    uint64_t lancand_log_ms;      /* when a dropped LAN candidate list was last logged */
 };
 
 /* send.c: TUN -> UDP */
@@ -91,6 +92,9 @@ void tunnel_announce_answer(struct tunnel *t, struct rph_remote *r);
 /* tunnel.c: a peer said goodbye: dropped now (its slot and overlay address freed; a client
  * joins again). */
 void tunnel_goodbye_from(struct tunnel *t, struct rph_remote *r, const uint8_t *d, size_t n);
+
+/* tunnel.c: r offered its LAN endpoints (tag 0x07): candidates for the core to probe. */
+void tunnel_lancand_from(struct tunnel *t, struct rph_remote *r, const uint8_t *d, size_t n);
 
 /* tunnel.c: our announcement to r now (an automatic address just assigned). */
 void tunnel_announce_now(struct tunnel *t, struct rph_remote *r);
