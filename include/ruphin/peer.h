@@ -171,7 +171,8 @@ enum rph_path_reason {
     RPH_PATH_DIRECT_SILENT, /* -> relayed: data to it went unanswered on the direct path */
     RPH_PATH_RELAYED_IN,    /* -> relayed: it speaks through the relay, direct is quiet */
     RPH_PATH_DIRECT_IN,     /* -> direct: an authenticated datagram came straight from it */
-    RPH_PATH_KIND,          /* direct, another kind: its endpoint moved (to a LAN candidate) */
+    RPH_PATH_KIND,          /* direct, another kind: its endpoint moved (to a LAN candidate),
+                               or it offered the endpoint it uses as its LAN address */
 };
 /* "no direct answer", ...: a short reason for a log line. */
 const char *rph_path_reason_name(int reason);
@@ -267,8 +268,9 @@ void rph_peer_remove(struct rph_peer *p, struct rph_remote *r, uint64_t now_ms);
 /* Sealed: r offered these LAN endpoints (from an authenticated control message, so from r
  * itself): each becomes a candidate probed with keepalives until one answers, then the path
  * stays there while it answers. Addresses that are no unicast IPv4 (IPv6 LAN candidates are
- * not taken yet), port 0, r's current endpoint or duplicates are refused (counted). Returns
- * how many were taken, RPH_E_NOTSUP in plaintext. A new offer replaces r's LAN candidates. */
+ * not taken yet), port 0, r's endpoint as the holepuncher sees it or duplicates are refused
+ * (counted). Returns how many were taken, RPH_E_NOTSUP in plaintext. A new offer replaces r's
+ * LAN candidates. */
 int rph_peer_set_lan_candidates(struct rph_peer *p, struct rph_remote *r, const struct rph_addr *a,
                                 size_t n, uint64_t now_ms);
 
