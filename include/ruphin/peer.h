@@ -191,7 +191,8 @@ const char *rph_path_reason_name(int reason);
 enum rph_path_kind {
     RPH_PATHK_DIRECT4 = 1, /* straight to its IPv4 endpoint */
     RPH_PATHK_DIRECT6,     /* straight to its IPv6 endpoint */
-    RPH_PATHK_LAN,         /* straight to a LAN address it offered (RPH_CAND_LAN) */
+    RPH_PATHK_LAN,         /* straight to a LAN address it offered (RPH_CAND_LAN), at
+                              another IP than the holepuncher sees it at */
     RPH_PATHK_RELAYED,     /* through the holepuncher's relay */
 };
 enum rph_path_kind rph_remote_path_kind(const struct rph_remote *r);
