@@ -59,6 +59,7 @@ static uint16_t next_port;
 static bool drop_to_client;  /* node 0's datagrams to node 1 are lost (a punching client) */
 static size_t sent_to_probe; /* datagrams a node sent to probe_addr */
 static struct rph_addr probe_addr;
+static bool hairpin; /* the shared router hairpins: its public address works from inside */
 static bool capture; /* hold back the next transport node 0 sends straight to node 1 */
 static struct dgram captured;
 
@@ -155,7 +156,7 @@ static void node_send(void *ctx, const struct rph_addr *to, const uint8_t *b, si
             enqueue(&nd->lan, to, b, n);
             return;
         }
-        if (memcmp(to->ip, nd->router_ip, 4) == 0) return;
+        if (memcmp(to->ip, nd->router_ip, 4) == 0 && !hairpin) return;
     }
     struct rph_addr src = outbound(k, to);
     enqueue(&src, to, b, n);
@@ -262,6 +263,7 @@ static void setup(void)
     sent_to_probe = 0;
     memset(&probe_addr, 0, sizeof probe_addr);
     capture = false;
+    hairpin = false;
     memset(nodes, 0, sizeof nodes);
     rph_seal_init();
     struct rph_holepuncher_config hc;
@@ -580,4 +582,37 @@ Test(peer_direct, plaintext_takes_no_candidates)
     struct rph_remote r = {.in_use = true};
     struct rph_addr a = v4(10, 0, 0, 1, 7000);
     cr_assert_eq(rph_peer_set_lan_candidates(nodes[1].peer, &r, &a, 1, now), RPH_E_NOTSUP);
+}
+
+Test(peer_direct, a_lan_path_wins_over_a_working_public_one)
+{
+    /* One router that does hairpin: the public path works, the LAN one is better. */
+    hairpin = true;
+    place(0, NAT_PORT_RESTRICTED);
+    place(1, NAT_PORT_RESTRICTED);
+    memcpy(nodes[1].router_ip, nodes[0].router_ip, 4);
+    start(0, RPH_ROLE_SERVER, true);
+    advance(100);
+    start(1, RPH_ROLE_CLIENT, true);
+    advance(1000);
+    cr_assert_eq(rph_peer_state(nodes[1].peer), RPH_STATE_CONNECTED);
+    until_data(0, "via-the-router", 100);
+    cr_assert(!remote0(0)->relayed && !remote0(1)->relayed);
+    cr_assert_eq(rph_remote_path_kind(remote0(1)), RPH_PATHK_DIRECT4);
+    int paths = nodes[1].paths;
+
+    struct rph_addr l0 = lan_of(0), l1 = lan_of(1);
+    cr_assert_eq(rph_peer_set_lan_candidates(nodes[1].peer, remote0(1), &l0, 1, now), 1);
+    cr_assert_eq(rph_peer_set_lan_candidates(nodes[0].peer, remote0(0), &l1, 1, now), 1);
+    run();
+    advance(100);
+    cr_assert_eq(rph_remote_path_kind(remote0(1)), RPH_PATHK_LAN);
+    cr_assert_eq(rph_remote_path_kind(remote0(0)), RPH_PATHK_LAN);
+    /* A change of kind on a direct path is a path change, with its own reason. */
+    cr_assert_gt(nodes[1].paths, paths);
+    cr_assert_eq(nodes[1].last_reason, RPH_PATH_KIND);
+    until_data(0, "over-the-lan", 100);
+    until_data(1, "back", 100);
+    advance(30000);
+    cr_assert_eq(rph_remote_path_kind(remote0(1)), RPH_PATHK_LAN);
 }
