@@ -128,6 +128,20 @@ Test(lancand, random_bytes_never_crash_and_what_is_taken_encodes_back)
     cr_assert_gt(taken, 1000, "only %zu lists decoded", taken);
 }
 
+Test(lancand, candidates_at_our_own_addresses_are_dropped)
+{
+    struct rph_addr a[4] = {v4(172, 17, 0, 1, 7000), v4(192, 168, 1, 2, 7000),
+                            v4(10, 0, 0, 1, 7000), v4(172, 17, 0, 1, 7001)};
+    struct rph_addr own[2] = {v4(172, 17, 0, 1, 9999), v4(192, 168, 9, 9, 9999)};
+    size_t n = lancand_drop_own(a, 4, own, 2);
+    cr_assert_eq(n, 2);
+    cr_assert(rph_addr_equal(
+        &a[0], &(struct rph_addr){.family = 4, .ip = {192, 168, 1, 2}, .port = 7000}));
+    cr_assert(
+        rph_addr_equal(&a[1], &(struct rph_addr){.family = 4, .ip = {10, 0, 0, 1}, .port = 7000}));
+    cr_assert_eq(lancand_drop_own(a, n, NULL, 0), n);
+}
+
 Test(lancand, local_addresses_skip_loopback_and_carry_the_port)
 {
     struct rph_addr a[LANCAND_MAX];

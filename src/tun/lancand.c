@@ -59,6 +59,18 @@ int lancand_decode(const uint8_t *buf, size_t len, struct rph_addr out[LANCAND_M
     return 0;
 }
 
+size_t lancand_drop_own(struct rph_addr *a, size_t n, const struct rph_addr *own, size_t n_own)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool mine = false;
+        for (size_t j = 0; j < n_own && !mine; j++)
+            mine = a[i].family == own[j].family && memcmp(a[i].ip, own[j].ip, sizeof a[i].ip) == 0;
+        if (!mine) a[k++] = a[i];
+    }
+    return k;
+}
+
 static bool in_prefix(const uint8_t a[4], const uint8_t p[4], int prefix)
 {
     uint32_t x = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];

@@ -28,6 +28,11 @@ size_t lancand_encode(const struct rph_addr *a, size_t n, uint8_t out[LANCAND_MA
 int lancand_decode(const uint8_t *buf, size_t len, struct rph_addr out[LANCAND_MAX], size_t *n,
                    const char **why);
 
+/* Removes from a[0..n) the candidates at one of this host's own IPs (own[0..n_own)): both
+ * hosts may have the same private address (a docker0 172.17.0.1), and a probe there would go
+ * to ourselves. Returns the new n; the order is kept. */
+size_t lancand_drop_own(struct rph_addr *a, size_t n, const struct rph_addr *own, size_t n_own);
+
 /* This host's IPv4 addresses on interfaces that are up, not loopback and not skip_ifname (the
  * tunnel's own), not in the overlay (overlay4/prefix4, prefix 0: none), each with port; at most
  * LANCAND_MAX. Returns how many, or a negative errno when the interfaces cannot be listed. */

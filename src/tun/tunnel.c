@@ -44,15 +44,26 @@ static void send_announce(struct tunnel *t, struct rph_remote *r)
 /* Sealed: our LAN endpoints to r (tag 0x07, lancand.h), so that a peer behind the same router
  * reaches us without the router hairpinning. IPv4 only (the socket's family), and never in
  * plaintext: the crate's peers know no such message. */
+static int local_candidates(struct tunnel *t)
+{
+    uint64_t now = rph_now_ms();
+    if (t->local_ms && now - t->local_ms < 1000) return t->n_local;
+    t->local_ms = now;
+    struct rph_addr sock;
+    t->n_local = -1;
+    if (rph_ev_peer_local_addr(t->ep, &sock) < 0 || sock.family != 4) return t->n_local;
+    t->n_local = lancand_local(t->local, sock.port, t->tun.name,
+                               t->pol.self.has4 ? t->pol.self.addr4 : NULL, t->pol.self.prefix4);
+    return t->n_local;
+}
+
 static void send_lancand(struct tunnel *t, struct rph_remote *r)
 {
-    struct rph_addr local, a[LANCAND_MAX];
-    if (!t->cfg.seal || rph_ev_peer_local_addr(t->ep, &local) < 0 || local.family != 4) return;
-    int n = lancand_local(a, local.port, t->tun.name, t->pol.self.has4 ? t->pol.self.addr4 : NULL,
-                          t->pol.self.prefix4);
+    if (!t->cfg.seal) return;
+    int n = local_candidates(t);
     if (n < 0) return;
     uint8_t b[RPH_FRAME_HEADROOM + LANCAND_MAX_LEN + RPH_FRAME_TAILROOM];
-    size_t len = lancand_encode(a, (size_t)n, b + RPH_FRAME_HEADROOM);
+    size_t len = lancand_encode(t->local, (size_t)n, b + RPH_FRAME_HEADROOM);
     rph_ev_peer_send_frame(t->ep, r, b, len);
 }
 
@@ -65,10 +76,15 @@ void tunnel_lancand_from(struct tunnel *t, struct rph_remote *r, const uint8_t *
     size_t k = 0;
     const char *why = "not a sealed tunnel";
     int taken = -1;
-    if (t->cfg.seal && lancand_decode(d, n, a, &k, &why) == 0)
-        taken = rph_peer_set_lan_candidates(rph_ev_peer_core(t->ep), r, a, k, rph_now_ms());
+    size_t own = 0;
+    if (t->cfg.seal && lancand_decode(d, n, a, &k, &why) == 0) {
+        int nl = local_candidates(t);
+        size_t kept = lancand_drop_own(a, k, t->local, nl > 0 ? (size_t)nl : 0);
+        own = k - kept;
+        taken = rph_peer_set_lan_candidates(rph_ev_peer_core(t->ep), r, a, kept, rph_now_ms());
+    }
     if (taken < 0) t->drops.bad_control++;
-    if (taken == (int)k) return;
+    if (taken >= 0 && (size_t)taken + own == k) return;
     uint64_t now = rph_now_ms();
     if (t->lancand_log_ms && now - t->lancand_log_ms < LANCAND_LOG_MS) return;
     t->lancand_log_ms = now;
@@ -77,9 +93,9 @@ void tunnel_lancand_from(struct tunnel *t, struct rph_remote *r, const uint8_t *
         log_debug("peer %s: LAN candidates dropped: %s", fmt_addr(&r->addr, ep), why);
     else
         log_debug(
-            "peer %s: %d of %zu LAN candidates taken (the others: not unicast IPv4, where the "
-            "holepuncher sees it, duplicates or too many)",
-            fmt_addr(&r->addr, ep), taken, k);
+            "peer %s: %d of %zu LAN candidates taken, %zu at our own addresses (the others: not "
+            "unicast IPv4, where the holepuncher sees it, duplicates or too many)",
+            fmt_addr(&r->addr, ep), taken, k, own);
 }
 
 /* Within this, an announcement is not answered with ours: two peers never ping-pong. */

@@ -10,6 +10,7 @@
 
 #include "addrpool.h"
 #include "config.h"
+#include "lancand.h"
 #include "policy.h"
 #include "ruphin/ev.h"
 #include "ruphin/seal.h"
@@ -74,6 +75,9 @@ struct tunnel {
     struct listed_member *listed; /* client: the other members the server listed (tag 0x06), */
     size_t n_listed;              /* MAX_PEERS at most */
     uint64_t lancand_log_ms;      /* when a dropped LAN candidate list was last logged */
+    struct rph_addr local[LANCAND_MAX]; /* sealed: our LAN candidates, */
+    int n_local;                        /* how many (< 0: none: not IPv4, or no list), */
+    uint64_t local_ms;                  /* listed then (refreshed once a second at most) */
 };
 
 /* send.c: TUN -> UDP */
