@@ -545,6 +545,18 @@ static void deliver(struct rph_peer *p, struct rph_remote *r, const uint8_t *d, 
     if (p->cb.on_data) p->cb.on_data(p->ctx, r, d, n);
 }
 
+/* Direct before and after, but the kind of r's path is no longer `was` (public -> LAN): a path
+ * change too, told like the others. */
+static void kind_changed(struct rph_peer *p, struct rph_remote *r, enum rph_path_kind was,
+                         uint64_t now)
+{
+    if (r->relayed || !r->direct_ok || rph_remote_path_kind(r) == was) return;
+    r->path_ms = now;
+    p->stats.path_changes++;
+    trace(p, RPH_TRACE_PATH, r, &r->addr, NULL, RPH_PATH_KIND);
+    if (p->cb.on_path) p->cb.on_path(p->ctx, r, RPH_PATH_KIND);
+}
+
 static void move_endpoint(struct rph_peer *p, struct rph_remote *r, const struct rph_addr *from,
                           uint64_t now)
 {
@@ -553,13 +565,7 @@ static void move_endpoint(struct rph_peer *p, struct rph_remote *r, const struct
     trace(p, RPH_TRACE_MOVED, r, &r->addr, from, 0);
     r->addr = *from;
     p->stats.roamed++;
-    /* Direct before and after, but of another kind (public -> LAN): a path change too. */
-    if (!r->relayed && r->direct_ok && rph_remote_path_kind(r) != was) {
-        r->path_ms = now;
-        p->stats.path_changes++;
-        trace(p, RPH_TRACE_PATH, r, &r->addr, NULL, RPH_PATH_KIND);
-        if (p->cb.on_path) p->cb.on_path(p->ctx, r, RPH_PATH_KIND);
-    }
+    kind_changed(p, r, was, now);
 }
 
 /* Sealed: an empty transport packet, a keepalive (or the initiator's key confirmation). */
@@ -922,12 +928,7 @@ int rph_peer_set_lan_candidates(struct rph_peer *p, struct rph_remote *r, const 
     enum rph_path_kind was = rph_remote_path_kind(r);
     size_t taken = cand_set_lan(r, a, n, now_ms, &refused);
     /* It moved to its LAN address before it said that was one: the kind changes now. */
-    if (!r->relayed && r->direct_ok && rph_remote_path_kind(r) != was) {
-        r->path_ms = now_ms;
-        p->stats.path_changes++;
-        trace(p, RPH_TRACE_PATH, r, &r->addr, NULL, RPH_PATH_KIND);
-        if (p->cb.on_path) p->cb.on_path(p->ctx, r, RPH_PATH_KIND);
-    }
+    kind_changed(p, r, was, now_ms);
     p->stats.cand_added += taken;
     p->stats.cand_refused += refused;
     p->now_ms = now_ms;
