@@ -65,7 +65,7 @@ Test(lancand, malformed_lists_are_refused_with_a_reason)
     refused(one, 2, "shorter than its header");
     memcpy(b, one, sizeof one);
     b[0] = 0x06;
-    refused(b, sizeof one, "shorter than its header"); /* not ours at all */
+    refused(b, sizeof one, "not tag 0x07");
     memcpy(b, one, sizeof one);
     b[1] = 2;
     refused(b, sizeof one, "unknown version");

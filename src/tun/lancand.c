@@ -31,8 +31,10 @@ int lancand_decode(const uint8_t *buf, size_t len, struct rph_addr out[LANCAND_M
 {
     const char *w = NULL;
     *n = 0;
-    if (len < LANCAND_HDR_LEN || buf[0] != LANCAND_TAG)
+    if (len < LANCAND_HDR_LEN)
         w = "shorter than its header";
+    else if (buf[0] != LANCAND_TAG)
+        w = "not tag 0x07";
     else if (buf[1] != LANCAND_VERSION)
         w = "unknown version";
     else if (buf[2] > LANCAND_MAX)

@@ -41,9 +41,8 @@ static void send_announce(struct tunnel *t, struct rph_remote *r)
     t->ann_sent_ms[r - t->rbase] = rph_now_ms();
 }
 
-/* Sealed: our LAN endpoints to r (tag 0x07, lancand.h), so that a peer behind the same router
- * reaches us without the router hairpinning. IPv4 only (the socket's family), and never in
- * plaintext: the crate's peers know no such message. */
+/* Our LAN endpoints (t->local), listed again once a second at most: a server hears lists from
+ * every client each keepalive. -1 when the socket is not IPv4 (no candidates then). */
 static int local_candidates(struct tunnel *t)
 {
     uint64_t now = rph_now_ms();
@@ -57,6 +56,9 @@ static int local_candidates(struct tunnel *t)
     return t->n_local;
 }
 
+/* Sealed: our LAN endpoints to r (tag 0x07, lancand.h), so that a peer behind the same router
+ * reaches us without the router hairpinning. IPv4 only (the socket's family), and never in
+ * plaintext: the crate's peers know no such message. */
 static void send_lancand(struct tunnel *t, struct rph_remote *r)
 {
     if (!t->cfg.seal) return;
