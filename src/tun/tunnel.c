@@ -600,6 +600,8 @@ bool tunnel_peer_info(const struct tunnel *t, size_t i, struct tunnel_peer_info 
     out->path_kind = (uint8_t)rph_remote_path_kind(r);
     out->relay_endpoint = r->relay_addr;
     out->has_relay_endpoint = r->has_relay_addr;
+    out->n_cand = r->n_cand;
+    memcpy(out->cand, r->cand, sizeof out->cand);
     out->path_ms = r->path_ms ? r->path_ms : r->up_ms;
     out->rtt_ms = r->rtt_ms;
     out->up = r->up;

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "errmsg.h"
 #include "ruphin/addr.h"
+#include "ruphin/peer.h" /* struct rph_candidate */
 #include "tun_linux.h"
 
 struct event_base;
@@ -45,6 +46,8 @@ struct tunnel_peer_info {
     uint8_t path_kind;       /* enum rph_path_kind: direct over IPv4, IPv6, the LAN; relayed */
     bool has_relay_endpoint; /* its endpoint as the holepuncher sees it */
     struct rph_addr relay_endpoint;
+    struct rph_candidate cand[RPH_MAX_CANDIDATES]; /* its other endpoints, probed (sealed) */
+    uint8_t n_cand;
     uint64_t path_ms; /* when the path last changed (or it came up) */
     uint64_t rtt_ms;  /* smoothed, measured at handshakes; 0: not yet */
     bool up;

@@ -69,6 +69,8 @@ e2e_check "client: the server's endpoint is its LAN address" \
     status_has 2 ".peers[0].endpoint | startswith(\"${NAT_HOST_IP[1]}:\")"
 e2e_check "server: the client's endpoint is its LAN address" \
     status_has 1 ".peers[0].endpoint | startswith(\"${NAT_HOST_IP[2]}:\")"
+e2e_check "client status: the server's LAN address is a lan candidate" \
+    status_has 2 "any(.peers[0].candidates[]; .kind == \"lan\" and (.endpoint | startswith(\"${NAT_HOST_IP[1]}:\")))"
 e2e_check "status keeps path direct for older readers" test "$(tun_status 2 | jq -r '.peers[0].path')" = direct
 "$RUPHIN_BIN/ruphinctl" -s "$TOPO_DIR/peer2.sock" status 2>&1 | sed -n '/^peer:/,/^  state:/p' | sed 's/^/  status: /'
 e2e_check "ruphinctl status (text) says direct over the LAN" \
