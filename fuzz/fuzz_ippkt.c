@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
 // Fuzzes the tunnel's inner-packet parsing: IP headers it routes on, the address announcement
-// the server's address verdict, the address assignment, the member name and member entry.
+// the server's address verdict, the address assignment, the member name and member entry, the
+// LAN candidate list (and the core's candidate table it fills).
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/core/candidates.h"
 #include "../src/tun/announce.h"
 #include "../src/tun/ippkt.h"
+#include "../src/tun/lancand.h"
 #include "../src/tun/name.h"
 #include "harness.h"
 
@@ -108,6 +111,38 @@ static void check_member(const uint8_t *data, size_t size)
     FZ_CHECK(memcmp(out, data, size) == 0);
 }
 
+static void check_lancand(const uint8_t *data, size_t size)
+{
+    struct rph_addr a[LANCAND_MAX];
+    size_t n = 99;
+    const char *why = NULL;
+    if (lancand_decode(data, size, a, &n, &why) < 0) {
+        FZ_CHECK(why != NULL && n == 0);
+        return;
+    }
+    FZ_CHECK(n <= LANCAND_MAX && size == LANCAND_HDR_LEN + n * LANCAND_ENTRY_LEN);
+    uint8_t out[LANCAND_MAX_LEN];
+    FZ_CHECK(lancand_encode(a, n, out) == size);
+    FZ_CHECK(memcmp(out, data, size) == 0);
+    /* What the core makes of it: a bounded table of usable, distinct LAN candidates. */
+    struct rph_remote r;
+    memset(&r, 0, sizeof r);
+    r.in_use = true;
+    r.addr.family = 4;
+    memcpy(r.addr.ip, (uint8_t[]){10, 0, 0, 1}, 4);
+    r.addr.port = 7000;
+    r.relay_addr = r.addr;
+    r.has_relay_addr = true;
+    size_t refused = 0, taken = cand_set_lan(&r, a, n, 1000, &refused);
+    FZ_CHECK(taken + refused == n && taken == r.n_cand && r.n_cand <= RPH_MAX_CANDIDATES);
+    for (size_t i = 0; i < r.n_cand; i++) {
+        FZ_CHECK(r.cand[i].kind == RPH_CAND_LAN && cand_lan_usable(&r.cand[i].addr));
+        FZ_CHECK(!rph_addr_equal(&r.cand[i].addr, &r.relay_addr));
+        for (size_t j = 0; j < i; j++)
+            FZ_CHECK(!rph_addr_equal(&r.cand[i].addr, &r.cand[j].addr));
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     check_ip(data, size);
@@ -116,5 +151,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_assign(data, size);
     check_name(data, size);
     check_member(data, size);
+    check_lancand(data, size);
     return 0;
 }

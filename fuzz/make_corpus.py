@@ -416,6 +416,8 @@ def ippkt():
         "name-granted": name(2, "laptop-2"),
         "member-desk": bytes([6, 1, 7, 24, 10, 77, 0, 3, 64]) + bytes([0xFD, 0x77] + [0] * 13 + [3])
         + bytes(range(32)) + bytes([4]) + b"desk",
+        "lancand-two": bytes([7, 1, 2, 192, 168, 1, 2, 0xA0, 0x28, 10, 0, 0, 7, 0x1B, 0x58]),
+        "lancand-none": bytes([7, 1, 0]),
     }
 
 

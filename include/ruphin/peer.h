@@ -52,6 +52,23 @@ struct rph_peer_config {
     bool relay;
 };
 
+/* Candidates: endpoints of a remote other than the one it talks from, probed while no better
+ * path works (docs/PROTOCOL.md "Candidates"). Only an authenticated answer from one moves the
+ * remote there. */
+#define RPH_MAX_CANDIDATES 8
+enum rph_cand_kind {
+    RPH_CAND_PUNCHED = 1, /* its plain punch came from here: its NAT gave that destination a
+                             port of its own (symmetric); same IP as the introduced endpoint */
+    RPH_CAND_LAN = 2,     /* it offered this LAN address in a sealed control message */
+};
+struct rph_candidate {
+    struct rph_addr addr;
+    uint8_t kind;        /* enum rph_cand_kind */
+    uint8_t probes_left; /* punched: a few, so a spoofed punch buys little; LAN: ~1 min */
+    uint8_t probes_sent;
+    uint64_t next_ms; /* the next probe */
+};
+
 struct rph_remote {
     struct rph_addr addr;
     bool in_use;
@@ -84,7 +101,9 @@ struct rph_remote {
     uint64_t next_direct_try_ms; /* relayed: the next keepalive straight to addr */
     uint64_t rtt_ms;             /* smoothed round-trip time (handshakes), 0: not measured */
     uint64_t hs_sent_ms;         /* our last handshake message to it: the RTT's start */
-    void *user;                  /* the caller's per-peer data; the slot never moves while in use */
+    struct rph_candidate cand[RPH_MAX_CANDIDATES];
+    uint8_t n_cand;
+    void *user; /* the caller's per-peer data; the slot never moves while in use */
 };
 
 struct rph_peer_stats {
@@ -120,7 +139,12 @@ struct rph_peer_stats {
                                keepalives; a caller's data trains count their own) */
     uint64_t relay_in;      /* RelayData from the holepuncher whose payload was taken */
     uint64_t relay_refused; /* RelayData refused: not ours, malformed, not a sealed payload */
-    uint64_t path_changes;  /* a remote's path went direct -> relayed or back */
+    uint64_t path_changes;  /* a remote's path went direct -> relayed or back, or its kind
+                               changed (public -> LAN) */
+    /* candidates (sealed) */
+    uint64_t cand_added;   /* candidates learned (punched from, offered LAN addresses) */
+    uint64_t cand_probes;  /* probes sent to candidates */
+    uint64_t cand_refused; /* offered candidates refused (full, not unicast, our own...) */
 };
 
 /* Protocol events for a debug log (on_trace). Never called per data packet that is taken. */
@@ -138,6 +162,7 @@ enum rph_trace_event {
     RPH_TRACE_DROP,        /* a datagram from addr dropped; code: the RPH_E_* reason */
     RPH_TRACE_PROBE,       /* client: the server at addr is silent; rekey and Join again */
     RPH_TRACE_PATH,        /* remote's path changed (remote->relayed); code: rph_path_reason */
+    RPH_TRACE_CANDIDATE,   /* a probe to remote's candidate addr; code: rph_cand_kind */
 };
 
 /* Why a remote's path changed (on_path, RPH_TRACE_PATH). */
@@ -146,6 +171,8 @@ enum rph_path_reason {
     RPH_PATH_DIRECT_SILENT, /* -> relayed: data to it went unanswered on the direct path */
     RPH_PATH_RELAYED_IN,    /* -> relayed: it speaks through the relay, direct is quiet */
     RPH_PATH_DIRECT_IN,     /* -> direct: an authenticated datagram came straight from it */
+    RPH_PATH_KIND,          /* direct, another kind: its endpoint moved (to a LAN candidate),
+                               or it offered the endpoint it uses as its LAN address */
 };
 /* "no direct answer", ...: a short reason for a log line. */
 const char *rph_path_reason_name(int reason);
@@ -159,6 +186,18 @@ const char *rph_path_reason_name(int reason);
 #define RPH_RELAY_FALLBACK_MS 1000u
 #define RPH_DIRECT_RETRY_MS 2000u
 #define RPH_RELAY_JOIN_MS 20000u
+
+/* The kind of a remote's path, for status and logs. */
+enum rph_path_kind {
+    RPH_PATHK_DIRECT4 = 1, /* straight to its IPv4 endpoint */
+    RPH_PATHK_DIRECT6,     /* straight to its IPv6 endpoint */
+    RPH_PATHK_LAN,         /* straight to a LAN address it offered (RPH_CAND_LAN), at
+                              another IP than the holepuncher sees it at */
+    RPH_PATHK_RELAYED,     /* through the holepuncher's relay */
+};
+enum rph_path_kind rph_remote_path_kind(const struct rph_remote *r);
+/* "direct-ipv4", "direct-ipv6", "direct-lan", "relayed". */
+const char *rph_path_kind_name(enum rph_path_kind k);
 
 struct rph_trace {
     enum rph_trace_event what;
@@ -226,6 +265,15 @@ bool rph_peer_note_sent(struct rph_peer *p, struct rph_remote *r, uint64_t now_m
 /* The remote said it stopped (an authenticated goodbye): dropped now (on_remote(..., false)
  * while it was up); a client joins again at once. */
 void rph_peer_remove(struct rph_peer *p, struct rph_remote *r, uint64_t now_ms);
+
+/* Sealed: r offered these LAN endpoints (from an authenticated control message, so from r
+ * itself): each becomes a candidate probed with keepalives until one answers, then the path
+ * stays there while it answers. Addresses that are no unicast IPv4 (IPv6 LAN candidates are
+ * not taken yet), port 0, r's endpoint as the holepuncher sees it or duplicates are refused
+ * (counted). Returns how many were taken, RPH_E_NOTSUP in plaintext. A new offer replaces r's
+ * LAN candidates. */
+int rph_peer_set_lan_candidates(struct rph_peer *p, struct rph_remote *r, const struct rph_addr *a,
+                                size_t n, uint64_t now_ms);
 
 /* Relay: writes the RelayData header for r (destination r->relay_addr, this peer's cookie of
  * its last accepted Register/Join) into buf[0..RPH_RELAY_HEADER_LEN) in front of the framed

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "candidates.h"
 #include "peer_seal.h"
 #include "ruphin/be.h"
 #include "ruphin/clock.h"
@@ -125,6 +126,8 @@ const char *rph_trace_name(enum rph_trace_event e)
         return "probe";
     case RPH_TRACE_PATH:
         return "path";
+    case RPH_TRACE_CANDIDATE:
+        return "candidate";
     }
     return "?";
 }
@@ -140,6 +143,8 @@ const char *rph_path_reason_name(int reason)
         return "it speaks through the relay";
     case RPH_PATH_DIRECT_IN:
         return "authenticated datagram arrived directly";
+    case RPH_PATH_KIND:
+        return "authenticated datagram arrived from another endpoint";
     }
     return "?";
 }
@@ -540,12 +545,27 @@ static void deliver(struct rph_peer *p, struct rph_remote *r, const uint8_t *d, 
     if (p->cb.on_data) p->cb.on_data(p->ctx, r, d, n);
 }
 
-static void move_endpoint(struct rph_peer *p, struct rph_remote *r, const struct rph_addr *from)
+/* Direct before and after, but the kind of r's path is no longer `was` (public -> LAN): a path
+ * change too, told like the others. */
+static void kind_changed(struct rph_peer *p, struct rph_remote *r, enum rph_path_kind was,
+                         uint64_t now)
+{
+    if (r->relayed || !r->direct_ok || rph_remote_path_kind(r) == was) return;
+    r->path_ms = now;
+    p->stats.path_changes++;
+    trace(p, RPH_TRACE_PATH, r, &r->addr, NULL, RPH_PATH_KIND);
+    if (p->cb.on_path) p->cb.on_path(p->ctx, r, RPH_PATH_KIND);
+}
+
+static void move_endpoint(struct rph_peer *p, struct rph_remote *r, const struct rph_addr *from,
+                          uint64_t now)
 {
     if (rph_addr_equal(&r->addr, from)) return;
+    enum rph_path_kind was = rph_remote_path_kind(r);
     trace(p, RPH_TRACE_MOVED, r, &r->addr, from, 0);
     r->addr = *from;
     p->stats.roamed++;
+    kind_changed(p, r, was, now);
 }
 
 /* Sealed: an empty transport packet, a keepalive (or the initiator's key confirmation). */
@@ -636,6 +656,10 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
     /* A client's init answered: a round trip (its one slot is the server). */
     if (m->type == RPH_HANDSHAKE_RESP && p->remotes[0].in_use && p->cfg.role == RPH_ROLE_CLIENT)
         note_rtt(&p->remotes[0], p->remotes[0].hs_sent_ms, now);
+    /* The endpoint follows the newest authenticated datagram before the path is judged, so a
+     * path change names where it goes. */
+    if (r && (ev.what == SEAL_ESTABLISHED || ev.what == SEAL_DATA) && ev.newest && !via_relay)
+        move_endpoint(p, r, from, now);
     if (r && ev.what != SEAL_NONE && ev.what != SEAL_REPLY && ev.what != SEAL_ADOPT)
         rx_path(p, r, from, via_relay, now);
     switch (ev.what) {
@@ -659,7 +683,7 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
         trace(p, RPH_TRACE_KEYS, r, from, NULL, r->up);
         /* Our HandshakeResp answered with the Finish: a round trip. */
         if (rph_addr_equal(from, &p->resp_to)) note_rtt(r, p->resp_sent_ms, now);
-        if (!via_relay) move_endpoint(p, r, from);
+        if (!via_relay) move_endpoint(p, r, from, now);
         rx_path(p, r, from, via_relay, now);
         remote_alive(p, r, true, now);
         send_keepalive(p, r);
@@ -670,11 +694,9 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
     case SEAL_ESTABLISHED:
         set_node(r, ev.node_pk);
         trace(p, RPH_TRACE_KEYS, r, from, NULL, r->up);
-        if (ev.newest && !via_relay) move_endpoint(p, r, from);
         remote_alive(p, r, true, now);
         break;
     case SEAL_DATA:
-        if (ev.newest && !via_relay) move_endpoint(p, r, from);
         remote_alive(p, r, false, now);
         break;
     }
@@ -849,6 +871,71 @@ static int relay_input(struct rph_peer *p, uint8_t *buf, size_t len, uint64_t no
     return sealed_input(p, &m, buf + (pl - buf), &src, true, now);
 }
 
+/* Sealed: one probe to candidate c of r: a keepalive under r's keys, or before keys exist a
+ * client's init in flight. Whatever answers from there authenticates itself; only then does
+ * the remote move (sealed_input). */
+static void probe_candidate(struct rph_peer *p, struct rph_remote *r, struct rph_candidate *c,
+                            uint64_t now)
+{
+    uint8_t *d;
+    int n = seal_frame(p->seal, slot_of(p, r), p->txbuf, 0, &d);
+    if (n > 0) {
+        send_raw(p, &c->addr, d, (size_t)n);
+    } else {
+        struct seal_dgram ini = seal_pending_init(p->seal, slot_of(p, r));
+        if (ini.len) {
+            send_raw(p, &c->addr, ini.data, ini.len);
+            r->hs_sent_ms = now;
+        }
+    }
+    p->stats.cand_probes++;
+    trace(p, RPH_TRACE_CANDIDATE, r, &c->addr, NULL, c->kind);
+    cand_probed(c, now, p->cfg.retry_ms);
+}
+
+static void probe_candidates(struct rph_peer *p, struct rph_remote *r, uint64_t now)
+{
+    for (struct rph_candidate *c; (c = cand_due(r, now));)
+        probe_candidate(p, r, c, now);
+}
+
+/* Sealed client: a plain punch from an endpoint that is none of our remotes. Its server's NAT
+ * may be symmetric: its punch to us left from a port of its own, not the one the holepuncher
+ * saw, and only that port lets us in. If it is our server's IP and no direct path works yet,
+ * it becomes a candidate, probed at once. The punch itself proves nothing: only the
+ * authenticated answer moves the server there. */
+static bool punched_from(struct rph_peer *p, const struct rph_addr *from, uint64_t now)
+{
+    if (p->cfg.role != RPH_ROLE_CLIENT) return false;
+    struct rph_remote *r = &p->remotes[0]; /* a client's one slot: its server */
+    if (!r->in_use || (r->direct_ok && !r->relayed)) return false;
+    int added = cand_add_punched(r, from, now);
+    if (added < 0) return false;
+    p->stats.plain_ignored++;
+    if (added) {
+        p->stats.cand_added++;
+        probe_candidates(p, r, now);
+    }
+    return true;
+}
+
+int rph_peer_set_lan_candidates(struct rph_peer *p, struct rph_remote *r, const struct rph_addr *a,
+                                size_t n, uint64_t now_ms)
+{
+    if (!p->cfg.sealed) return RPH_E_NOTSUP;
+    if (!r || !r->in_use) return RPH_E_INVALID;
+    size_t refused = 0;
+    enum rph_path_kind was = rph_remote_path_kind(r);
+    size_t taken = cand_set_lan(r, a, n, now_ms, &refused);
+    /* It moved to its LAN address before it said that was one: the kind changes now. */
+    kind_changed(p, r, was, now_ms);
+    p->stats.cand_added += taken;
+    p->stats.cand_refused += refused;
+    p->now_ms = now_ms;
+    probe_candidates(p, r, now_ms);
+    return (int)taken;
+}
+
 static int peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rph_addr *from,
                       uint64_t now_ms)
 {
@@ -875,6 +962,7 @@ static int peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct
     if (!rem) {
         /* PeerInfo is believed only from the holepuncher we talk to (a fix over the crate). */
         if (rph_addr_equal(from, &p->cfg.holepuncher)) return from_holepuncher(p, &m, now_ms);
+        if (p->cfg.sealed && m.type == RPH_HELLO_REQ && punched_from(p, from, now_ms)) return 0;
         p->stats.unknown_peer++;
         return RPH_E_UNKNOWN_PEER;
     }
@@ -1080,6 +1168,7 @@ void rph_peer_tick(struct rph_peer *p, uint64_t now)
             continue;
         }
         if (p->cfg.relay && p->cfg.sealed) relay_tick(p, r, now);
+        if (p->cfg.sealed) probe_candidates(p, r, now);
         if (now >= probe_due(p, r)) start_probe(p, r, now);
         if (r->up && r->rx_unanswered && now - r->rx_unanswered_ms >= RPH_PASSIVE_KEEPALIVE_MS)
             passive_keepalive(p, r);
@@ -1112,6 +1201,7 @@ uint64_t rph_peer_next_deadline(const struct rph_peer *p)
         if (r->up && r->rx_unanswered) MIN_D(r->rx_unanswered_ms + RPH_PASSIVE_KEEPALIVE_MS);
         if (p->seal) MIN_D(seal_deadline(p->seal, slot_of(p, r), r->up));
         MIN_D(relay_deadline(p, r));
+        if (p->seal) MIN_D(cand_deadline(r));
     }
     if (relay_join_due(p)) MIN_D(p->next_relay_join_ms);
     if (p->seal) MIN_D(seal_pending_deadline(p->seal, punch_window(p)));

@@ -164,6 +164,13 @@ struct seal_dgram seal_punched(struct seal *s, size_t slot)
     return sn_resend_punched(&sl->ini) ? ini_dgram(sl) : dgram(NULL, 0);
 }
 
+struct seal_dgram seal_pending_init(const struct seal *s, size_t slot)
+{
+    const struct seal_slot *sl = &s->slot[slot];
+    if (!s->cfg.initiator || sl->ini.phase != SN_INIT) return dgram(NULL, 0);
+    return ini_dgram(sl);
+}
+
 struct seal_dgram seal_tick(struct seal *s, size_t slot, bool up, uint64_t now)
 {
     struct seal_slot *sl = &s->slot[slot];

@@ -103,6 +103,9 @@ struct seal_dgram seal_start(struct seal *s, size_t slot, uint64_t now_ms);
 /* Initiator: the responder punched us, its NAT is open: the init again now, at most once per
  * retry period. */
 struct seal_dgram seal_punched(struct seal *s, size_t slot);
+/* Initiator: the init in flight for slot (no answer yet), to send to a candidate as well; len 0
+ * when none is. Does not count as a resend. */
+struct seal_dgram seal_pending_init(const struct seal *s, size_t slot);
 /* Timers of slot (up: its remote answered): key expiry, init resends, rekeys. The init to
  * send to the slot's endpoint, if one is due. */
 struct seal_dgram seal_tick(struct seal *s, size_t slot, bool up, uint64_t now_ms);

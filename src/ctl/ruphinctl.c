@@ -304,6 +304,16 @@ static void print_list(const char *name, const cJSON *arr)
     printf("%s\n", *sep ? "" : "(none)");
 }
 
+/* " over IPv4", ...: a status's path_kind in words; "" when absent (an older daemon). */
+static const char *path_kind_text(const char *kind)
+{
+    if (!kind) return "";
+    if (strcmp(kind, "direct-ipv4") == 0) return " over IPv4";
+    if (strcmp(kind, "direct-ipv6") == 0) return " over IPv6";
+    if (strcmp(kind, "direct-lan") == 0) return " over the LAN";
+    return "";
+}
+
 static void print_peer(const cJSON *p)
 {
     char b1[32], b2[32], t[48];
@@ -327,7 +337,8 @@ static void print_peer(const cJSON *p)
             printf("  path: relayed through the holepuncher (it knows the peer as %s)%s%s\n",
                    str_or(p, "relay_endpoint", "?"), since ? ", changed " : "", since ? since : "");
         else
-            printf("  path: direct%s%s\n", since ? ", changed " : "", since ? since : "");
+            printf("  path: direct%s%s%s\n", path_kind_text(str(p, "path_kind")),
+                   since ? ", changed " : "", since ? since : "");
     }
     double rtt = 0;
     if (num(p, "rtt_ms", &rtt)) printf("  round trip: %.0f ms\n", rtt);

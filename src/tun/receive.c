@@ -21,6 +21,7 @@
 
 #include "announce.h"
 #include "ippkt.h"
+#include "lancand.h"
 #include "log.h"
 #include "naming.h"
 #include "nodekey.h"
@@ -65,6 +66,10 @@ void receive_on_data(void *ctx, struct rph_remote *r, const uint8_t *d, size_t n
     }
     if (n > 0 && d[0] == ASSIGN_TAG) {
         naming_assign_receive(t, p, d, n);
+        return;
+    }
+    if (n > 0 && d[0] == LANCAND_TAG) {
+        tunnel_lancand_from(t, r, d, n);
         return;
     }
     if (n > 0 && d[0] == MEMBER_TAG) {

@@ -240,11 +240,24 @@ char *status_json(const struct tunnel *t, uint64_t now)
         /* The path datagrams take now: straight to endpoint, or through the holepuncher's
          * relay to relay_endpoint (the peer's endpoint as the holepuncher sees it). */
         cJSON_AddStringToObject(o, "path", p.relayed ? "relayed" : "direct");
+        /* Which direct path (or relayed): direct-ipv4, direct-ipv6, direct-lan, relayed. */
+        cJSON_AddStringToObject(o, "path_kind", rph_path_kind_name(p.path_kind));
         if (p.has_relay_endpoint)
             cJSON_AddStringToObject(o, "relay_endpoint",
                                     rph_addr_format(&p.relay_endpoint, a, sizeof a));
         else
             cJSON_AddNullToObject(o, "relay_endpoint");
+        /* Other endpoints of the peer that are probed (sealed): where a LAN or punched path
+         * would come from, and how many probes each has left. */
+        cJSON *cands = cJSON_AddArrayToObject(o, "candidates");
+        for (size_t k = 0; cands && k < p.n_cand; k++) {
+            cJSON *c = cJSON_CreateObject();
+            if (!c) break;
+            cJSON_AddStringToObject(c, "endpoint", rph_addr_format(&p.cand[k].addr, a, sizeof a));
+            cJSON_AddStringToObject(c, "kind", p.cand[k].kind == RPH_CAND_LAN ? "lan" : "punched");
+            cJSON_AddNumberToObject(c, "probes_left", p.cand[k].probes_left);
+            cJSON_AddItemToArray(cands, c);
+        }
         add_ago(o, "path_since_ago_s", now, p.path_ms);
         if (p.rtt_ms)
             cJSON_AddNumberToObject(o, "rtt_ms", (double)p.rtt_ms);

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 
 #include "announce.h"
+#include "lancand.h"
 #include "offload.h"
 #include "lan_dns.h"
 #include "log.h"
@@ -40,6 +41,65 @@ static void send_announce(struct tunnel *t, struct rph_remote *r)
     size_t n = announce_encode(&t->pol.self, b + RPH_FRAME_HEADROOM);
     rph_ev_peer_send_frame(t->ep, r, b, n);
     t->ann_sent_ms[r - t->rbase] = rph_now_ms();
+}
+
+/* Our LAN endpoints (t->local), listed again once a second at most: a server hears lists from
+ * every client each keepalive. -1 when the socket is not IPv4 (no candidates then). */
+static int local_candidates(struct tunnel *t)
+{
+    uint64_t now = rph_now_ms();
+    if (t->local_ms && now - t->local_ms < 1000) return t->n_local;
+    t->local_ms = now;
+    struct rph_addr sock;
+    t->n_local = -1;
+    if (rph_ev_peer_local_addr(t->ep, &sock) < 0 || sock.family != 4) return t->n_local;
+    t->n_local = lancand_local(t->local, sock.port, t->tun.name,
+                               t->pol.self.has4 ? t->pol.self.addr4 : NULL, t->pol.self.prefix4);
+    return t->n_local;
+}
+
+/* Sealed: our LAN endpoints to r (tag 0x07, lancand.h), so that a peer behind the same router
+ * reaches us without the router hairpinning. IPv4 only (the socket's family), and never in
+ * plaintext: the crate's peers know no such message. */
+static void send_lancand(struct tunnel *t, struct rph_remote *r)
+{
+    if (!t->cfg.seal) return;
+    int n = local_candidates(t);
+    if (n < 0) return;
+    uint8_t b[RPH_FRAME_HEADROOM + LANCAND_MAX_LEN + RPH_FRAME_TAILROOM];
+    size_t len = lancand_encode(t->local, (size_t)n, b + RPH_FRAME_HEADROOM);
+    rph_ev_peer_send_frame(t->ep, r, b, len);
+}
+
+/* A malformed or refused candidate list: at most one debug line per this. */
+#define LANCAND_LOG_MS 10000u
+
+void tunnel_lancand_from(struct tunnel *t, struct rph_remote *r, const uint8_t *d, size_t n)
+{
+    struct rph_addr a[LANCAND_MAX];
+    size_t k = 0;
+    const char *why = "not a sealed tunnel";
+    int taken = -1;
+    size_t own = 0;
+    if (t->cfg.seal && lancand_decode(d, n, a, &k, &why) == 0) {
+        int nl = local_candidates(t);
+        size_t kept = lancand_drop_own(a, k, t->local, nl > 0 ? (size_t)nl : 0);
+        own = k - kept;
+        taken = rph_peer_set_lan_candidates(rph_ev_peer_core(t->ep), r, a, kept, rph_now_ms());
+    }
+    if (taken < 0) t->drops.bad_control++;
+    if (taken >= 0 && (size_t)taken + own == k) return;
+    uint64_t now = rph_now_ms();
+    if (t->lancand_log_ms && now - t->lancand_log_ms < LANCAND_LOG_MS) return;
+    t->lancand_log_ms = now;
+    char ep[RPH_ADDR_STRLEN];
+    if (taken < 0)
+        log_debug("peer %s: LAN candidates dropped: %s", fmt_addr(&r->addr, ep), why);
+    else
+        log_debug(
+            "peer %s: %d of %zu LAN candidates taken, %zu at our own addresses (the others: not "
+            "unicast IPv4, where the holepuncher sees it, duplicates or too many)",
+            fmt_addr(&r->addr, ep), taken, k, own);
 }
 
 /* Within this, an announcement is not answered with ours: two peers never ping-pong. */
@@ -98,6 +158,7 @@ static void on_remote(void *ctx, struct rph_remote *r, bool up)
                  (unsigned long long)(r->up_ms - r->added_ms));
         naming_send(t, r); /* first: a server that knows our name names the holder in a refusal */
         send_announce(t, r);
+        send_lancand(t, r);
         return;
     }
     if (!t->removing) /* a goodbye logged its own line */
@@ -135,8 +196,8 @@ static void on_path(void *ctx, struct rph_remote *r, int reason)
                  fmt_addr(&r->addr, ep), t->cfg.holepuncher, fmt_addr(&r->relay_addr, rel),
                  rph_path_reason_name(reason), sup);
     else
-        log_info("peer %s path direct: %s%s", fmt_addr(&r->addr, ep), rph_path_reason_name(reason),
-                 sup);
+        log_info("peer %s path direct: %s (%s)%s", fmt_addr(&r->addr, ep),
+                 rph_path_reason_name(reason), tunnel_path_kind_text(rph_remote_path_kind(r)), sup);
 }
 
 /* The core reports every SessionNotFound answer to a Join. The first is "is the server up?";
@@ -276,6 +337,11 @@ static void on_trace(void *ctx, const struct rph_trace *tr)
         log_debug("trace: %s: peer endpoint %s -> %s%s", name, tr->remote ? a : "(none)",
                   fmt_addr(&tr->addr2, b), tr->code ? " (the holepuncher named it)" : "");
         break;
+    case RPH_TRACE_CANDIDATE:
+        log_debug("trace: %s: probe to %s (%s)", name, a,
+                  tr->code == RPH_CAND_LAN ? "a LAN address it offered"
+                                           : "the port its punch came from");
+        break;
     case RPH_TRACE_PROBE:
         log_debug("trace: %s: server %s silent for 1 s after data; %sasking the holepuncher", name,
                   a, tr->code ? "rekeying, " : "");
@@ -296,6 +362,7 @@ static void on_announce_timer(evutil_socket_t fd, short what, void *arg)
         if (t->pol.peers[i].remote) {
             naming_send(t, t->pol.peers[i].remote);
             send_announce(t, t->pol.peers[i].remote);
+            send_lancand(t, t->pol.peers[i].remote);
         }
 }
 
@@ -521,6 +588,21 @@ size_t tunnel_peer_slots(const struct tunnel *t)
     return t->n_slots;
 }
 
+const char *tunnel_path_kind_text(int kind)
+{
+    switch (kind) {
+    case RPH_PATHK_DIRECT4:
+        return "over IPv4";
+    case RPH_PATHK_DIRECT6:
+        return "over IPv6";
+    case RPH_PATHK_LAN:
+        return "over the LAN";
+    case RPH_PATHK_RELAYED:
+        return "through the relay";
+    }
+    return "?";
+}
+
 bool tunnel_peer_info(const struct tunnel *t, size_t i, struct tunnel_peer_info *out)
 {
     if (i >= t->n_slots || !t->rbase[i].in_use) return false;
@@ -538,8 +620,11 @@ bool tunnel_peer_info(const struct tunnel *t, size_t i, struct tunnel_peer_info 
     out->verdict = p->verdict;
     out->endpoint = r->addr;
     out->relayed = r->relayed;
+    out->path_kind = (uint8_t)rph_remote_path_kind(r);
     out->relay_endpoint = r->relay_addr;
     out->has_relay_endpoint = r->has_relay_addr;
+    out->n_cand = r->n_cand;
+    memcpy(out->cand, r->cand, sizeof out->cand);
     out->path_ms = r->path_ms ? r->path_ms : r->up_ms;
     out->rtt_ms = r->rtt_ms;
     out->up = r->up;

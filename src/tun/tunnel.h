@@ -13,6 +13,7 @@
 #include "config.h"
 #include "errmsg.h"
 #include "ruphin/addr.h"
+#include "ruphin/peer.h" /* struct rph_candidate */
 #include "tun_linux.h"
 
 struct event_base;
@@ -42,8 +43,11 @@ struct tunnel_peer_info {
     struct verdict verdict;   /* client the one it received, on a server the one it sent */
     struct rph_addr endpoint;
     bool relayed;            /* through the holepuncher's relay (else direct) */
+    uint8_t path_kind;       /* enum rph_path_kind: direct over IPv4, IPv6, the LAN; relayed */
     bool has_relay_endpoint; /* its endpoint as the holepuncher sees it */
     struct rph_addr relay_endpoint;
+    struct rph_candidate cand[RPH_MAX_CANDIDATES]; /* its other endpoints, probed (sealed) */
+    uint8_t n_cand;
     uint64_t path_ms; /* when the path last changed (or it came up) */
     uint64_t rtt_ms;  /* smoothed, measured at handshakes; 0: not yet */
     bool up;
@@ -62,6 +66,8 @@ struct tunnel_peer_info {
 int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_base *base,
                const struct tun_dev *tun, struct errmsg *err);
 void tunnel_close(struct tunnel *t);
+/* "over IPv4", "over IPv6", "over the LAN", "through the relay": a path kind for a log line. */
+const char *tunnel_path_kind_text(int kind);
 /* A clean stop: each peer that is up is told (a goodbye, sealed when the tunnel is), so it
  * frees what it holds for us now instead of after peer_timeout. */
 void tunnel_goodbye(struct tunnel *t);

@@ -10,6 +10,7 @@
 
 #include "addrpool.h"
 #include "config.h"
+#include "lancand.h"
 #include "policy.h"
 #include "ruphin/ev.h"
 #include "ruphin/seal.h"
@@ -80,6 +81,10 @@ struct tunnel {
     /* DNS on the LAN (lan_dns.c): NULL without "dns". */
     struct dns_server *dns;
     struct resolved *resolved;
+    uint64_t lancand_log_ms;            /* when a dropped LAN candidate list was last logged */
+    struct rph_addr local[LANCAND_MAX]; /* sealed: our LAN candidates, */
+    int n_local;                        /* how many (< 0: none: not IPv4, or no list), */
+    uint64_t local_ms;                  /* listed then (refreshed once a second at most) */
 };
 
 /* send.c: TUN -> UDP */
@@ -98,6 +103,9 @@ void tunnel_announce_answer(struct tunnel *t, struct rph_remote *r);
 /* tunnel.c: a peer said goodbye: dropped now (its slot and overlay address freed; a client
  * joins again). */
 void tunnel_goodbye_from(struct tunnel *t, struct rph_remote *r, const uint8_t *d, size_t n);
+
+/* tunnel.c: r offered its LAN endpoints (tag 0x07): candidates for the core to probe. */
+void tunnel_lancand_from(struct tunnel *t, struct rph_remote *r, const uint8_t *d, size_t n);
 
 /* tunnel.c: our announcement to r now (an automatic address just assigned). */
 void tunnel_announce_now(struct tunnel *t, struct rph_remote *r);

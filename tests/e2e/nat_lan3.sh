@@ -3,12 +3,13 @@
 # The NAT matrix's three-member LAN with mixed kinds (tests/e2e/test_nat_matrix.sh runs it like a
 # pair): a sealed server behind a port-restricted NAT, client 2 behind a symmetric NAT (no direct
 # path to the server) and client 3 on the server's own LAN behind the same router (no hairpin).
-# Both clients reach the server through holepuncherd's relay and each other through the server.
+# Client 2 reaches the server through holepuncherd's relay, client 3 over the LAN (the LAN
+# candidates both offer), and each other through the server.
 #
 #   bash tests/e2e/nat_lan3.sh RESULT_FILE
 #
 # RESULT_FILE gets nat_pair.sh's line (server "port-restricted", client "symmetric+same-router");
-# the path is the two clients' ("relayed, relayed"), the first ping is client 2's to client 3
+# the path is the two clients' path kinds ("client 2 relayed, client 3 direct-lan"), the first ping is client 2's to client 3
 # (through the server), the transfer client 2 -> client 3. Env: NATM_DEADLINE, NATM_MB.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -66,8 +67,12 @@ if [[ -z $stamp ]]; then
     exit 0
 fi
 t_ping=$(since "$t0" "$stamp")
-p2=$(tun_status 2 | jq -r '.peers[0].path // "?"')
-p3=$(tun_status 3 | jq -r '.peers[0].path // "?"')
+# Client 3 and the server offer each other their LAN addresses (sealed candidates): their path
+# goes direct over the LAN; client 2 stays relayed. Each path as the status names it at the end.
+kind() { tun_status "$1" | jq -r '.peers[0].path_kind // .peers[0].path // "?"'; }
+wait_for "tun_status 3 | jq -e '.peers[0].path_kind == \"direct-lan\"'" "${NATM_DIRECT_WAIT:-8}" || true
+p2=$(kind 2)
+p3=$(kind 3)
 ok=1
 tun_ping 3 10.77.0.2 || ok=0
 tun_ping 2 10.77.0.1 || ok=0

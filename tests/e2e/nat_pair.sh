@@ -15,7 +15,8 @@
 # daemons' last N log lines into the output even when the pair connects).
 # RESULT_FILE gets one tab-separated line:
 #   server client status path first_ping_s direct_s transfer note
-# path: "direct" (direct from the start), "relayed" (the relay all along), "relayed, then direct";
+# path: "direct" (direct from the start), "relayed" (the relay all along), "relayed, then direct",
+# a direct one followed by its kind from the status (IPv4, IPv6, LAN);
 # direct_s: when the client's path became direct ("-": never within NATM_DIRECT_WAIT).
 # status: connected, no-path (nothing crossed within the deadline) or error (the bed or a daemon
 # failed: not a statement about the NATs). Times are seconds from the client's start, "-" if never.
@@ -180,6 +181,12 @@ end_path=$(tun_status 2 2>/dev/null | jq -r '.peers[0].path // "?"')
 [[ $path == relayed && $end_path == direct ]] && path="relayed, then direct" &&
     t_direct=$(log_time '.* peer .* path direct' || echo "?")
 [[ $path == direct && $end_path == relayed ]] && path="direct, then relayed"
+# Which direct path the client ended on (status path_kind): IPv4, IPv6 or the LAN.
+case $(tun_status 2 2>/dev/null | jq -r '.peers[0].path_kind // ""') in
+direct-ipv4) [[ $path == *direct ]] && path+=" (IPv4)" ;;
+direct-ipv6) [[ $path == *direct ]] && path+=" (IPv6)" ;;
+direct-lan) [[ $path == *direct ]] && path+=" (LAN)" ;;
+esac
 result connected "$path" "$t_ping" "$t_direct" "$xfer" "endpoint $(jq -r '.peers[0].endpoint' <<<"$st")"
 # NATM_LOGS=N: the daemons' last N log lines in the pair's log (with NATM_KEEP=1, to look at).
 [[ -n ${NATM_LOGS:-} ]] && topo_dump_logs "$NATM_LOGS"

@@ -16,17 +16,23 @@ set -u
 RACE_TODAY=()
 NO_PATH_TODAY=()
 # The pairs that cannot be direct (a symmetric NAT against a port-restricted or symmetric one,
-# the conntrack race, no hairpinning): relayed, and given NATM_DIRECT_WAIT to find direct. They
+# the conntrack race): relayed, and given NATM_DIRECT_WAIT to find direct. They
 # start first, so no long one is left for the end.
 RELAYED_LIKELY=(
-    port-restricted:symmetric+same-router port-restricted:conntrack-race port-restricted:symmetric port-restricted:same-router
+    port-restricted:symmetric+same-router port-restricted:conntrack-race port-restricted:symmetric
     conntrack-race:conntrack-race conntrack-race:symmetric
-    symmetric:port-restricted symmetric:conntrack-race symmetric:symmetric symmetric:public
-    symmetric:carrier
+    symmetric:port-restricted symmetric:conntrack-race symmetric:symmetric symmetric:carrier
     carrier:conntrack-race carrier:symmetric
 )
+# The pairs that must end up direct (issue 14): today's punching, a symmetric NAT against a
+# public address (the client probes the port the server's punch came from; a server answers the
+# endpoint an init really came from), two hosts behind one router (LAN candidates).
+MUST_BE_DIRECT=(port-restricted:port-restricted symmetric:public public:symmetric
+    port-restricted:same-router)
 if [[ ${NATM_RELAY:-1} != 1 ]]; then
-    NO_PATH_TODAY=("${RELAYED_LIKELY[@]}")
+    # Two hosts behind one router find their LAN path through candidates they send in the
+    # session, which starts through the relay: without it they have none.
+    NO_PATH_TODAY=("${RELAYED_LIKELY[@]}" port-restricted:same-router)
     RACE_TODAY=(conntrack-race:port-restricted conntrack-race:public conntrack-race:carrier
         public:conntrack-race port-restricted+fwd:conntrack-race)
 fi
@@ -62,7 +68,8 @@ PAIRS+=(port-restricted:symmetric+same-router)
 # NATM_ONLY="a:b c:d" runs only those pairs (to look at one closely).
 [[ -n ${NATM_ONLY:-} ]] && read -r -a PAIRS <<<"$NATM_ONLY"
 
-declare -A no_path_today=() relayed_likely=()
+declare -A no_path_today=() relayed_likely=() must_be_direct=()
+[[ ${NATM_RELAY:-1} == 1 ]] && for p in "${MUST_BE_DIRECT[@]}"; do must_be_direct[$p]=1; done
 for p in "${NO_PATH_TODAY[@]}"; do no_path_today[$p]=1; done
 for p in "${RELAYED_LIKELY[@]}"; do relayed_likely[$p]=1; done
 declare -A race_today=()
@@ -140,7 +147,9 @@ for i in "${!PAIRS[@]}"; do
     label="$s -> $c (${took[$i]:-?} s)"
     case $status in
     connected)
-        if [[ $xfer == *ok* ]]; then
+        if [[ -n ${must_be_direct[$pair]:-} && $path != *direct && $path != *"direct ("* ]]; then
+            e2e_fail "$label: ended $path, not direct (MUST_BE_DIRECT)"
+        elif [[ $xfer == *ok* ]]; then
             e2e_pass "$label: $path, first ping ${t_ping} s, direct after ${t_up} s, $xfer"
         else
             e2e_fail "$label: connected but the transfer failed ($xfer)"

@@ -23,6 +23,14 @@ if tun_transfer 2 1 20 >/dev/null; then e2e_pass "20 MB client -> server, sha256
 if tun_transfer 1 2 20 6 >/dev/null; then e2e_pass "20 MB server -> client over IPv6 inner packets, sha256 ok"; else e2e_fail "20 MB over IPv6 inner packets"; fi
 e2e_check "status says not sealed" grep -q '"sealed":false' <<<"$(tun_status 1)"
 e2e_check "the daemon warned that sealing is off" grep -q "sealing is off" "$TOPO_DIR/peer1.log"
+# Nothing the crate does not know goes on the wire in plaintext (no LAN candidates, tag 0x07):
+# either side would count it.
+no_bad_control() {
+    local st
+    st=$(tun_status "$1") && [[ -n $st ]] && jq -e '.drops.bad_control == 0 and .drops.malformed == 0' <<<"$st" >/dev/null
+}
+e2e_check "plaintext: the server got no control message it does not know" no_bad_control 1
+e2e_check "plaintext: the client got no control message it does not know" no_bad_control 2
 # SIGTERM: exit 0 and the interface is gone.
 topo_kill peer2
 e2e_check "client's interface removed after SIGTERM" bash -c "! ip -n $NS_PEER2 link show rph0 >/dev/null 2>&1"
