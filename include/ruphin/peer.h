@@ -60,6 +60,7 @@ enum rph_cand_kind {
     RPH_CAND_PUNCHED = 1, /* its plain punch came from here: its NAT gave that destination a
                              port of its own (symmetric); same IP as the introduced endpoint */
     RPH_CAND_LAN = 2,     /* it offered this LAN address in a sealed control message */
+    RPH_CAND_MAPPED = 3,  /* its router's port mapping (NAT-PMP), offered the same way */
 };
 struct rph_candidate {
     struct rph_addr addr;
@@ -194,9 +195,10 @@ enum rph_path_kind {
     RPH_PATHK_LAN,         /* straight to a LAN address it offered (RPH_CAND_LAN), at
                               another IP than the holepuncher sees it at */
     RPH_PATHK_RELAYED,     /* through the holepuncher's relay */
+    RPH_PATHK_MAPPED,      /* straight to the port mapping it offered (RPH_CAND_MAPPED) */
 };
 enum rph_path_kind rph_remote_path_kind(const struct rph_remote *r);
-/* "direct-ipv4", "direct-ipv6", "direct-lan", "relayed". */
+/* "direct-ipv4", "direct-ipv6", "direct-lan", "relayed", "direct-mapped". */
 const char *rph_path_kind_name(enum rph_path_kind k);
 
 struct rph_trace {
@@ -274,6 +276,13 @@ void rph_peer_remove(struct rph_peer *p, struct rph_remote *r, uint64_t now_ms);
  * LAN candidates. */
 int rph_peer_set_lan_candidates(struct rph_peer *p, struct rph_remote *r, const struct rph_addr *a,
                                 size_t n, uint64_t now_ms);
+/* Sealed: the endpoint r's router maps to it (NAT-PMP; a tunnel control message from r
+ * itself), or NULL when it has none any more. A candidate like the LAN ones, probed while no
+ * direct path works; an authenticated answer from it makes the path "direct-mapped". Returns 1
+ * when taken, 0 when cleared or unchanged, RPH_E_INVALID for an address that is no unicast
+ * IPv4 (counted in cand_refused), RPH_E_NOTSUP in plaintext. */
+int rph_peer_set_mapped_candidate(struct rph_peer *p, struct rph_remote *r,
+                                  const struct rph_addr *a, uint64_t now_ms);
 
 /* Relay: writes the RelayData header for r (destination r->relay_addr, this peer's cookie of
  * its last accepted Register/Join) into buf[0..RPH_RELAY_HEADER_LEN) in front of the framed

@@ -114,6 +114,37 @@ size_t cand_set_lan(struct rph_remote *r, const struct rph_addr *a, size_t n, ui
     return taken;
 }
 
+int cand_set_mapped(struct rph_remote *r, const struct rph_addr *a, uint64_t now)
+{
+    if (a && !cand_lan_usable(a)) return RPH_E_INVALID;
+    for (size_t i = 0; i < r->n_cand; i++) {
+        if (r->cand[i].kind != RPH_CAND_MAPPED) continue;
+        if (a && rph_addr_equal(&r->cand[i].addr, a)) return 0; /* the same: probes kept */
+        drop_at(r, i);
+        break;
+    }
+    if (!a) return 0;
+    const struct rph_candidate *other = find(r, a);
+    if (other) return 0; /* already a LAN or punched candidate: probed as that */
+    if (r->n_cand == RPH_MAX_CANDIDATES) {
+        /* Authenticated like the LAN ones: it pushes out a punched one. */
+        size_t k = 0;
+        while (k < r->n_cand && r->cand[k].kind != RPH_CAND_PUNCHED)
+            k++;
+        if (k == r->n_cand) return RPH_E_INVALID;
+        drop_at(r, k);
+    }
+    put(r, a, RPH_CAND_MAPPED, CAND_MAPPED_PROBES, now);
+    return 1;
+}
+
+static bool cand_is_mapped(const struct rph_remote *r, const struct rph_addr *a)
+{
+    for (size_t i = 0; i < r->n_cand; i++)
+        if (r->cand[i].kind == RPH_CAND_MAPPED && rph_addr_equal(&r->cand[i].addr, a)) return true;
+    return false;
+}
+
 bool cand_is_lan(const struct rph_remote *r, const struct rph_addr *a)
 {
     for (size_t i = 0; i < r->n_cand; i++)
@@ -159,6 +190,7 @@ enum rph_path_kind rph_remote_path_kind(const struct rph_remote *r)
      * public address offers that one too, and is no LAN peer for it. */
     if (cand_is_lan(r, &r->addr) && r->has_relay_addr && !same_ip(&r->relay_addr, &r->addr))
         return RPH_PATHK_LAN;
+    if (cand_is_mapped(r, &r->addr)) return RPH_PATHK_MAPPED;
     return r->addr.family == 6 ? RPH_PATHK_DIRECT6 : RPH_PATHK_DIRECT4;
 }
 
@@ -173,6 +205,8 @@ const char *rph_path_kind_name(enum rph_path_kind k)
         return "direct-lan";
     case RPH_PATHK_RELAYED:
         return "relayed";
+    case RPH_PATHK_MAPPED:
+        return "direct-mapped";
     }
     return "?";
 }

@@ -17,6 +17,7 @@
 #define CAND_FAST 3u
 #define CAND_PUNCHED_PROBES 4u
 #define CAND_LAN_PROBES 32u
+#define CAND_MAPPED_PROBES 32u
 
 /* A plain punch came from `from`, which is not r's endpoint: a candidate if it is r's IP
  * (a symmetric NAT gave the punch's destination a port of its own). 1: new, 0: known or not
@@ -28,6 +29,10 @@ int cand_add_punched(struct rph_remote *r, const struct rph_addr *from, uint64_t
  * many were taken. */
 size_t cand_set_lan(struct rph_remote *r, const struct rph_addr *a, size_t n, uint64_t now,
                     size_t *refused);
+/* Replaces r's mapped candidate with a (NULL: none). 1: taken, 0: cleared or the same as
+ * before (its probes kept), RPH_E_INVALID: not usable (as cand_lan_usable, or r's endpoint as
+ * the holepuncher sees it is fine: a port-keeping NAT maps the same port). */
+int cand_set_mapped(struct rph_remote *r, const struct rph_addr *a, uint64_t now);
 /* Whether c is still worth a probe: not where r already is, and no better path works yet. */
 bool cand_wanted(const struct rph_remote *r, const struct rph_candidate *c);
 /* The first candidate of r due a probe at now, or NULL. */

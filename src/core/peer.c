@@ -936,6 +936,24 @@ int rph_peer_set_lan_candidates(struct rph_peer *p, struct rph_remote *r, const 
     return (int)taken;
 }
 
+int rph_peer_set_mapped_candidate(struct rph_peer *p, struct rph_remote *r,
+                                  const struct rph_addr *a, uint64_t now_ms)
+{
+    if (!p->cfg.sealed) return RPH_E_NOTSUP;
+    if (!r || !r->in_use) return RPH_E_INVALID;
+    enum rph_path_kind was = rph_remote_path_kind(r);
+    int taken = cand_set_mapped(r, a, now_ms);
+    kind_changed(p, r, was, now_ms);
+    if (taken < 0) {
+        p->stats.cand_refused++;
+        return taken;
+    }
+    p->stats.cand_added += (uint64_t)taken;
+    p->now_ms = now_ms;
+    probe_candidates(p, r, now_ms);
+    return taken;
+}
+
 static int peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rph_addr *from,
                       uint64_t now_ms)
 {

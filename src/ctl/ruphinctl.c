@@ -311,6 +311,7 @@ static const char *path_kind_text(const char *kind)
     if (strcmp(kind, "direct-ipv4") == 0) return " over IPv4";
     if (strcmp(kind, "direct-ipv6") == 0) return " over IPv6";
     if (strcmp(kind, "direct-lan") == 0) return " over the LAN";
+    if (strcmp(kind, "direct-mapped") == 0) return " through its router's port mapping";
     return "";
 }
 

@@ -22,6 +22,7 @@
 #include "announce.h"
 #include "ippkt.h"
 #include "lancand.h"
+#include "mapcand.h"
 #include "log.h"
 #include "naming.h"
 #include "nodekey.h"
@@ -70,6 +71,10 @@ void receive_on_data(void *ctx, struct rph_remote *r, const uint8_t *d, size_t n
     }
     if (n > 0 && d[0] == LANCAND_TAG) {
         tunnel_lancand_from(t, r, d, n);
+        return;
+    }
+    if (n > 0 && d[0] == MAPCAND_TAG) {
+        tunnel_mapcand_from(t, r, d, n);
         return;
     }
     if (n > 0 && d[0] == MEMBER_TAG) {

@@ -254,7 +254,10 @@ char *status_json(const struct tunnel *t, uint64_t now)
             cJSON *c = cJSON_CreateObject();
             if (!c) break;
             cJSON_AddStringToObject(c, "endpoint", rph_addr_format(&p.cand[k].addr, a, sizeof a));
-            cJSON_AddStringToObject(c, "kind", p.cand[k].kind == RPH_CAND_LAN ? "lan" : "punched");
+            cJSON_AddStringToObject(c, "kind",
+                                    p.cand[k].kind == RPH_CAND_LAN      ? "lan"
+                                    : p.cand[k].kind == RPH_CAND_MAPPED ? "mapped"
+                                                                        : "punched");
             cJSON_AddNumberToObject(c, "probes_left", p.cand[k].probes_left);
             cJSON_AddItemToArray(cands, c);
         }

@@ -14,6 +14,7 @@
 
 #include "announce.h"
 #include "lancand.h"
+#include "mapcand.h"
 #include "offload.h"
 #include "lan_dns.h"
 #include "log.h"
@@ -73,6 +74,52 @@ static void send_lancand(struct tunnel *t, struct rph_remote *r)
 
 /* A malformed or refused candidate list: at most one debug line per this. */
 #define LANCAND_LOG_MS 10000u
+
+/* Sealed: the endpoint our router maps to us (tag 0x08, mapcand.h), or that there is none, when
+ * we ask for a mapping: a peer whose path to us is relayed tries it. */
+static void send_mapcand(struct tunnel *t, struct rph_remote *r)
+{
+    if (!t->cfg.seal || !t->pm) return;
+    struct portmap_info pmi;
+    portmap_info(t->pm, rph_now_ms(), &pmi);
+    struct rph_addr ext = {.family = 4, .port = pmi.ext_port};
+    memcpy(ext.ip, &pmi.ext_ip, 4);
+    uint8_t b[RPH_FRAME_HEADROOM + MAPCAND_LEN + RPH_FRAME_TAILROOM];
+    size_t len = mapcand_encode(pmi.ext_ip ? &ext : NULL, b + RPH_FRAME_HEADROOM);
+    rph_ev_peer_send_frame(t->ep, r, b, len);
+}
+
+/* The router's mapping appeared, changed or went: every peer hears it now. */
+static void on_mapping(void *ctx, uint32_t ext_ip, uint16_t ext_port)
+{
+    (void)ext_ip;
+    (void)ext_port;
+    struct tunnel *t = ctx;
+    for (size_t i = 0; i < t->pol.n_peers; i++)
+        if (t->pol.peers[i].remote) send_mapcand(t, t->pol.peers[i].remote);
+}
+
+void tunnel_mapcand_from(struct tunnel *t, struct rph_remote *r, const uint8_t *d, size_t n)
+{
+    bool has = false;
+    struct rph_addr a;
+    const char *why = "not a sealed tunnel";
+    int taken = -1;
+    if (t->cfg.seal && mapcand_decode(d, n, &has, &a, &why) == 0) {
+        taken = rph_peer_set_mapped_candidate(rph_ev_peer_core(t->ep), r, has ? &a : NULL,
+                                              rph_now_ms());
+        if (taken < 0) why = "no unicast IPv4 endpoint";
+    }
+    if (taken < 0) t->drops.bad_control++;
+    char ep[RPH_ADDR_STRLEN], m[RPH_ADDR_STRLEN];
+    if (taken == 1)
+        log_debug("peer %s offers its port mapping %s", fmt_addr(&r->addr, ep), fmt_addr(&a, m));
+    if (taken >= 0) return;
+    uint64_t now = rph_now_ms();
+    if (t->lancand_log_ms && now - t->lancand_log_ms < LANCAND_LOG_MS) return;
+    t->lancand_log_ms = now;
+    log_debug("peer %s: mapped candidate dropped: %s", fmt_addr(&r->addr, ep), why);
+}
 
 void tunnel_lancand_from(struct tunnel *t, struct rph_remote *r, const uint8_t *d, size_t n)
 {
@@ -159,6 +206,7 @@ static void on_remote(void *ctx, struct rph_remote *r, bool up)
         naming_send(t, r); /* first: a server that knows our name names the holder in a refusal */
         send_announce(t, r);
         send_lancand(t, r);
+        send_mapcand(t, r);
         return;
     }
     if (!t->removing) /* a goodbye logged its own line */
@@ -363,6 +411,7 @@ static void on_announce_timer(evutil_socket_t fd, short what, void *arg)
             naming_send(t, t->pol.peers[i].remote);
             send_announce(t, t->pol.peers[i].remote);
             send_lancand(t, t->pol.peers[i].remote);
+            send_mapcand(t, t->pol.peers[i].remote);
         }
 }
 
@@ -499,7 +548,7 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
     struct rph_addr local;
     if (cfg->port_mapping && cfg->holepuncher_addr.family == 4 &&
         rph_ev_peer_local_addr(t->ep, &local) == 0) {
-        t->pm = portmap_new(base, local.port, NULL, t);
+        t->pm = portmap_new(base, local.port, on_mapping, t);
         if (!t->pm) {
             errmsg_set(err, "out of memory");
             r = -ENOMEM;
@@ -599,6 +648,8 @@ const char *tunnel_path_kind_text(int kind)
         return "over the LAN";
     case RPH_PATHK_RELAYED:
         return "through the relay";
+    case RPH_PATHK_MAPPED:
+        return "through its router's port mapping";
     }
     return "?";
 }

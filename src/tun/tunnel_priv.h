@@ -104,6 +104,8 @@ void tunnel_announce_answer(struct tunnel *t, struct rph_remote *r);
  * joins again). */
 void tunnel_goodbye_from(struct tunnel *t, struct rph_remote *r, const uint8_t *d, size_t n);
 
+/* tunnel.c: r offered its router's port mapping (tag 0x08): a candidate for the core. */
+void tunnel_mapcand_from(struct tunnel *t, struct rph_remote *r, const uint8_t *d, size_t n);
 /* tunnel.c: r offered its LAN endpoints (tag 0x07): candidates for the core to probe. */
 void tunnel_lancand_from(struct tunnel *t, struct rph_remote *r, const uint8_t *d, size_t n);
 
