@@ -1064,6 +1064,7 @@ Test(peer, a_server_whose_nat_gives_it_a_new_port_is_back_within_2s_and_never_do
     cr_assert_leq(ms, 2000, "data through after %llu ms", (unsigned long long)ms);
     cr_assert_eq(rph_peer_stats(s)->reregisters, 1, "the server registered again %llu times",
                  (unsigned long long)rph_peer_stats(s)->reregisters);
+    cr_assert_eq(nodes[0].traces[RPH_TRACE_PROBE], 1, "the Register is traced");
     cr_assert_eq(server_of(c)->addr.port, 41000, "the client talks to the new port");
     cr_assert_eq(nodes[1].downs, 0, "the client dropped its server");
     cr_assert_eq(nodes[0].downs, 0, "the server dropped its client");

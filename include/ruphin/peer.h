@@ -138,7 +138,8 @@ enum rph_trace_event {
     RPH_TRACE_UP,          /* remote at addr answered: up */
     RPH_TRACE_DOWN,        /* remote at addr dropped */
     RPH_TRACE_DROP,        /* a datagram from addr dropped; code: the RPH_E_* reason */
-    RPH_TRACE_PROBE,       /* client: the server at addr is silent; rekey and Join again */
+    RPH_TRACE_PROBE,       /* client: the server at addr is silent; Join again (code 1: and
+                            * rekey); code 2, server: the client at addr went silent: Register */
     RPH_TRACE_PATH,        /* remote's path changed (remote->relayed); code: rph_path_reason */
 };
 
