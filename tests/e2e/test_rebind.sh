@@ -10,7 +10,8 @@
 #   c. the same on the server's router (:41000-41999)
 #   d. roaming: the client moves behind another router (new public address); the server learns
 #      the new endpoint from authenticated datagrams only: captured datagrams replayed from the
-#      old address and tampered ones move nothing.
+#      old address and tampered ones move nothing. (The old address is the one an attacker can
+#      use: nat1 still has its mapping; from any other address nat1 drops them unseen.)
 #
 # RBD_RELAY=1 (by hand) runs it with holepuncherd relaying, as the shipped config does.
 #
