@@ -28,6 +28,10 @@ struct node {
     struct rph_addr last_data_from;
     int traces[RPH_TRACE_PATH + 1]; /* on_trace events by kind */
     int last_drop;                  /* the code of the last RPH_TRACE_DROP */
+    /* Behind a port-restricted NAT: datagrams come in only from where it has sent to. */
+    bool nat;
+    struct rph_addr nat_open[16];
+    size_t nat_n;
 };
 
 static struct dgram q[MAXQ];
@@ -112,6 +116,31 @@ static void node_trace(void *ctx, const struct rph_trace *t)
     if (t->what == RPH_TRACE_DROP) nd->last_drop = t->code;
 }
 
+/* A datagram left node k's NAT toward `to`: its answers come in from now on. */
+static void nat_out(const struct rph_addr *from, const struct rph_addr *to)
+{
+    for (int k = 0; k < NODES; k++) {
+        struct node *nd = &nodes[k];
+        if (!nd->nat || !rph_addr_equal(&nd->addr, from)) continue;
+        for (size_t i = 0; i < nd->nat_n; i++)
+            if (rph_addr_equal(&nd->nat_open[i], to)) return;
+        cr_assert_lt(nd->nat_n, 16);
+        nd->nat_open[nd->nat_n++] = *to;
+    }
+}
+
+static bool nat_drops(const struct rph_addr *from, const struct rph_addr *to)
+{
+    for (int k = 0; k < NODES; k++) {
+        const struct node *nd = &nodes[k];
+        if (!nd->nat || !rph_addr_equal(&nd->addr, to)) continue;
+        for (size_t i = 0; i < nd->nat_n; i++)
+            if (rph_addr_equal(&nd->nat_open[i], from)) return false;
+        return true;
+    }
+    return false;
+}
+
 /* Delivers everything queued (and what the deliveries send), in order. */
 static void run(void)
 {
@@ -122,6 +151,11 @@ static void run(void)
         qn = 0;
         for (size_t i = 0; i < n; i++) {
             struct dgram *d = &cur[i];
+            nat_out(&d->from, &d->to);
+            if (nat_drops(&d->from, &d->to)) {
+                dropped++;
+                continue;
+            }
             if ((drop_from && rph_addr_equal(&d->from, drop_from)) ||
                 (drop_to && rph_addr_equal(&d->to, drop_to) && drop_budget != 0)) {
                 if (drop_budget > 0 && !(drop_from && rph_addr_equal(&d->from, drop_from)))
@@ -974,6 +1008,9 @@ static void moves_to_a_restarted_server(bool sealed)
     cr_assert_eq(rph_peer_stats(c)->moved, 1);
     cr_assert_eq(rph_peer_stats(c)->rejoins, 0, "moved without waiting for peer_timeout");
     cr_assert_lt(now - t0, 30000);
+    /* Sealed, the client keeps its peer across the move (its keys, then the handshake's):
+     * nothing goes down. Plaintext has no keys to keep: a new remote at the new endpoint. */
+    if (sealed) cr_assert_eq(nodes[1].downs, 0, "the client dropped its server to move");
 }
 
 Test(peer, a_probe_moves_a_sealed_client_to_its_servers_new_endpoint)
@@ -1003,6 +1040,60 @@ Test(peer, a_briefly_silent_server_at_the_same_endpoint_keeps_its_session)
     uint64_t joins = rph_peer_stats(c)->joins_sent;
     advance(2000);
     cr_assert_eq(rph_peer_stats(c)->joins_sent, joins, "Joins go on after the server answered");
+}
+
+/* ---- rebinding: a NAT that gives a peer a new port (issue 14) ---- */
+
+Test(peer, a_server_whose_nat_gives_it_a_new_port_is_back_within_2s_and_never_down)
+{
+    nodes[0].nat = nodes[1].nat = true; /* both behind port-restricted NATs */
+    connected_pair(true);
+    struct rph_peer *s = nodes[0].peer, *c = nodes[1].peer;
+    client_sends(c, "before");
+    cr_assert_str_eq(nodes[0].last_data, "before");
+    advance(100);
+    /* The server's NAT forgets its mapping and gives it a new port: what it sends leaves from
+     * there, what goes to the old one arrives nowhere, and the client's NAT takes nothing from
+     * the new one until the client sent there. The server sends nothing of its own (the client
+     * uploads), so only its Register (every 10 s) would tell the holepuncher. */
+    nodes[0].addr.port = 41000;
+    nodes[0].nat_n = 0;
+    uint64_t ms = ms_until_server_gets(c, 15000);
+    cr_log_info("server NAT rebinding: data through %llu ms after the new port",
+                (unsigned long long)ms);
+    cr_assert_leq(ms, 2000, "data through after %llu ms", (unsigned long long)ms);
+    cr_assert_eq(rph_peer_stats(s)->reregisters, 1, "the server registered again %llu times",
+                 (unsigned long long)rph_peer_stats(s)->reregisters);
+    cr_assert_eq(nodes[0].traces[RPH_TRACE_PROBE], 1, "the Register is traced");
+    cr_assert_eq(server_of(c)->addr.port, 41000, "the client talks to the new port");
+    cr_assert_eq(nodes[1].downs, 0, "the client dropped its server");
+    cr_assert_eq(nodes[0].downs, 0, "the server dropped its client");
+    cr_assert_eq(rph_peer_stats(c)->rejoins, 0);
+    rph_peer_send_data(s, &nodes[1].addr, "back", 4);
+    run();
+    cr_assert_str_eq(nodes[1].last_data, "back");
+}
+
+Test(peer, a_server_registers_again_once_per_silence_after_data_and_never_when_idle)
+{
+    connected_pair(true);
+    struct rph_peer *s = nodes[0].peer, *c = nodes[1].peer;
+    advance(30000); /* idle: keepalives only */
+    cr_assert_eq(rph_peer_stats(s)->reregisters, 0, "an idle client made the server register");
+    for (int i = 0; i < 30; i++) { /* data every 100 ms for 3 s */
+        client_sends(c, "x");
+        advance(100);
+    }
+    cr_assert_eq(rph_peer_stats(s)->reregisters, 0, "registered while data kept coming");
+    uint64_t regs = rph_peer_stats(s)->registers_sent;
+    advance(800); /* 900 ms after the last data */
+    cr_assert_eq(rph_peer_stats(s)->reregisters, 0, "registered before 1 s of silence");
+    advance(200);
+    cr_assert_eq(rph_peer_stats(s)->reregisters, 1, "no Register 1.1 s after the data stopped");
+    cr_assert_eq(rph_peer_stats(s)->registers_sent, regs + 1);
+    advance(5000);
+    cr_assert_eq(rph_peer_stats(s)->reregisters, 1, "more than one Register for one silence");
+    cr_assert_eq(nodes[0].downs + nodes[1].downs, 0);
 }
 
 /* Joins a silent server's client sends in the first 9 s of its probe and in the 10 s after. */
@@ -1157,7 +1248,7 @@ Test(peer, trace_events_name_each_protocol_step)
     ms_until_server_gets(nodes[1].peer, 10000);
     cr_assert_eq(ct[RPH_TRACE_PROBE], 1);
     cr_assert_eq(ct[RPH_TRACE_MOVED], 1);
-    cr_assert_eq(ct[RPH_TRACE_DOWN], 1, "the old endpoint's remote");
+    cr_assert_eq(ct[RPH_TRACE_DOWN], 0, "the remote moved with its keys: nothing went down");
     /* A drop names its reason. */
     uint8_t junk[3] = {0, 9, 0};
     rph_peer_input(nodes[1].peer, junk, sizeof junk, &nodes[3].addr, now);

@@ -78,6 +78,7 @@ struct rph_remote {
     uint64_t up_ms;         /* first packet back from it */
     uint64_t last_rx_ms;    /* last valid packet of any kind from it */
     uint64_t last_hello_ms; /* last HelloReq/HelloResp from it: the "handshake" */
+    uint64_t data_rx_ms;    /* last data from it (server: its silence after data re-registers) */
     uint64_t punch_until_ms;
     uint64_t next_hello_ms;
     uint8_t punches_left; /* server: punches still allowed toward it while it has not answered */
@@ -122,6 +123,7 @@ struct rph_peer_stats {
     uint64_t moved;   /* client: a probe's PeerInfo named a new server endpoint: moved to it */
     uint64_t passive_keepalives; /* data came in and nothing went back for ~500 ms */
     uint64_t removed;            /* remotes dropped by the caller (a goodbye) */
+    uint64_t reregisters; /* server: a client went silent after data: registered again at once */
     /* sealed mode */
     uint64_t auth_failed; /* MAC, signature or AEAD tag did not verify */
     uint64_t replayed;    /* transport counter seen before or too old */
@@ -161,7 +163,8 @@ enum rph_trace_event {
     RPH_TRACE_UP,          /* remote at addr answered: up */
     RPH_TRACE_DOWN,        /* remote at addr dropped */
     RPH_TRACE_DROP,        /* a datagram from addr dropped; code: the RPH_E_* reason */
-    RPH_TRACE_PROBE,       /* client: the server at addr is silent; rekey and Join again */
+    RPH_TRACE_PROBE,       /* client: the server at addr is silent; Join again (code 1: and
+                            * rekey); code 2, server: the client at addr went silent: Register */
     RPH_TRACE_PATH,        /* remote's path changed (remote->relayed); code: rph_path_reason */
     RPH_TRACE_CANDIDATE,   /* a probe to remote's candidate addr; code: rph_cand_kind */
 };
@@ -254,9 +257,10 @@ int rph_peer_send_data(struct rph_peer *p, const struct rph_addr *to, const void
 void rph_peer_rejoin(struct rph_peer *p, uint64_t now_ms);
 /* The caller sent data to r at now_ms (once per batch, not per packet): if nothing valid
  * comes back from a client's server for RPH_PROBE_AFTER_MS, the client probes (a rekey to
- * the current endpoint and Joins every RPH_PROBE_JOIN_MS for a new one). Also tells the
- * core that r heard from us (no passive keepalive due). True when the next deadline may
- * have become earlier (the caller re-arms its timer). */
+ * the current endpoint and Joins every RPH_PROBE_JOIN_MS for a new one); a server registers
+ * again (its NAT may have given it a new port), as it does when a client sending data goes
+ * silent that long. Also tells the core that r heard from us (no passive keepalive due).
+ * True when the next deadline may have become earlier (the caller re-arms its timer). */
 #define RPH_PROBE_AFTER_MS 1000u
 #define RPH_PROBE_JOIN_MS 500u
 #define RPH_PASSIVE_KEEPALIVE_MS 500u

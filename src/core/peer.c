@@ -37,6 +37,7 @@ struct rph_peer {
     uint64_t hp_pending_since_ms;
     uint64_t hp_last_ms;  /* last RegisterAck / PeerInfo */
     uint64_t hp_heard_ms; /* last message of any kind from the holepuncher */
+    uint64_t hp_sent_ms;  /* our last Register/Join */
     bool hp_heard;
     /* Client: data to the server went unanswered (or punching got no answer) for
      * RPH_PROBE_AFTER_MS: Joins every RPH_PROBE_JOIN_MS (after the handshake window every
@@ -267,6 +268,7 @@ static void send_request(struct rph_peer *p, uint64_t now)
         p->stats.registers_sent++;
     else
         p->stats.joins_sent++;
+    p->hp_sent_ms = now;
     if (p->cfg.sealed) {
         uint8_t buf[RPH_OWNER_NODE_COOKIE_LEN];
         uint64_t wall = (uint64_t)((int64_t)now + p->wall_offset_ms);
@@ -538,6 +540,7 @@ static void deliver(struct rph_peer *p, struct rph_remote *r, const uint8_t *d, 
                     uint64_t now)
 {
     p->stats.data_in++;
+    r->data_rx_ms = now;
     if (!r->rx_unanswered) {
         r->rx_unanswered = true;
         r->rx_unanswered_ms = now;
@@ -716,6 +719,17 @@ static int probe_answer(struct rph_peer *p, const struct rph_addr *peer, uint64_
     if (cur->in_use && rph_addr_equal(&cur->addr, peer)) return 0;
     p->stats.moved++;
     trace(p, RPH_TRACE_MOVED, cur->in_use ? cur : NULL, cur->in_use ? &cur->addr : NULL, peer, 1);
+    if (cur->in_use && cur->up && p->seal) {
+        /* Most often the same server, whose NAT gave it a new port (a rebinding): its keys
+         * still hold, so the tunnel stays up and only the endpoint changes; a handshake there
+         * gets fresh keys from a server that restarted instead. The probe goes on until an
+         * authenticated answer comes, and until then nothing else moves us. */
+        cur->addr = *peer;
+        cur->relay_addr = *peer;
+        cur->has_relay_addr = true;
+        send_hs(p, cur, &cur->addr, seal_start(p->seal, 0, now));
+        return 0;
+    }
     if (cur->in_use) drop_remote(p, cur);
     if (!add_remote(p, peer, now, 0)) return RPH_E_FULL;
     p->started_ms = now;
@@ -1040,12 +1054,13 @@ void rph_peer_rejoin(struct rph_peer *p, uint64_t now_ms)
 
 bool rph_peer_note_sent(struct rph_peer *p, struct rph_remote *r, uint64_t now_ms)
 {
+    (void)p; /* both roles act on it (a client probes, a server registers again) */
     if (!r->in_use) return false; /* dropped while its datagrams waited in a train */
     r->rx_unanswered = false;
     if (r->tx_unanswered) return false;
     r->tx_unanswered = true;
     r->tx_unanswered_ms = now_ms;
-    return p->cfg.role == RPH_ROLE_CLIENT; /* only a client acts on it */
+    return true;
 }
 
 void rph_peer_remove(struct rph_peer *p, struct rph_remote *r, uint64_t now_ms)
@@ -1110,6 +1125,31 @@ static void passive_keepalive(struct rph_peer *p, struct rph_remote *r)
     else
         send_hello(p, r, RPH_HELLO_REQ);
     r->rx_unanswered = false;
+}
+
+/* Server: when its NAT gives it a new port (a rebinding, a router's restart), only the
+ * holepuncher sees that, and a client that lost us asks the holepuncher (its probe). So a client
+ * sending data that goes silent, or data to it that goes unanswered, for RPH_PROBE_AFTER_MS makes
+ * us register again at once (retried until acknowledged). Once per silence: a Register sent since
+ * it was due covers it; at most one every RPH_PROBE_JOIN_MS. UINT64_MAX: none due. */
+static uint64_t reregister_due(const struct rph_peer *p, const struct rph_remote *r)
+{
+    if (p->cfg.role != RPH_ROLE_SERVER || !r->up) return UINT64_MAX;
+    uint64_t due = UINT64_MAX;
+    if (r->data_rx_ms && r->last_rx_ms - r->data_rx_ms < RPH_PROBE_AFTER_MS)
+        due = r->last_rx_ms + RPH_PROBE_AFTER_MS;
+    if (r->tx_unanswered && r->tx_unanswered_ms + RPH_PROBE_AFTER_MS < due)
+        due = r->tx_unanswered_ms + RPH_PROBE_AFTER_MS;
+    if (due == UINT64_MAX || p->hp_sent_ms >= due) return UINT64_MAX;
+    uint64_t paced = p->hp_sent_ms + RPH_PROBE_JOIN_MS;
+    return paced > due ? paced : due;
+}
+
+static void reregister(struct rph_peer *p, struct rph_remote *r, uint64_t now)
+{
+    p->stats.reregisters++;
+    trace(p, RPH_TRACE_PROBE, r, &r->addr, NULL, 2);
+    send_to_holepuncher(p, now);
 }
 
 static bool handshaking(const struct rph_peer *p)
@@ -1188,6 +1228,7 @@ void rph_peer_tick(struct rph_peer *p, uint64_t now)
         if (p->cfg.relay && p->cfg.sealed) relay_tick(p, r, now);
         if (p->cfg.sealed) probe_candidates(p, r, now);
         if (now >= probe_due(p, r)) start_probe(p, r, now);
+        if (now >= reregister_due(p, r)) reregister(p, r, now);
         if (r->up && r->rx_unanswered && now - r->rx_unanswered_ms >= RPH_PASSIVE_KEEPALIVE_MS)
             passive_keepalive(p, r);
         if (p->cfg.sealed)
@@ -1216,6 +1257,7 @@ uint64_t rph_peer_next_deadline(const struct rph_peer *p)
         MIN_D(r->up ? r->last_rx_ms + p->cfg.peer_timeout_ms : r->punch_until_ms);
         MIN_D(r->next_hello_ms);
         MIN_D(probe_due(p, r));
+        MIN_D(reregister_due(p, r));
         if (r->up && r->rx_unanswered) MIN_D(r->rx_unanswered_ms + RPH_PASSIVE_KEEPALIVE_MS);
         if (p->seal) MIN_D(seal_deadline(p->seal, slot_of(p, r), r->up));
         MIN_D(relay_deadline(p, r));

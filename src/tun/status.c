@@ -303,6 +303,7 @@ char *status_json(const struct tunnel *t, uint64_t now)
     cJSON *rc = cJSON_AddObjectToObject(root, "recovery");
     cJSON_AddNumberToObject(rc, "probes", (double)st->probes);
     cJSON_AddNumberToObject(rc, "moved", (double)st->moved);
+    cJSON_AddNumberToObject(rc, "reregisters", (double)st->reregisters);
     cJSON_AddNumberToObject(rc, "rejoins", (double)st->rejoins);
     cJSON_AddNumberToObject(rc, "passive_keepalives", (double)st->passive_keepalives);
     cJSON_AddNumberToObject(rc, "goodbyes", (double)st->removed);

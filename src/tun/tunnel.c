@@ -391,8 +391,11 @@ static void on_trace(void *ctx, const struct rph_trace *tr)
                                            : "the port its punch came from");
         break;
     case RPH_TRACE_PROBE:
-        log_debug("trace: %s: server %s silent for 1 s after data; %sasking the holepuncher", name,
-                  a, tr->code ? "rekeying, " : "");
+        if (tr->code == 2) /* a server: our NAT may have given us a new port */
+            log_debug("trace: %s: client %s silent for 1 s after data; registering again", name, a);
+        else
+            log_debug("trace: %s: server %s silent for 1 s after data; %sasking the holepuncher",
+                      name, a, tr->code ? "rekeying, " : "");
         break;
     default:
         log_debug("trace: %s: %s", name, a);
