@@ -6,7 +6,8 @@
 #   bash tests/e2e/nat_pair.sh SERVER_KIND CLIENT_KIND RESULT_FILE
 #
 # Kinds are nat_lib.sh's; CLIENT_KIND "same-router" puts the client on the server's LAN;
-# SERVER_KIND "KIND+fwd" gives the server's router a UDP port forward to it (port 7701). Env:
+# SERVER_KIND "KIND+fwd" gives the server's router a UDP port forward to it (port 7701); "KIND+pmp"
+# (either side) makes that router answer NAT-PMP, so the daemon gets a port mapping. Env:
 # NATM_DEADLINE (s to connect, default 20), NATM_MB (transfer size, default 2), NATM_DELAY1 and
 # NATM_DELAY2 ("OUT[/IN]" ms on the server's and the client's uplink, default none),
 # NATM_FORWARD1 (a UDP port the server's router forwards to the server, which listens on it),
@@ -32,6 +33,9 @@ S_KIND=${1:?server kind} C_KIND=${2:?client kind} RESULT=${3:?result file}
 DEADLINE=${NATM_DEADLINE:-20}
 if [[ $S_KIND == *+fwd ]]; then NATM_FORWARD1=${NATM_FORWARD1:-7701}; fi
 S_SITE=${S_KIND%+fwd}
+# "KIND+pmp" (either side): that router answers NAT-PMP (nat_lib.sh nat_pmp), and the daemon
+# there asks it for a port mapping, which it offers its peer as a candidate.
+S_SITE=${S_SITE%+pmp} C_SITE=${C_KIND%+pmp}
 MB=${NATM_MB:-2}
 
 result() {
@@ -55,13 +59,15 @@ nat_site 1 "$S_SITE" || error "test bed: server site ($S_SITE)"
 if [[ $C_KIND == same-router ]]; then
     nat_join 1 2 || error "test bed: client on the server's LAN"
 else
-    nat_site 2 "$C_KIND" || error "test bed: client site ($C_KIND)"
+    nat_site 2 "$C_SITE" || error "test bed: client site ($C_SITE)"
 fi
 nat_ready || error "test bed: a host cannot reach hp"
 # NATM_FORWARD1=PORT: the server's router forwards UDP PORT to it, and the server uses that port.
 if [[ -n ${NATM_FORWARD1:-} ]]; then
     nat_forward 1 "$NATM_FORWARD1" || error "port forward on the server's router"
 fi
+if [[ $S_KIND == *+pmp ]]; then nat_pmp 1 || error "NAT-PMP on the server's router"; fi
+if [[ $C_KIND == *+pmp ]]; then nat_pmp 2 || error "NAT-PMP on the client's router"; fi
 for k in 1 2; do
     d=NATM_DELAY$k
     [[ -n ${!d:-} && -n ${NAT_UPLINK_NS[$k]:-} ]] || continue
@@ -93,9 +99,18 @@ wait_for "tun_status 1 | jq -e '.holepuncher.state == \"registered\"'" 10 ||
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 t0=$(now)
-tun_start_peer 2 client || error "client peer did not start"
-# One echo request every 0.1 s until the first reply; -D stamps the reply with the time.
-topo_spawn pinger "$NS_PEER2" "$TOPO_DIR/ping.log" ping -n -D -c 1 -i 0.1 -W 1 -w "$DEADLINE" 10.77.0.1 ||
+# Spawned here rather than by tun_start_peer, whose 0.1 s polls would delay the pinger: the
+# pinger starts the moment the client's interface has its address (ping needs the route), and
+# then sends one echo request every 0.01 s until the first reply, so the first ping is measured
+# to 10 ms; -D stamps the reply with the time.
+topo_spawn peer2 "$NS_PEER2" "$TOPO_DIR/peer2.log" "$RUPHIN_BIN/ruphin-tund" -c "$TOPO_DIR/peer2.json" ||
+    error "client peer did not start"
+for ((i = 0; i < 500; i++)); do
+    ip -n "$NS_PEER2" -4 addr show dev rph0 2>/dev/null | grep -q 'inet 10\.77\.0\.2/' && break
+    topo_alive peer2 || error "client peer exited: $(tail -n 1 "$TOPO_DIR/peer2.log")"
+    sleep 0.01
+done
+topo_spawn pinger "$NS_PEER2" "$TOPO_DIR/ping.log" ping -n -D -c 1 -i 0.01 -W 1 -w "$DEADLINE" 10.77.0.1 ||
     error "ping did not start"
 
 t_up=- t_ping=- polls=0
@@ -186,6 +201,7 @@ case $(tun_status 2 2>/dev/null | jq -r '.peers[0].path_kind // ""') in
 direct-ipv4) [[ $path == *direct ]] && path+=" (IPv4)" ;;
 direct-ipv6) [[ $path == *direct ]] && path+=" (IPv6)" ;;
 direct-lan) [[ $path == *direct ]] && path+=" (LAN)" ;;
+direct-mapped) [[ $path == *direct ]] && path+=" (port mapping)" ;;
 esac
 result connected "$path" "$t_ping" "$t_direct" "$xfer" "endpoint $(jq -r '.peers[0].endpoint' <<<"$st")"
 # NATM_LOGS=N: the daemons' last N log lines in the pair's log (with NATM_KEEP=1, to look at).

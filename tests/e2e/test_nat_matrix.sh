@@ -42,8 +42,18 @@ fi
 # shellcheck source-path=SCRIPTDIR source=nat_lib.sh
 . "$(dirname "$0")/nat_lib.sh"
 e2e_require_root
-e2e_require_bin holepuncherd ruphin-tund ruphinctl nfq_delay
+e2e_require_bin holepuncherd ruphin-tund ruphinctl nfq_delay natpmp_responder
 e2e_require_cmd ip nft iptables ping socat sha256sum jq conntrack
+
+# pair_kind KIND: a kind as the table names it.
+pair_kind() {
+    case $1 in
+    symmetric+same-router) echo "symmetric + one on the same router (3 members)" ;;
+    *+fwd) echo "${1%+fwd} + UDP port forward" ;;
+    *+pmp) echo "${1%+pmp} + NAT-PMP" ;;
+    *) echo "$1" ;;
+    esac
+}
 
 JOBS=${NATM_JOBS:-5}        # pairs at a time (each is mostly waiting: the 15 s deadline)
 export NATM_DEADLINE=${NATM_DEADLINE:-15}
@@ -61,6 +71,10 @@ PAIRS+=(port-restricted:same-router ipv6:ipv6)
 # What a user can do today: a UDP port forward on the server's router ("+fwd", nat_lib.sh's
 # nat_forward; the server listens on that port) connects the hardest pairs above.
 PAIRS+=(symmetric+fwd:symmetric port-restricted+fwd:conntrack-race)
+# A router that answers NAT-PMP ("+pmp", nat_lib.sh's nat_pmp): the daemon behind it gets a
+# port mapping by itself and offers it to its peer, which reaches it there even through a
+# symmetric NAT.
+PAIRS+=(symmetric+pmp:symmetric symmetric:symmetric+pmp port-restricted:symmetric+pmp)
 # Three members of mixed kinds on one LAN (nat_lan3.sh): a server behind a port-restricted NAT,
 # one client behind a symmetric NAT, one on the server's LAN; the clients ping and transfer to
 # each other through the server.
@@ -179,7 +193,7 @@ for i in "${!PAIRS[@]}"; do
         tail -n 40 "$OUT/$i.log"
     fi
     [[ $status == connected ]] || t_ping=- t_up=- xfer=-
-    rows+=("$(printf '| %s | %s | %s | %s | %s | %s |' "${s/+fwd/ + UDP port forward}" "${c/symmetric+same-router/symmetric + one on the same router (3 members)}" "$path" \
+    rows+=("$(printf '| %s | %s | %s | %s | %s | %s |' "$(pair_kind "$s")" "$(pair_kind "$c")" "$path" \
         "$([[ $t_ping == - ]] && echo - || echo "$t_ping s")" "$(case $t_up in -) echo "never (${NATM_DIRECT_WAIT:-8} s)" ;; [0-9]*) echo "$t_up s" ;; *) echo "$t_up" ;; esac)" "$xfer")")
 done
 
