@@ -10,6 +10,7 @@
 #include "../src/tun/announce.h"
 #include "../src/tun/ippkt.h"
 #include "../src/tun/lancand.h"
+#include "../src/tun/mapcand.h"
 #include "../src/tun/name.h"
 #include "harness.h"
 
@@ -143,6 +144,32 @@ static void check_lancand(const uint8_t *data, size_t size)
     }
 }
 
+/* The mapped candidate (tag 0x08): decode -> encode is the identity, and the core keeps at most
+ * one mapped candidate, a usable one. */
+static void check_mapcand(const uint8_t *data, size_t size)
+{
+    bool has = false;
+    struct rph_addr a;
+    const char *why = NULL;
+    if (mapcand_decode(data, size, &has, &a, &why) < 0) {
+        FZ_CHECK(why != NULL);
+        return;
+    }
+    uint8_t out[MAPCAND_LEN];
+    FZ_CHECK(size == MAPCAND_LEN && mapcand_encode(has ? &a : NULL, out) == MAPCAND_LEN);
+    FZ_CHECK(memcmp(out, data, size) == 0);
+    struct rph_remote r;
+    memset(&r, 0, sizeof r);
+    r.in_use = true;
+    r.addr.family = 4;
+    memcpy(r.addr.ip, (uint8_t[]){10, 0, 0, 1}, 4);
+    r.addr.port = 7000;
+    int taken = cand_set_mapped(&r, has ? &a : NULL, 1000);
+    FZ_CHECK(taken == 1 ? r.n_cand == 1 && r.cand[0].kind == RPH_CAND_MAPPED &&
+                              cand_lan_usable(&r.cand[0].addr)
+                        : r.n_cand == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     check_ip(data, size);
@@ -152,5 +179,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_name(data, size);
     check_member(data, size);
     check_lancand(data, size);
+    check_mapcand(data, size);
     return 0;
 }
