@@ -175,6 +175,7 @@ char *status_json(const struct tunnel *t, uint64_t now)
     struct rph_addr local;
     if (tunnel_local_addr(t, &local) == 0)
         cJSON_AddStringToObject(root, "listen", rph_addr_format(&local, a, sizeof a));
+    cJSON_AddStringToObject(root, "listen_families", tunnel_local_families(t));
     cJSON_AddStringToObject(root, "version", RUPHIN_VERSION);
     cJSON_AddNumberToObject(root, "keepalive_interval_s", cfg->keepalive_interval);
     cJSON_AddNumberToObject(root, "peer_timeout_s", cfg->peer_timeout);

@@ -671,6 +671,12 @@ int tunnel_local_addr(const struct tunnel *t, struct rph_addr *out)
     return rph_ev_peer_local_addr(t->ep, out);
 }
 
+const char *tunnel_local_families(const struct tunnel *t)
+{
+    unsigned f = rph_ev_peer_families(t->ep);
+    return f == (RPH_EV_IPV4 | RPH_EV_IPV6) ? "ipv4+ipv6" : f == RPH_EV_IPV6 ? "ipv6" : "ipv4";
+}
+
 const char *tunnel_holepuncher_state(const struct tunnel *t, uint64_t now_ms, uint64_t *last_ms)
 {
     const struct rph_peer *core = rph_ev_peer_core(t->ep);
