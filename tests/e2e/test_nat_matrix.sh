@@ -181,7 +181,7 @@ for i in "${!PAIRS[@]}"; do
         elif [[ $pair == *+v6* && $note != *"sockets $(want_sock "$s")/$(want_sock "$c")" ]]; then
             e2e_fail "$label: UDP sockets ${note##*sockets } (want $(want_sock "$s")/$(want_sock "$c"): dual stack exactly where the host has IPv6)"
         elif [[ $xfer == *ok* ]]; then
-            e2e_pass "$label: $path, first ping ${t_ping} s, direct after ${t_up} s, $xfer"
+            e2e_pass "$label: $path, first ping ${t_ping} s, direct after ${t_up} s, $xfer$([[ $pair == *+v6* ]] && echo "; sockets ${note##*sockets }")"
         else
             e2e_fail "$label: connected but the transfer failed ($xfer)"
         fi
