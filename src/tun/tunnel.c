@@ -155,12 +155,16 @@ void tunnel_lancand_from(struct tunnel *t, struct rph_remote *r, const uint8_t *
         size_t kept = lancand_drop_own(a, m, mine, n_mine > 0 ? (size_t)n_mine : 0);
         own = m - kept;
         struct rph_peer *core = rph_ev_peer_core(t->ep);
-        if (want == 4)
+        unsigned fam = want == 4 ? RPH_EV_IPV4 : RPH_EV_IPV6;
+        if (!(rph_ev_peer_families(t->ep) & fam)) { /* our socket lacks it: nothing to probe */
+            taken = 0;
+            own = 0;
+            other = k;
+        } else if (want == 4) {
             taken = rph_peer_set_lan_candidates(core, r, a, kept, rph_now_ms());
-        else if (t->n_local6 >= 0)
+        } else {
             taken = rph_peer_set_v6_candidates(core, r, a, kept, rph_now_ms());
-        else
-            taken = 0, own = 0, other = k; /* our socket has no IPv6: nothing to probe with */
+        }
     }
     if (taken < 0) t->drops.bad_control++;
     if (taken >= 0 && (size_t)taken + own + other == k) return;
