@@ -121,8 +121,27 @@ static void check_lancand(const uint8_t *data, size_t size)
         FZ_CHECK(why != NULL && n == 0);
         return;
     }
-    FZ_CHECK(n <= LANCAND_MAX && size == LANCAND_HDR_LEN + n * LANCAND_ENTRY_LEN);
     uint8_t out[LANCAND_MAX_LEN];
+    if (data[1] == LANCAND_VERSION_V6) {
+        /* Version 2: the same identity; the core takes the IPv6 entries as IPv6 candidates. */
+        FZ_CHECK(n <= LANCAND_MAX && size <= LANCAND_MAX_LEN);
+        FZ_CHECK(lancand_encode_v2(a, n, out) == size);
+        FZ_CHECK(memcmp(out, data, size) == 0);
+        struct rph_remote r6;
+        memset(&r6, 0, sizeof r6);
+        r6.in_use = true;
+        r6.addr.family = 4;
+        r6.addr.port = 7000;
+        size_t refused = 0, taken = cand_set_v6(&r6, a, n, 1000, &refused);
+        FZ_CHECK(taken + refused == n && taken == r6.n_cand && r6.n_cand <= RPH_MAX_CANDIDATES);
+        for (size_t i = 0; i < r6.n_cand; i++) {
+            FZ_CHECK(r6.cand[i].kind == RPH_CAND_V6 && cand_v6_usable(&r6.cand[i].addr));
+            for (size_t j = 0; j < i; j++)
+                FZ_CHECK(!rph_addr_equal(&r6.cand[i].addr, &r6.cand[j].addr));
+        }
+        return;
+    }
+    FZ_CHECK(n <= LANCAND_MAX && size == LANCAND_HDR_LEN + n * LANCAND_ENTRY_LEN);
     FZ_CHECK(lancand_encode(a, n, out) == size);
     FZ_CHECK(memcmp(out, data, size) == 0);
     /* What the core makes of it: a bounded table of usable, distinct LAN candidates. */

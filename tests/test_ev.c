@@ -57,7 +57,8 @@ static void client_data(void *ctx, struct rph_remote *from, const uint8_t *d, si
     event_base_loopbreak(w->base);
 }
 
-Test(ev, handshake_and_data_on_one_event_base, .timeout = 20)
+/* Holepuncher, server and client on one base; dual: the peers' sockets are dual stack. */
+static void handshake_and_data(bool dual)
 {
     struct world w = {0};
     w.base = event_base_new();
@@ -79,10 +80,23 @@ Test(ev, handshake_and_data_on_one_event_base, .timeout = 20)
     cc.role = RPH_ROLE_CLIENT;
     struct rph_peer_callbacks scb = {.on_data = server_data, .on_remote = server_remote};
     struct rph_peer_callbacks ccb = {.on_data = client_data, .on_state = client_state};
-    w.server = rph_ev_peer_new(w.base, &sc, NULL, &scb, &w, &err);
+    struct rph_ev_peer_options opt = {.dual_stack = dual};
+    w.server = rph_ev_peer_new(w.base, &sc, &opt, &scb, &w, &err);
     cr_assert_not_null(w.server, "%s", rph_strerror(err));
-    w.client = rph_ev_peer_new(w.base, &cc, NULL, &ccb, &w, &err);
+    w.client = rph_ev_peer_new(w.base, &cc, &opt, &ccb, &w, &err);
     cr_assert_not_null(w.client, "%s", rph_strerror(err));
+    unsigned fam = rph_ev_peer_families(w.client);
+    struct rph_addr local;
+    cr_assert_eq(rph_ev_peer_local_addr(w.client, &local), 0);
+    int probe = socket(AF_INET6, SOCK_DGRAM, 0); /* whether this host has IPv6 at all */
+    if (dual && probe >= 0) {
+        cr_assert_eq(fam, RPH_EV_IPV4 | RPH_EV_IPV6);
+        cr_assert_eq(local.family, 6, "a dual-stack socket is an IPv6 one");
+    } else {
+        cr_assert_eq(fam, RPH_EV_IPV4);
+        cr_assert_eq(local.family, 4);
+    }
+    if (probe >= 0) close(probe);
 
     struct timeval limit = {10, 0};
     event_base_loopexit(w.base, &limit);
@@ -93,11 +107,29 @@ Test(ev, handshake_and_data_on_one_event_base, .timeout = 20)
     cr_assert_eq(w.client_got_len, 7);
     cr_assert_arr_eq(w.client_got, "re:ping", 7);
     cr_assert_eq(rph_holepuncher_stats(rph_ev_holepuncher_core(hp))->joins >= 1, 1);
+    /* An IPv4 peer on a dual-stack socket is family 4 (from ::ffff:127.0.0.1), the one the
+     * holepuncher introduced. */
+    size_t n;
+    struct rph_remote *r = rph_peer_remotes(rph_ev_peer_core(w.client), &n);
+    cr_assert_eq(r[0].addr.family, 4);
+    cr_assert_eq(r[0].addr.ip[0], 127);
 
     rph_ev_peer_free(w.client);
     rph_ev_peer_free(w.server);
     rph_ev_holepuncher_free(hp);
     event_base_free(w.base);
+}
+
+Test(ev, handshake_and_data_on_one_event_base, .timeout = 20)
+{
+    handshake_and_data(false);
+}
+
+/* The same through dual-stack sockets (IPV6_V6ONLY off) with an IPv4 holepuncher: IPv4 goes
+ * out as ::ffff:a.b.c.d and comes back as family 4, GSO/GRO and all. */
+Test(ev, a_dual_stack_socket_talks_ipv4_as_family_4, .timeout = 20)
+{
+    handshake_and_data(true);
 }
 
 /* The holepuncher's sockets send with DF and no path-MTU logic (no per-datagram IP ID);

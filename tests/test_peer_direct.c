@@ -3,7 +3,8 @@
 // (symmetric, port-restricted, one router without hairpinning), with the core holepuncher and
 // its relay, on a fake clock. A symmetric server against a public client is direct from the
 // start; two hosts behind one router go direct over their LAN addresses; an endpoint moves only
-// on an authenticated datagram, never on a punch, a forgery or a replay.
+// on an authenticated datagram, never on a punch, a forgery or a replay. Two symmetric NATs
+// whose hosts also have IPv6 behind stateful firewalls go direct over IPv6.
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,6 +32,7 @@ struct dgram {
 
 struct node {
     struct rph_addr lan; /* its own address (public when NAT_NONE) */
+    struct rph_addr v6;  /* its global IPv6 address behind a stateful firewall (family 0: none) */
     enum nat_kind nat;
     uint8_t router_ip[4]; /* behind a NAT: its router's public IP */
     struct rph_peer *peer;
@@ -47,7 +49,15 @@ struct mapping {
     uint16_t pub_port;
 };
 
+/* A stateful IPv6 firewall's entry: node sent to dest, so dest gets back in. */
+struct pinhole {
+    int node;
+    struct rph_addr dest;
+};
+
 static struct dgram q[MAXQ];
+static struct pinhole holes[MAXMAP];
+static size_t n_holes;
 static size_t qn;
 static uint64_t now;
 static struct rph_holepuncher *hp;
@@ -103,6 +113,16 @@ static struct rph_addr outbound(int k, const struct rph_addr *to)
 /* The node a datagram from `from` to `to` reaches, or -1 (no mapping lets it in). */
 static int inbound(const struct rph_addr *from, const struct rph_addr *to)
 {
+    if (to->family == 6) {
+        /* IPv6: no NAT, a stateful firewall in front of each node lets in only replies. */
+        for (size_t i = 0; i < n_holes; i++) {
+            int k = holes[i].node;
+            if (nodes[k].peer && rph_addr_equal(to, &nodes[k].v6) &&
+                rph_addr_equal(from, &holes[i].dest))
+                return k;
+        }
+        return -1;
+    }
     for (int k = 0; k < 2; k++) {
         if (!nodes[k].peer) continue;
         if (rph_addr_equal(to, &nodes[k].lan)) {
@@ -148,6 +168,19 @@ static void node_send(void *ctx, const struct rph_addr *to, const uint8_t *b, si
         captured.len = n;
         memcpy(captured.buf, b, n);
         return; /* held back: the test delivers it (or a forgery of it) itself */
+    }
+    if (to->family == 6) {
+        if (!nd->v6.family) return; /* no IPv6 here */
+        bool known = false;
+        for (size_t i = 0; i < n_holes && !known; i++)
+            known = holes[i].node == k && rph_addr_equal(&holes[i].dest, to);
+        if (!known) {
+            cr_assert_lt(n_holes, MAXMAP);
+            holes[n_holes].node = k;
+            holes[n_holes++].dest = *to;
+        }
+        enqueue(&nd->v6, to, b, n);
+        return;
     }
     /* Inside one router: to the other's LAN address stays on the LAN; to the router's own
      * public address is lost (no hairpinning). */
@@ -258,6 +291,7 @@ static void setup(void)
     qn = 0;
     now = 7000000;
     n_maps = 0;
+    n_holes = 0;
     next_port = 20000;
     drop_to_client = false;
     sent_to_probe = 0;
@@ -615,4 +649,107 @@ Test(peer_direct, a_lan_path_wins_over_a_working_public_one)
     until_data(1, "back", 100);
     advance(30000);
     cr_assert_eq(rph_remote_path_kind(remote0(1)), RPH_PATHK_LAN);
+}
+
+static struct rph_addr v6_of(int k)
+{
+    struct rph_addr x = {.family = 6, .ip = {0x20, 0x01, 0x0d, 0xb8, 0, (uint8_t)(k + 1)}};
+    x.ip[15] = 1;
+    x.port = (uint16_t)(40000 + k);
+    return x;
+}
+
+Test(peer_direct, two_symmetric_nats_with_ipv6_go_direct_over_ipv6)
+{
+    /* IPv4 alone would stay relayed (two symmetric NATs); both also have IPv6 behind stateful
+     * firewalls that drop what is not a reply. */
+    nodes[0].v6 = v6_of(0);
+    nodes[1].v6 = v6_of(1);
+    connect_pair(NAT_SYMMETRIC, NAT_SYMMETRIC, true);
+    until_data(0, "relayed", RPH_RELAY_AFTER_MS + 1000);
+    cr_assert(remote0(0)->relayed && remote0(1)->relayed);
+
+    /* Each offers its IPv6 endpoint (ruphin-tund: tag 0x07 version 2). */
+    struct rph_addr a0 = v6_of(0), a1 = v6_of(1);
+    uint64_t t1 = now;
+    cr_assert_eq(rph_peer_set_v6_candidates(nodes[1].peer, remote0(1), &a0, 1, now), 1);
+    cr_assert_eq(rph_peer_set_v6_candidates(nodes[0].peer, remote0(0), &a1, 1, now), 1);
+    run();
+    while ((remote0(0)->relayed || remote0(1)->relayed) && now - t1 < 3000)
+        step();
+    printf("IPv6 path %lu ms after the candidates\n", (unsigned long)(now - t1));
+    cr_assert(!remote0(0)->relayed && !remote0(1)->relayed);
+    cr_assert_leq(now - t1, 100);
+    cr_assert(rph_addr_equal(&remote0(1)->addr, &a0));
+    cr_assert(rph_addr_equal(&remote0(0)->addr, &a1));
+    cr_assert_eq(rph_remote_path_kind(remote0(1)), RPH_PATHK_DIRECT6);
+    cr_assert_eq(rph_remote_path_kind(remote0(0)), RPH_PATHK_DIRECT6);
+    uint64_t relayed = rph_holepuncher_relay_stats(hp)->relayed;
+    until_data(0, "over-ipv6", 100);
+    until_data(1, "back-over-ipv6", 100);
+    advance(30000);
+    until_data(0, "still", 100);
+    cr_assert_eq(rph_holepuncher_relay_stats(hp)->relayed, relayed, "data went through the relay");
+    cr_assert_eq(rph_remote_path_kind(remote0(1)), RPH_PATHK_DIRECT6);
+}
+
+Test(peer_direct, ipv6_on_one_side_only_stays_relayed)
+{
+    /* Only node 0 has IPv6: node 1 is offered its candidate but cannot send IPv6, and node 0's
+     * firewall never lets an unsolicited datagram in. */
+    nodes[0].v6 = v6_of(0);
+    connect_pair(NAT_SYMMETRIC, NAT_SYMMETRIC, true);
+    until_data(0, "relayed", RPH_RELAY_AFTER_MS + 1000);
+    struct rph_addr a0 = v6_of(0);
+    cr_assert_eq(rph_peer_set_v6_candidates(nodes[1].peer, remote0(1), &a0, 1, now), 1);
+    advance(5000);
+    cr_assert(remote0(0)->relayed && remote0(1)->relayed);
+    cr_assert_eq(rph_remote_path_kind(remote0(1)), RPH_PATHK_RELAYED);
+    until_data(0, "still-relayed", 100);
+}
+
+Test(peer_direct, a_working_ipv4_path_is_not_left_for_ipv6)
+{
+    nodes[0].v6 = v6_of(0);
+    nodes[1].v6 = v6_of(1);
+    connect_pair(NAT_PORT_RESTRICTED, NAT_PORT_RESTRICTED, true);
+    until_data(0, "direct", 1000);
+    cr_assert(!remote0(0)->relayed && !remote0(1)->relayed);
+    cr_assert_eq(rph_remote_path_kind(remote0(1)), RPH_PATHK_DIRECT4);
+    struct rph_addr a0 = v6_of(0), a1 = v6_of(1);
+    probe_addr = a0;
+    cr_assert_eq(rph_peer_set_v6_candidates(nodes[1].peer, remote0(1), &a0, 1, now), 1);
+    cr_assert_eq(rph_peer_set_v6_candidates(nodes[0].peer, remote0(0), &a1, 1, now), 1);
+    advance(5000);
+    cr_assert_eq(sent_to_probe, 0, "a working IPv4 path was probed away from");
+    cr_assert_eq(rph_remote_path_kind(remote0(1)), RPH_PATHK_DIRECT4);
+    cr_assert_eq(rph_remote_path_kind(remote0(0)), RPH_PATHK_DIRECT4);
+}
+
+Test(peer_direct, an_offered_ipv6_list_is_checked)
+{
+    connect_pair(NAT_NONE, NAT_NONE, true);
+    struct rph_remote *c = remote0(1);
+    const struct rph_peer_stats *st = rph_peer_stats(nodes[1].peer);
+    struct rph_addr bad[] = {
+        {.family = 6, .ip = {0xfe, 0x80, [15] = 1}, .port = 7000}, /* link-local */
+        {.family = 6, .ip = {0xfd, 0x00, [15] = 1}, .port = 7000}, /* ULA */
+        {.family = 6, .ip = {0xff, 0x02, [15] = 1}, .port = 7000}, /* multicast */
+        {.family = 6, .ip = {[15] = 1}, .port = 7000},             /* loopback */
+        {.family = 6, .ip = {0x20, 0x01, 0x0d, 0xb8}, .port = 0},
+        v4(10, 0, 0, 1, 7000),
+    };
+    size_t nbad = sizeof bad / sizeof bad[0];
+    uint64_t refused = st->cand_refused;
+    cr_assert_eq(rph_peer_set_v6_candidates(nodes[1].peer, c, bad, nbad, now), 0);
+    cr_assert_eq(st->cand_refused, refused + nbad);
+    cr_assert_eq(c->n_cand, 0);
+    /* IPv6 and LAN offers replace only their own kind. */
+    struct rph_addr g = v6_of(0), l = v4(10, 0, 0, 1, 7000);
+    cr_assert_eq(rph_peer_set_v6_candidates(nodes[1].peer, c, &g, 1, now), 1);
+    cr_assert_eq(rph_peer_set_lan_candidates(nodes[1].peer, c, &l, 1, now), 1);
+    cr_assert_eq(c->n_cand, 2);
+    cr_assert_eq(rph_peer_set_v6_candidates(nodes[1].peer, c, NULL, 0, now), 0);
+    cr_assert_eq(c->n_cand, 1);
+    cr_assert_eq(c->cand[0].kind, RPH_CAND_LAN);
 }

@@ -27,7 +27,11 @@ struct rph_ev_sent {
 
 struct rph_ev_peer_options {
     struct rph_addr bind; /* family 0: any address of the holepuncher's family, port 0 */
-    int sndbuf, rcvbuf;   /* 0: kernel default */
+    /* With an IPv4 holepuncher and bind at any address: one IPv6 socket that takes IPv4 too
+     * (IPv4 endpoints as ::ffff:a.b.c.d), so the same port reaches IPv6 candidates. When the
+     * host cannot open one (no IPv6), a plain IPv4 socket. */
+    bool dual_stack;
+    int sndbuf, rcvbuf; /* 0: kernel default */
     /* UDP GRO: the kernel may hand over several datagrams at once; they are split again
      * before rph_peer_input, so callers see no difference but fewer system calls. */
     bool gro;
@@ -83,6 +87,10 @@ void rph_ev_peer_flush(struct rph_ev_peer *p);
 struct rph_peer *rph_ev_peer_core(struct rph_ev_peer *p);
 int rph_ev_peer_fd(const struct rph_ev_peer *p);
 int rph_ev_peer_local_addr(const struct rph_ev_peer *p, struct rph_addr *out);
+/* The families the socket sends and receives: RPH_EV_IPV4 | RPH_EV_IPV6 for a dual-stack one. */
+#define RPH_EV_IPV4 1u
+#define RPH_EV_IPV6 2u
+unsigned rph_ev_peer_families(const struct rph_ev_peer *p);
 /* Datagrams refused so far that only a peer of the other mode sends (sealed handshake or
  * transport at a plaintext peer; plain Data or HelloResp at a sealed one), and the last one's
  * sender: a "seal" that differs between two configs. Poll it; it only grows. */

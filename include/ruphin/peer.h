@@ -61,6 +61,8 @@ enum rph_cand_kind {
                              port of its own (symmetric); same IP as the introduced endpoint */
     RPH_CAND_LAN = 2,     /* it offered this LAN address in a sealed control message */
     RPH_CAND_MAPPED = 3,  /* its router's port mapping (NAT-PMP), offered the same way */
+    RPH_CAND_V6 = 4,      /* one of its global IPv6 addresses, offered the same way: probes
+                             from both sides open both stateful firewalls */
 };
 struct rph_candidate {
     struct rph_addr addr;
@@ -280,6 +282,14 @@ void rph_peer_remove(struct rph_peer *p, struct rph_remote *r, uint64_t now_ms);
  * LAN candidates. */
 int rph_peer_set_lan_candidates(struct rph_peer *p, struct rph_remote *r, const struct rph_addr *a,
                                 size_t n, uint64_t now_ms);
+/* Sealed: r offered these global IPv6 endpoints (a tunnel control message from r itself): each
+ * becomes a candidate probed while no direct path works (relayed, or nothing direct yet), like
+ * the mapped one; probes from both sides open both stateful firewalls, and an authenticated
+ * answer makes the path "direct-ipv6". Only for a socket that can send IPv6. Addresses that are
+ * no global unicast IPv6 (2000::/3), port 0 or duplicates are refused (counted). Returns how
+ * many were taken, RPH_E_NOTSUP in plaintext. A new offer replaces r's IPv6 candidates. */
+int rph_peer_set_v6_candidates(struct rph_peer *p, struct rph_remote *r, const struct rph_addr *a,
+                               size_t n, uint64_t now_ms);
 /* Sealed: the endpoint r's router maps to it (NAT-PMP; a tunnel control message from r
  * itself), or NULL when it has none any more. A candidate like the LAN ones, probed while no
  * direct path works; an authenticated answer from it makes the path "direct-mapped". Returns 1

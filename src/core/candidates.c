@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// A remote's candidate endpoints: the table (punched-from addresses, offered LAN addresses), the
+// A remote's candidate endpoints: the table (punched-from addresses, offered LAN and global IPv6
+// addresses, a port mapping), the
 // probe schedule, and the kind of path a remote uses.
 #include "candidates.h"
 
@@ -67,15 +68,23 @@ bool cand_lan_usable(const struct rph_addr *a)
     return true;
 }
 
-size_t cand_set_lan(struct rph_remote *r, const struct rph_addr *a, size_t n, uint64_t now,
-                    size_t *refused)
+bool cand_v6_usable(const struct rph_addr *a)
+{
+    /* Global unicast (2000::/3) only: link-local needs a scope the peer cannot name, a ULA is
+     * as private as a LAN address but routed nowhere between sites, the rest is no unicast. */
+    return a->family == 6 && a->port != 0 && (a->ip[0] & 0xe0) == 0x20;
+}
+
+/* Replaces r's candidates of kind with the usable ones of a[0..n) (see cand_set_lan). */
+static size_t set_offered(struct rph_remote *r, uint8_t kind, const struct rph_addr *a, size_t n,
+                          uint64_t now, size_t *refused)
 {
     size_t taken = 0, bad = 0;
     /* The new offer replaces the old one; probes already made for a kept address stay made. */
     struct rph_candidate old[RPH_MAX_CANDIDATES];
     size_t n_old = 0;
     for (size_t i = 0; i < r->n_cand;) {
-        if (r->cand[i].kind == RPH_CAND_LAN) {
+        if (r->cand[i].kind == kind) {
             old[n_old++] = r->cand[i];
             drop_at(r, i);
         } else {
@@ -83,14 +92,17 @@ size_t cand_set_lan(struct rph_remote *r, const struct rph_addr *a, size_t n, ui
         }
     }
     for (size_t i = 0; i < n; i++) {
+        bool usable = kind == RPH_CAND_LAN ? cand_lan_usable(&a[i]) : cand_v6_usable(&a[i]);
         /* Where the holepuncher sees it is no LAN address (a host without NAT offers it). */
-        bool public = r->has_relay_addr && rph_addr_equal(&a[i], &r->relay_addr);
-        if (!cand_lan_usable(&a[i]) || public || find(r, &a[i])) {
+        bool public =
+            kind == RPH_CAND_LAN && r->has_relay_addr && rph_addr_equal(&a[i], &r->relay_addr);
+        if (!usable || public || find(r, &a[i])) {
             bad++;
             continue;
         }
         if (r->n_cand == RPH_MAX_CANDIDATES) {
-            /* LAN candidates are authenticated: they push out punched ones, not each other. */
+            /* Offered candidates are authenticated: they push out punched ones, not each
+             * other. */
             size_t k = 0;
             while (k < r->n_cand && r->cand[k].kind != RPH_CAND_PUNCHED)
                 k++;
@@ -100,7 +112,7 @@ size_t cand_set_lan(struct rph_remote *r, const struct rph_addr *a, size_t n, ui
             }
             drop_at(r, k);
         }
-        put(r, &a[i], RPH_CAND_LAN, CAND_LAN_PROBES, now);
+        put(r, &a[i], kind, kind == RPH_CAND_LAN ? CAND_LAN_PROBES : CAND_V6_PROBES, now);
         for (size_t k = 0; k < n_old; k++)
             if (rph_addr_equal(&old[k].addr, &a[i])) {
                 struct rph_candidate *c = &r->cand[r->n_cand - 1];
@@ -112,6 +124,18 @@ size_t cand_set_lan(struct rph_remote *r, const struct rph_addr *a, size_t n, ui
     }
     if (refused) *refused = bad;
     return taken;
+}
+
+size_t cand_set_lan(struct rph_remote *r, const struct rph_addr *a, size_t n, uint64_t now,
+                    size_t *refused)
+{
+    return set_offered(r, RPH_CAND_LAN, a, n, now, refused);
+}
+
+size_t cand_set_v6(struct rph_remote *r, const struct rph_addr *a, size_t n, uint64_t now,
+                   size_t *refused)
+{
+    return set_offered(r, RPH_CAND_V6, a, n, now, refused);
 }
 
 int cand_set_mapped(struct rph_remote *r, const struct rph_addr *a, uint64_t now)

@@ -18,6 +18,7 @@
 #define CAND_PUNCHED_PROBES 4u
 #define CAND_LAN_PROBES 32u
 #define CAND_MAPPED_PROBES 32u
+#define CAND_V6_PROBES 32u
 
 /* A plain punch came from `from`, which is not r's endpoint: a candidate if it is r's IP
  * (a symmetric NAT gave the punch's destination a port of its own). 1: new, 0: known or not
@@ -29,6 +30,10 @@ int cand_add_punched(struct rph_remote *r, const struct rph_addr *from, uint64_t
  * many were taken. */
 size_t cand_set_lan(struct rph_remote *r, const struct rph_addr *a, size_t n, uint64_t now,
                     size_t *refused);
+/* Replaces r's IPv6 candidates with the usable ones of a[0..n) (cand_v6_usable, no
+ * duplicates); *refused counts the others. Returns how many were taken. */
+size_t cand_set_v6(struct rph_remote *r, const struct rph_addr *a, size_t n, uint64_t now,
+                   size_t *refused);
 /* Replaces r's mapped candidate with a (NULL: none). 1: taken, 0: cleared or the same as
  * before (its probes kept), RPH_E_INVALID: not usable (as cand_lan_usable, or r's endpoint as
  * the holepuncher sees it is fine: a port-keeping NAT maps the same port). */
@@ -46,5 +51,7 @@ bool cand_is_lan(const struct rph_remote *r, const struct rph_addr *a);
 /* Whether a can be a LAN candidate: unicast IPv4, not 0/8, 127/8, 169.254/16, multicast or
  * broadcast, port not 0. */
 bool cand_lan_usable(const struct rph_addr *a);
+/* Whether a can be an IPv6 candidate: global unicast (2000::/3), port not 0. */
+bool cand_v6_usable(const struct rph_addr *a);
 
 #endif

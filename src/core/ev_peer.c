@@ -26,7 +26,8 @@
 struct rph_ev_peer {
     struct event_base *base;
     int fd;
-    int family;
+    int family; /* of the socket: 6 for a dual-stack one */
+    bool dual;
     struct event *rd;
     struct event *timer;
     struct rph_peer *peer;
@@ -199,7 +200,20 @@ struct rph_ev_peer *rph_ev_peer_new(struct event_base *base, const struct rph_pe
         e = RPH_E_INVALID;
         goto fail;
     }
-    p->fd = rph_udp_open(&opt->bind, p->family, opt->sndbuf, opt->rcvbuf);
+    p->fd = -1;
+    bool any_ip = true;
+    for (size_t i = 0; i < sizeof opt->bind.ip; i++)
+        any_ip = any_ip && opt->bind.ip[i] == 0;
+    if (opt->dual_stack && p->family == 4 && any_ip) {
+        /* Every datagram then goes out as family 6 (IPv4 ones mapped): GSO, GRO and the
+         * relay work the same on it, and received IPv4 sources come back as family 4. */
+        p->fd = rph_udp_open_dual(opt->bind.port, opt->sndbuf, opt->rcvbuf);
+        if (p->fd >= 0) {
+            p->family = 6;
+            p->dual = true;
+        }
+    }
+    if (p->fd < 0) p->fd = rph_udp_open(&opt->bind, p->family, opt->sndbuf, opt->rcvbuf);
     if (p->fd < 0) {
         e = p->fd;
         goto fail;
@@ -392,4 +406,10 @@ uint64_t rph_ev_peer_other_mode(const struct rph_ev_peer *p, struct rph_addr *la
 int rph_ev_peer_local_addr(const struct rph_ev_peer *p, struct rph_addr *out)
 {
     return rph_udp_local(p->fd, out);
+}
+
+unsigned rph_ev_peer_families(const struct rph_ev_peer *p)
+{
+    if (p->dual) return RPH_EV_IPV4 | RPH_EV_IPV6;
+    return p->family == 6 ? RPH_EV_IPV6 : RPH_EV_IPV4;
 }

@@ -950,6 +950,20 @@ int rph_peer_set_lan_candidates(struct rph_peer *p, struct rph_remote *r, const 
     return (int)taken;
 }
 
+int rph_peer_set_v6_candidates(struct rph_peer *p, struct rph_remote *r, const struct rph_addr *a,
+                               size_t n, uint64_t now_ms)
+{
+    if (!p->cfg.sealed) return RPH_E_NOTSUP;
+    if (!r || !r->in_use) return RPH_E_INVALID;
+    size_t refused = 0;
+    size_t taken = cand_set_v6(r, a, n, now_ms, &refused);
+    p->stats.cand_added += taken;
+    p->stats.cand_refused += refused;
+    p->now_ms = now_ms;
+    probe_candidates(p, r, now_ms);
+    return (int)taken;
+}
+
 int rph_peer_set_mapped_candidate(struct rph_peer *p, struct rph_remote *r,
                                   const struct rph_addr *a, uint64_t now_ms)
 {

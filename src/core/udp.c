@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,6 +17,31 @@ static void set_buf(int fd, int opt, int force_opt, int bytes)
         setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof bytes);
 }
 
+static int open_bound(const struct rph_addr *any, int family, bool v6only, int sndbuf, int rcvbuf)
+{
+    int af = family == 6 ? AF_INET6 : AF_INET;
+    int fd = socket(af, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    if (af == AF_INET6) {
+        int v = v6only ? 1 : 0;
+        if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v, sizeof v) < 0 && !v6only) {
+            int e = -errno; /* a dual-stack socket that is not one would lose IPv4 */
+            close(fd);
+            return e;
+        }
+    }
+    set_buf(fd, SO_SNDBUF, SO_SNDBUFFORCE, sndbuf);
+    set_buf(fd, SO_RCVBUF, SO_RCVBUFFORCE, rcvbuf);
+    struct sockaddr_storage ss;
+    socklen_t sl = rph_addr_to_sockaddr(any, &ss, family);
+    if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
+}
+
 int rph_udp_open(const struct rph_addr *bind_addr, int family, int sndbuf, int rcvbuf)
 {
     struct rph_addr any = {0};
@@ -26,23 +52,13 @@ int rph_udp_open(const struct rph_addr *bind_addr, int family, int sndbuf, int r
         any.family = (uint8_t)family;
         if (bind_addr) any.port = bind_addr->port;
     }
-    int af = family == 6 ? AF_INET6 : AF_INET;
-    int fd = socket(af, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -errno;
-    if (af == AF_INET6) {
-        int one = 1;
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    }
-    set_buf(fd, SO_SNDBUF, SO_SNDBUFFORCE, sndbuf);
-    set_buf(fd, SO_RCVBUF, SO_RCVBUFFORCE, rcvbuf);
-    struct sockaddr_storage ss;
-    socklen_t sl = rph_addr_to_sockaddr(&any, &ss, family);
-    if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
-        int e = -errno;
-        close(fd);
-        return e;
-    }
-    return fd;
+    return open_bound(&any, family, true, sndbuf, rcvbuf);
+}
+
+int rph_udp_open_dual(uint16_t port, int sndbuf, int rcvbuf)
+{
+    struct rph_addr any = {.family = 6, .port = port};
+    return open_bound(&any, 6, false, sndbuf, rcvbuf);
 }
 
 void rph_udp_tiny_replies(int fd)

@@ -387,7 +387,9 @@ static void print_status(const cJSON *st)
                asked ? "\", which another member has)" : "");
     const char *pk = str(st, "public_key");
     if (pk) printf("  public key: %s\n", pk);
-    printf("  listening: %s\n", str_or(st, "listen", "?"));
+    const char *fams = str(st, "listen_families");
+    printf("  listening: %s%s\n", str_or(st, "listen", "?"),
+           fams && strcmp(fams, "ipv4+ipv6") == 0 ? " (IPv4 and IPv6)" : "");
     const cJSON *sealed = cJSON_GetObjectItemCaseSensitive(st, "sealed");
     if (cJSON_IsBool(sealed)) printf("  sealed: %s\n", cJSON_IsTrue(sealed) ? "yes" : "no");
     double ka, pt;

@@ -90,6 +90,22 @@ static void add_verdict(cJSON *o, const struct tunnel_peer_info *p)
 
 /* Our addresses and name (names and automatic addresses, naming.h). A client waiting for
  * its automatic address shows "address": null; address_auto says where it came from. */
+/* A candidate's kind as the status names it. */
+static const char *cand_kind_name(uint8_t kind)
+{
+    switch (kind) {
+    case RPH_CAND_LAN:
+        return "lan";
+    case RPH_CAND_MAPPED:
+        return "mapped";
+    case RPH_CAND_V6:
+        return "ipv6";
+    case RPH_CAND_PUNCHED:
+        return "punched";
+    }
+    return "?";
+}
+
 static void add_self(cJSON *root, const struct tunnel *t, const struct tund_config *cfg)
 {
     const struct announce *s = tunnel_self(t);
@@ -175,6 +191,7 @@ char *status_json(const struct tunnel *t, uint64_t now)
     struct rph_addr local;
     if (tunnel_local_addr(t, &local) == 0)
         cJSON_AddStringToObject(root, "listen", rph_addr_format(&local, a, sizeof a));
+    cJSON_AddStringToObject(root, "listen_families", tunnel_local_families(t));
     cJSON_AddStringToObject(root, "version", RUPHIN_VERSION);
     cJSON_AddNumberToObject(root, "keepalive_interval_s", cfg->keepalive_interval);
     cJSON_AddNumberToObject(root, "peer_timeout_s", cfg->peer_timeout);
@@ -254,10 +271,7 @@ char *status_json(const struct tunnel *t, uint64_t now)
             cJSON *c = cJSON_CreateObject();
             if (!c) break;
             cJSON_AddStringToObject(c, "endpoint", rph_addr_format(&p.cand[k].addr, a, sizeof a));
-            cJSON_AddStringToObject(c, "kind",
-                                    p.cand[k].kind == RPH_CAND_LAN      ? "lan"
-                                    : p.cand[k].kind == RPH_CAND_MAPPED ? "mapped"
-                                                                        : "punched");
+            cJSON_AddStringToObject(c, "kind", cand_kind_name(p.cand[k].kind));
             cJSON_AddNumberToObject(c, "probes_left", p.cand[k].probes_left);
             cJSON_AddItemToArray(cands, c);
         }

@@ -44,32 +44,45 @@ static void send_announce(struct tunnel *t, struct rph_remote *r)
     t->ann_sent_ms[r - t->rbase] = rph_now_ms();
 }
 
-/* Our LAN endpoints (t->local), listed again once a second at most: a server hears lists from
- * every client each keepalive. -1 when the socket is not IPv4 (no candidates then). */
-static int local_candidates(struct tunnel *t)
+/* Our LAN endpoints (t->local) and global IPv6 ones (t->local6), listed again once a second at
+ * most: a server hears lists from every client each keepalive. n_local is -1 when the socket
+ * has no IPv4, n_local6 when it has no IPv6 (no candidates of that family then). */
+static void local_candidates(struct tunnel *t)
 {
     uint64_t now = rph_now_ms();
-    if (t->local_ms && now - t->local_ms < 1000) return t->n_local;
+    if (t->local_ms && now - t->local_ms < 1000) return;
     t->local_ms = now;
     struct rph_addr sock;
-    t->n_local = -1;
-    if (rph_ev_peer_local_addr(t->ep, &sock) < 0 || sock.family != 4) return t->n_local;
-    t->n_local = lancand_local(t->local, sock.port, t->tun.name,
-                               t->pol.self.has4 ? t->pol.self.addr4 : NULL, t->pol.self.prefix4);
-    return t->n_local;
+    t->n_local = t->n_local6 = -1;
+    if (rph_ev_peer_local_addr(t->ep, &sock) < 0) return;
+    unsigned fam = rph_ev_peer_families(t->ep);
+    if (fam & RPH_EV_IPV4)
+        t->n_local =
+            lancand_local(t->local, sock.port, t->tun.name,
+                          t->pol.self.has4 ? t->pol.self.addr4 : NULL, t->pol.self.prefix4);
+    if (fam & RPH_EV_IPV6)
+        t->n_local6 =
+            lancand_local6(t->local6, sock.port, t->tun.name,
+                           t->pol.self.has6 ? t->pol.self.addr6 : NULL, t->pol.self.prefix6);
 }
 
-/* Sealed: our LAN endpoints to r (tag 0x07, lancand.h), so that a peer behind the same router
- * reaches us without the router hairpinning. IPv4 only (the socket's family), and never in
- * plaintext: the crate's peers know no such message. */
+/* Sealed: our LAN endpoints to r (tag 0x07 version 1, lancand.h), so that a peer behind the
+ * same router reaches us without the router hairpinning, and our global IPv6 ones (version 2)
+ * when the socket has IPv6, so that a peer with IPv6 reaches us directly when IPv4 would be
+ * relayed. Never in plaintext: the crate's peers know no such message. */
 static void send_lancand(struct tunnel *t, struct rph_remote *r)
 {
     if (!t->cfg.seal) return;
-    int n = local_candidates(t);
-    if (n < 0) return;
+    local_candidates(t);
     uint8_t b[RPH_FRAME_HEADROOM + LANCAND_MAX_LEN + RPH_FRAME_TAILROOM];
-    size_t len = lancand_encode(t->local, (size_t)n, b + RPH_FRAME_HEADROOM);
-    rph_ev_peer_send_frame(t->ep, r, b, len);
+    if (t->n_local >= 0) {
+        size_t len = lancand_encode(t->local, (size_t)t->n_local, b + RPH_FRAME_HEADROOM);
+        rph_ev_peer_send_frame(t->ep, r, b, len);
+    }
+    if (t->n_local6 >= 0) {
+        size_t len = lancand_encode_v2(t->local6, (size_t)t->n_local6, b + RPH_FRAME_HEADROOM);
+        rph_ev_peer_send_frame(t->ep, r, b, len);
+    }
 }
 
 /* A malformed or refused candidate list: at most one debug line per this. */
@@ -126,27 +139,50 @@ void tunnel_lancand_from(struct tunnel *t, struct rph_remote *r, const uint8_t *
     struct rph_addr a[LANCAND_MAX];
     size_t k = 0;
     const char *why = "not a sealed tunnel";
-    int taken = -1;
-    size_t own = 0;
-    if (t->cfg.seal && lancand_decode(d, n, a, &k, &why) == 0) {
-        int nl = local_candidates(t);
-        size_t kept = lancand_drop_own(a, k, t->local, nl > 0 ? (size_t)nl : 0);
-        own = k - kept;
-        taken = rph_peer_set_lan_candidates(rph_ev_peer_core(t->ep), r, a, kept, rph_now_ms());
+    int taken = -1, version = -1;
+    size_t own = 0, other = 0;
+    if (t->cfg.seal && (version = lancand_decode(d, n, a, &k, &why)) > 0) {
+        local_candidates(t);
+        /* Version 1 lists IPv4 LAN endpoints; version 2 its global IPv6 ones (IPv4 entries
+         * there are left to version 1, which every peer reads). */
+        int want = version == LANCAND_VERSION ? 4 : 6;
+        size_t m = 0;
+        for (size_t i = 0; i < k; i++)
+            if (a[i].family == want) a[m++] = a[i];
+        other = k - m;
+        const struct rph_addr *mine = want == 4 ? t->local : t->local6;
+        int n_mine = want == 4 ? t->n_local : t->n_local6;
+        size_t kept = lancand_drop_own(a, m, mine, n_mine > 0 ? (size_t)n_mine : 0);
+        own = m - kept;
+        struct rph_peer *core = rph_ev_peer_core(t->ep);
+        unsigned fam = want == 4 ? RPH_EV_IPV4 : RPH_EV_IPV6;
+        if (!(rph_ev_peer_families(t->ep) & fam)) { /* our socket lacks it: nothing to probe */
+            taken = 0;
+            own = 0;
+            other = k;
+        } else if (want == 4) {
+            taken = rph_peer_set_lan_candidates(core, r, a, kept, rph_now_ms());
+        } else {
+            taken = rph_peer_set_v6_candidates(core, r, a, kept, rph_now_ms());
+        }
     }
     if (taken < 0) t->drops.bad_control++;
-    if (taken >= 0 && (size_t)taken + own == k) return;
+    if (taken >= 0 && (size_t)taken + own + other == k) return;
     uint64_t now = rph_now_ms();
     if (t->lancand_log_ms && now - t->lancand_log_ms < LANCAND_LOG_MS) return;
     t->lancand_log_ms = now;
     char ep[RPH_ADDR_STRLEN];
     if (taken < 0)
         log_debug("peer %s: LAN candidates dropped: %s", fmt_addr(&r->addr, ep), why);
-    else
+    else if (version == LANCAND_VERSION)
         log_debug(
             "peer %s: %d of %zu LAN candidates taken, %zu at our own addresses (the others: not "
             "unicast IPv4, where the holepuncher sees it, duplicates or too many)",
             fmt_addr(&r->addr, ep), taken, k, own);
+    else
+        log_debug("peer %s: %d of %zu IPv6 candidates taken, %zu at our own addresses, %zu not "
+                  "IPv6 (the others: not global unicast, duplicates or too many)",
+                  fmt_addr(&r->addr, ep), taken, k, own, other);
 }
 
 /* Within this, an announcement is not answered with ours: two peers never ping-pong. */
@@ -515,6 +551,14 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
     memset(t->gro, 0, sizeof *t->gro);
     opt.bind.family = cfg->holepuncher_addr.family;
     opt.bind.port = cfg->port;
+    /* An IPv4 holepuncher and a global IPv6 address here: one socket for both families, so
+     * that peers with IPv6 can reach us directly over it (IPv6 candidates) when IPv4 would be
+     * relayed. A host without one keeps a plain IPv4 socket. */
+    if (cfg->holepuncher_addr.family == 4 && cfg->seal) {
+        struct rph_addr v6[LANCAND_MAX];
+        opt.dual_stack =
+            lancand_local6(v6, 0, tun->name, cfg->has_addr6 ? cfg->addr6 : NULL, cfg->prefix6) > 0;
+    }
     struct rph_peer_callbacks cb = {.on_data = receive_on_data,
                                     .on_remote = on_remote,
                                     .on_path = on_path,
@@ -528,6 +572,14 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
         goto fail;
     }
     t->rbase = rph_peer_remotes(rph_ev_peer_core(t->ep), &t->n_slots);
+    if (opt.dual_stack) {
+        if (rph_ev_peer_families(t->ep) == (RPH_EV_IPV4 | RPH_EV_IPV6))
+            log_info("UDP socket takes IPv4 and IPv6: our global IPv6 addresses are offered to "
+                     "peers as candidates");
+        else
+            log_warn("no dual-stack UDP socket here (IPv6 disabled?): IPv4 only, no IPv6 "
+                     "candidates");
+    }
     /* An automatic address is none until the server assigns it (naming.c). */
     struct announce self = {.has4 = !cfg->addr_auto, .prefix4 = (uint8_t)cfg->prefix4};
     memcpy(self.addr4, cfg->addr4, 4);
@@ -621,6 +673,12 @@ const struct rph_peer_stats *tunnel_proto_stats(const struct tunnel *t)
 int tunnel_local_addr(const struct tunnel *t, struct rph_addr *out)
 {
     return rph_ev_peer_local_addr(t->ep, out);
+}
+
+const char *tunnel_local_families(const struct tunnel *t)
+{
+    unsigned f = rph_ev_peer_families(t->ep);
+    return f == (RPH_EV_IPV4 | RPH_EV_IPV6) ? "ipv4+ipv6" : f == RPH_EV_IPV6 ? "ipv6" : "ipv4";
 }
 
 const char *tunnel_holepuncher_state(const struct tunnel *t, uint64_t now_ms, uint64_t *last_ms)

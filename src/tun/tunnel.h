@@ -82,6 +82,8 @@ const struct tunnel_drops *tunnel_drops(const struct tunnel *t);
 const struct tunnel_offload *tunnel_offload(const struct tunnel *t);
 const struct rph_peer_stats *tunnel_proto_stats(const struct tunnel *t);
 int tunnel_local_addr(const struct tunnel *t, struct rph_addr *out);
+/* The underlay families the UDP socket takes: "ipv4", "ipv6" or "ipv4+ipv6" (dual stack). */
+const char *tunnel_local_families(const struct tunnel *t);
 /* "registered", "joined", "unreachable", ... and the last contact (0: never). */
 const char *tunnel_holepuncher_state(const struct tunnel *t, uint64_t now_ms, uint64_t *last_ms);
 /* Sealed: the session key's fingerprint (8 hex digits, what holepuncherd logs as sealed:X);

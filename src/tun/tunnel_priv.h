@@ -81,10 +81,12 @@ struct tunnel {
     /* DNS on the LAN (lan_dns.c): NULL without "dns". */
     struct dns_server *dns;
     struct resolved *resolved;
-    uint64_t lancand_log_ms;            /* when a dropped LAN candidate list was last logged */
-    struct rph_addr local[LANCAND_MAX]; /* sealed: our LAN candidates, */
-    int n_local;                        /* how many (< 0: none: not IPv4, or no list), */
-    uint64_t local_ms;                  /* listed then (refreshed once a second at most) */
+    uint64_t lancand_log_ms;             /* when a dropped LAN candidate list was last logged */
+    struct rph_addr local[LANCAND_MAX];  /* sealed: our LAN candidates, */
+    int n_local;                         /* how many (< 0: none: not IPv4, or no list), */
+    struct rph_addr local6[LANCAND_MAX]; /* our global IPv6 candidates, */
+    int n_local6;                        /* how many (< 0: none: the socket has no IPv6), */
+    uint64_t local_ms;                   /* both listed then (once a second at most) */
 };
 
 /* send.c: TUN -> UDP */

@@ -23,17 +23,23 @@
 #                    port-restricted) with wan 203.0.113.(K+4) and LAN 100.64.K.0/24
 #   ipv6             natK a stateful IPv6 firewall (replies in, new inbound dropped), wan
 #                    2001:db8::K, LAN 2001:db8:K::/64; peerK has IPv6 only (2001:db8:K::2)
+#   KIND+v6          dual stack (KIND port-restricted, conntrack-race or symmetric): natK is that
+#                    IPv4 NAT and also the stateful IPv6 firewall of "ipv6" (wan 2001:db8::K, LAN
+#                    2001:db8:K::/64); peerK has both, 192.168.10K.2 and 2001:db8:K::2, and
+#                    reaches hp over IPv4 (NAT_HOST_IP; NAT_HOST_IP6 has its IPv6 address)
 # The LAN of a router is a bridge ("lan"), so nat_join can put more hosts on it (192.168.10K.(10+J)).
 # Linux routers do not hairpin, so hosts behind one router reach each other only on the LAN.
 # shellcheck disable=SC2034 # variables for the scripts that source this file
 # shellcheck disable=SC2153 # HP_IP, NS_* and TOPO_* come from lib.sh
 
-NAT_KINDS=(port-restricted conntrack-race symmetric public carrier ipv6)
+NAT_KINDS=(port-restricted conntrack-race symmetric public carrier ipv6
+    port-restricted+v6 conntrack-race+v6 symmetric+v6)
 HP_IP6=2001:db8::10
 declare -A NAT_SITE_KIND=() # K -> kind
 declare -A NAT_UPLINK_NS=() # K -> the namespace whose interface faces the public segment
 declare -A NAT_UPLINK_IF=() # K -> that interface
 declare -A NAT_HOST_IP=()   # peer K -> its own underlay address
+declare -A NAT_HOST_IP6=()  # peer K of a dual-stack site -> its IPv6 address
 
 # nat_up: the public bridge and hp (IPv4 and IPv6). Call once, instead of topo_up.
 nat_up() {
@@ -60,7 +66,7 @@ nat_up() {
 # nat_down: topo_down, and forget the sites (nat_up may build another bed after it).
 nat_down() {
     topo_down
-    NAT_SITE_KIND=() NAT_UPLINK_NS=() NAT_UPLINK_IF=() NAT_HOST_IP=()
+    NAT_SITE_KIND=() NAT_UPLINK_NS=() NAT_UPLINK_IF=() NAT_HOST_IP=() NAT_HOST_IP6=()
 }
 
 # nat_stop_all: TERM every process topo_spawn started, all at once, and wait (up to 5 s) until they
@@ -187,12 +193,23 @@ nat_site() {
         nat__fw6_rules | topo__do ip netns exec "$nat" nft -f - || return 1
         # The public segment routes each site's prefix to its router, as the internet would.
         topo__do ip -n "$NS_HP" -6 route add "2001:db8:$k::/64" via "2001:db8::$k" || return 1
-        for other in "${!NAT_SITE_KIND[@]}"; do
-            [[ ${NAT_SITE_KIND[$other]} == ipv6 ]] || continue
-            topo__do ip -n "$nat" -6 route add "2001:db8:$other::/64" via "2001:db8::$other" || return 1
-            topo__do ip -n "$(topo_ns nat "$other")" -6 route add "2001:db8:$k::/64" via "2001:db8::$k" || return 1
-        done
+        nat__routes6 "$k" || return 1
         NAT_UPLINK_NS[$k]=$nat NAT_UPLINK_IF[$k]=$TOPO_NAT_WAN_IF NAT_HOST_IP[$k]=2001:db8:$k::2
+        ;;
+    port-restricted+v6 | conntrack-race+v6 | symmetric+v6)
+        nat_site "$k" "${kind%+v6}" || return 1
+        # The same router, LAN and host get IPv6 too. lib.sh's NAT table is "inet": its forward
+        # chain already is the stateful firewall for IPv6 (replies in, new inbound dropped),
+        # but its masquerade would translate IPv6 too; IPv6 leaves untranslated, as from a
+        # home router with a delegated prefix.
+        topo__do ip netns exec "$nat" nft insert rule inet rph postrouting meta nfproto ipv6 accept || return 1
+        nat__addr "$nat" "$TOPO_NAT_WAN_IF" "2001:db8::$k/64" || return 1
+        nat__addr "$nat" "$TOPO_NAT_LAN_IF" "2001:db8:$k::1/64" || return 1
+        nat__addr "$peer" "$TOPO_PEER_IF" "2001:db8:$k::2/64" || return 1
+        topo__do ip -n "$peer" -6 route add default via "2001:db8:$k::1" || return 1
+        topo__do ip -n "$NS_HP" -6 route add "2001:db8:$k::/64" via "2001:db8::$k" || return 1
+        nat__routes6 "$k" || return 1
+        NAT_HOST_IP6[$k]=2001:db8:$k::2
         ;;
     *)
         topo__err "nat_site: unknown kind '$kind' (${NAT_KINDS[*]})"
@@ -200,6 +217,19 @@ nat_site() {
         ;;
     esac
     NAT_SITE_KIND[$k]=$kind
+}
+
+# nat__routes6 K: routes between site K's IPv6 prefix and those of the other IPv6 sites built so
+# far (only or dual stack), as the internet would route them.
+nat__routes6() {
+    local k=$1 other nat
+    nat=$(topo_ns nat "$k")
+    for other in "${!NAT_SITE_KIND[@]}"; do
+        [[ $other != "$k" ]] || continue
+        [[ ${NAT_SITE_KIND[$other]} == ipv6 || ${NAT_SITE_KIND[$other]} == *+v6 ]] || continue
+        topo__do ip -n "$nat" -6 route add "2001:db8:$other::/64" via "2001:db8::$other" || return 1
+        topo__do ip -n "$(topo_ns nat "$other")" -6 route add "2001:db8:$k::/64" via "2001:db8::$k" || return 1
+    done
 }
 
 # nat_ready: wait (bounded) until every host built so far reaches hp over its underlay's family;
@@ -211,6 +241,10 @@ nat_ready() {
         [[ ${NAT_HOST_IP[$k]} == *:* ]] && hp=$HP_IP6
         wait_for "ip netns exec $(topo_ns peer "$k") ping -c1 -W0.3 -q $hp" 5 ||
             { topo__err "nat_ready: peer$k (${NAT_HOST_IP[$k]}) cannot reach hp ($hp)"; return 1; }
+    done
+    for k in "${!NAT_HOST_IP6[@]}"; do
+        wait_for "ip netns exec $(topo_ns peer "$k") ping -c1 -W0.3 -q $HP_IP6" 5 ||
+            { topo__err "nat_ready: peer$k (${NAT_HOST_IP6[$k]}) cannot reach hp over IPv6"; return 1; }
     done
 }
 

@@ -16,6 +16,8 @@
 # daemons' last N log lines into the output even when the pair connects).
 # RESULT_FILE gets one tab-separated line:
 #   server client status path first_ping_s direct_s transfer note
+# (note of a connected pair: "endpoint E; sockets S/C", the families of the server's and the
+# client's UDP socket: ipv4, ipv6 or ipv4+ipv6)
 # path: "direct" (direct from the start), "relayed" (the relay all along), "relayed, then direct",
 # a direct one followed by its kind from the status (IPv4, IPv6, LAN);
 # direct_s: when the client's path became direct ("-": never within NATM_DIRECT_WAIT).
@@ -203,7 +205,9 @@ direct-ipv6) [[ $path == *direct ]] && path+=" (IPv6)" ;;
 direct-lan) [[ $path == *direct ]] && path+=" (LAN)" ;;
 direct-mapped) [[ $path == *direct ]] && path+=" (port mapping)" ;;
 esac
-result connected "$path" "$t_ping" "$t_direct" "$xfer" "endpoint $(jq -r '.peers[0].endpoint' <<<"$st")"
+# The underlay families of each daemon's socket (dual stack only with global IPv6 at start).
+fams=$(tun_status 1 2>/dev/null | jq -r '.listen_families // "?"')/$(jq -r '.listen_families // "?"' <<<"$st")
+result connected "$path" "$t_ping" "$t_direct" "$xfer" "endpoint $(jq -r '.peers[0].endpoint' <<<"$st"); sockets $fams"
 # NATM_LOGS=N: the daemons' last N log lines in the pair's log (with NATM_KEEP=1, to look at).
 [[ -n ${NATM_LOGS:-} ]] && topo_dump_logs "$NATM_LOGS"
 nat_stop_all

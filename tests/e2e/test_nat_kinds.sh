@@ -117,4 +117,39 @@ e2e_check "carrier: the home router's uplink is in 100.64.0.0/10" bash -c "ip -n
 got=$(ask 3 "$HP_IP" "$ECHO" 40003)
 e2e_check "conntrack race: masqueraded, port kept ($got)" test "$got" = "203.0.113.3:40003"
 e2e_check "conntrack race: no drop of unsolicited UDP on the router" bash -c "! ip netns exec $NS_NAT3 nft list ruleset | grep -q 'unsolicited udp'"
+nat_down
+
+# ---- bed C: dual stack (IPv4 NAT and stateful IPv6 firewall on one router), two sites
+nat_up || e2e_die "bed C: hp"
+nat_site 1 symmetric+v6 || e2e_die "bed C: symmetric+v6 site"
+nat_site 2 port-restricted+v6 || e2e_die "bed C: port-restricted+v6 site"
+nat_ready || e2e_die "bed C: hosts cannot reach hp over both families"
+e2e_pass "bed C: symmetric+v6, port-restricted+v6"
+echo_start echo "$ECHO" || e2e_die "echo on hp"
+echo_start echo2 $((ECHO + 1)) || e2e_die "second echo on hp"
+echo_start echo6 "$ECHO" 6 || e2e_die "IPv6 echo on hp"
+
+a=$(ask 1 "$HP_IP" "$ECHO" 40001)
+b=$(ask 1 "$HP_IP" $((ECHO + 1)) 40001)
+e2e_check "symmetric+v6: IPv4 is still symmetric ($a, $b)" \
+    test -n "$a" -a -n "$b" -a "${a%:*}" = 203.0.113.1 -a "$a" != "$b"
+got=$(ask 1 "$HP_IP6" "$ECHO" 40001)
+e2e_check "symmetric+v6: IPv6 leaves untranslated ($got)" test "$got" = "2001:0db8:0001:0000:0000:0000:0000:0002:40001"
+topo_spawn inbound6 "$NS_PEER1" "$TOPO_DIR/inbound6.log" socat -u UDP6-RECV:40011 OPEN:"$TOPO_DIR/inbound6",creat
+wait_for "topo_run $NS_PEER1 ss -Hlun sport = :40011 | grep -q ." 5
+echo hello | topo_run "$NS_HP" socat -u - "UDP6-SENDTO:[2001:db8:1::2]:40011"
+# shellcheck disable=SC2317 # called through wait_for
+dropped1() { ip netns exec "$NS_NAT1" nft list ruleset | grep -q 'packets [1-9][0-9]* .*"unsolicited inbound"'; }
+e2e_check "symmetric+v6: the firewall drops unsolicited inbound IPv6" wait_for dropped1 5
+e2e_check "symmetric+v6: ... and it never arrives" test ! -s "$TOPO_DIR/inbound6"
+# The punch IPv6 candidates rely on: peer2's datagram to peer1 is dropped at nat1 but opens
+# nat2, so peer1's answer from the port peer2 sent to gets in.
+topo_spawn punch6 "$NS_PEER2" "$TOPO_DIR/punch6.log" bash -c \
+    "echo first | timeout 8 socat -t 6 - 'UDP6-DATAGRAM:[2001:db8:1::2]:40021,bind=[::]:40022' >'$TOPO_DIR/punch6'"
+wait_for "topo_run $NS_PEER2 ss -Hlun sport = :40022 | grep -q ." 5
+wait_for "ip netns exec $NS_NAT2 conntrack -L -f ipv6 -p udp --dport 40021 2>/dev/null | grep -q 40022" 5 ||
+    e2e_fail "dual stack: peer2's first datagram made no conntrack entry on nat2"
+echo second | topo_run "$NS_PEER1" socat -u - "UDP6-SENDTO:[2001:db8:2::2]:40022,sourceport=40021"
+e2e_check "dual stack: both sides' datagrams open both IPv6 firewalls (the second crosses)" \
+    wait_for "grep -q second '$TOPO_DIR/punch6'" 5
 e2e_finish

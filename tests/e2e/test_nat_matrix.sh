@@ -22,13 +22,16 @@ RELAYED_LIKELY=(
     port-restricted:symmetric+same-router port-restricted:conntrack-race port-restricted:symmetric
     conntrack-race:conntrack-race conntrack-race:symmetric
     symmetric:port-restricted symmetric:conntrack-race symmetric:symmetric symmetric:carrier
-    carrier:conntrack-race carrier:symmetric
+    carrier:conntrack-race carrier:symmetric symmetric+v6:symmetric symmetric+v6:symmetric+v6
 )
 # The pairs that must end up direct (issue 14): today's punching, a symmetric NAT against a
 # public address (the client probes the port the server's punch came from; a server answers the
 # endpoint an init really came from), two hosts behind one router (LAN candidates).
 MUST_BE_DIRECT=(port-restricted:port-restricted symmetric:public public:symmetric
-    port-restricted:same-router)
+    port-restricted:same-router port-restricted+v6:port-restricted+v6)
+# The pairs that must end up direct over IPv6: IPv4 would be relayed, and both hosts also have
+# IPv6 behind stateful firewalls (IPv6 candidates: probes from both sides open both firewalls).
+MUST_BE_DIRECT6=(symmetric+v6:symmetric+v6)
 if [[ ${NATM_RELAY:-1} != 1 ]]; then
     # Two hosts behind one router find their LAN path through candidates they send in the
     # session, which starts through the relay: without it they have none.
@@ -51,9 +54,14 @@ pair_kind() {
     symmetric+same-router) echo "symmetric + one on the same router (3 members)" ;;
     *+fwd) echo "${1%+fwd} + UDP port forward" ;;
     *+pmp) echo "${1%+pmp} + NAT-PMP" ;;
+    *+v6) echo "${1%+v6} + IPv6 behind a stateful firewall" ;;
     *) echo "$1" ;;
     esac
 }
+
+# want_sock KIND: the families a daemon's UDP socket must take at a site of KIND (dual-stack
+# pairs only): both with IPv6 on the host, else IPv4 alone.
+want_sock() { [[ $1 == *+v6 ]] && echo ipv4+ipv6 || echo ipv4; }
 
 JOBS=${NATM_JOBS:-5}        # pairs at a time (each is mostly waiting: the 15 s deadline)
 export NATM_DEADLINE=${NATM_DEADLINE:-15}
@@ -62,9 +70,9 @@ RELAY_NOTE="no path (needs the relay: NATM_RELAY=0)"
 
 PAIRS=()
 for s in "${NAT_KINDS[@]}"; do
-    [[ $s == ipv6 ]] && continue
+    [[ $s == ipv6 || $s == *+v6 ]] && continue
     for c in "${NAT_KINDS[@]}"; do
-        [[ $c == ipv6 ]] || PAIRS+=("$s:$c")
+        [[ $c == ipv6 || $c == *+v6 ]] || PAIRS+=("$s:$c")
     done
 done
 PAIRS+=(port-restricted:same-router ipv6:ipv6)
@@ -79,11 +87,16 @@ PAIRS+=(symmetric+pmp:symmetric symmetric:symmetric+pmp port-restricted:symmetri
 # one client behind a symmetric NAT, one on the server's LAN; the clients ping and transfer to
 # each other through the server.
 PAIRS+=(port-restricted:symmetric+same-router)
+# Dual stack ("+v6", nat_lib.sh): IPv4 behind the NAT, IPv6 behind a stateful firewall, the
+# holepuncher reached over IPv4. Two symmetric NATs go direct over IPv6 (IPv6 candidates); with
+# IPv6 on one side only they stay relayed.
+PAIRS+=(symmetric+v6:symmetric+v6 port-restricted+v6:port-restricted+v6 symmetric+v6:symmetric)
 # NATM_ONLY="a:b c:d" runs only those pairs (to look at one closely).
 [[ -n ${NATM_ONLY:-} ]] && read -r -a PAIRS <<<"$NATM_ONLY"
 
-declare -A no_path_today=() relayed_likely=() must_be_direct=()
+declare -A no_path_today=() relayed_likely=() must_be_direct=() must_be_direct6=()
 [[ ${NATM_RELAY:-1} == 1 ]] && for p in "${MUST_BE_DIRECT[@]}"; do must_be_direct[$p]=1; done
+[[ ${NATM_RELAY:-1} == 1 ]] && for p in "${MUST_BE_DIRECT6[@]}"; do must_be_direct6[$p]=1; done
 for p in "${NO_PATH_TODAY[@]}"; do no_path_today[$p]=1; done
 for p in "${RELAYED_LIKELY[@]}"; do relayed_likely[$p]=1; done
 declare -A race_today=()
@@ -163,8 +176,12 @@ for i in "${!PAIRS[@]}"; do
     connected)
         if [[ -n ${must_be_direct[$pair]:-} && $path != *direct && $path != *"direct ("* ]]; then
             e2e_fail "$label: ended $path, not direct (MUST_BE_DIRECT)"
+        elif [[ -n ${must_be_direct6[$pair]:-} && $path != *"direct (IPv6)" ]]; then
+            e2e_fail "$label: ended $path, not direct over IPv6 (MUST_BE_DIRECT6)"
+        elif [[ $pair == *+v6* && $note != *"sockets $(want_sock "$s")/$(want_sock "$c")" ]]; then
+            e2e_fail "$label: UDP sockets ${note##*sockets } (want $(want_sock "$s")/$(want_sock "$c"): dual stack exactly where the host has IPv6)"
         elif [[ $xfer == *ok* ]]; then
-            e2e_pass "$label: $path, first ping ${t_ping} s, direct after ${t_up} s, $xfer"
+            e2e_pass "$label: $path, first ping ${t_ping} s, direct after ${t_up} s, $xfer$([[ $pair == *+v6* ]] && echo "; sockets ${note##*sockets }")"
         else
             e2e_fail "$label: connected but the transfer failed ($xfer)"
         fi
