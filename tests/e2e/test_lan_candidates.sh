@@ -42,13 +42,7 @@ to_hp() {
     ip netns exec "$NAT1" nft list table inet lanccount | sed -n 's/.*counter packets \([0-9]*\) .*/\1/p'
 }
 
-cat >"$TOPO_DIR/hpd.json" <<JSON
-{"listen": ["$HP_IP:7700"], "session_ttl": 60, "max_sessions": 100, "log_level": "info",
- "relay": {"enabled": true}}
-JSON
-topo_spawn hpd "$NS_HP" "$TOPO_DIR/hpd.log" "$RUPHIN_BIN/holepuncherd" -c "$TOPO_DIR/hpd.json" ||
-    e2e_die "holepuncherd"
-wait_for "grep -q 'listening on' '$TOPO_DIR/hpd.log'" 10 || e2e_die "holepuncherd did not listen"
+tun_start_hpd_relay || e2e_die "holepuncherd with the relay did not start"
 tun_start_peer 1 server || e2e_die "server did not start"
 wait_for "tun_status 1 | jq -e '.holepuncher.state == \"registered\"'" 10 || e2e_die "server not registered"
 t0=$EPOCHREALTIME

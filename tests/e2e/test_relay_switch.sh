@@ -52,13 +52,7 @@ nat_site 2 port-restricted || e2e_die "test bed: client site"
 nat_ready || e2e_die "test bed: a host cannot reach hp"
 block || e2e_die "nft block on nat1"
 
-cat >"$TOPO_DIR/hpd.json" <<JSON
-{"listen": ["$HP_IP:7700"], "session_ttl": 60, "max_sessions": 100, "log_level": "info",
- "relay": {"enabled": true}}
-JSON
-topo_spawn hpd "$NS_HP" "$TOPO_DIR/hpd.log" "$RUPHIN_BIN/holepuncherd" -c "$TOPO_DIR/hpd.json" ||
-    e2e_die "holepuncherd"
-wait_for "grep -q 'listening on' '$TOPO_DIR/hpd.log'" 10 || e2e_die "holepuncherd did not listen"
+tun_start_hpd_relay || e2e_die "holepuncherd with the relay did not start"
 tun_start_peer 1 server || e2e_die "server did not start"
 wait_for "tun_status 1 | jq -e '.holepuncher.state == \"registered\"'" 10 || e2e_die "server not registered"
 t0=$EPOCHREALTIME

@@ -52,6 +52,16 @@ tun_write_peer_config() {
 JSON
 }
 
+# tun_start_hpd_relay: holepuncherd with the relay on (its default limits), logging at info.
+tun_start_hpd_relay() {
+    cat >"$TOPO_DIR/hpd.json" <<JSON
+{"listen": ["$HP_IP:7700"], "session_ttl": 60, "max_sessions": 100, "log_level": "info",
+ "relay": {"enabled": true}}
+JSON
+    topo_spawn hpd "$NS_HP" "$TOPO_DIR/hpd.log" "$RUPHIN_BIN/holepuncherd" -c "$TOPO_DIR/hpd.json" || return 1
+    wait_for "grep -q 'listening on' '$TOPO_DIR/hpd.log'" 10
+}
+
 tun_start_hpd() {
     tun_write_hpd_config "$TOPO_DIR/hpd.json"
     topo_spawn hpd "$NS_HP" "$TOPO_DIR/hpd.log" "$RUPHIN_BIN/holepuncherd" -c "$TOPO_DIR/hpd.json" || return 1
