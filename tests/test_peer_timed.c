@@ -13,6 +13,7 @@
 #include "ruphin/peer.h"
 
 #define MAXQ 1024
+#define MARGIN_MS 10 /* on a loaded machine, a few ms may pass between a packet and the next */
 
 struct dgram {
     struct rph_addr from, to;
@@ -163,8 +164,9 @@ static void meet(void)
     cr_assert(up[0] && up[1], "the pair never came up");
 }
 
-/* Each first packet leaves its NAT (sent + own uplink) no later than the other's first packet
- * arrives at that NAT (its leaving + this side's uplink). */
+/* Each first packet leaves its NAT (sent + own uplink: as on the test bed's routers, which
+ * hold a packet before NATing it) no later than the other's first packet arrives at that NAT
+ * (its leaving + this side's uplink), with some margin for the hosts' own processing. */
 static void expect_no_race(void)
 {
     cr_assert(first_out[0] && first_out[1]);
@@ -172,11 +174,11 @@ static void expect_no_race(void)
     cr_log_info("server sends %lu ms, client %lu ms after the join began (uplinks %u/%u ms)",
                 (unsigned long)(first_out[0] % 100000), (unsigned long)(first_out[1] % 100000),
                 lat[0], lat[1]);
-    cr_assert_leq(leave_c, leave_s + lat[1],
+    cr_assert_leq(leave_c + MARGIN_MS, leave_s + lat[1],
                   "the server's punch reached the client's NAT (%lu) before the client's first "
                   "packet left it (%lu)",
                   (unsigned long)(leave_s + lat[1]), (unsigned long)leave_c);
-    cr_assert_leq(leave_s, leave_c + lat[0],
+    cr_assert_leq(leave_s + MARGIN_MS, leave_c + lat[0],
                   "the client's packet reached the server's NAT (%lu) before the server's punch "
                   "left it (%lu)",
                   (unsigned long)(leave_c + lat[0]), (unsigned long)leave_s);
@@ -194,7 +196,7 @@ Test(peer_timed, near_server_waits_for_a_far_client)
     cr_assert(st->hp_rtt_ms >= 10 && st->hp_rtt_ms <= 12, "server rtt %u", st->hp_rtt_ms);
     size_t n;
     struct rph_remote *r = rph_peer_remotes(peers[0], &n);
-    cr_assert(r[0].punch_delay_ms >= 30 && r[0].punch_delay_ms <= 40, "delay %u",
+    cr_assert(r[0].punch_delay_ms >= 45 && r[0].punch_delay_ms <= 60, "delay %u",
               r[0].punch_delay_ms);
 }
 
@@ -230,9 +232,9 @@ Test(peer_timed, an_older_holepuncher_still_introduces_them)
                  "no round trip came from an older holepuncher");
 }
 
-Test(peer_timed, the_wait_is_half_the_difference_and_bounded)
+Test(peer_timed, the_wait_is_three_quarters_of_the_difference_and_bounded)
 {
-    cr_assert_eq(rph_punch_delay_ms(10, 80), 35);
+    cr_assert_eq(rph_punch_delay_ms(10, 80), 52);
     cr_assert_eq(rph_punch_delay_ms(80, 10), 0);
     cr_assert_eq(rph_punch_delay_ms(0, 80), 0, "our own round trip unknown");
     cr_assert_eq(rph_punch_delay_ms(10, 0), 0, "the other's unknown");

@@ -199,8 +199,8 @@ const char *rph_path_reason_name(int reason);
 #define RPH_RELAY_JOIN_MS 20000u
 
 /* Timed punches (docs/PROTOCOL.md): the nearer side to the holepuncher holds its first punch
- * (server) or handshake message (client) for half the difference of the two round trips, at
- * most this long. */
+ * (server) or handshake message (client) for three quarters of the difference of the two
+ * round trips (punch_timing.c says why), at most this long. */
 #define RPH_PUNCH_DELAY_MAX_MS 500u
 /* That wait; 0 when either round trip is unknown (0) or ours is not the shorter. */
 uint32_t rph_punch_delay_ms(uint32_t own_rtt_ms, uint32_t other_rtt_ms);

@@ -7,7 +7,8 @@
 # NATM_ONLY="SERVER:CLIENT ..." (only those pairs), NATM_DELAY1 / NATM_DELAY2 ("OUT[/IN]" ms on
 # the server's / client's uplink, through nfq_delay), NATM_KEEP=1 (keep every pair's log).
 # NATM_RELAY=0 (holepuncherd without the relay: the pairs that need it may fail), NATM_DIRECT_WAIT
-# (s a relayed pair gets to find its direct path, 8).
+# (s a relayed pair gets to find its direct path, 8), NATM_MUST_DIRECT="SERVER:CLIENT ..." (more
+# pairs that fail unless they end direct: test_nat_latency.sh's conntrack-race pairs).
 set -u
 
 # Every pair must connect: holepuncherd relays (nat_pair.sh turns the relay on, NATM_RELAY=0
@@ -29,6 +30,7 @@ RELAYED_LIKELY=(
 # endpoint an init really came from), two hosts behind one router (LAN candidates).
 MUST_BE_DIRECT=(port-restricted:port-restricted symmetric:public public:symmetric
     port-restricted:same-router)
+[[ -n ${NATM_MUST_DIRECT:-} ]] && read -r -a _more <<<"$NATM_MUST_DIRECT" && MUST_BE_DIRECT+=("${_more[@]}")
 if [[ ${NATM_RELAY:-1} != 1 ]]; then
     # Two hosts behind one router find their LAN path through candidates they send in the
     # session, which starts through the relay: without it they have none.
