@@ -367,10 +367,16 @@ static void on_trace(void *ctx, const struct rph_trace *tr)
     case RPH_TRACE_HP_SENT:
         log_debug("trace: %s: %s to holepuncher %s", name, rph_type_name(tr->code), a);
         break;
-    case RPH_TRACE_HP_ANSWER:
-        log_debug("trace: %s: %s%s%s", name, rph_type_name(tr->code),
-                  tr->code == RPH_PEER_INFO || tr->code == RPH_SEALED_PEER_INFO ? " naming " : "",
-                  tr->code == RPH_PEER_INFO || tr->code == RPH_SEALED_PEER_INFO ? a : "");
+    case RPH_TRACE_HP_ANSWER: {
+        bool info = tr->code == RPH_PEER_INFO || tr->code == RPH_SEALED_PEER_INFO ||
+                    tr->code == RPH_TIMED_PEER_INFO;
+        log_debug("trace: %s: %s%s%s", name, rph_type_name(tr->code), info ? " naming " : "",
+                  info ? a : "");
+        break;
+    }
+    case RPH_TRACE_PUNCH_TIMED:
+        log_debug("trace: %s: first packet to %s held %d ms (we are nearer the holepuncher)", name,
+                  a, tr->code);
         break;
     case RPH_TRACE_HS_SENT:
         log_debug("trace: %s: %s to %s", name, rph_type_name(tr->code), a);
