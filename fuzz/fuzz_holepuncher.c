@@ -264,7 +264,8 @@ static void check_replies(struct run *r, const uint8_t *req, size_t req_len, int
             if (r->cur.type == RPH_SEALED_JOIN) {
                 /* The Join as signed: without the cookie, its length field 108. */
                 FZ_CHECK(m.type == RPH_SEALED_PEER_INFO && m.data_len == RPH_OWNER_LEN);
-                FZ_CHECK(r->cur.owner.has_cookie && req_len == RPH_OWNER_COOKIE_LEN);
+                FZ_CHECK(r->cur.owner.has_cookie &&
+                         req_len == RPH_OWNER_COOKIE_LEN + (r->cur.has_rtt ? RPH_RTT_LEN : 0));
                 FZ_CHECK(m.data[0] == 0 && m.data[1] == RPH_OWNER_LEN);
                 FZ_CHECK(memcmp(m.data + 2, req + 2, RPH_OWNER_LEN - 2) == 0);
             } else {
