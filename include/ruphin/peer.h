@@ -142,7 +142,8 @@ struct rph_peer_stats {
     uint64_t hs_limited;    /* sealed, under load: HandshakeInit over its source's rate */
     uint64_t hp_refused;    /* sealed server: RegisterRefused (another server holds it) */
     uint64_t timed_punches; /* sealed: a first punch/handshake held to fire with the other's */
-    uint32_t hp_rtt_ms;     /* sealed: our last round trip to the holepuncher, 0: none yet */
+    uint32_t
+        hp_rtt_ms; /* sealed: the least of our last 4 round trips to the holepuncher, 0: none */
     /* relay (sealed, relay on) */
     uint64_t relay_out;     /* datagrams sent wrapped in RelayData by the core (handshakes,
                                keepalives; a caller's data trains count their own) */

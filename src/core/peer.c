@@ -66,6 +66,10 @@ struct rph_peer {
      * unanswered); the unanswered count alternates the forms until one is answered. */
     bool hp_req_timed, hp_timed_heard, hp_untimed;
     uint32_t hp_unanswered;
+    /* The last round trips to the holepuncher: the smallest is the one used (a busy moment
+     * of either host only ever adds to a sample). */
+    uint16_t hp_rtts[4];
+    size_t hp_rtt_next;
     uint8_t node_id[RPH_NODE_ID_LEN]; /* sealed server: named in every Register */
     bool has_node_id;
     bool hp_refused;           /* sealed server: RegisterRefused since the last RegisterAck */
@@ -286,7 +290,11 @@ static void hp_answered(struct rph_peer *p, uint64_t now)
         p->hp_untimed = true; /* an older holepuncher: its decoder drops the timed forms */
     p->hp_unanswered = 0;
     uint64_t rtt = now - p->hp_sent_ms;
-    p->stats.hp_rtt_ms = rtt == 0 ? 1 : rtt > UINT16_MAX ? UINT16_MAX : (uint32_t)rtt;
+    p->hp_rtts[p->hp_rtt_next++ % 4] = rtt == 0 ? 1 : rtt > UINT16_MAX ? UINT16_MAX : (uint16_t)rtt;
+    uint16_t min = UINT16_MAX;
+    for (size_t i = 0; i < 4; i++)
+        if (p->hp_rtts[i] && p->hp_rtts[i] < min) min = p->hp_rtts[i];
+    p->stats.hp_rtt_ms = min;
 }
 
 /* One Register or Join (sealed: with holepuncherd's cookie once we have one). */
