@@ -636,6 +636,11 @@ const char *tunnel_holepuncher_state(const struct tunnel *t, uint64_t now_ms, ui
     return rph_peer_holepuncher_status(core, now_ms);
 }
 
+uint32_t tunnel_holepuncher_rtt(const struct tunnel *t)
+{
+    return rph_peer_stats(rph_ev_peer_core(t->ep))->hp_rtt_ms;
+}
+
 const char *tunnel_key_fingerprint(const struct tunnel *t)
 {
     return t->key_fp;
@@ -687,6 +692,7 @@ bool tunnel_peer_info(const struct tunnel *t, size_t i, struct tunnel_peer_info 
     memcpy(out->cand, r->cand, sizeof out->cand);
     out->path_ms = r->path_ms ? r->path_ms : r->up_ms;
     out->rtt_ms = r->rtt_ms;
+    out->punch_delay_ms = r->punch_delay_ms;
     out->up = r->up;
     out->last_handshake_ms = r->last_hello_ms;
     out->last_rx_ms = r->last_rx_ms;
