@@ -22,9 +22,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define HISTORY 16
 #define MAX_ANSWERED 128
 /* The largest answer to a sender: a RegisterAck echoing a 20-byte session ID. */
-#define REPLY_MAX (RPH_HEADER_LEN + RPH_SESSION_MAX)
+/* The larger of RegisterAck and an IPv6 TimedPeerInfo. */
+#define REPLY_MAX (RPH_PEERINFO6_LEN + RPH_RTT_LEN)
 /* The largest datagram at all: a SealedPeerInfo (IPv6 client) to a session's server. */
-#define SENT_MAX (RPH_PEERINFO6_LEN + RPH_OWNER_LEN)
+#define SENT_MAX RPH_HP_TX_MAX
 
 static struct rph_addr sources[8];
 static struct rph_seal_keys seal_keys[2];
@@ -248,13 +249,14 @@ static void check_replies(struct run *r, const uint8_t *req, size_t req_len, int
         }
         FZ_CHECK(m.type == RPH_REGISTER_ACK || m.type == RPH_SESSION_NOT_FOUND ||
                  m.type == RPH_PEER_INFO || m.type == RPH_HELLO_RESP ||
-                 m.type == RPH_SEALED_PEER_INFO);
+                 m.type == RPH_SEALED_PEER_INFO || m.type == RPH_TIMED_PEER_INFO);
         bool to_server = m.type == RPH_SEALED_PEER_INFO ||
                          (m.type == RPH_PEER_INFO && i == 1); /* a Join's second answer */
         if (!to_server) {
             FZ_CHECK(rph_addr_equal(&rp->to, from));
             /* The amplification bound of docs/PROTOCOL.md. */
-            FZ_CHECK(rp->len <= REPLY_MAX && rp->len <= (req_len > 23 ? req_len : 23));
+            FZ_CHECK(rp->len <= REPLY_MAX &&
+                     rp->len <= (req_len > REPLY_MAX ? req_len : REPLY_MAX));
         } else {
             /* The only datagram to a third party: the session's server learns of a client,
              * and in sealed mode gets the client's signed Join as it came. */
@@ -262,7 +264,8 @@ static void check_replies(struct run *r, const uint8_t *req, size_t req_len, int
             if (r->cur.type == RPH_SEALED_JOIN) {
                 /* The Join as signed: without the cookie, its length field 108. */
                 FZ_CHECK(m.type == RPH_SEALED_PEER_INFO && m.data_len == RPH_OWNER_LEN);
-                FZ_CHECK(r->cur.owner.has_cookie && req_len == RPH_OWNER_COOKIE_LEN);
+                FZ_CHECK(r->cur.owner.has_cookie &&
+                         req_len == RPH_OWNER_COOKIE_LEN + (r->cur.has_rtt ? RPH_RTT_LEN : 0));
                 FZ_CHECK(m.data[0] == 0 && m.data[1] == RPH_OWNER_LEN);
                 FZ_CHECK(memcmp(m.data + 2, req + 2, RPH_OWNER_LEN - 2) == 0);
             } else {

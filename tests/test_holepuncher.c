@@ -7,10 +7,11 @@
 #include "ruphin/clock.h"
 #include "ruphin/holepuncher.h"
 #include "ruphin/seal.h"
+#include "ruphin/store.h"
 
 struct sent {
     struct rph_addr to;
-    uint8_t buf[64];
+    uint8_t buf[RPH_HP_TX_MAX];
     size_t len;
 };
 static struct sent out[16];
@@ -486,5 +487,90 @@ Test(holepuncher, a_register_without_a_node_id_moves_a_live_session_as_before)
     rph_node_id(pk2, n2);
     cr_assert_eq(node_register(hp, &k, n2, &B, 3000, echo), 0);
     cr_assert_eq(rph_holepuncher_stats(hp)->refused_held, 0);
+    rph_holepuncher_free(hp);
+}
+
+/* A sealed request in its timed form (docs/PROTOCOL.md "Timed punches"): the cookie round trip
+ * first, then the signed request with the cookie and, last, 2 bytes of round trip in ms. */
+static void timed_request(struct rph_holepuncher *hp, const struct rph_seal_keys *k,
+                          enum rph_type t, const struct rph_addr *from, uint64_t now, uint16_t rtt)
+{
+    uint64_t wall = now + (uint64_t)rph_wall_offset_ms();
+    uint8_t node[RPH_NODE_ID_LEN] = {0xab, 0xcd};
+    const uint8_t *nid = t == RPH_SEALED_REGISTER ? node : NULL;
+    size_t base = nid ? RPH_OWNER_NODE_LEN : RPH_OWNER_LEN;
+    uint8_t buf[RPH_OWNER_NODE_COOKIE_LEN + 2];
+    cr_assert_eq(rph_owner_encode_node(k, t, wall, nid, NULL, buf, sizeof buf), (int)base);
+    /* Timed, without a cookie yet: base + 2 bytes (the round trip unknown: 0). */
+    buf[base] = 0, buf[base + 1] = 0;
+    buf[0] = 0, buf[1] = (uint8_t)(base + 2);
+    nout = 0;
+    cr_assert_eq(rph_holepuncher_input(hp, buf, base + 2, from, now), 0);
+    cr_assert_eq(nout, 1);
+    struct rph_msg c;
+    cr_assert_eq(rph_wire_decode(out[0].buf, out[0].len, &c), 0);
+    cr_assert_eq(c.type, RPH_HP_COOKIE, "a timed request without a cookie gets one");
+    cr_assert_eq(rph_owner_encode_node(k, t, wall, nid, c.hpc.cookie, buf, sizeof buf),
+                 (int)(base + RPH_COOKIE_LEN));
+    size_t n = base + RPH_COOKIE_LEN;
+    buf[n] = (uint8_t)(rtt >> 8), buf[n + 1] = (uint8_t)rtt;
+    n += 2;
+    buf[0] = (uint8_t)(n >> 8), buf[1] = (uint8_t)n;
+    nout = 0;
+    cr_assert_eq(rph_holepuncher_input(hp, buf, n, from, now), 0);
+}
+
+Test(holepuncher, timed_requests_carry_each_sides_round_trip_to_the_other)
+{
+    struct rph_seal_keys k;
+    derive(&k, 41);
+    struct rph_holepuncher *hp = mk(60000, 16);
+    timed_request(hp, &k, RPH_SEALED_REGISTER, &A, 1000, 80);
+    cr_assert_eq(nout, 1);
+    cr_assert_eq(out[0].buf[3], RPH_REGISTER_ACK);
+    timed_request(hp, &k, RPH_SEALED_JOIN, &B, 1100, 10);
+    cr_assert_eq(nout, 2, "PeerInfo both ways");
+    struct rph_msg c, s;
+    cr_assert_eq(rph_wire_decode(out[0].buf, out[0].len, &c), 0);
+    cr_assert_eq(rph_wire_decode(out[1].buf, out[1].len, &s), 0);
+    cr_assert(rph_addr_equal(&out[0].to, &B));
+    cr_assert_eq(c.type, RPH_TIMED_PEER_INFO, "a timed client gets the server's round trip");
+    cr_assert_eq(out[0].len, 4 + 7 + 2);
+    cr_assert(rph_addr_equal(&c.peer, &A));
+    /* The table keeps a class of it: 80 ms comes back as 94 (within 25%). */
+    cr_assert_eq(c.rtt_ms, rph_store_rtt_value(rph_store_rtt_class(80)));
+    cr_assert(c.rtt_ms >= 60 && c.rtt_ms <= 100, "%u", c.rtt_ms);
+    cr_assert(rph_addr_equal(&out[1].to, &A));
+    cr_assert_eq(s.type, RPH_SEALED_PEER_INFO);
+    cr_assert_eq(out[1].len, 119 + 2, "a timed server gets the client's round trip last");
+    cr_assert(s.has_rtt);
+    cr_assert_eq(s.rtt_ms, 10, "the client's round trip goes on exactly");
+    rph_holepuncher_free(hp);
+}
+
+Test(holepuncher, older_peers_get_the_old_forms_from_a_timed_session)
+{
+    struct rph_seal_keys k;
+    derive(&k, 42);
+    struct rph_holepuncher *hp = mk(60000, 16);
+    uint8_t buf[RPH_OWNER_COOKIE_LEN];
+    /* An older server (no round trip), a timed client: a plain PeerInfo, 119 bytes. */
+    cr_assert_eq(sealed_request(hp, &k, RPH_SEALED_REGISTER, &A, 1000, buf), 0);
+    timed_request(hp, &k, RPH_SEALED_JOIN, &B, 1100, 10);
+    cr_assert_eq(nout, 2);
+    cr_assert_eq(out[0].buf[3], RPH_PEER_INFO);
+    cr_assert_eq(out[0].len, 11);
+    cr_assert_eq(out[1].buf[3], RPH_SEALED_PEER_INFO);
+    cr_assert_eq(out[1].len, 119, "an older server gets the SealedPeerInfo it decodes");
+    /* A timed server, an older client: PeerInfo to it; the server learns no round trip (0). */
+    timed_request(hp, &k, RPH_SEALED_REGISTER, &A, 3000, 80);
+    cr_assert_eq(sealed_request(hp, &k, RPH_SEALED_JOIN, &B, 3100, buf), 0);
+    cr_assert_eq(nout, 2);
+    cr_assert_eq(out[0].buf[3], RPH_PEER_INFO);
+    cr_assert_eq(out[0].len, 11, "an older client gets the PeerInfo it decodes");
+    struct rph_msg s;
+    cr_assert_eq(rph_wire_decode(out[1].buf, out[1].len, &s), 0);
+    cr_assert(s.has_rtt);
+    cr_assert_eq(s.rtt_ms, 0, "unknown: the server does not wait");
     rph_holepuncher_free(hp);
 }

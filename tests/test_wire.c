@@ -214,9 +214,11 @@ Test(wire, hp_cookie_and_the_cookie_form_of_sealed_requests)
     cr_assert_eq(rph_wire_encode(&j, buf, sizeof buf), RPH_OWNER_LEN);
     cr_assert_eq(rph_wire_decode(buf, RPH_OWNER_LEN, &d), 0);
     cr_assert_not(d.owner.has_cookie);
-    /* Any other size is refused. */
-    for (size_t n = RPH_OWNER_LEN + 1; n < RPH_OWNER_COOKIE_LEN + 1; n++) {
-        if (n == RPH_OWNER_COOKIE_LEN) continue;
+    /* Any other size is refused (the timed forms, 2 bytes longer, below). */
+    for (size_t n = RPH_OWNER_LEN + 1; n < RPH_OWNER_COOKIE_LEN + RPH_RTT_LEN + 2; n++) {
+        if (n == RPH_OWNER_COOKIE_LEN || n == RPH_OWNER_LEN + RPH_RTT_LEN ||
+            n == RPH_OWNER_COOKIE_LEN + RPH_RTT_LEN)
+            continue;
         buf[0] = 0, buf[1] = (uint8_t)n;
         cr_assert_eq(rph_wire_decode(buf, n, &d), RPH_E_SIZE, "size %zu", n);
     }
@@ -231,7 +233,7 @@ Test(wire, sealed_register_with_a_node_id_and_its_sizes)
     memset(r.owner.node, 0x33, RPH_NODE_ID_LEN);
     memset(r.owner.sig, 0x55, 64);
     memset(r.owner.cookie, 0xcc, RPH_COOKIE_LEN);
-    uint8_t buf[RPH_OWNER_NODE_COOKIE_LEN + 1];
+    uint8_t buf[RPH_OWNER_NODE_COOKIE_LEN + 8];
     cr_assert_eq(rph_wire_encode(&r, buf, sizeof buf), RPH_OWNER_NODE_LEN);
     cr_assert_eq(buf[1], 140);
     cr_assert_eq(buf[4 + 32 + 8], 0x33, "the node ID follows ts");
@@ -260,12 +262,16 @@ Test(wire, sealed_register_with_a_node_id_and_its_sizes)
     cr_assert_eq(rph_wire_encode(&j, buf, sizeof buf), RPH_E_INVALID);
     buf[0] = 0, buf[1] = RPH_OWNER_NODE_LEN, buf[3] = RPH_SEALED_JOIN;
     cr_assert_eq(rph_wire_decode(buf, RPH_OWNER_NODE_LEN, &d), RPH_E_SIZE);
-    /* Every size from 108 to 157 but the four forms is refused for a Register. */
+    /* Every size from 108 to 160 but the four forms and their timed ones (2 bytes longer) is
+     * refused for a Register. */
     buf[3] = RPH_SEALED_REGISTER;
-    for (size_t n = RPH_OWNER_LEN; n <= RPH_OWNER_NODE_COOKIE_LEN + 1; n++) {
+    for (size_t n = RPH_OWNER_LEN; n <= RPH_OWNER_NODE_COOKIE_LEN + 4; n++) {
         buf[0] = 0, buf[1] = (uint8_t)n;
+        size_t f = n >= RPH_OWNER_LEN + RPH_RTT_LEN ? n - RPH_RTT_LEN : 0;
         bool ok = n == RPH_OWNER_LEN || n == RPH_OWNER_COOKIE_LEN || n == RPH_OWNER_NODE_LEN ||
-                  n == RPH_OWNER_NODE_COOKIE_LEN;
+                  n == RPH_OWNER_NODE_COOKIE_LEN || f == RPH_OWNER_LEN ||
+                  f == RPH_OWNER_COOKIE_LEN || f == RPH_OWNER_NODE_LEN ||
+                  f == RPH_OWNER_NODE_COOKIE_LEN;
         cr_assert_eq(rph_wire_decode(buf, n, &d), ok ? 0 : RPH_E_SIZE, "size %zu", n);
     }
 }
@@ -305,4 +311,67 @@ Test(wire, register_refused_round_trips_and_is_strict)
     /* Only a sealed session ID (20 bytes) can be refused. */
     m.session.len = 5;
     cr_assert_eq(rph_wire_encode(&m, buf, sizeof buf), RPH_E_SESSION_LEN);
+}
+
+Test(wire, the_timed_forms_carry_a_round_trip_last)
+{
+    uint8_t buf[RPH_HP_TX_MAX + 64];
+    struct rph_msg d;
+    /* A timed SealedJoin with its cookie: 126 bytes, the round trip in the last two. */
+    struct rph_msg j = {.type = RPH_SEALED_JOIN, .has_rtt = true, .rtt_ms = 0x1234};
+    j.owner.has_cookie = true;
+    memset(j.owner.cookie, 0xcc, RPH_COOKIE_LEN);
+    cr_assert_eq(rph_wire_encode(&j, buf, sizeof buf), RPH_OWNER_COOKIE_LEN + 2);
+    cr_assert_eq(buf[1], 126);
+    cr_assert_eq(buf[124], 0x12);
+    cr_assert_eq(buf[125], 0x34);
+    cr_assert_eq(buf[123], 0xcc, "the cookie stays before the round trip");
+    cr_assert_eq(rph_wire_decode(buf, 126, &d), 0);
+    cr_assert(d.has_rtt && d.owner.has_cookie);
+    cr_assert_eq(d.rtt_ms, 0x1234);
+    /* The plain form decodes without one. */
+    j.has_rtt = false;
+    cr_assert_eq(rph_wire_encode(&j, buf, sizeof buf), RPH_OWNER_COOKIE_LEN);
+    cr_assert_eq(rph_wire_decode(buf, RPH_OWNER_COOKIE_LEN, &d), 0);
+    cr_assert_not(d.has_rtt);
+    /* A timed node Register without a cookie: 142 bytes. */
+    struct rph_msg r = {.type = RPH_SEALED_REGISTER, .has_rtt = true, .rtt_ms = 80};
+    r.owner.has_node = true;
+    cr_assert_eq(rph_wire_encode(&r, buf, sizeof buf), RPH_OWNER_NODE_LEN + 2);
+    cr_assert_eq(rph_wire_decode(buf, RPH_OWNER_NODE_LEN + 2, &d), 0);
+    cr_assert(d.has_rtt && d.owner.has_node && !d.owner.has_cookie);
+    cr_assert_eq(d.rtt_ms, 80);
+    /* SealedPeerInfo: 119 bytes, or 121 with the client's round trip. */
+    uint8_t join[RPH_OWNER_LEN] = {0};
+    struct rph_msg s = {.type = RPH_SEALED_PEER_INFO,
+                        .peer = {.family = 4, .ip = {192, 0, 2, 7}, .port = 4000},
+                        .data = join,
+                        .data_len = sizeof join,
+                        .has_rtt = true,
+                        .rtt_ms = 10};
+    cr_assert_eq(rph_wire_encode(&s, buf, sizeof buf), 121);
+    cr_assert_eq(buf[119], 0);
+    cr_assert_eq(buf[120], 10);
+    cr_assert_eq(rph_wire_decode(buf, 121, &d), 0);
+    cr_assert(d.has_rtt);
+    cr_assert_eq(d.rtt_ms, 10);
+    cr_assert_eq(d.data_len, RPH_OWNER_LEN);
+    buf[1] = 120;
+    cr_assert_eq(rph_wire_decode(buf, 120, &d), RPH_E_SIZE);
+    /* TimedPeerInfo (23): PeerInfo's body and the server's round trip; 13 or 25 bytes. */
+    struct rph_msg t = {.type = RPH_TIMED_PEER_INFO,
+                        .peer = {.family = 6, .ip = {0x20, 0x01, 0x0d, 0xb8}, .port = 443},
+                        .rtt_ms = 300};
+    cr_assert_eq(rph_wire_encode(&t, buf, sizeof buf), 25);
+    const uint8_t head[] = {0, 25, 0, 23, 6, 0x20, 0x01, 0x0d, 0xb8};
+    cr_assert_arr_eq(buf, head, sizeof head);
+    cr_assert_eq(buf[23], 1);
+    cr_assert_eq(buf[24], 44);
+    cr_assert_eq(rph_wire_decode(buf, 25, &d), 0);
+    cr_assert_eq(d.type, RPH_TIMED_PEER_INFO);
+    cr_assert_eq(d.rtt_ms, 300);
+    cr_assert_eq(d.peer.port, 443);
+    buf[1] = 24;
+    cr_assert_neq(rph_wire_decode(buf, 24, &d), 0, "a short TimedPeerInfo");
+    cr_assert_str_eq(rph_type_name(RPH_TIMED_PEER_INFO), "TimedPeerInfo");
 }

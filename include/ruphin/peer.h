@@ -105,6 +105,10 @@ struct rph_remote {
     uint64_t next_direct_try_ms; /* relayed: the next keepalive straight to addr */
     uint64_t rtt_ms;             /* smoothed round-trip time (handshakes), 0: not measured */
     uint64_t hs_sent_ms;         /* our last handshake message to it: the RTT's start */
+    /* Timed punches (docs/PROTOCOL.md): the delay our first packet toward it waited (0: none),
+     * and, a sealed client, when its held first handshake message goes (0: none held). */
+    uint32_t punch_delay_ms;
+    uint64_t hs_at_ms;
     struct rph_candidate cand[RPH_MAX_CANDIDATES];
     uint8_t n_cand;
     void *user; /* the caller's per-peer data; the slot never moves while in use */
@@ -139,6 +143,9 @@ struct rph_peer_stats {
     uint64_t cookies_sent;  /* sealed, under load: CookieReply instead of a handshake */
     uint64_t hs_limited;    /* sealed, under load: HandshakeInit over its source's rate */
     uint64_t hp_refused;    /* sealed server: RegisterRefused (another server holds it) */
+    uint64_t timed_punches; /* sealed: a first punch/handshake held to fire with the other's */
+    uint32_t
+        hp_rtt_ms; /* sealed: the least of our last 4 round trips to the holepuncher, 0: none */
     /* relay (sealed, relay on) */
     uint64_t relay_out;     /* datagrams sent wrapped in RelayData by the core (handshakes,
                                keepalives; a caller's data trains count their own) */
@@ -169,6 +176,7 @@ enum rph_trace_event {
                             * rekey); code 2, server: the client at addr went silent: Register */
     RPH_TRACE_PATH,        /* remote's path changed (remote->relayed); code: rph_path_reason */
     RPH_TRACE_CANDIDATE,   /* a probe to remote's candidate addr; code: rph_cand_kind */
+    RPH_TRACE_PUNCH_TIMED, /* the first packet toward addr waits code ms (timed punches) */
 };
 
 /* Why a remote's path changed (on_path, RPH_TRACE_PATH). */
@@ -192,6 +200,13 @@ const char *rph_path_reason_name(int reason);
 #define RPH_RELAY_FALLBACK_MS 1000u
 #define RPH_DIRECT_RETRY_MS 2000u
 #define RPH_RELAY_JOIN_MS 20000u
+
+/* Timed punches (docs/PROTOCOL.md): the nearer side to the holepuncher holds its first punch
+ * (server) or handshake message (client) for three quarters of the difference of the two
+ * round trips (punch_timing.c says why), at most this long. */
+#define RPH_PUNCH_DELAY_MAX_MS 500u
+/* That wait; 0 when either round trip is unknown (0) or ours is not the shorter. */
+uint32_t rph_punch_delay_ms(uint32_t own_rtt_ms, uint32_t other_rtt_ms);
 
 /* The kind of a remote's path, for status and logs. */
 enum rph_path_kind {

@@ -22,6 +22,10 @@ struct rph_store_entry {
      * them, as without node IDs); the ID is no secret and no proof anyway (rph_node_id). */
     bool has_node;
     uint16_t node;
+    /* sealed: the server's round trip to us in ms (its timed Register), 0 when it sent none.
+     * Kept as a 4-bit class in the slot's spare flag bits (rph_store_rtt_class): what comes
+     * back is the class's value, within about 25% of what was put. */
+    uint16_t rtt_ms;
 };
 
 struct rph_store *rph_store_new(size_t max_sessions);
@@ -48,6 +52,9 @@ typedef void (*rph_store_expire_fn)(void *ctx, const struct rph_session *id,
                                     const struct rph_store_entry *e);
 size_t rph_store_expire(struct rph_store *s, uint64_t now_ms, size_t budget, rph_store_expire_fn fn,
                         void *ctx);
+/* The class (1..15, ratio 1.5) a round trip is kept as, 0 for none, and back. */
+uint8_t rph_store_rtt_class(uint16_t rtt_ms);
+uint16_t rph_store_rtt_value(uint8_t cls);
 size_t rph_store_count(const struct rph_store *s);
 /* Bytes held by the table, for the memory benchmark. */
 size_t rph_store_memory(const struct rph_store *s);

@@ -40,6 +40,8 @@ enum rph_type {
     RPH_HP_COOKIE = 20,        /* holepuncher -> peer: echo[8] cookie[16] (return routability) */
     /* holepuncher -> server: session[20] echo[8] holder: family[1] ip[16] port[2] */
     RPH_REGISTER_REFUSED = 21,
+    /* 22 is RelayData (ruphin/relay.h), outside this codec. */
+    RPH_TIMED_PEER_INFO = 23, /* holepuncher -> a timed client: PeerInfo's body + rtt[2] */
 };
 
 #define RPH_OWNER_LEN (RPH_HEADER_LEN + 32 + 8 + 64)
@@ -51,6 +53,12 @@ enum rph_type {
 #define RPH_NODE_ID_LEN 32
 #define RPH_OWNER_NODE_LEN (RPH_OWNER_LEN + RPH_NODE_ID_LEN)
 #define RPH_OWNER_NODE_COOKIE_LEN (RPH_OWNER_NODE_LEN + RPH_COOKIE_LEN)
+/* Timed punching (docs/PROTOCOL.md "Timed punches"): a 2-byte round trip to the holepuncher in
+ * ms, after everything else, in a SealedRegister/SealedJoin (the sender's), a SealedPeerInfo
+ * (the client's) and a TimedPeerInfo (the server's). Not signed; 0 means unknown. */
+#define RPH_RTT_LEN 2
+/* The largest datagram the holepuncher sends: an IPv6 SealedPeerInfo with a round trip. */
+#define RPH_HP_TX_MAX (RPH_PEERINFO6_LEN + RPH_OWNER_LEN + RPH_RTT_LEN)
 /* RegisterRefused: a sealed session ID, the echo, the live holder's endpoint. 51 bytes. */
 #define RPH_REGISTER_REFUSED_LEN (RPH_HEADER_LEN + RPH_SESSION_MAX + 8 + 1 + 16 + 2)
 #define RPH_COOKIE_ECHO_LEN 8
@@ -73,6 +81,10 @@ struct rph_msg {
     struct rph_session session; /* Register, Join, RegisterAck, SessionNotFound, RegisterRefused */
     struct rph_addr peer;       /* PeerInfo; RegisterRefused: the server that holds the session */
     const uint8_t *data;        /* Data, Transport (ciphertext + tag): into the buffer */
+    /* SealedRegister/SealedJoin/SealedPeerInfo: a round trip follows (the timed forms);
+     * TimedPeerInfo always has one. */
+    bool has_rtt;
+    uint16_t rtt_ms;
     size_t data_len;
     struct {
         uint8_t pk[32];

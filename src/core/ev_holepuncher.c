@@ -38,7 +38,7 @@ struct hp_sock {
 
 /* Replies wait here and leave with one sendmmsg per batch: a Join makes two. */
 #define TXQ (2 * RXBATCH_N)
-#define TX_MAX (RPH_PEERINFO6_LEN + RPH_OWNER_LEN)
+#define TX_MAX RPH_HP_TX_MAX
 
 struct txq {
     int fd;

@@ -145,7 +145,7 @@ static void emit(struct rph_holepuncher *hp, enum rph_hp_event_type t,
 
 static void reply(struct rph_holepuncher *hp, const struct rph_addr *to, const struct rph_msg *m)
 {
-    uint8_t buf[RPH_PEERINFO6_LEN + RPH_OWNER_LEN];
+    uint8_t buf[RPH_HP_TX_MAX];
     int n = rph_wire_encode(m, buf, sizeof buf);
     if (n < 0) return;
     hp->stats.sent++;
@@ -270,7 +270,9 @@ static void on_sealed_register(struct rph_holepuncher *hp, const struct rph_msg 
                                      .sealed = true,
                                      .ts_s = ts_s,
                                      .has_node = m->owner.has_node,
-                                     .node = m->owner.has_node ? node_tag(m) : 0};
+                                     .node = m->owner.has_node ? node_tag(m) : 0,
+                                     /* Timed: kept for its clients' PeerInfo (0 is "none"). */
+                                     .rtt_ms = m->has_rtt ? (m->rtt_ms ? m->rtt_ms : 1) : 0};
     bool existed = rph_store_find(hp->store, sess, now, &old);
     /* Only newer proofs move a sealed session; the same second is a retry from the same
      * address. A plaintext squatter on the ID is simply replaced. */
@@ -290,9 +292,11 @@ static void on_sealed_register(struct rph_holepuncher *hp, const struct rph_msg 
     if (existed && old.sealed && ts_s < old.ts_s) e.ts_s = old.ts_s;
     do_register(hp, sess, &e, existed, &old.server, from, now);
 }
-/* Join (sealed or not) of a session: PeerInfo both ways, or SessionNotFound. */
+/* Join (sealed or not) of a session: PeerInfo both ways, or SessionNotFound. join is the
+ * sealed Join (NULL for a plaintext one): timed, its round trip goes to a timed server. */
 static void do_join(struct rph_holepuncher *hp, const struct rph_session *sess,
-                    const uint8_t *join_raw, const struct rph_addr *from, uint64_t now)
+                    const uint8_t *join_raw, const struct rph_msg *join,
+                    const struct rph_addr *from, uint64_t now)
 {
     bool sealed = join_raw != NULL;
     struct rph_store_entry e;
@@ -310,13 +314,21 @@ static void do_join(struct rph_holepuncher *hp, const struct rph_session *sess,
         return;
     }
     struct rph_addr server = e.server;
-    struct rph_msg to_client = {.type = RPH_PEER_INFO, .peer = server};
+    /* Timed punches (docs/PROTOCOL.md): each side learns the other's round trip to us, each
+     * only in a form it said it reads (a timed Register or Join); older peers get the old. */
+    bool client_timed = sealed && join->has_rtt, server_timed = sealed && e.rtt_ms != 0;
+    struct rph_msg to_client = {.type = client_timed && server_timed ? RPH_TIMED_PEER_INFO
+                                                                     : RPH_PEER_INFO,
+                                .peer = server,
+                                .rtt_ms = e.rtt_ms};
     /* Sealed: the server also gets the client's signed Join, so that a forged PeerInfo (from
      * anyone who can fake our address) cannot make it punch, nor fill its peer table. */
     struct rph_msg to_server = {.type = sealed ? RPH_SEALED_PEER_INFO : RPH_PEER_INFO,
                                 .peer = *from,
                                 .data = join_raw,
-                                .data_len = sealed ? RPH_OWNER_LEN : 0};
+                                .data_len = sealed ? RPH_OWNER_LEN : 0,
+                                .has_rtt = server_timed,
+                                .rtt_ms = client_timed ? join->rtt_ms : 0};
     reply(hp, from, &to_client);
     reply(hp, &server, &to_server);
     hp->stats.peerinfos_sent += 2;
@@ -327,7 +339,7 @@ static void on_join(struct rph_holepuncher *hp, const struct rph_msg *m,
                     const struct rph_addr *from, uint64_t now)
 {
     hp->stats.joins++;
-    do_join(hp, &m->session, NULL, from, now);
+    do_join(hp, &m->session, NULL, NULL, from, now);
 }
 
 static uint64_t join_tag(const struct rph_msg *m)
@@ -357,7 +369,7 @@ static void on_sealed_join(struct rph_holepuncher *hp, const uint8_t *raw, const
     memcpy(join, raw, sizeof join);
     join[0] = (uint8_t)(RPH_OWNER_LEN >> 8);
     join[1] = (uint8_t)RPH_OWNER_LEN;
-    do_join(hp, sess, join, from, now);
+    do_join(hp, sess, join, m, from, now);
 }
 
 /* The global token bucket of signature verifications (CPU is what it protects). */

@@ -58,10 +58,19 @@ struct rph_peer {
     bool has_hp_cookie;
     uint8_t hp_echo[RPH_COOKIE_ECHO_LEN];
     bool hp_echo_valid;
-    uint8_t
-        hp_req[RPH_OWNER_NODE_COOKIE_LEN]; /* the last sealed request, to repeat with a cookie */
-    size_t hp_req_len;                     /* its length without a cookie; 0: none sent */
-    uint8_t node_id[RPH_NODE_ID_LEN];      /* sealed server: named in every Register */
+    /* the last sealed request, to repeat with a cookie (and our round trip, if timed) */
+    uint8_t hp_req[RPH_OWNER_NODE_COOKIE_LEN + RPH_RTT_LEN];
+    size_t hp_req_len; /* its length without a cookie; 0: none sent */
+    /* Timed punches: our requests carry our round trip to the holepuncher (the timed forms)
+     * unless it seems older (it answered only an untimed one after a timed one went
+     * unanswered); the unanswered count alternates the forms until one is answered. */
+    bool hp_req_timed, hp_timed_heard, hp_untimed;
+    uint32_t hp_unanswered;
+    /* The last round trips to the holepuncher: the smallest is the one used (a busy moment
+     * of either host only ever adds to a sample). */
+    uint16_t hp_rtts[4];
+    size_t hp_rtt_next;
+    uint8_t node_id[RPH_NODE_ID_LEN]; /* sealed server: named in every Register */
     bool has_node_id;
     bool hp_refused;           /* sealed server: RegisterRefused since the last RegisterAck */
     struct rph_addr hp_holder; /* the endpoint it named as the session's live server */
@@ -129,6 +138,8 @@ const char *rph_trace_name(enum rph_trace_event e)
         return "path";
     case RPH_TRACE_CANDIDATE:
         return "candidate";
+    case RPH_TRACE_PUNCH_TIMED:
+        return "punch-timed";
     }
     return "?";
 }
@@ -260,6 +271,32 @@ static const struct rph_session *wire_session(const struct rph_peer *p)
     return p->cfg.sealed ? &p->cfg.seal.wire_session : &p->cfg.session;
 }
 
+/* Appends our round trip to a sealed request of n bytes (its timed form); the new length. */
+static int put_rtt(const struct rph_peer *p, uint8_t *buf, size_t n)
+{
+    rph_put16(buf + n, (uint16_t)p->stats.hp_rtt_ms);
+    rph_put16(buf, (uint16_t)(n + RPH_RTT_LEN));
+    return (int)(n + RPH_RTT_LEN);
+}
+
+/* The holepuncher answered our last request (sent at hp_sent_ms): which form it reads, and
+ * our round trip to it, the one our next timed request carries and our punch timing uses. */
+static void hp_answered(struct rph_peer *p, uint64_t now)
+{
+    if (!p->cfg.sealed) return;
+    if (p->hp_req_timed)
+        p->hp_timed_heard = true;
+    else if (!p->hp_timed_heard && p->hp_unanswered >= 2)
+        p->hp_untimed = true; /* an older holepuncher: its decoder drops the timed forms */
+    p->hp_unanswered = 0;
+    uint64_t rtt = now - p->hp_sent_ms;
+    p->hp_rtts[p->hp_rtt_next++ % 4] = rtt == 0 ? 1 : rtt > UINT16_MAX ? UINT16_MAX : (uint16_t)rtt;
+    uint16_t min = UINT16_MAX;
+    for (size_t i = 0; i < 4; i++)
+        if (p->hp_rtts[i] && p->hp_rtts[i] < min) min = p->hp_rtts[i];
+    p->stats.hp_rtt_ms = min;
+}
+
 /* One Register or Join (sealed: with holepuncherd's cookie once we have one). */
 static void send_request(struct rph_peer *p, uint64_t now)
 {
@@ -270,7 +307,7 @@ static void send_request(struct rph_peer *p, uint64_t now)
         p->stats.joins_sent++;
     p->hp_sent_ms = now;
     if (p->cfg.sealed) {
-        uint8_t buf[RPH_OWNER_NODE_COOKIE_LEN];
+        uint8_t buf[RPH_OWNER_NODE_COOKIE_LEN + RPH_RTT_LEN];
         uint64_t wall = (uint64_t)((int64_t)now + p->wall_offset_ms);
         /* A server names its node, so that holepuncherd tells this server restarting (or its
          * NAT moving) from a second server registering the same session. */
@@ -284,6 +321,9 @@ static void send_request(struct rph_peer *p, uint64_t now)
                                       wall, server ? p->node_id : NULL,
                                       p->has_hp_cookie ? p->hp_cookie : NULL, buf, sizeof buf);
         if (n <= 0) return;
+        p->hp_req_timed = !p->hp_untimed && (p->hp_timed_heard || p->hp_unanswered % 2 == 0);
+        p->hp_unanswered++;
+        if (p->hp_req_timed) n = put_rtt(p, buf, (size_t)n);
         size_t base = server ? RPH_OWNER_NODE_LEN : RPH_OWNER_LEN;
         memcpy(p->hp_echo, buf + base - 64, RPH_COOKIE_ECHO_LEN);
         p->hp_echo_valid = true;
@@ -487,10 +527,23 @@ static void punch(struct rph_peer *p, struct rph_remote *r, uint64_t now)
     r->next_hello_ms = now + (r->up ? p->cfg.keepalive_ms : p->cfg.retry_ms);
 }
 
+/* How long our first packet toward a new remote waits (timed punches): the remote's round trip
+ * to the holepuncher came with its PeerInfo (0: none). */
+static uint32_t first_delay(struct rph_peer *p, struct rph_remote *r, uint16_t other_rtt)
+{
+    uint32_t d = p->cfg.sealed && !r->up ? rph_punch_delay_ms(p->stats.hp_rtt_ms, other_rtt) : 0;
+    r->punch_delay_ms = d;
+    if (d) {
+        p->stats.timed_punches++;
+        trace(p, RPH_TRACE_PUNCH_TIMED, r, &r->addr, NULL, (int)d);
+    }
+    return d;
+}
+
 /* PeerInfo named addr, caused by a Join of join_len bytes: punch toward it (and, as a sealed
- * client, start the handshake). */
+ * client, start the handshake), at once or after the wait of timed punches. */
 static struct rph_remote *add_remote(struct rph_peer *p, const struct rph_addr *addr, uint64_t now,
-                                     size_t join_len)
+                                     size_t join_len, uint16_t other_rtt)
 {
     struct rph_remote *r = rph_peer_find(p, addr);
     /* A remote that moved to a direct endpoint of its own (a symmetric NAT's) is still the one
@@ -509,12 +562,18 @@ static struct rph_remote *add_remote(struct rph_peer *p, const struct rph_addr *
         /* The handshake's resends are sealing's timers; keepalives start once it is up. An
          * unset (0) time here made the deadline "now" and the event loop spin while punching. */
         if (!r->up) r->next_hello_ms = UINT64_MAX;
-        send_hs(p, r, &r->addr, seal_start(p->seal, slot_of(p, r), now));
+        uint32_t d = first_delay(p, r, other_rtt);
+        r->hs_at_ms = d ? now + d : 0; /* sealed_tick sends it then */
+        if (!d) send_hs(p, r, &r->addr, seal_start(p->seal, slot_of(p, r), now));
     } else {
         /* The server's punches open its NAT toward the client; in sealed mode the
          * client ignores them and the handshake does the rest. */
         if (!r->up) r->punches_left = punch_budget(p, join_len, addr->family);
-        punch(p, r, now);
+        uint32_t d = first_delay(p, r, other_rtt);
+        if (d)
+            r->next_hello_ms = now + d; /* sealed_tick punches then */
+        else
+            punch(p, r, now);
     }
     return r;
 }
@@ -711,7 +770,8 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
  * retried Join). The endpoint we already use changes nothing; another one means the server
  * came back elsewhere (restarted on a new port, moved): a new remote there, punched and, when
  * sealed, handshaken with. The probe goes on until that remote answers. */
-static int probe_answer(struct rph_peer *p, const struct rph_addr *peer, uint64_t now)
+static int probe_answer(struct rph_peer *p, const struct rph_addr *peer, uint16_t other_rtt,
+                        uint64_t now)
 {
     if (!p->probing) return 0;
     p->hp_last_ms = now;
@@ -731,7 +791,7 @@ static int probe_answer(struct rph_peer *p, const struct rph_addr *peer, uint64_
         return 0;
     }
     if (cur->in_use) drop_remote(p, cur);
-    if (!add_remote(p, peer, now, 0)) return RPH_E_FULL;
+    if (!add_remote(p, peer, now, 0, other_rtt)) return RPH_E_FULL;
     p->started_ms = now;
     set_state(p, RPH_STATE_PUNCHING, 0);
     return 0;
@@ -749,7 +809,8 @@ static void accepted(struct rph_peer *p)
 static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_t now)
 {
     bool server = p->cfg.role == RPH_ROLE_SERVER;
-    bool info = m->type == RPH_PEER_INFO || m->type == RPH_SEALED_PEER_INFO;
+    bool info = m->type == RPH_PEER_INFO || m->type == RPH_SEALED_PEER_INFO ||
+                m->type == RPH_TIMED_PEER_INFO;
     p->hp_heard = true; /* it is alive, whatever it says */
     p->hp_heard_ms = now;
     trace(p, RPH_TRACE_HP_ANSWER, NULL, info ? &m->peer : &p->cfg.holepuncher, NULL, (int)m->type);
@@ -760,6 +821,7 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
         p->hp_last_ms = now;
         p->hp_refused = false;
         accepted(p);
+        if (p->hp_pending) hp_answered(p, now);
         if (p->hp_pending) {
             p->hp_pending = false;
             p->next_hp_ms = now + p->cfg.keepalive_ms;
@@ -774,6 +836,7 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
             break;
         if (!rph_session_equal(&m->session, wire_session(p))) goto mismatch;
         p->hp_last_ms = now;
+        hp_answered(p, now);
         p->hp_refused = true;
         p->hp_holder = m->peer;
         p->stats.hp_refused++;
@@ -788,6 +851,7 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
     case RPH_SESSION_NOT_FOUND:
         if (server || p->state != RPH_STATE_JOINING) break;
         if (!rph_session_equal(&m->session, wire_session(p))) goto mismatch;
+        hp_answered(p, now);
         if (p->cfg.handshake_timeout_ms) {
             set_state(p, RPH_STATE_FAILED, RPH_E_NOT_FOUND);
         } else {
@@ -803,7 +867,12 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
             if (e < 0) return e;
         }
         p->hp_last_ms = now;
-        return add_remote(p, &m->peer, now, m->data_len) ? 0 : RPH_E_FULL;
+        return add_remote(p, &m->peer, now, m->data_len, m->has_rtt ? m->rtt_ms : 0) ? 0
+                                                                                     : RPH_E_FULL;
+    case RPH_TIMED_PEER_INFO:
+        /* A PeerInfo with the server's round trip: only for a sealed client. */
+        if (server || !p->cfg.sealed) break;
+        /* fall through */
     case RPH_PEER_INFO:
         if (!server) accepted(p);
         if (server) {
@@ -811,14 +880,17 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
             if (p->cfg.sealed) break;
             p->hp_last_ms = now;
             /* The Join named our session: it was this long. */
-            return add_remote(p, &m->peer, now, RPH_HEADER_LEN + p->cfg.session.len) ? 0
-                                                                                     : RPH_E_FULL;
+            return add_remote(p, &m->peer, now, RPH_HEADER_LEN + p->cfg.session.len, 0)
+                       ? 0
+                       : RPH_E_FULL;
         }
-        if (p->state != RPH_STATE_JOINING) return probe_answer(p, &m->peer, now);
+        if (p->state != RPH_STATE_JOINING)
+            return probe_answer(p, &m->peer, m->has_rtt ? m->rtt_ms : 0, now);
         p->hp_last_ms = now;
+        if (p->hp_pending) hp_answered(p, now);
         p->hp_pending = false;
         p->last_err = 0;
-        if (!add_remote(p, &m->peer, now, 0)) return RPH_E_FULL;
+        if (!add_remote(p, &m->peer, now, 0, m->has_rtt ? m->rtt_ms : 0)) return RPH_E_FULL;
         p->next_relay_join_ms = now + RPH_RELAY_JOIN_MS;
         set_state(p, RPH_STATE_PUNCHING, 0);
         return 0;
@@ -834,15 +906,22 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
         p->has_hp_cookie = true;
         p->hp_echo_valid = false;
         p->stats.hp_cookies++;
+        /* Its round trip is the first we measure: the repeat carries it. */
+        hp_answered(p, now);
         /* The same signed request with the cookie added: one signature per attempt, so a
-         * recording of the first copy is a replay of the one holepuncherd accepts. */
+         * recording of the first copy is a replay of the one holepuncherd accepts. Same form:
+         * the holepuncher read this one. */
         memcpy(p->hp_req + p->hp_req_len, p->hp_cookie, RPH_COOKIE_LEN);
-        rph_put16(p->hp_req, (uint16_t)(p->hp_req_len + RPH_COOKIE_LEN));
+        size_t n = p->hp_req_len + RPH_COOKIE_LEN;
+        rph_put16(p->hp_req, (uint16_t)n);
+        if (p->hp_req_timed) n = (size_t)put_rtt(p, p->hp_req, n);
+        p->hp_unanswered = 1;
+        p->hp_sent_ms = now;
         if (server)
             p->stats.registers_sent++;
         else
             p->stats.joins_sent++;
-        send_raw(p, &p->cfg.holepuncher, p->hp_req, p->hp_req_len + RPH_COOKIE_LEN);
+        send_raw(p, &p->cfg.holepuncher, p->hp_req, n);
         return 0;
     default:
         break;
@@ -1040,6 +1119,11 @@ static int peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct
 
 static void sealed_tick(struct rph_peer *p, struct rph_remote *r, uint64_t now)
 {
+    if (r->hs_at_ms && now >= r->hs_at_ms) {
+        /* A client's timed first handshake message: its wait is over. */
+        r->hs_at_ms = 0;
+        send_hs(p, r, &r->addr, seal_start(p->seal, slot_of(p, r), now));
+    }
     send_hs(p, r, &r->addr, seal_tick(p->seal, slot_of(p, r), r->up, now));
     if (p->cfg.role == RPH_ROLE_SERVER && !r->up) {
         if (now >= r->next_hello_ms) punch(p, r, now); /* opens our NAT toward the client */
@@ -1276,6 +1360,7 @@ uint64_t rph_peer_next_deadline(const struct rph_peer *p)
         if (p->seal) MIN_D(seal_deadline(p->seal, slot_of(p, r), r->up));
         MIN_D(relay_deadline(p, r));
         if (p->seal) MIN_D(cand_deadline(r));
+        if (r->hs_at_ms) MIN_D(r->hs_at_ms);
     }
     if (relay_join_due(p)) MIN_D(p->next_relay_join_ms);
     if (p->seal) MIN_D(seal_pending_deadline(p->seal, punch_window(p)));

@@ -17,15 +17,38 @@ struct slot {
     uint32_t ts_s;
     struct rph_addr addr;
     struct rph_session id;
-    uint8_t used;  /* SLOT_USED, | SLOT_SEALED, | SLOT_NODE */
+    uint8_t used;  /* SLOT_USED, | SLOT_SEALED, | SLOT_NODE, | the round trip's class << 4 */
     uint16_t node; /* SLOT_NODE: the server's node tag (in what was padding) */
 };
 _Static_assert(sizeof(struct slot) == 52, "a session slot grew: the memory figures change");
 
 #define SLOT_USED 1
 #define SLOT_SEALED 2
-#define SLOT_DEAD 4 /* old table only: moved or gone; probes go on past it */
-#define SLOT_NODE 8 /* the Register named its node */
+#define SLOT_DEAD 4      /* old table only: moved or gone; probes go on past it */
+#define SLOT_NODE 8      /* the Register named its node */
+#define SLOT_RTT_SHIFT 4 /* the high 4 bits: the server's round trip (rph_store_rtt_class) */
+
+/* The values of the classes 1..15: ratio 1.5 from 1 ms to 474 ms (a punch delay is half a
+ * difference of round trips, bounded at 500 ms). A value is within 25% of what it stands for,
+ * and the window a timed punch must hit is as wide as half the sum of the round trips. */
+static const uint16_t rtt_classes[16] = {0,  1,  2,  4,  6,   9,   13,  19,
+                                         28, 42, 63, 94, 141, 211, 316, 474};
+
+uint8_t rph_store_rtt_class(uint16_t rtt_ms)
+{
+    if (rtt_ms == 0) return 0;
+    /* Nearest by ratio: past the geometric mean of two neighbours, the higher one. */
+    uint8_t best = 1;
+    uint32_t sq = (uint32_t)rtt_ms * rtt_ms;
+    while (best < 15 && sq >= (uint32_t)rtt_classes[best] * rtt_classes[best + 1])
+        best++;
+    return best;
+}
+
+uint16_t rph_store_rtt_value(uint8_t cls)
+{
+    return rtt_classes[cls & 15];
+}
 
 static uint32_t to_s_up(uint64_t ms)
 {
@@ -177,7 +200,8 @@ static void fill(struct slot *sl, const struct rph_store_entry *e, uint64_t expi
     sl->ts_s = e->ts_s;
     sl->node = e->node;
     sl->expires_s = to_s_up(expires_ms);
-    sl->used = SLOT_USED | (e->sealed ? SLOT_SEALED : 0) | (e->has_node ? SLOT_NODE : 0);
+    sl->used = (uint8_t)(SLOT_USED | (e->sealed ? SLOT_SEALED : 0) | (e->has_node ? SLOT_NODE : 0) |
+                         rph_store_rtt_class(e->rtt_ms) << SLOT_RTT_SHIFT);
 }
 
 int rph_store_put(struct rph_store *s, const struct rph_session *id, const struct rph_addr *server,
@@ -233,6 +257,7 @@ static void entry_of(const struct slot *sl, struct rph_store_entry *out)
     out->ts_s = sl->ts_s;
     out->has_node = (sl->used & SLOT_NODE) != 0;
     out->node = sl->node;
+    out->rtt_ms = rph_store_rtt_value((uint8_t)(sl->used >> SLOT_RTT_SHIFT));
 }
 
 bool rph_store_find(const struct rph_store *s, const struct rph_session *id, uint64_t now_ms,

@@ -45,18 +45,27 @@ static int decode_sealed(const uint8_t *buf, size_t len, struct rph_msg *out)
     switch (out->type) {
     case RPH_SEALED_REGISTER:
     case RPH_SEALED_JOIN: {
-        /* Four sizes tell the forms apart: with or without a node ID (Register only), with
-         * or without the holepuncher's cookie. */
-        bool node = out->type == RPH_SEALED_REGISTER &&
-                    (len == RPH_OWNER_NODE_LEN || len == RPH_OWNER_NODE_COOKIE_LEN);
+        /* The sizes tell the forms apart: with or without a node ID (Register only), with
+         * or without the holepuncher's cookie, with or without a round trip (timed) last. */
+        size_t node_len = RPH_OWNER_NODE_LEN;
+        bool node =
+            out->type == RPH_SEALED_REGISTER && len >= node_len &&
+            (len - node_len == 0 || len - node_len == RPH_COOKIE_LEN ||
+             len - node_len == RPH_RTT_LEN || len - node_len == RPH_COOKIE_LEN + RPH_RTT_LEN);
         size_t base = node ? RPH_OWNER_NODE_LEN : RPH_OWNER_LEN;
-        if (len != base && len != base + RPH_COOKIE_LEN) return RPH_E_SIZE;
+        if (len < base) return RPH_E_SIZE;
+        size_t extra = len - base;
+        if (extra != 0 && extra != RPH_COOKIE_LEN && extra != RPH_RTT_LEN &&
+            extra != RPH_COOKIE_LEN + RPH_RTT_LEN)
+            return RPH_E_SIZE;
         memcpy(out->owner.pk, b, 32);
         out->owner.ts_ms = get64(b + 32);
         out->owner.has_node = node;
         if (node) memcpy(out->owner.node, b + 40, RPH_NODE_ID_LEN);
         memcpy(out->owner.sig, b + 40 + (node ? RPH_NODE_ID_LEN : 0), 64);
-        out->owner.has_cookie = len == base + RPH_COOKIE_LEN;
+        out->owner.has_cookie = extra >= RPH_COOKIE_LEN;
+        out->has_rtt = extra == RPH_RTT_LEN || extra == RPH_COOKIE_LEN + RPH_RTT_LEN;
+        if (out->has_rtt) out->rtt_ms = rph_get16(buf + len - RPH_RTT_LEN);
         if (out->owner.has_cookie) memcpy(out->owner.cookie, buf + base, RPH_COOKIE_LEN);
         return 0;
     }
@@ -101,11 +110,24 @@ static int decode_sealed(const uint8_t *buf, size_t len, struct rph_msg *out)
         if (n < 1) return RPH_E_SIZE;
         size_t alen = b[0] == 4 ? 4 : b[0] == 6 ? 16 : 0;
         if (!alen) return RPH_E_FAMILY;
-        if (n != 1 + alen + 2 + RPH_OWNER_LEN) return RPH_E_SIZE;
+        /* Timed: the client's round trip last. */
+        size_t plain = 1 + alen + 2 + RPH_OWNER_LEN;
+        if (n != plain && n != plain + RPH_RTT_LEN) return RPH_E_SIZE;
         int r = decode_peerinfo(b, 1 + alen + 2, out);
         if (r < 0) return r;
         out->data = b + 1 + alen + 2;
         out->data_len = RPH_OWNER_LEN;
+        out->has_rtt = n == plain + RPH_RTT_LEN;
+        if (out->has_rtt) out->rtt_ms = rph_get16(b + plain);
+        return 0;
+    }
+    case RPH_TIMED_PEER_INFO: {
+        /* PeerInfo's body, then the server's round trip. */
+        if (len < RPH_HEADER_LEN + RPH_RTT_LEN) return RPH_E_SIZE;
+        int r = decode_peerinfo(b, len - RPH_HEADER_LEN - RPH_RTT_LEN, out);
+        if (r < 0) return r;
+        out->has_rtt = true;
+        out->rtt_ms = rph_get16(buf + len - RPH_RTT_LEN);
         return 0;
     }
     case RPH_TRANSPORT:
@@ -155,6 +177,7 @@ int rph_wire_decode(const uint8_t *buf, size_t len, struct rph_msg *out)
     out->peer.family = 0;
     out->data = NULL;
     out->data_len = 0;
+    out->has_rtt = false;
     if (len < RPH_HEADER_LEN) return RPH_E_SHORT;
     if (rph_get16(buf) != len) return RPH_E_LENGTH;
     uint16_t type = rph_get16(buf + 2);
@@ -214,7 +237,8 @@ int rph_wire_encode(const struct rph_msg *m, uint8_t *buf, size_t cap)
     case RPH_SEALED_JOIN:
         if (m->owner.has_node && m->type != RPH_SEALED_REGISTER) return RPH_E_INVALID;
         body = (m->owner.has_node ? RPH_OWNER_NODE_LEN : RPH_OWNER_LEN) +
-               (m->owner.has_cookie ? RPH_COOKIE_LEN : 0) - RPH_HEADER_LEN;
+               (m->owner.has_cookie ? RPH_COOKIE_LEN : 0) + (m->has_rtt ? RPH_RTT_LEN : 0) -
+               RPH_HEADER_LEN;
         break;
     case RPH_HP_COOKIE:
         body = RPH_HP_COOKIE_LEN - RPH_HEADER_LEN;
@@ -234,7 +258,12 @@ int rph_wire_encode(const struct rph_msg *m, uint8_t *buf, size_t cap)
     case RPH_SEALED_PEER_INFO:
         if (m->peer.family != 4 && m->peer.family != 6) return RPH_E_FAMILY;
         if (m->data_len != RPH_OWNER_LEN) return RPH_E_SIZE;
-        body = 1 + (m->peer.family == 4 ? 4u : 16u) + 2 + RPH_OWNER_LEN;
+        body = 1 + (m->peer.family == 4 ? 4u : 16u) + 2 + RPH_OWNER_LEN +
+               (m->has_rtt ? RPH_RTT_LEN : 0);
+        break;
+    case RPH_TIMED_PEER_INFO:
+        if (m->peer.family != 4 && m->peer.family != 6) return RPH_E_FAMILY;
+        body = 1 + (m->peer.family == 4 ? 4u : 16u) + 2 + RPH_RTT_LEN;
         break;
     case RPH_TRANSPORT:
         if (m->data_len < RPH_TAG_LEN) return RPH_E_SIZE;
@@ -251,12 +280,16 @@ int rph_wire_encode(const struct rph_msg *m, uint8_t *buf, size_t cap)
     uint8_t *p = buf + RPH_HEADER_LEN;
     switch (m->type) {
     case RPH_PEER_INFO:
-    case RPH_SEALED_PEER_INFO: {
+    case RPH_SEALED_PEER_INFO:
+    case RPH_TIMED_PEER_INFO: {
         size_t alen = m->peer.family == 4 ? 4 : 16;
         p[0] = m->peer.family;
         memcpy(p + 1, m->peer.ip, alen);
         rph_put16(p + 1 + alen, m->peer.port);
         if (m->type == RPH_SEALED_PEER_INFO) memcpy(p + 1 + alen + 2, m->data, RPH_OWNER_LEN);
+        /* The timed forms: the round trip is the last 2 bytes. */
+        if (m->type == RPH_TIMED_PEER_INFO || (m->type == RPH_SEALED_PEER_INFO && m->has_rtt))
+            rph_put16(buf + total - RPH_RTT_LEN, m->rtt_ms);
         break;
     }
     case RPH_DATA:
@@ -278,6 +311,7 @@ int rph_wire_encode(const struct rph_msg *m, uint8_t *buf, size_t cap)
         }
         memcpy(p + o, m->owner.sig, 64);
         if (m->owner.has_cookie) memcpy(p + o + 64, m->owner.cookie, RPH_COOKIE_LEN);
+        if (m->has_rtt) rph_put16(buf + total - RPH_RTT_LEN, m->rtt_ms);
         break;
     }
     case RPH_HP_COOKIE:
@@ -368,6 +402,7 @@ const char *rph_type_name(int type)
     };
     if (type == RPH_HP_COOKIE) return "HpCookie";
     if (type == RPH_REGISTER_REFUSED) return "RegisterRefused";
+    if (type == RPH_TIMED_PEER_INFO) return "TimedPeerInfo";
     if (type < 1 || type > RPH_COOKIE_REPLY || !names[type]) return "Unknown";
     return names[type];
 }

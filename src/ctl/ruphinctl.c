@@ -422,9 +422,15 @@ static void print_status(const cJSON *st)
         /* The resolved endpoint is only news when the config named the host. */
         bool show_ep = ep && strcmp(ep, addr) != 0;
         const char *ago = fmt_ago(hp, "last_contact_ago_s", t, sizeof t);
-        printf("  holepuncher: %s%s%s%s, %s, %s%s\n", addr, show_ep ? " (" : "", show_ep ? ep : "",
+        double hp_rtt = 0;
+        bool has_rtt = num(hp, "rtt_ms", &hp_rtt);
+        printf("  holepuncher: %s%s%s%s, %s, %s%s", addr, show_ep ? " (" : "", show_ep ? ep : "",
                show_ep ? ")" : "", str_or(hp, "state", "?"),
                ago ? "last contact " : "no contact yet", ago ? ago : "");
+        if (has_rtt)
+            printf(", round trip %.0f ms\n", hp_rtt);
+        else
+            printf("\n");
     }
     const cJSON *pm = cJSON_GetObjectItemCaseSensitive(st, "port_mapping");
     if (cJSON_IsObject(pm)) {

@@ -218,6 +218,12 @@ char *status_json(const struct tunnel *t, uint64_t now)
     cJSON_AddStringToObject(hp, "endpoint", rph_addr_format(&cfg->holepuncher_addr, a, sizeof a));
     cJSON_AddStringToObject(hp, "state", hp_state);
     add_ago(hp, "last_contact_ago_s", now, hp_last);
+    /* Sealed: what timed punches compare with the peer's (docs/PROTOCOL.md "Timed punches"). */
+    uint32_t hp_rtt = tunnel_holepuncher_rtt(t);
+    if (hp_rtt)
+        cJSON_AddNumberToObject(hp, "rtt_ms", hp_rtt);
+    else
+        cJSON_AddNullToObject(hp, "rtt_ms");
 
     struct portmap_info pmi;
     if (tunnel_port_mapping(t, now, &pmi)) {
@@ -280,6 +286,8 @@ char *status_json(const struct tunnel *t, uint64_t now)
             cJSON_AddNumberToObject(o, "rtt_ms", (double)p.rtt_ms);
         else
             cJSON_AddNullToObject(o, "rtt_ms");
+        /* Timed punches: how long our first packet to it waited (0: we were not nearer). */
+        cJSON_AddNumberToObject(o, "punch_delay_ms", p.punch_delay_ms);
         /* "up" only while the server accepts the client's address (an old server that
          * sends no verdict: up as before). */
         bool refused = p.has_verdict && p.verdict.reason != VERDICT_ACCEPTED;

@@ -403,10 +403,16 @@ static void on_trace(void *ctx, const struct rph_trace *tr)
     case RPH_TRACE_HP_SENT:
         log_debug("trace: %s: %s to holepuncher %s", name, rph_type_name(tr->code), a);
         break;
-    case RPH_TRACE_HP_ANSWER:
-        log_debug("trace: %s: %s%s%s", name, rph_type_name(tr->code),
-                  tr->code == RPH_PEER_INFO || tr->code == RPH_SEALED_PEER_INFO ? " naming " : "",
-                  tr->code == RPH_PEER_INFO || tr->code == RPH_SEALED_PEER_INFO ? a : "");
+    case RPH_TRACE_HP_ANSWER: {
+        bool info = tr->code == RPH_PEER_INFO || tr->code == RPH_SEALED_PEER_INFO ||
+                    tr->code == RPH_TIMED_PEER_INFO;
+        log_debug("trace: %s: %s%s%s", name, rph_type_name(tr->code), info ? " naming " : "",
+                  info ? a : "");
+        break;
+    }
+    case RPH_TRACE_PUNCH_TIMED:
+        log_debug("trace: %s: first packet to %s held %d ms (we are nearer the holepuncher)", name,
+                  a, tr->code);
         break;
     case RPH_TRACE_HS_SENT:
         log_debug("trace: %s: %s to %s", name, rph_type_name(tr->code), a);
@@ -688,6 +694,11 @@ const char *tunnel_holepuncher_state(const struct tunnel *t, uint64_t now_ms, ui
     return rph_peer_holepuncher_status(core, now_ms);
 }
 
+uint32_t tunnel_holepuncher_rtt(const struct tunnel *t)
+{
+    return rph_peer_stats(rph_ev_peer_core(t->ep))->hp_rtt_ms;
+}
+
 const char *tunnel_key_fingerprint(const struct tunnel *t)
 {
     return t->key_fp;
@@ -739,6 +750,7 @@ bool tunnel_peer_info(const struct tunnel *t, size_t i, struct tunnel_peer_info 
     memcpy(out->cand, r->cand, sizeof out->cand);
     out->path_ms = r->path_ms ? r->path_ms : r->up_ms;
     out->rtt_ms = r->rtt_ms;
+    out->punch_delay_ms = r->punch_delay_ms;
     out->up = r->up;
     out->last_handshake_ms = r->last_hello_ms;
     out->last_rx_ms = r->last_rx_ms;

@@ -48,8 +48,9 @@ struct tunnel_peer_info {
     struct rph_addr relay_endpoint;
     struct rph_candidate cand[RPH_MAX_CANDIDATES]; /* its other endpoints, probed (sealed) */
     uint8_t n_cand;
-    uint64_t path_ms; /* when the path last changed (or it came up) */
-    uint64_t rtt_ms;  /* smoothed, measured at handshakes; 0: not yet */
+    uint64_t path_ms;        /* when the path last changed (or it came up) */
+    uint64_t rtt_ms;         /* smoothed, measured at handshakes; 0: not yet */
+    uint32_t punch_delay_ms; /* timed punches: how long our first packet to it waited */
     bool up;
     uint64_t last_handshake_ms, last_rx_ms; /* monotonic; 0: never */
     uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
@@ -86,6 +87,8 @@ int tunnel_local_addr(const struct tunnel *t, struct rph_addr *out);
 const char *tunnel_local_families(const struct tunnel *t);
 /* "registered", "joined", "unreachable", ... and the last contact (0: never). */
 const char *tunnel_holepuncher_state(const struct tunnel *t, uint64_t now_ms, uint64_t *last_ms);
+/* Sealed: our round trip to the holepuncher (the figure timed punches use), 0: none yet. */
+uint32_t tunnel_holepuncher_rtt(const struct tunnel *t);
 /* Sealed: the session key's fingerprint (8 hex digits, what holepuncherd logs as sealed:X);
  * plaintext: "". */
 const char *tunnel_key_fingerprint(const struct tunnel *t);

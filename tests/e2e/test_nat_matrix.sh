@@ -7,7 +7,8 @@
 # NATM_ONLY="SERVER:CLIENT ..." (only those pairs), NATM_DELAY1 / NATM_DELAY2 ("OUT[/IN]" ms on
 # the server's / client's uplink, through nfq_delay), NATM_KEEP=1 (keep every pair's log).
 # NATM_RELAY=0 (holepuncherd without the relay: the pairs that need it may fail), NATM_DIRECT_WAIT
-# (s a relayed pair gets to find its direct path, 8).
+# (s a relayed pair gets to find its direct path, 8), NATM_MUST_DIRECT="SERVER:CLIENT ..." (more
+# pairs that fail unless they end direct: test_nat_latency.sh's conntrack-race pairs).
 set -u
 
 # Every pair must connect: holepuncherd relays (nat_pair.sh turns the relay on, NATM_RELAY=0
@@ -28,10 +29,12 @@ RELAYED_LIKELY=(
 # public address (the client probes the port the server's punch came from; a server answers the
 # endpoint an init really came from), two hosts behind one router (LAN candidates).
 MUST_BE_DIRECT=(port-restricted:port-restricted symmetric:public public:symmetric
-    port-restricted:same-router port-restricted+v6:port-restricted+v6)
+    port-restricted:same-router port-restricted+v6:port-restricted+v6
+    symmetric+pmp:symmetric symmetric:symmetric+pmp port-restricted:symmetric+pmp)
 # The pairs that must end up direct over IPv6: IPv4 would be relayed, and both hosts also have
 # IPv6 behind stateful firewalls (IPv6 candidates: probes from both sides open both firewalls).
 MUST_BE_DIRECT6=(symmetric+v6:symmetric+v6)
+[[ -n ${NATM_MUST_DIRECT:-} ]] && read -r -a _more <<<"$NATM_MUST_DIRECT" && MUST_BE_DIRECT+=("${_more[@]}")
 if [[ ${NATM_RELAY:-1} != 1 ]]; then
     # Two hosts behind one router find their LAN path through candidates they send in the
     # session, which starts through the relay: without it they have none.

@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: MIT
+// Timed punches (docs/PROTOCOL.md "Timed punches"): a sealed server and client and the core
+// holepuncher in memory, each peer's uplink with its own one-way delay, on a 1 ms fake clock.
+// Each side's first packet toward the other must leave its own NAT before the other's first
+// packet arrives there (the conntrack race of a Linux router), whichever side is nearer the
+// holepuncher; against a holepuncher that drops the timed forms (an older one) they still meet.
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "ruphin/error.h"
+#include "ruphin/holepuncher.h"
+#include "ruphin/peer.h"
+
+#define MAXQ 1024
+#define MARGIN_MS 10 /* on a loaded machine, a few ms may pass between a packet and the next */
+
+struct dgram {
+    struct rph_addr from, to;
+    uint8_t buf[1600];
+    size_t len;
+    uint64_t at; /* when it is delivered */
+};
+
+static struct dgram q[MAXQ];
+static size_t qn;
+static uint64_t now;
+static struct rph_holepuncher *hp;
+static const struct rph_addr hp_addr = {.family = 4, .ip = {203, 0, 113, 10}, .port = 7700};
+static struct rph_addr addr[2]; /* 0: server, 1: client (each its NAT's public endpoint) */
+static struct rph_peer *peers[2];
+static uint32_t lat[2];       /* one-way delay of each one's uplink, ms */
+static uint64_t first_out[2]; /* when each first sent anything straight to the other (0: not) */
+static bool old_hp;           /* the holepuncher drops the timed forms, as an older one does */
+static int up[2];
+static uint32_t spike; /* added once to the next datagram from the holepuncher to the server */
+
+static int who(const struct rph_addr *a)
+{
+    for (int k = 0; k < 2; k++)
+        if (rph_addr_equal(a, &addr[k])) return k;
+    return -1;
+}
+
+static void enqueue(const struct rph_addr *from, const struct rph_addr *to, const uint8_t *b,
+                    size_t n)
+{
+    cr_assert_lt(qn, MAXQ);
+    cr_assert_leq(n, sizeof q[0].buf);
+    int f = who(from), t = who(to);
+    if (f >= 0 && t >= 0 && !first_out[f]) first_out[f] = now;
+    q[qn] = (struct dgram){.from = *from, .to = *to, .len = n};
+    q[qn].at = now + (f >= 0 ? lat[f] : 0) + (t >= 0 ? lat[t] : 0);
+    if (f < 0 && t == 0 && spike) {
+        q[qn].at += spike;
+        spike = 0;
+    }
+    memcpy(q[qn].buf, b, n);
+    qn++;
+}
+
+static void hp_send(void *ctx, const struct rph_addr *to, const uint8_t *b, size_t n)
+{
+    (void)ctx;
+    enqueue(&hp_addr, to, b, n);
+}
+
+static void node_send(void *ctx, const struct rph_addr *to, const uint8_t *b, size_t n)
+{
+    enqueue(&addr[(int)(intptr_t)ctx], to, b, n);
+}
+
+static void node_remote(void *ctx, struct rph_remote *r, bool is_up)
+{
+    (void)r;
+    if (is_up) up[(int)(intptr_t)ctx]++;
+}
+
+/* An older holepuncher's decoder takes only 108/124/140/156-byte sealed requests. */
+static bool old_form(const uint8_t *b, size_t n)
+{
+    return n == RPH_OWNER_LEN || n == RPH_OWNER_COOKIE_LEN || n == RPH_OWNER_NODE_LEN ||
+           n == RPH_OWNER_NODE_COOKIE_LEN ||
+           (n >= 4 && b[3] != RPH_SEALED_REGISTER && b[3] != RPH_SEALED_JOIN);
+}
+
+static void deliver_due(void)
+{
+    for (size_t i = 0; i < qn;) {
+        if (q[i].at > now) {
+            i++;
+            continue;
+        }
+        struct dgram d = q[i];
+        q[i] = q[--qn];
+        if (rph_addr_equal(&d.to, &hp_addr)) {
+            if (!old_hp || old_form(d.buf, d.len))
+                rph_holepuncher_input(hp, d.buf, d.len, &d.from, now);
+            continue;
+        }
+        int t = who(&d.to);
+        if (t >= 0 && peers[t]) rph_peer_input(peers[t], d.buf, d.len, &d.from, now);
+    }
+}
+
+static void advance(uint64_t ms)
+{
+    for (uint64_t end = now + ms; now < end;) {
+        now++;
+        rph_holepuncher_tick(hp, now);
+        for (int k = 0; k < 2; k++)
+            if (peers[k]) rph_peer_tick(peers[k], now);
+        deliver_due();
+    }
+}
+
+static const uint8_t KEY[32] = {9, 9, 9};
+
+static void start(int k)
+{
+    struct rph_peer_config c;
+    rph_peer_config_defaults(&c, k == 0 ? RPH_ROLE_SERVER : RPH_ROLE_CLIENT);
+    c.holepuncher = hp_addr;
+    c.handshake_timeout_ms = 0;
+    rph_session_set(&c.session, "timed", 5);
+    c.sealed = true;
+    rph_seal_derive(&c.seal, KEY, "timed", 5);
+    c.node_sk[1] = (uint8_t)(0x70 + k);
+    struct rph_peer_callbacks cb = {.send = node_send, .on_remote = node_remote};
+    int err = 0;
+    peers[k] = rph_peer_new(&c, &cb, (void *)(intptr_t)k, now, &err);
+    cr_assert_not_null(peers[k], "peer_new: %s", rph_strerror(err));
+}
+
+static void setup(void)
+{
+    qn = 0;
+    now = 7000000;
+    old_hp = false;
+    memset(peers, 0, sizeof peers);
+    memset(first_out, 0, sizeof first_out);
+    memset(up, 0, sizeof up);
+    spike = 0;
+    for (int k = 0; k < 2; k++) {
+        addr[k] = (struct rph_addr){.family = 4, .ip = {198, 51, 100, (uint8_t)(k + 1)}};
+        addr[k].port = (uint16_t)(41000 + k);
+    }
+    rph_seal_init();
+    struct rph_holepuncher_config hc;
+    rph_holepuncher_config_defaults(&hc);
+    hp = rph_holepuncher_new(&hc, hp_send, NULL);
+    cr_assert_not_null(hp);
+}
+
+static void teardown(void)
+{
+    for (int k = 0; k < 2; k++)
+        rph_peer_free(peers[k]);
+    rph_holepuncher_free(hp);
+}
+
+/* The server registers, then the client joins; returns when both are up (or fails). */
+static void meet(void)
+{
+    start(0);
+    advance(2000);
+    start(1);
+    for (int i = 0; i < 3000 && !(up[0] && up[1]); i++)
+        advance(1);
+    cr_assert(up[0] && up[1], "the pair never came up");
+}
+
+/* Each first packet leaves its NAT (sent + own uplink: as on the test bed's routers, which
+ * hold a packet before NATing it) no later than the other's first packet arrives at that NAT
+ * (its leaving + this side's uplink), with some margin for the hosts' own processing. */
+static void expect_no_race(void)
+{
+    cr_assert(first_out[0] && first_out[1]);
+    uint64_t leave_s = first_out[0] + lat[0], leave_c = first_out[1] + lat[1];
+    cr_log_info("server sends %lu ms, client %lu ms after the join began (uplinks %u/%u ms)",
+                (unsigned long)(first_out[0] % 100000), (unsigned long)(first_out[1] % 100000),
+                lat[0], lat[1]);
+    cr_assert_leq(leave_c + MARGIN_MS, leave_s + lat[1],
+                  "the server's punch reached the client's NAT (%lu) before the client's first "
+                  "packet left it (%lu)",
+                  (unsigned long)(leave_s + lat[1]), (unsigned long)leave_c);
+    cr_assert_leq(leave_s + MARGIN_MS, leave_c + lat[0],
+                  "the client's packet reached the server's NAT (%lu) before the server's punch "
+                  "left it (%lu)",
+                  (unsigned long)(leave_c + lat[0]), (unsigned long)leave_s);
+}
+
+TestSuite(peer_timed, .init = setup, .fini = teardown);
+
+Test(peer_timed, near_server_waits_for_a_far_client)
+{
+    lat[0] = 5, lat[1] = 40;
+    meet();
+    expect_no_race();
+    const struct rph_peer_stats *st = rph_peer_stats(peers[0]);
+    cr_assert_eq(st->timed_punches, 1, "the server did not hold its punch");
+    cr_assert(st->hp_rtt_ms >= 10 && st->hp_rtt_ms <= 12, "server rtt %u", st->hp_rtt_ms);
+    size_t n;
+    struct rph_remote *r = rph_peer_remotes(peers[0], &n);
+    cr_assert(r[0].punch_delay_ms >= 45 && r[0].punch_delay_ms <= 60, "delay %u",
+              r[0].punch_delay_ms);
+}
+
+Test(peer_timed, near_client_waits_for_a_far_server)
+{
+    lat[0] = 40, lat[1] = 5;
+    meet();
+    expect_no_race();
+    cr_assert_eq(rph_peer_stats(peers[1])->timed_punches, 1,
+                 "the client did not hold its handshake");
+}
+
+Test(peer_timed, equal_distances_do_not_wait)
+{
+    lat[0] = 20, lat[1] = 20;
+    meet();
+    expect_no_race();
+    /* The server's round trip reaches the client as a class of it (40 -> 42): a wait of a
+     * millisecond or two at most. */
+    for (int k = 0; k < 2; k++) {
+        size_t n;
+        struct rph_remote *r = rph_peer_remotes(peers[k], &n);
+        cr_assert_leq(r[0].punch_delay_ms, 2, "peer %d waited %u ms", k, r[0].punch_delay_ms);
+    }
+}
+
+Test(peer_timed, an_older_holepuncher_still_introduces_them)
+{
+    old_hp = true;
+    lat[0] = 5, lat[1] = 40;
+    meet();
+    cr_assert_eq(rph_peer_stats(peers[0])->timed_punches, 0,
+                 "no round trip came from an older holepuncher");
+}
+
+Test(peer_timed, the_wait_is_three_quarters_of_the_difference_and_bounded)
+{
+    cr_assert_eq(rph_punch_delay_ms(10, 80), 52);
+    cr_assert_eq(rph_punch_delay_ms(80, 10), 0);
+    cr_assert_eq(rph_punch_delay_ms(0, 80), 0, "our own round trip unknown");
+    cr_assert_eq(rph_punch_delay_ms(10, 0), 0, "the other's unknown");
+    cr_assert_eq(rph_punch_delay_ms(1, 65535), RPH_PUNCH_DELAY_MAX_MS, "a lying round trip");
+}
+
+Test(peer_timed, one_slow_answer_does_not_raise_the_round_trip)
+{
+    lat[0] = 5, lat[1] = 40;
+    start(0);
+    advance(2000);
+    const struct rph_peer_stats *st = rph_peer_stats(peers[0]);
+    cr_assert(st->hp_rtt_ms >= 10 && st->hp_rtt_ms <= 12, "rtt %u", st->hp_rtt_ms);
+    uint64_t regs = st->registers_sent;
+    spike = 100; /* the next keepalive's RegisterAck comes 100 ms late */
+    while (st->registers_sent == regs)
+        advance(100);
+    advance(1000);
+    cr_assert(st->hp_rtt_ms >= 10 && st->hp_rtt_ms <= 12, "one slow answer made it %u ms",
+              st->hp_rtt_ms);
+}
