@@ -163,11 +163,12 @@ static void hp_send(void *ctx, const struct rph_addr *to, const uint8_t *buf, si
 {
     struct run *r = ctx;
     struct rph_msg m;
-    FZ_CHECK(len <= RPH_PEERINFO6_LEN + RPH_OWNER_LEN);
+    FZ_CHECK(len <= RPH_HP_TX_MAX);
     FZ_CHECK(rph_wire_decode(buf, len, &m) == 0);
     FZ_CHECK(m.type == RPH_REGISTER_ACK || m.type == RPH_SESSION_NOT_FOUND ||
              m.type == RPH_PEER_INFO || m.type == RPH_HELLO_RESP ||
-             m.type == RPH_SEALED_PEER_INFO || m.type == RPH_HP_COOKIE);
+             m.type == RPH_SEALED_PEER_INFO || m.type == RPH_HP_COOKIE ||
+             m.type == RPH_TIMED_PEER_INFO);
     enqueue(r, &r->nodes[HP].addr, to, buf, len);
 }
 
