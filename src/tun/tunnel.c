@@ -195,7 +195,14 @@ void tunnel_announce_now(struct tunnel *t, struct rph_remote *r)
 
 void tunnel_announce_answer(struct tunnel *t, struct rph_remote *r)
 {
-    if (!r->user || rph_now_ms() - t->ann_sent_ms[r - t->rbase] < ANNOUNCE_ANSWER_MS) return;
+    if (!r->user) return;
+    uint64_t sent = t->ann_sent_ms[r - t->rbase];
+    /* Sealed, a handshake since our last announcement may be with a peer that restarted (a
+     * server at a fixed port that kept nothing): it drops our traffic until it has our address,
+     * so it gets it now, not with the next keepalive. A handshake comes once per session and
+     * rekey, so this answers at most once more per handshake. */
+    bool new_keys = t->cfg.seal && sent < r->last_hello_ms;
+    if (!new_keys && rph_now_ms() - sent < ANNOUNCE_ANSWER_MS) return;
     send_announce(t, r);
 }
 

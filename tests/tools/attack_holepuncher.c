@@ -283,14 +283,19 @@ static int hpx_real(const struct hpx_opts *o)
 
 size_t hpx_with_cookie(int fd, uint8_t *dg, size_t n)
 {
-    /* A server's SealedRegister names its node (the longer form); the cookie goes last. */
-    size_t base = n == RPH_OWNER_NODE_LEN || n == RPH_OWNER_NODE_COOKIE_LEN ? RPH_OWNER_NODE_LEN
-                                                                            : RPH_OWNER_LEN;
-    if (n == base + RPH_COOKIE_LEN) { /* someone else's cookie: the request without it */
-        rph_put16(dg, (uint16_t)base);
-        n = base;
-    }
-    if (n != base || send(fd, dg, n, 0) != (ssize_t)n) return n;
+    /* A server's SealedRegister names its node (the longer form); then the cookie, then, in the
+     * timed forms, the sender's round trip (2 bytes, unsigned) go last. */
+    size_t base = n >= RPH_OWNER_NODE_LEN ? RPH_OWNER_NODE_LEN : RPH_OWNER_LEN;
+    size_t extra = n - base;
+    if (n < RPH_OWNER_LEN || (extra != 0 && extra != RPH_COOKIE_LEN && extra != RPH_RTT_LEN &&
+                              extra != RPH_COOKIE_LEN + RPH_RTT_LEN))
+        return n;
+    bool timed = extra == RPH_RTT_LEN || extra == RPH_COOKIE_LEN + RPH_RTT_LEN;
+    uint8_t rtt[RPH_RTT_LEN];
+    if (timed) memcpy(rtt, dg + n - RPH_RTT_LEN, RPH_RTT_LEN);
+    /* Someone else's cookie (and round trip) off: the request as the peer first sent it. */
+    rph_put16(dg, (uint16_t)base);
+    if (send(fd, dg, base, 0) != (ssize_t)base) return n;
     uint8_t b[512];
     double until = mono_s() + 1.0;
     while (mono_s() < until) {
@@ -299,11 +304,17 @@ size_t hpx_with_cookie(int fd, uint8_t *dg, size_t n)
         ssize_t r = recv(fd, b, sizeof b, MSG_DONTWAIT);
         struct rph_msg m;
         if (r <= 0 || rph_wire_decode(b, (size_t)r, &m) != 0 || m.type != RPH_HP_COOKIE) continue;
-        memcpy(dg + base, m.hpc.cookie, RPH_COOKIE_LEN);
-        rph_put16(dg, (uint16_t)(base + RPH_COOKIE_LEN));
-        return base + RPH_COOKIE_LEN;
+        size_t len = base;
+        memcpy(dg + len, m.hpc.cookie, RPH_COOKIE_LEN);
+        len += RPH_COOKIE_LEN;
+        if (timed) {
+            memcpy(dg + len, rtt, RPH_RTT_LEN);
+            len += RPH_RTT_LEN;
+        }
+        rph_put16(dg, (uint16_t)len);
+        return len;
     }
-    return n;
+    return base;
 }
 
 int cmd_hpx(int argc, char **argv)
