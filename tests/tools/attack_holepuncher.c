@@ -291,7 +291,7 @@ size_t hpx_with_cookie(int fd, uint8_t *dg, size_t n)
                               extra != RPH_COOKIE_LEN + RPH_RTT_LEN))
         return n;
     bool timed = extra == RPH_RTT_LEN || extra == RPH_COOKIE_LEN + RPH_RTT_LEN;
-    uint8_t rtt[RPH_RTT_LEN];
+    uint8_t rtt[RPH_RTT_LEN] = {0};
     if (timed) memcpy(rtt, dg + n - RPH_RTT_LEN, RPH_RTT_LEN);
     /* Someone else's cookie (and round trip) off: the request as the peer first sent it. */
     rph_put16(dg, (uint16_t)base);
