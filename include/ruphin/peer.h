@@ -50,6 +50,11 @@ struct rph_peer_config {
      * (RelayData, docs/PROTOCOL.md "Relay"), keep trying direct, go back to it when it
      * answers. Ignored in plaintext mode: the crate's protocol has no relay. */
     bool relay;
+    /* Sealed client only: other members of the session (clients too) that its server
+     * introduces (rph_peer_introduce) and that it keeps sessions of their own with, straight
+     * to each other (docs/PROTOCOL.md "Mesh"); at most this many at once. 0: none, all traffic
+     * goes through the server (a hub). Slot 0 stays the server's. */
+    uint32_t mesh_max;
 };
 
 /* Candidates: endpoints of a remote other than the one it talks from, probed while no better
@@ -111,6 +116,10 @@ struct rph_remote {
     uint64_t hs_at_ms;
     struct rph_candidate cand[RPH_MAX_CANDIDATES];
     uint8_t n_cand;
+    /* Mesh (sealed client): another client of the session its server introduced, not the
+     * server; the side with the lower node public key starts its handshakes and rekeys. */
+    bool member;
+    bool initiator;
     void *user; /* the caller's per-peer data; the slot never moves while in use */
 };
 
@@ -320,6 +329,29 @@ int rph_peer_set_mapped_candidate(struct rph_peer *p, struct rph_remote *r,
  * plaintext, no cookie or endpoint yet), or rph_relay_wrap's error. */
 int rph_peer_relay_wrap(const struct rph_peer *p, const struct rph_remote *r, uint8_t *buf,
                         size_t cap, size_t payload_len);
+
+/* Mesh (sealed client with mesh_max > 0): the server introduced another member of the session
+ * over our sealed tunnel (docs/PROTOCOL.md "Mesh"). */
+struct rph_intro {
+    uint8_t node_pk[32];      /* its node public key: the only one its handshake may prove */
+    struct rph_addr endpoint; /* where the server hears it from (port 0: unknown) */
+    uint16_t rtt_ms;          /* its round trip to the server, 0: unknown (timed punches) */
+};
+/* The member's remote: a new one, punched and (the side with the lower node key) handshaken
+ * with, or the one that has its node key already, whose endpoint follows the introduction while
+ * no direct path to it works. Candidates (LAN, mapped, IPv6) go to it with the
+ * rph_peer_set_*_candidates calls. NULL with *err: RPH_E_NOTSUP (not a sealed client with
+ * mesh_max), RPH_E_INVALID (our own node key, or not a member of cfg.members), RPH_E_FULL. A
+ * member that never answers is dropped after the handshake window (the server introduces it
+ * again); one that goes silent after peer_timeout_ms too; neither makes the client rejoin, and
+ * a rejoin (our server went away) keeps them: the mesh outlives its server. rph_peer_remove
+ * drops one (it said goodbye, or the server said it left). */
+struct rph_remote *rph_peer_introduce(struct rph_peer *p, const struct rph_intro *in,
+                                      uint64_t now_ms, int *err);
+/* Whether traffic to member r goes straight to it now: up, and data to it has not gone
+ * unanswered for RPH_RELAY_FALLBACK_MS. Otherwise it goes through the server, while the core
+ * probes r (a new handshake, keepalives) until it answers again. */
+bool rph_remote_usable(const struct rph_remote *r, uint64_t now_ms);
 
 enum rph_peer_state rph_peer_state(const struct rph_peer *p);
 const char *rph_state_name(enum rph_peer_state s);
