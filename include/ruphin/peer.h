@@ -120,7 +120,8 @@ struct rph_remote {
      * server; the side with the lower node public key starts its handshakes and rekeys. */
     bool member;
     bool initiator;
-    void *user; /* the caller's per-peer data; the slot never moves while in use */
+    bool via_server; /* member: its direct path stopped answering (rph_remote_usable false) */
+    void *user;      /* the caller's per-peer data; the slot never moves while in use */
 };
 
 struct rph_peer_stats {

@@ -387,7 +387,12 @@ struct rph_peer *rph_peer_new(const struct rph_peer_config *cfg,
     p->cfg = *cfg;
     p->cb = *cb;
     p->ctx = ctx;
-    p->n_slots = cfg->role == RPH_ROLE_CLIENT ? 1 : (cfg->max_remotes ? cfg->max_remotes : 1);
+    if (cfg->mesh_max &&
+        (!cfg->sealed || cfg->role != RPH_ROLE_CLIENT || cfg->mesh_max >= SEAL_MAX_SLOTS))
+        goto fail;
+    /* A client's slot 0 is its server's; a mesh client's members follow it. */
+    p->n_slots = cfg->role == RPH_ROLE_CLIENT ? 1 + (size_t)cfg->mesh_max
+                                              : (cfg->max_remotes ? cfg->max_remotes : 1);
     p->remotes = calloc(p->n_slots, sizeof *p->remotes);
     if (!p->remotes) goto fail;
     if (cfg->sealed) {
@@ -397,6 +402,7 @@ struct rph_peer *rph_peer_new(const struct rph_peer_config *cfg,
             goto fail;
         struct seal_config sc = {.keys = &p->cfg.seal,
                                  .initiator = cfg->role == RPH_ROLE_CLIENT,
+                                 .respond = cfg->mesh_max > 0,
                                  .slots = p->n_slots,
                                  .retry_ms = cfg->retry_ms,
                                  .rekey_ms = cfg->rekey_ms,
@@ -467,7 +473,9 @@ static struct rph_remote *alloc_remote(struct rph_peer *p, const struct rph_addr
                                        uint64_t now)
 {
     struct rph_remote *r = NULL, *oldest = NULL;
-    for (size_t i = 0; i < p->n_slots && !r; i++) {
+    /* A client's server lives in slot 0 only; the others are its mesh members'. */
+    size_t n = p->cfg.role == RPH_ROLE_CLIENT ? 1 : p->n_slots;
+    for (size_t i = 0; i < n && !r; i++) {
         struct rph_remote *x = &p->remotes[i];
         if (!x->in_use)
             r = x;
@@ -578,19 +586,23 @@ static struct rph_remote *add_remote(struct rph_peer *p, const struct rph_addr *
     return r;
 }
 
+static void member_path(struct rph_peer *p, struct rph_remote *r, bool via_server, int reason,
+                        uint64_t now);
+
 static void remote_alive(struct rph_peer *p, struct rph_remote *r, bool hello, uint64_t now)
 {
     r->last_rx_ms = now;
     r->tx_unanswered = false;
     /* The server answered: whatever the probe was looking for, it is here. */
-    if (p->cfg.role == RPH_ROLE_CLIENT) p->probing = false;
+    if (p->cfg.role == RPH_ROLE_CLIENT && !r->member) p->probing = false;
     if (hello) r->last_hello_ms = now;
+    if (r->via_server) member_path(p, r, false, RPH_PATH_DIRECT_IN, now);
     if (r->up) return;
     r->up = true;
     r->up_ms = now;
     trace(p, RPH_TRACE_UP, r, &r->addr, NULL, 0);
     r->next_hello_ms = now + p->cfg.keepalive_ms;
-    if (p->cfg.role == RPH_ROLE_CLIENT && p->state != RPH_STATE_CONNECTED)
+    if (p->cfg.role == RPH_ROLE_CLIENT && !r->member && p->state != RPH_STATE_CONNECTED)
         set_state(p, RPH_STATE_CONNECTED, 0);
     if (p->cb.on_remote) p->cb.on_remote(p->ctx, r, true);
 }
@@ -715,9 +727,9 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
     if (e < 0) return e;
     struct rph_remote *r = ev.slot < p->n_slots ? &p->remotes[ev.slot] : NULL;
     if (m->type != RPH_TRANSPORT) trace(p, RPH_TRACE_HS_TAKEN, r, from, NULL, (int)m->type);
-    /* A client's init answered: a round trip (its one slot is the server). */
-    if (m->type == RPH_HANDSHAKE_RESP && p->remotes[0].in_use && p->cfg.role == RPH_ROLE_CLIENT)
-        note_rtt(&p->remotes[0], p->remotes[0].hs_sent_ms, now);
+    /* Our init answered: a round trip. */
+    if (m->type == RPH_HANDSHAKE_RESP && r && r->in_use && p->cfg.role == RPH_ROLE_CLIENT)
+        note_rtt(r, r->hs_sent_ms, now);
     /* The endpoint follows the newest authenticated datagram before the path is judged, so a
      * path change names where it goes. */
     if (r && (ev.what == SEAL_ESTABLISHED || ev.what == SEAL_DATA) && ev.newest && !via_relay)
@@ -738,7 +750,8 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
         /* A node back from a new address had a placeholder there (its SealedPeerInfo): gone. */
         for (size_t i = 0; i < p->n_slots; i++) {
             struct rph_remote *o = &p->remotes[i];
-            if (o != r && o->in_use && !o->up && !o->has_node_pk && rph_addr_equal(&o->addr, from))
+            if (o != r && o->in_use && !o->up && !o->has_node_pk && !o->member &&
+                rph_addr_equal(&o->addr, from))
                 drop_remote(p, o);
         }
         set_node(r, ev.node_pk);
@@ -974,6 +987,11 @@ static void probe_candidate(struct rph_peer *p, struct rph_remote *r, struct rph
     int n = seal_frame(p->seal, slot_of(p, r), p->txbuf, 0, &d);
     if (n > 0) {
         send_raw(p, &c->addr, d, (size_t)n);
+    } else if (r->member && !r->initiator) {
+        /* No keys yet and the other side starts the handshake: a plain punch opens our NAT
+         * or firewall toward the candidate, so its init gets in. */
+        struct rph_msg m = {.type = RPH_HELLO_REQ};
+        send_msg(p, &c->addr, &m);
     } else {
         struct seal_dgram ini = seal_pending_init(p->seal, slot_of(p, r));
         if (ini.len) {
@@ -992,6 +1010,163 @@ static void probe_candidates(struct rph_peer *p, struct rph_remote *r, uint64_t 
         probe_candidate(p, r, c, now);
 }
 
+/* Mesh (docs/PROTOCOL.md "Mesh"): members are remotes of a client like its server, with three
+ * differences: the lower node key starts handshakes (the other punches in plain), neither side
+ * rejoins or probes the holepuncher for them, and a member whose data goes unanswered is not
+ * relayed but left to the server (the caller routes through it) while handshakes from either
+ * side look for the path again. */
+static bool member_stale(const struct rph_remote *r, uint64_t now)
+{
+    return r->member && r->up && r->tx_unanswered &&
+           now - r->tx_unanswered_ms >= RPH_RELAY_FALLBACK_MS;
+}
+
+bool rph_remote_usable(const struct rph_remote *r, uint64_t now_ms)
+{
+    return r->in_use && r->up && !member_stale(r, now_ms);
+}
+
+static void member_path(struct rph_peer *p, struct rph_remote *r, bool via_server, int reason,
+                        uint64_t now)
+{
+    if (r->via_server == via_server) return;
+    r->via_server = via_server;
+    r->path_ms = now;
+    p->stats.path_changes++;
+    trace(p, RPH_TRACE_PATH, r, &r->addr, NULL, reason);
+    if (p->cb.on_path) p->cb.on_path(p->ctx, r, reason);
+}
+
+/* A member that is up: its path stopped answering, or it is looking for it again. */
+static void member_tick(struct rph_peer *p, struct rph_remote *r, uint64_t now)
+{
+    if (!member_stale(r, now)) return;
+    member_path(p, r, true, RPH_PATH_DIRECT_SILENT, now);
+    if (now < r->next_direct_try_ms) return;
+    /* A new handshake from either side: its answer, from wherever the other is now, proves
+     * the path (the keys it makes answer the other's keepalives too). */
+    send_hs(p, r, &r->addr, seal_start(p->seal, slot_of(p, r), now));
+    r->next_direct_try_ms = now + RPH_DIRECT_RETRY_MS;
+}
+
+static uint64_t member_deadline(const struct rph_remote *r)
+{
+    if (!r->tx_unanswered) return UINT64_MAX;
+    uint64_t stale = r->tx_unanswered_ms + RPH_RELAY_FALLBACK_MS;
+    if (!r->via_server) return stale;
+    return r->next_direct_try_ms > stale ? r->next_direct_try_ms : stale;
+}
+
+static struct rph_remote *alloc_member(struct rph_peer *p, uint64_t now)
+{
+    struct rph_remote *r = NULL, *oldest = NULL;
+    for (size_t i = 1; i < p->n_slots && !r; i++) {
+        struct rph_remote *x = &p->remotes[i];
+        if (!x->in_use)
+            r = x;
+        else if (!x->up && (!oldest || x->added_ms < oldest->added_ms))
+            oldest = x;
+    }
+    if (!r && oldest) {
+        p->stats.remotes_evicted++;
+        drop_remote(p, oldest);
+        r = oldest;
+    }
+    if (!r) {
+        p->stats.remotes_full++;
+        return NULL;
+    }
+    memset(r, 0, sizeof *r);
+    r->in_use = true;
+    r->member = true;
+    r->added_ms = now;
+    r->punch_until_ms = now + punch_window(p);
+    return r;
+}
+
+static bool member_key_ok(struct rph_peer *p, const uint8_t pk[32])
+{
+    uint8_t own[32];
+    rph_peer_node_public(p, own);
+    if (memcmp(own, pk, 32) == 0) return false;
+    if (p->remotes[0].has_node_pk && memcmp(p->remotes[0].node_pk, pk, 32) == 0) return false;
+    if (p->cfg.n_members == 0) return true;
+    for (size_t i = 0; i < p->cfg.n_members; i++)
+        if (memcmp(p->cfg.members[i], pk, 32) == 0) return true;
+    return false;
+}
+
+/* The first packet toward a member just introduced: a handshake (the lower key) or a punch,
+ * at once or after the wait of timed punches (both were introduced at the same moment, so the
+ * nearer one to the server waits; round trips to the server stand for the holepuncher's). */
+static void member_start(struct rph_peer *p, struct rph_remote *r, uint16_t other_rtt, uint64_t now)
+{
+    uint64_t own = p->remotes[0].rtt_ms;
+    uint32_t d = rph_punch_delay_ms(own > UINT16_MAX ? UINT16_MAX : (uint32_t)own, other_rtt);
+    r->punch_delay_ms = d;
+    if (d) {
+        p->stats.timed_punches++;
+        trace(p, RPH_TRACE_PUNCH_TIMED, r, &r->addr, NULL, (int)d);
+    }
+    if (r->initiator) {
+        r->next_hello_ms = UINT64_MAX; /* sealing resends the init; keepalives once up */
+        r->hs_at_ms = d ? now + d : 0;
+        if (!d) send_hs(p, r, &r->addr, seal_start(p->seal, slot_of(p, r), now));
+    } else if (d) {
+        r->next_hello_ms = now + d;
+    } else {
+        punch(p, r, now);
+    }
+}
+
+struct rph_remote *rph_peer_introduce(struct rph_peer *p, const struct rph_intro *in,
+                                      uint64_t now_ms, int *err)
+{
+    int e = 0;
+    struct rph_remote *r = NULL;
+    if (!p->cfg.sealed || p->cfg.role != RPH_ROLE_CLIENT || !p->cfg.mesh_max) {
+        e = RPH_E_NOTSUP;
+        goto out;
+    }
+    const struct rph_addr *ep = &in->endpoint;
+    if ((ep->family != 4 && ep->family != 6) || ep->port == 0 || !member_key_ok(p, in->node_pk)) {
+        e = RPH_E_INVALID;
+        goto out;
+    }
+    p->now_ms = now_ms;
+    for (size_t i = 1; i < p->n_slots && !r; i++)
+        if (p->remotes[i].in_use && memcmp(p->remotes[i].node_pk, in->node_pk, 32) == 0)
+            r = &p->remotes[i];
+    if (r) {
+        /* Known: the server hears it elsewhere now. Only while our own path to it does not
+         * work does the endpoint follow (a working one moves only on authenticated packets). */
+        if (rph_addr_equal(&r->addr, ep) || rph_remote_usable(r, now_ms)) goto out;
+        trace(p, RPH_TRACE_MOVED, r, &r->addr, ep, 1);
+        r->addr = *ep;
+        if (!r->up) {
+            r->punch_until_ms = now_ms + punch_window(p);
+            member_start(p, r, in->rtt_ms, now_ms);
+        } else {
+            r->next_direct_try_ms = 0; /* a handshake there at the next tick */
+        }
+        goto out;
+    }
+    if (!(r = alloc_member(p, now_ms))) {
+        e = RPH_E_FULL;
+        goto out;
+    }
+    r->addr = *ep;
+    memcpy(r->node_pk, in->node_pk, 32); /* expected; has_node_pk once a handshake proves it */
+    uint8_t own[32];
+    rph_peer_node_public(p, own);
+    r->initiator = memcmp(own, in->node_pk, 32) < 0;
+    seal_set_member(p->seal, slot_of(p, r), in->node_pk, r->initiator);
+    member_start(p, r, in->rtt_ms, now_ms);
+out:
+    if (err) *err = e;
+    return e ? NULL : r;
+}
+
 /* Sealed client: a plain punch from an endpoint that is none of our remotes. Its server's NAT
  * may be symmetric: its punch to us left from a port of its own, not the one the holepuncher
  * saw, and only that port lets us in. If it is our server's IP and no direct path works yet,
@@ -1000,9 +1175,14 @@ static void probe_candidates(struct rph_peer *p, struct rph_remote *r, uint64_t 
 static bool punched_from(struct rph_peer *p, const struct rph_addr *from, uint64_t now)
 {
     if (p->cfg.role != RPH_ROLE_CLIENT) return false;
-    struct rph_remote *r = &p->remotes[0]; /* a client's one slot: its server */
-    if (!r->in_use || (r->direct_ok && !r->relayed)) return false;
-    int added = cand_add_punched(r, from, now);
+    /* Its server (slot 0), or a mesh member whose NAT is symmetric the same way. */
+    struct rph_remote *r = NULL;
+    int added = -1;
+    for (size_t i = 0; i < p->n_slots && added < 0; i++) {
+        r = &p->remotes[i];
+        if (!r->in_use || (r->direct_ok && !r->relayed && !member_stale(r, now))) continue;
+        added = cand_add_punched(r, from, now);
+    }
     if (added < 0) return false;
     p->stats.plain_ignored++;
     if (added) {
@@ -1125,8 +1305,9 @@ static void sealed_tick(struct rph_peer *p, struct rph_remote *r, uint64_t now)
         send_hs(p, r, &r->addr, seal_start(p->seal, slot_of(p, r), now));
     }
     send_hs(p, r, &r->addr, seal_tick(p->seal, slot_of(p, r), r->up, now));
-    if (p->cfg.role == RPH_ROLE_SERVER && !r->up) {
-        if (now >= r->next_hello_ms) punch(p, r, now); /* opens our NAT toward the client */
+    if (r->member && r->up) member_tick(p, r, now);
+    if ((p->cfg.role == RPH_ROLE_SERVER || (r->member && !r->initiator)) && !r->up) {
+        if (now >= r->next_hello_ms) punch(p, r, now); /* opens our NAT toward the other */
     } else if (r->up && now >= r->next_hello_ms) {
         send_keepalive(p, r);
         r->next_hello_ms = now + p->cfg.keepalive_ms;
@@ -1135,8 +1316,8 @@ static void sealed_tick(struct rph_peer *p, struct rph_remote *r, uint64_t now)
 
 static void client_rejoin(struct rph_peer *p, uint64_t now)
 {
-    for (size_t i = 0; i < p->n_slots; i++)
-        if (p->remotes[i].in_use) drop_remote(p, &p->remotes[i]);
+    /* Only the server: sessions with mesh members go on without it (the mesh outlives it). */
+    if (p->remotes[0].in_use) drop_remote(p, &p->remotes[0]);
     p->stats.rejoins++;
     p->probing = false; /* joining retries on its own schedule */
     p->started_ms = now;
@@ -1165,8 +1346,10 @@ void rph_peer_remove(struct rph_peer *p, struct rph_remote *r, uint64_t now_ms)
 {
     if (!r || !r->in_use) return;
     p->stats.removed++;
+    bool member = r->member;
     drop_remote(p, r);
-    if (p->cfg.role == RPH_ROLE_CLIENT && p->state != RPH_STATE_FAILED) client_rejoin(p, now_ms);
+    if (p->cfg.role == RPH_ROLE_CLIENT && !member && p->state != RPH_STATE_FAILED)
+        client_rejoin(p, now_ms);
 }
 
 /* A probe's Join: every RPH_PROBE_JOIN_MS inside the handshake window, then every
@@ -1208,7 +1391,7 @@ static void start_probe(struct rph_peer *p, struct rph_remote *r, uint64_t now)
 /* When a client's probe of r is due; UINT64_MAX for none. */
 static uint64_t probe_due(const struct rph_peer *p, const struct rph_remote *r)
 {
-    if (p->cfg.role != RPH_ROLE_CLIENT || p->probing) return UINT64_MAX;
+    if (p->cfg.role != RPH_ROLE_CLIENT || p->probing || r->member) return UINT64_MAX;
     if (r->up) return r->tx_unanswered ? r->tx_unanswered_ms + RPH_PROBE_AFTER_MS : UINT64_MAX;
     return p->state == RPH_STATE_PUNCHING ? r->added_ms + RPH_PROBE_AFTER_MS : UINT64_MAX;
 }
@@ -1313,14 +1496,17 @@ void rph_peer_tick(struct rph_peer *p, uint64_t now)
         struct rph_remote *r = &p->remotes[i];
         if (!r->in_use) continue;
         if (!r->up && now >= r->punch_until_ms) {
+            bool member = r->member;
             drop_remote(p, r);
-            /* The server never answered our punches: ask the holepuncher again. */
-            if (client) client_rejoin(p, now);
+            /* The server never answered our punches: ask the holepuncher again. (A member
+             * that never answered waits for its server to introduce it again.) */
+            if (client && !member) client_rejoin(p, now);
             continue;
         }
         if (r->up && now - r->last_rx_ms >= p->cfg.peer_timeout_ms) {
+            bool member = r->member;
             drop_remote(p, r);
-            if (client) client_rejoin(p, now);
+            if (client && !member) client_rejoin(p, now);
             continue;
         }
         if (p->cfg.relay && p->cfg.sealed) relay_tick(p, r, now);
@@ -1361,6 +1547,7 @@ uint64_t rph_peer_next_deadline(const struct rph_peer *p)
         MIN_D(relay_deadline(p, r));
         if (p->seal) MIN_D(cand_deadline(r));
         if (r->hs_at_ms) MIN_D(r->hs_at_ms);
+        if (r->member && r->up) MIN_D(member_deadline(r));
     }
     if (relay_join_due(p)) MIN_D(p->next_relay_join_ms);
     if (p->seal) MIN_D(seal_pending_deadline(p->seal, punch_window(p)));

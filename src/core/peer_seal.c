@@ -40,6 +40,10 @@ struct seal_slot {
     uint8_t finish_tag[16];     /* ... and its last bytes: a repeat gets a keepalive */
     uint64_t reconfirm_ms;      /* responder: the last keepalive for a repeated finish */
     uint64_t next_rekey_ms;
+    /* Mesh: another client (seal_set_member). Its node key is known before any handshake and
+     * no other may take the slot; the side with the lower key rekeys, either side may start. */
+    bool member;
+    bool no_rekey;
 };
 
 /* An answered init; once finished, the handshake's keys until seal_adopt. */
@@ -64,6 +68,8 @@ struct seal_pending {
 struct seal {
     struct seal_config cfg;
     struct sn_proto proto;
+    struct sn_proto rproto;     /* the responder's side (a responder, or an initiator that
+                                   responds too: a mesh client) */
     uint8_t last_ts[SN_TS_LEN]; /* initiator: timestamps only grow, whatever the clock does */
     struct sn_cookies cookies;
     uint8_t cookie_out[RPH_COOKIE_REPLY_LEN];
@@ -109,7 +115,9 @@ struct seal *seal_new(const struct seal_config *cfg, int *err)
     if (!s->cfg.load_per_s) s->cfg.load_per_s = SEAL_LOAD_DEFAULT;
     int e = sn_proto_init(&s->proto, cfg->keys, cfg->node_sk, cfg->initiator, cfg->members,
                           cfg->n_members);
-    if (e == 0 && !cfg->initiator) {
+    if (e == 0)
+        e = sn_proto_init(&s->rproto, cfg->keys, cfg->node_sk, false, cfg->members, cfg->n_members);
+    if (e == 0 && (!cfg->initiator || cfg->respond)) {
         s->per_src = malloc(sizeof *s->per_src);
         if (s->per_src)
             tb_init(s->per_src, SRC_PER_S, SRC_BURST);
@@ -130,6 +138,23 @@ void seal_free(struct seal *s)
     free(s->per_src);
     rph_seal_wipe(s, seal_size(s->cfg.slots));
     free(s);
+}
+
+void seal_set_member(struct seal *s, size_t slot, const uint8_t pk[32], bool rekeys)
+{
+    struct seal_slot *sl = &s->slot[slot];
+    if (!sl->has_pk) {
+        memcpy(sl->node_pk, pk, 32);
+        sl->has_pk = true;
+    }
+    sl->member = true;
+    sl->no_rekey = !rekeys;
+}
+
+/* Whether this seal answers handshakes at all. */
+static bool responds(const struct seal *s)
+{
+    return !s->cfg.initiator || s->cfg.respond;
 }
 
 void seal_forget(struct seal *s, size_t slot)
@@ -180,7 +205,8 @@ struct seal_dgram seal_tick(struct seal *s, size_t slot, bool up, uint64_t now)
     if (sn_resend_due(&sl->ini, now, s->cfg.retry_ms, &restart)) return ini_dgram(sl);
     if (restart) return seal_start(s, slot, now);
     /* Rekey on time, or early when the keys have sealed too much. */
-    if (up && sl->ini.phase == SN_IDLE && (now >= sl->next_rekey_ms || keyring_worn(&sl->keys)))
+    if (up && sl->ini.phase == SN_IDLE && !sl->no_rekey &&
+        (now >= sl->next_rekey_ms || keyring_worn(&sl->keys)))
         return seal_start(s, slot, now);
     return dgram(NULL, 0);
 }
@@ -189,7 +215,8 @@ uint64_t seal_deadline(const struct seal *s, size_t slot, bool up)
 {
     const struct seal_slot *sl = &s->slot[slot];
     uint64_t d = sn_deadline(&sl->ini);
-    if (s->cfg.initiator && up && sl->ini.phase == SN_IDLE && sl->next_rekey_ms < d)
+    if (s->cfg.initiator && up && sl->ini.phase == SN_IDLE && !sl->no_rekey &&
+        sl->next_rekey_ms < d)
         d = sl->next_rekey_ms;
     return d;
 }
@@ -297,12 +324,12 @@ static int on_init(struct seal *s, const struct rph_msg *m, const uint8_t *raw,
                    const struct rph_addr *from, size_t at_from, uint64_t now, struct seal_event *ev)
 {
     struct rph_peer_stats *st = s->cfg.stats;
-    if (s->cfg.initiator) {
+    if (!responds(s)) {
         st->unexpected++;
         return RPH_E_UNEXPECTED;
     }
     struct rph_noise_hs hs;
-    if (sn_read_init(&hs, &s->proto, m) < 0) {
+    if (sn_read_init(&hs, &s->rproto, m) < 0) {
         st->auth_failed++;
         return RPH_E_AUTH;
     }
@@ -372,7 +399,7 @@ static int on_finish(struct seal *s, const struct rph_msg *m, const uint8_t *raw
                      struct seal_event *ev)
 {
     struct rph_peer_stats *st = s->cfg.stats;
-    if (s->cfg.initiator) {
+    if (!responds(s)) {
         st->unexpected++;
         return RPH_E_UNEXPECTED;
     }
@@ -401,12 +428,20 @@ static int on_finish(struct seal *s, const struct rph_msg *m, const uint8_t *raw
     }
     uint8_t rs[32], ts[SN_TS_LEN];
     struct rph_keypair kp;
-    int e = sn_finish(&pe->ans, &s->proto, m, now, rs, ts, &kp);
+    int e = sn_finish(&pe->ans, &s->rproto, m, now, rs, ts, &kp);
     if (e < 0) {
         count_refusal(s, e);
         return e;
     }
     size_t slot = find_by_pk(s, rs);
+    if (s->cfg.initiator && (slot == SEAL_NO_SLOT || !s->slot[slot].member)) {
+        /* A mesh client answers only the members its server introduced: no other node key
+         * gets keys here, and none takes the server's slot. The answered init stays: its
+         * finish, repeated, counts once the server's introduction has come (they race). */
+        rph_seal_wipe(&kp, sizeof kp);
+        st->not_member++;
+        return RPH_E_UNKNOWN_PEER;
+    }
     if (slot != SEAL_NO_SLOT && memcmp(ts, s->slot[slot].last_ts, SN_TS_LEN) <= 0) {
         /* Not newer than what this node key sent before: an old handshake of its own. */
         rph_seal_wipe(&kp, sizeof kp);
@@ -442,14 +477,25 @@ static void next_ts(struct seal *s, uint64_t now, uint8_t ts[SN_TS_LEN])
     memcpy(s->last_ts, ts, SN_TS_LEN);
 }
 
-/* The initiator's side: the response to our init (the client has one slot) gives the keys,
- * which wait as next until the responder's first packet under them. */
+/* The initiator's slot of an answer to our init: its index names it. NULL if none waits. */
+static struct seal_slot *init_slot(struct seal *s, uint32_t receiver, size_t *slot)
+{
+    size_t i = receiver & CODE_MASK;
+    if (!s->cfg.initiator || i >= s->cfg.slots) return NULL;
+    struct seal_slot *sl = &s->slot[i];
+    if (sl->ini.phase != SN_INIT || receiver != sl->ini.index) return NULL;
+    *slot = i;
+    return sl;
+}
+
+/* The initiator's side: the response to our init gives the keys, which wait as next until the
+ * responder's first packet under them. */
 static int on_resp(struct seal *s, const struct rph_msg *m, uint64_t now, struct seal_event *ev)
 {
     struct rph_peer_stats *st = s->cfg.stats;
-    struct seal_slot *sl = &s->slot[0];
-    if (!s->cfg.initiator || s->cfg.slots == 0 || sl->ini.phase != SN_INIT ||
-        m->hs.receiver != sl->ini.index) {
+    size_t slot;
+    struct seal_slot *sl = init_slot(s, m->hs.receiver, &slot);
+    if (!sl) {
         st->unexpected++;
         return RPH_E_UNEXPECTED;
     }
@@ -461,19 +507,27 @@ static int on_resp(struct seal *s, const struct rph_msg *m, uint64_t now, struct
         count_refusal(s, e);
         return e;
     }
+    if (sl->member && memcmp(rs, sl->node_pk, 32) != 0) {
+        /* Whoever answered at a member's endpoint is not the member introduced there. */
+        rph_seal_wipe(&kp, sizeof kp);
+        st->not_member++;
+        return RPH_E_UNKNOWN_PEER;
+    }
     rph_seal_wipe(&sl->keys.kp[KP_NEXT], sizeof sl->keys.kp[KP_NEXT]);
     sl->keys.kp[KP_NEXT] = kp;
     rph_seal_wipe(&kp, sizeof kp);
     memcpy(sl->next_pk, rs, 32);
     ev->what = SEAL_REPLY;
+    ev->slot = slot;
     ev->reply = ini_dgram(sl);
     return 0;
 }
 
 static int on_cookie(struct seal *s, const struct rph_msg *m, uint64_t now, struct seal_event *ev)
 {
-    struct seal_slot *sl = &s->slot[0];
-    if (!s->cfg.initiator || s->cfg.slots == 0) {
+    size_t slot;
+    struct seal_slot *sl = init_slot(s, m->hs.receiver, &slot);
+    if (!sl) {
         s->cfg.stats->unexpected++;
         return RPH_E_UNEXPECTED;
     }
@@ -487,6 +541,7 @@ static int on_cookie(struct seal *s, const struct rph_msg *m, uint64_t now, stru
     }
     /* The same init again, now with mac2: the responder spends its DH on it. */
     ev->what = SEAL_REPLY;
+    ev->slot = slot;
     ev->reply = ini_dgram(sl);
     return 0;
 }
@@ -502,7 +557,7 @@ int seal_handshake(struct seal *s, const struct rph_msg *m, const uint8_t *raw,
     case RPH_HANDSHAKE_RESP:
         return on_resp(s, m, now, ev);
     case RPH_HANDSHAKE_FINISH:
-        if (s->cfg.initiator) break;
+        if (!responds(s)) break;
         return on_finish(s, m, raw, now, ev);
     case RPH_COOKIE_REPLY:
         return on_cookie(s, m, now, ev);

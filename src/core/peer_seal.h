@@ -42,6 +42,8 @@ struct seal;
 struct seal_config {
     const struct rph_seal_keys *keys; /* must outlive the seal */
     bool initiator;                   /* the client: starts handshakes, rekeys */
+    bool respond;                     /* an initiator that also answers handshakes, on the
+                                         slots of seal_set_member only (a mesh client) */
     size_t slots;                     /* at most SEAL_MAX_SLOTS */
     uint32_t retry_ms;                /* init resend period */
     uint32_t rekey_ms;                /* initiator: a new handshake this often */
@@ -97,6 +99,11 @@ int seal_open(struct seal *s, const struct rph_msg *m, uint8_t *raw, struct seal
 /* After SEAL_ADOPT: the handshake's keys become slot's current keys, slot's node key is
  * ev->node_pk. slot SEAL_NO_SLOT, when the peer has none free, drops them: RPH_E_FULL. */
 int seal_adopt(struct seal *s, const struct seal_event *ev, size_t slot);
+
+/* Mesh (cfg.respond): slot holds another member of the session, of node key pk: only that key's
+ * handshakes go to it, in either direction (the other side may start one too, when its path to
+ * us broke). rekeys: whether we rekey it on time (one side only, the lower node key). */
+void seal_set_member(struct seal *s, size_t slot, const uint8_t pk[32], bool rekeys);
 
 /* Initiator: a new handshake with slot; the init to send to its endpoint. */
 struct seal_dgram seal_start(struct seal *s, size_t slot, uint64_t now_ms);

@@ -186,8 +186,9 @@ bool sn_resend_due(struct sn_initiator *h, uint64_t now, uint32_t retry_ms, bool
 
 bool sn_resend_punched(struct sn_initiator *h)
 {
-    /* One early resend per retry period at most, whoever sends the punches. */
-    if (h->phase != SN_INIT || h->early_sent) return false;
+    /* One early resend per retry period at most, whoever sends the punches. A finish too: a
+     * mesh member that punches was just introduced, and may have refused it before. */
+    if (h->phase == SN_IDLE || h->early_sent) return false;
     h->early_sent = true;
     return true;
 }
