@@ -469,13 +469,11 @@ static uint32_t punch_window(const struct rph_peer *p)
     return p->cfg.handshake_timeout_ms ? p->cfg.handshake_timeout_ms : HANDSHAKE_WINDOW_MS;
 }
 
-static struct rph_remote *alloc_remote(struct rph_peer *p, const struct rph_addr *addr,
-                                       uint64_t now)
+/* A free slot among [first, end), else the one of the oldest remote that never answered. */
+static struct rph_remote *alloc_in(struct rph_peer *p, size_t first, size_t end, uint64_t now)
 {
     struct rph_remote *r = NULL, *oldest = NULL;
-    /* A client's server lives in slot 0 only; the others are its mesh members'. */
-    size_t n = p->cfg.role == RPH_ROLE_CLIENT ? 1 : p->n_slots;
-    for (size_t i = 0; i < n && !r; i++) {
+    for (size_t i = first; i < end && !r; i++) {
         struct rph_remote *x = &p->remotes[i];
         if (!x->in_use)
             r = x;
@@ -495,9 +493,17 @@ static struct rph_remote *alloc_remote(struct rph_peer *p, const struct rph_addr
     }
     memset(r, 0, sizeof *r);
     r->in_use = true;
-    r->addr = *addr;
     r->added_ms = now;
     r->punch_until_ms = now + punch_window(p);
+    return r;
+}
+
+static struct rph_remote *alloc_remote(struct rph_peer *p, const struct rph_addr *addr,
+                                       uint64_t now)
+{
+    /* A client's server lives in slot 0 only; the others are its mesh members'. */
+    struct rph_remote *r = alloc_in(p, 0, p->cfg.role == RPH_ROLE_CLIENT ? 1 : p->n_slots, now);
+    if (r) r->addr = *addr;
     return r;
 }
 
@@ -1059,28 +1065,8 @@ static uint64_t member_deadline(const struct rph_remote *r)
 
 static struct rph_remote *alloc_member(struct rph_peer *p, uint64_t now)
 {
-    struct rph_remote *r = NULL, *oldest = NULL;
-    for (size_t i = 1; i < p->n_slots && !r; i++) {
-        struct rph_remote *x = &p->remotes[i];
-        if (!x->in_use)
-            r = x;
-        else if (!x->up && (!oldest || x->added_ms < oldest->added_ms))
-            oldest = x;
-    }
-    if (!r && oldest) {
-        p->stats.remotes_evicted++;
-        drop_remote(p, oldest);
-        r = oldest;
-    }
-    if (!r) {
-        p->stats.remotes_full++;
-        return NULL;
-    }
-    memset(r, 0, sizeof *r);
-    r->in_use = true;
-    r->member = true;
-    r->added_ms = now;
-    r->punch_until_ms = now + punch_window(p);
+    struct rph_remote *r = alloc_in(p, 1, p->n_slots, now);
+    if (r) r->member = true;
     return r;
 }
 
