@@ -5,20 +5,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#define PN_STEP_MS 50
+#include "peer_net.h"
 #include "ruphin/clock.h"
 #include "ruphin/error.h"
-#include "ruphin/holepuncher.h"
 #include "ruphin/noise.h"
 #include "ruphin/peer.h"
 
-#define MAXQ 4096
 #define NODES 4
-
-struct dgram {
-    struct rph_addr from, to;
-    uint8_t buf[RPH_OWNER_NODE_COOKIE_LEN + RPH_RTT_LEN];
-    size_t len;
-};
 
 struct node {
     struct rph_addr addr;
@@ -34,11 +28,6 @@ struct node {
     size_t nat_n;
 };
 
-static struct dgram q[MAXQ];
-static size_t qn;
-static uint64_t now;
-static struct rph_holepuncher *hp;
-static struct rph_addr hp_addr = {.family = 4, .ip = {203, 0, 113, 10}, .port = 7700};
 static struct node nodes[NODES];
 /* Drop filter: datagrams from/to these addresses vanish (a dead host or a cut link). */
 static const struct rph_addr *drop_from, *drop_to;
@@ -54,31 +43,18 @@ static int record_type;
 static uint8_t recorded[RPH_OWNER_COOKIE_LEN];
 static size_t recorded_len;
 
-static void enqueue(const struct rph_addr *from, const struct rph_addr *to, const uint8_t *b,
-                    size_t n)
+static bool net_hold(const struct dgram *d)
 {
-    if (record_type && !recorded_len && rph_addr_equal(to, &hp_addr) && n >= 4 &&
-        b[3] == record_type && n <= sizeof recorded) {
-        memcpy(recorded, b, n);
-        recorded_len = n;
+    if (record_type && !recorded_len && rph_addr_equal(&d->to, &hp_addr) && d->len >= 4 &&
+        d->buf[3] == record_type && d->len <= sizeof recorded) {
+        memcpy(recorded, d->buf, d->len);
+        recorded_len = d->len;
     }
-    if (watch && rph_addr_equal(to, watch)) {
+    if (watch && rph_addr_equal(&d->to, watch)) {
         watch_n++;
-        watch_wire += n + 28;
+        watch_wire += d->len + 28;
     }
-    cr_assert_lt(qn, MAXQ);
-    cr_assert_leq(n, sizeof q[0].buf);
-    q[qn].from = *from;
-    q[qn].to = *to;
-    memcpy(q[qn].buf, b, n);
-    q[qn].len = n;
-    qn++;
-}
-
-static void hp_send(void *ctx, const struct rph_addr *to, const uint8_t *b, size_t n)
-{
-    (void)ctx;
-    enqueue(&hp_addr, to, b, n);
+    return false;
 }
 
 static void node_send(void *ctx, const struct rph_addr *to, const uint8_t *b, size_t n)
@@ -141,50 +117,34 @@ static bool nat_drops(const struct rph_addr *from, const struct rph_addr *to)
     return false;
 }
 
-/* Delivers everything queued (and what the deliveries send), in order. */
-static void run(void)
+/* NATs, a dead host or a cut link on the way. */
+static bool net_pass(const struct dgram *d)
 {
-    for (int guard = 0; qn > 0 && guard < 100; guard++) {
-        static struct dgram cur[MAXQ];
-        size_t n = qn;
-        memcpy(cur, q, n * sizeof q[0]);
-        qn = 0;
-        for (size_t i = 0; i < n; i++) {
-            struct dgram *d = &cur[i];
-            nat_out(&d->from, &d->to);
-            if (nat_drops(&d->from, &d->to)) {
-                dropped++;
-                continue;
-            }
-            if ((drop_from && rph_addr_equal(&d->from, drop_from)) ||
-                (drop_to && rph_addr_equal(&d->to, drop_to) && drop_budget != 0)) {
-                if (drop_budget > 0 && !(drop_from && rph_addr_equal(&d->from, drop_from)))
-                    drop_budget--;
-                dropped++;
-                continue;
-            }
-            if (rph_addr_equal(&d->to, &hp_addr)) {
-                if (hp) rph_holepuncher_input(hp, d->buf, d->len, &d->from, now);
-                continue;
-            }
-            for (int k = 0; k < NODES; k++)
-                if (nodes[k].peer && rph_addr_equal(&d->to, &nodes[k].addr))
-                    rph_peer_input(nodes[k].peer, d->buf, d->len, &d->from, now);
-        }
+    nat_out(&d->from, &d->to);
+    if (nat_drops(&d->from, &d->to)) {
+        dropped++;
+        return false;
     }
+    if ((drop_from && rph_addr_equal(&d->from, drop_from)) ||
+        (drop_to && rph_addr_equal(&d->to, drop_to) && drop_budget != 0)) {
+        if (drop_budget > 0 && !(drop_from && rph_addr_equal(&d->from, drop_from))) drop_budget--;
+        dropped++;
+        return false;
+    }
+    return true;
 }
 
-/* Advances the fake clock in 50 ms steps, ticking everyone. */
-static void advance(uint64_t ms)
+static void net_deliver(struct dgram *d)
 {
-    uint64_t end = now + ms;
-    while (now < end) {
-        now += 50;
-        if (hp) rph_holepuncher_tick(hp, now);
-        for (int k = 0; k < NODES; k++)
-            if (nodes[k].peer) rph_peer_tick(nodes[k].peer, now);
-        run();
-    }
+    for (int k = 0; k < NODES; k++)
+        if (nodes[k].peer && rph_addr_equal(&d->to, &nodes[k].addr))
+            rph_peer_input(nodes[k].peer, d->buf, d->len, &d->from, now);
+}
+
+static void net_tick(void)
+{
+    for (int k = 0; k < NODES; k++)
+        if (nodes[k].peer) rph_peer_tick(nodes[k].peer, now);
 }
 
 static const uint8_t *seal_key;      /* set: start() makes sealed peers with this key */
@@ -226,11 +186,9 @@ static struct rph_peer *start(int k, enum rph_role role, const char *session, ui
 
 static void setup(void)
 {
-    qn = 0;
     seal_key = NULL;
     members = NULL;
     n_members = 0;
-    now = 1000000;
     dropped = 0;
     drop_from = drop_to = NULL;
     drop_budget = -1;
@@ -247,15 +205,14 @@ static void setup(void)
     }
     struct rph_holepuncher_config hc;
     rph_holepuncher_config_defaults(&hc);
-    hp = rph_holepuncher_new(&hc, hp_send, NULL);
+    net_reset(1000000, &hc);
 }
 
 static void teardown(void)
 {
     for (int k = 0; k < NODES; k++)
         rph_peer_free(nodes[k].peer);
-    rph_holepuncher_free(hp);
-    hp = NULL;
+    net_free();
 }
 
 TestSuite(peer, .init = setup, .fini = teardown);

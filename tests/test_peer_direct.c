@@ -9,25 +9,17 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "peer_net.h"
 #include "ruphin/error.h"
-#include "ruphin/holepuncher.h"
 #include "ruphin/peer.h"
-#include "ruphin/relay.h"
 #include "ruphin/wire.h"
 
-#define MAXQ 2048
 #define MAXMAP 256
 
 enum nat_kind {
     NAT_NONE,            /* public: its own address on the internet */
     NAT_SYMMETRIC,       /* a new public port for every destination, inbound only from it */
     NAT_PORT_RESTRICTED, /* keeps the port, inbound only from where it sent */
-};
-
-struct dgram {
-    struct rph_addr from, to;
-    uint8_t buf[1600];
-    size_t len;
 };
 
 struct node {
@@ -55,13 +47,8 @@ struct pinhole {
     struct rph_addr dest;
 };
 
-static struct dgram q[MAXQ];
 static struct pinhole holes[MAXMAP];
 static size_t n_holes;
-static size_t qn;
-static uint64_t now;
-static struct rph_holepuncher *hp;
-static const struct rph_addr hp_addr = {.family = 4, .ip = {203, 0, 113, 10}, .port = 7700};
 static struct node nodes[2];
 static struct mapping maps[MAXMAP];
 static size_t n_maps;
@@ -140,24 +127,6 @@ static int inbound(const struct rph_addr *from, const struct rph_addr *to)
     return -1;
 }
 
-static void enqueue(const struct rph_addr *from, const struct rph_addr *to, const uint8_t *b,
-                    size_t n)
-{
-    cr_assert_lt(qn, MAXQ);
-    cr_assert_leq(n, sizeof q[0].buf);
-    q[qn].from = *from;
-    q[qn].to = *to;
-    memcpy(q[qn].buf, b, n);
-    q[qn].len = n;
-    qn++;
-}
-
-static void hp_send(void *ctx, const struct rph_addr *to, const uint8_t *b, size_t n)
-{
-    (void)ctx;
-    enqueue(&hp_addr, to, b, n);
-}
-
 static void node_send(void *ctx, const struct rph_addr *to, const uint8_t *b, size_t n)
 {
     struct node *nd = ctx;
@@ -214,44 +183,29 @@ static void node_path(void *ctx, struct rph_remote *r, int reason)
     cr_assert_str_neq(rph_path_reason_name(reason), "?");
 }
 
-static void run(void)
+static bool net_hold(const struct dgram *d)
 {
-    for (int guard = 0; qn > 0 && guard < 100; guard++) {
-        static struct dgram cur[MAXQ];
-        size_t n = qn;
-        memcpy(cur, q, n * sizeof q[0]);
-        qn = 0;
-        for (size_t i = 0; i < n; i++) {
-            struct dgram *d = &cur[i];
-            if (rph_addr_equal(&d->to, &hp_addr)) {
-                struct rph_addr to;
-                if (!rph_relay_is(d->buf, d->len))
-                    rph_holepuncher_input(hp, d->buf, d->len, &d->from, now);
-                else if (rph_holepuncher_relay(hp, d->buf, d->len, &d->from, now, &to) == 0)
-                    enqueue(&hp_addr, &to, d->buf, d->len);
-                continue;
-            }
-            int k = inbound(&d->from, &d->to);
-            if (k < 0 || (k == 1 && drop_to_client && rph_addr_equal(&d->from, &nodes[0].lan)))
-                continue;
-            rph_peer_input(nodes[k].peer, d->buf, d->len, &d->from, now);
-        }
-    }
+    (void)d;
+    return false;
 }
 
-static void step(void)
+static bool net_pass(const struct dgram *d)
 {
-    now += 10;
-    rph_holepuncher_tick(hp, now);
+    (void)d;
+    return true;
+}
+
+static void net_deliver(struct dgram *d)
+{
+    int k = inbound(&d->from, &d->to);
+    if (k < 0 || (k == 1 && drop_to_client && rph_addr_equal(&d->from, &nodes[0].lan))) return;
+    rph_peer_input(nodes[k].peer, d->buf, d->len, &d->from, now);
+}
+
+static void net_tick(void)
+{
     for (int k = 0; k < 2; k++)
         if (nodes[k].peer) rph_peer_tick(nodes[k].peer, now);
-    run();
-}
-
-static void advance(uint64_t ms)
-{
-    for (uint64_t end = now + ms; now < end;)
-        step();
 }
 
 static const uint8_t KEY[32] = {9, 9, 9};
@@ -288,8 +242,6 @@ static void place(int k, enum nat_kind nat)
 
 static void setup(void)
 {
-    qn = 0;
-    now = 7000000;
     n_maps = 0;
     n_holes = 0;
     next_port = 20000;
@@ -303,7 +255,7 @@ static void setup(void)
     struct rph_holepuncher_config hc;
     rph_holepuncher_config_defaults(&hc);
     hc.relay_enabled = true;
-    hp = rph_holepuncher_new(&hc, hp_send, NULL);
+    net_reset(7000000, &hc);
     cr_assert_not_null(hp);
 }
 
@@ -311,8 +263,7 @@ static void teardown(void)
 {
     for (int k = 0; k < 2; k++)
         rph_peer_free(nodes[k].peer);
-    rph_holepuncher_free(hp);
-    hp = NULL;
+    net_free();
 }
 
 static struct rph_remote *remote0(int k)

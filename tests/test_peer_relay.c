@@ -7,18 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "peer_net.h"
 #include "ruphin/error.h"
-#include "ruphin/holepuncher.h"
 #include "ruphin/peer.h"
-#include "ruphin/relay.h"
-
-#define MAXQ 2048
-
-struct dgram {
-    struct rph_addr from, to;
-    uint8_t buf[1600];
-    size_t len;
-};
 
 struct node {
     struct rph_addr addr;
@@ -29,43 +20,22 @@ struct node {
     int last_reason;
 };
 
-static struct dgram q[MAXQ];
-static size_t qn;
-static uint64_t now;
-static struct rph_holepuncher *hp;
-static const struct rph_addr hp_addr = {.family = 4, .ip = {203, 0, 113, 10}, .port = 7700};
 static struct node nodes[2];
 static bool blocked;      /* the direct path between the two nodes drops everything */
 static size_t relay_seen; /* RelayData datagrams sent by anyone */
 static bool capture;      /* keep the next RelayData the holepuncher sends to node 1 */
 static struct dgram captured;
 
-static void enqueue(const struct rph_addr *from, const struct rph_addr *to, const uint8_t *b,
-                    size_t n)
+static bool net_hold(const struct dgram *d)
 {
-    cr_assert_lt(qn, MAXQ);
-    cr_assert_leq(n, sizeof q[0].buf);
-    if (rph_relay_is(b, n)) relay_seen++;
-    if (capture && rph_addr_equal(from, &hp_addr) && rph_addr_equal(to, &nodes[1].addr) &&
-        rph_relay_is(b, n) && b[RPH_RELAY_HEADER_LEN + 3] == RPH_TRANSPORT) {
+    if (rph_relay_is(d->buf, d->len)) relay_seen++;
+    if (capture && rph_addr_equal(&d->from, &hp_addr) && rph_addr_equal(&d->to, &nodes[1].addr) &&
+        rph_relay_is(d->buf, d->len) && d->buf[RPH_RELAY_HEADER_LEN + 3] == RPH_TRANSPORT) {
         capture = false;
-        captured.from = *from;
-        captured.to = *to;
-        memcpy(captured.buf, b, n);
-        captured.len = n;
-        return; /* held back: the test delivers it (or a forgery of it) itself */
+        captured = *d;
+        return true; /* held back: the test delivers it (or a forgery of it) itself */
     }
-    q[qn].from = *from;
-    q[qn].to = *to;
-    memcpy(q[qn].buf, b, n);
-    q[qn].len = n;
-    qn++;
-}
-
-static void hp_send(void *ctx, const struct rph_addr *to, const uint8_t *b, size_t n)
-{
-    (void)ctx;
-    enqueue(&hp_addr, to, b, n);
+    return false;
 }
 
 static void node_send(void *ctx, const struct rph_addr *to, const uint8_t *b, size_t n)
@@ -98,45 +68,22 @@ static bool is_node(const struct rph_addr *a)
     return rph_addr_equal(a, &nodes[0].addr) || rph_addr_equal(a, &nodes[1].addr);
 }
 
-static void run(void)
+static bool net_pass(const struct dgram *d)
 {
-    for (int guard = 0; qn > 0 && guard < 100; guard++) {
-        static struct dgram cur[MAXQ];
-        size_t n = qn;
-        memcpy(cur, q, n * sizeof q[0]);
-        qn = 0;
-        for (size_t i = 0; i < n; i++) {
-            struct dgram *d = &cur[i];
-            if (blocked && is_node(&d->from) && is_node(&d->to)) continue;
-            if (rph_addr_equal(&d->to, &hp_addr)) {
-                struct rph_addr to;
-                if (!rph_relay_is(d->buf, d->len)) {
-                    rph_holepuncher_input(hp, d->buf, d->len, &d->from, now);
-                } else if (rph_holepuncher_relay(hp, d->buf, d->len, &d->from, now, &to) == 0) {
-                    enqueue(&hp_addr, &to, d->buf, d->len);
-                }
-                continue;
-            }
-            for (int k = 0; k < 2; k++)
-                if (nodes[k].peer && rph_addr_equal(&d->to, &nodes[k].addr))
-                    rph_peer_input(nodes[k].peer, d->buf, d->len, &d->from, now);
-        }
-    }
+    return !(blocked && is_node(&d->from) && is_node(&d->to));
 }
 
-static void step(void)
+static void net_deliver(struct dgram *d)
 {
-    now += 10;
-    rph_holepuncher_tick(hp, now);
+    for (int k = 0; k < 2; k++)
+        if (nodes[k].peer && rph_addr_equal(&d->to, &nodes[k].addr))
+            rph_peer_input(nodes[k].peer, d->buf, d->len, &d->from, now);
+}
+
+static void net_tick(void)
+{
     for (int k = 0; k < 2; k++)
         if (nodes[k].peer) rph_peer_tick(nodes[k].peer, now);
-    run();
-}
-
-static void advance(uint64_t ms)
-{
-    for (uint64_t end = now + ms; now < end;)
-        step();
 }
 
 static const uint8_t KEY[32] = {7, 7, 7};
@@ -164,8 +111,6 @@ static struct rph_peer *start(int k, enum rph_role role, bool sealed)
 
 static void setup(void)
 {
-    qn = 0;
-    now = 5000000;
     blocked = false;
     relay_seen = 0;
     capture = false;
@@ -179,7 +124,7 @@ static void setup(void)
     struct rph_holepuncher_config hc;
     rph_holepuncher_config_defaults(&hc);
     hc.relay_enabled = true;
-    hp = rph_holepuncher_new(&hc, hp_send, NULL);
+    net_reset(5000000, &hc);
     cr_assert_not_null(hp);
 }
 
@@ -187,8 +132,7 @@ static void teardown(void)
 {
     for (int k = 0; k < 2; k++)
         rph_peer_free(nodes[k].peer);
-    rph_holepuncher_free(hp);
-    hp = NULL;
+    net_free();
 }
 
 static struct rph_remote *remote0(int k)
