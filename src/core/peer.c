@@ -1024,7 +1024,8 @@ static void probe_candidates(struct rph_peer *p, struct rph_remote *r, uint64_t 
 static bool member_stale(const struct rph_remote *r, uint64_t now)
 {
     return r->member && r->up && r->tx_unanswered &&
-           now - r->tx_unanswered_ms >= RPH_RELAY_FALLBACK_MS;
+           now >= r->tx_unanswered_ms + RPH_RELAY_FALLBACK_MS; /* not now - x: a send stamped
+                                                                * after this now would wrap */
 }
 
 bool rph_remote_usable(const struct rph_remote *r, uint64_t now_ms)
@@ -1431,7 +1432,7 @@ static void relay_tick(struct rph_peer *p, struct rph_remote *r, uint64_t now)
     if (!r->relayed && relay_possible(p, r)) {
         if (!r->direct_ok && now >= r->added_ms + RPH_RELAY_AFTER_MS)
             set_path(p, r, true, RPH_PATH_NO_DIRECT, now);
-        else if (r->up && r->tx_unanswered && now - r->tx_unanswered_ms >= RPH_RELAY_FALLBACK_MS)
+        else if (r->up && r->tx_unanswered && now >= r->tx_unanswered_ms + RPH_RELAY_FALLBACK_MS)
             set_path(p, r, true, RPH_PATH_DIRECT_SILENT, now);
     }
     if (r->relayed && r->up && now >= r->next_direct_try_ms) {
@@ -1499,7 +1500,7 @@ void rph_peer_tick(struct rph_peer *p, uint64_t now)
         if (p->cfg.sealed) probe_candidates(p, r, now);
         if (now >= probe_due(p, r)) start_probe(p, r, now);
         if (now >= reregister_due(p, r)) reregister(p, r, now);
-        if (r->up && r->rx_unanswered && now - r->rx_unanswered_ms >= RPH_PASSIVE_KEEPALIVE_MS)
+        if (r->up && r->rx_unanswered && now >= r->rx_unanswered_ms + RPH_PASSIVE_KEEPALIVE_MS)
             passive_keepalive(p, r);
         if (p->cfg.sealed)
             sealed_tick(p, r, now);
