@@ -137,7 +137,7 @@ void mesh_client_receive(struct tunnel *t, struct rph_remote *from, const uint8_
                  r->initiator ? "handshaking with it at" : "punching toward",
                  rph_addr_format(&in.endpoint, ep, sizeof ep));
     else
-        log_debug("member%s (%s) introduced again at %s", nodekey_short(true, in.node_pk, k), ip,
+        log_debug("member %s%s introduced again at %s", ip, nodekey_short(true, in.node_pk, k),
                   rph_addr_format(&in.endpoint, ep, sizeof ep));
 }
 
