@@ -72,8 +72,8 @@ static void left(struct tunnel *t, const struct intro *in)
     struct rph_remote *r = find_member(t, in->node_pk);
     if (!r) return;
     char k[NODEKEY_SHORT_LEN], ep[RPH_ADDR_STRLEN];
-    log_info("member%s at %s left (the server says)", nodekey_short(true, in->node_pk, k),
-             rph_addr_format(&r->addr, ep, sizeof ep));
+    log_info("member %s%s left (the server says)", rph_addr_format(&r->addr, ep, sizeof ep),
+             nodekey_short(true, in->node_pk, k));
     t->removing = true;
     rph_peer_remove(rph_ev_peer_core(t->ep), r, rph_now_ms());
     t->removing = false;
@@ -132,8 +132,8 @@ void mesh_client_receive(struct tunnel *t, struct rph_remote *from, const uint8_
     inet_ntop(in.addrs.has4 ? AF_INET : AF_INET6, in.addrs.has4 ? in.addrs.addr4 : in.addrs.addr6,
               ip, sizeof ip);
     if (!known)
-        log_info("member%s (%s) introduced by the server: %s %s",
-                 nodekey_short(true, in.node_pk, k), ip,
+        log_info("member %s%s introduced by the server: %s %s", ip,
+                 nodekey_short(true, in.node_pk, k),
                  r->initiator ? "handshaking with it at" : "punching toward",
                  rph_addr_format(&in.endpoint, ep, sizeof ep));
     else
