@@ -117,6 +117,11 @@ fw0=$(forwarded)
 e2e_check "server back: ping client 3 -> client 2" ping_big 3 10.77.0.2
 e2e_check "server back: still no detour" test "$(forwarded)" = "$fw0"
 
+# A member gone without a goodbye (kill -9): the server times it out and says it left.
+kill -KILL "$(topo_pid peer3)"
+e2e_check "client 3 killed: the server sends \"left\"" wait_for "[ \"\$(q 1 .mesh.lefts_sent)\" -ge 1 ]" 20
+e2e_check "client 3 killed: client 2 has no member left" wait_for "[ \"\$(members 2)\" = 0 ]" 20
+
 # "mesh": false: the hub of before. Everyone starts afresh (the clients forget their members).
 topo_kill peer3
 topo_kill peer2
