@@ -192,3 +192,20 @@ void mesh_client_retry(struct tunnel *t, uint64_t now_ms)
                       rph_addr_format(&kn->in.endpoint, ep, sizeof ep), kn->retries, MESH_RETRIES);
     }
 }
+
+int mesh_client_path_kind(const struct tunnel *t, const struct rph_remote *r)
+{
+    int kind = rph_remote_path_kind(r);
+    if (!r->member || kind != RPH_PATHK_DIRECT4) return kind;
+    /* The core tells a LAN path by the endpoint the holepuncher names, which a member has not:
+     * the server's introduction names it instead. */
+    const struct mesh_known *kn = NULL;
+    for (size_t i = 0; t->known && i < MAX_PEERS && !kn; i++)
+        if (t->known[i].used && memcmp(t->known[i].in.node_pk, r->node_pk, 32) == 0)
+            kn = &t->known[i];
+    if (!kn || memcmp(kn->in.endpoint.ip, r->addr.ip, sizeof r->addr.ip) == 0) return kind;
+    for (size_t i = 0; i < r->n_cand; i++)
+        if (r->cand[i].kind == RPH_CAND_LAN && rph_addr_equal(&r->cand[i].addr, &r->addr))
+            return RPH_PATHK_LAN;
+    return kind;
+}

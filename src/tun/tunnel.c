@@ -316,7 +316,8 @@ static void on_path(void *ctx, struct rph_remote *r, int reason)
                  rph_path_reason_name(reason), sup);
     else
         log_info("peer %s path direct: %s (%s)%s", fmt_addr(&r->addr, ep),
-                 rph_path_reason_name(reason), tunnel_path_kind_text(rph_remote_path_kind(r)), sup);
+                 rph_path_reason_name(reason), tunnel_path_kind_text(mesh_client_path_kind(t, r)),
+                 sup);
 }
 
 /* The core reports every SessionNotFound answer to a Join. The first is "is the server up?";
@@ -801,7 +802,7 @@ bool tunnel_peer_info(const struct tunnel *t, size_t i, struct tunnel_peer_info 
     out->verdict = p->verdict;
     out->endpoint = r->addr;
     out->relayed = r->relayed;
-    out->path_kind = (uint8_t)rph_remote_path_kind(r);
+    out->path_kind = (uint8_t)mesh_client_path_kind(t, r);
     out->relay_endpoint = r->relay_addr;
     out->has_relay_endpoint = r->has_relay_addr;
     out->n_cand = r->n_cand;

@@ -151,6 +151,9 @@ void mesh_client_receive(struct tunnel *t, struct rph_remote *from, const uint8_
 struct mesh_known *mesh_client_table(void);
 /* Member r came up: its tpeer gets the introduced addresses (routes, the source check). */
 void mesh_client_up(struct tunnel *t, struct rph_remote *r);
+/* Its path kind (enum rph_path_kind), a member's direct-lan too (mesh_client.c knows the
+ * endpoint the server introduced it at). */
+int mesh_client_path_kind(const struct tunnel *t, const struct rph_remote *r);
 /* Each keepalive: a member the core dropped (it never answered, or went silent) is introduced
  * to the core again from what the server said, every MESH_RETRY_MS, a few times: the server
  * introduces on change only. */
