@@ -29,16 +29,16 @@ nat_site 2 port-restricted || e2e_die "test bed: client site"
 nat_join 2 3 || e2e_die "test bed: a second client on site 2's LAN"
 nat_ready || e2e_die "test bed: a host cannot reach hp"
 
+q() { tun_q "$@"; }
 # shellcheck disable=SC2317 # called through e2e_check and wait_for
-q() { tun_status "$1" 2>/dev/null | jq -r "$2" 2>/dev/null; }
-# shellcheck disable=SC2317
-member_kind() { q "$1" '[.peers[] | select(.kind == "member")][0].path_kind // "none"'; }
+member_kind() { tun_member_kind "$1"; }
 
 tun_start_hpd_relay || e2e_die "holepuncherd with the relay did not start"
 tun_start_peer 1 server || e2e_die "server did not start"
 wait_for "tun_status 1 | jq -e '.holepuncher.state == \"registered\"'" 10 || e2e_die "server not registered"
 t0=$EPOCHREALTIME
-tun_start_peer 2 client && tun_start_peer 3 client || e2e_die "clients did not start"
+tun_start_peer 2 client || e2e_die "client 2 did not start"
+tun_start_peer 3 client || e2e_die "client 3 did not start"
 e2e_check "both clients come up" wait_for "[ \$(tun_peers_up 1) -ge 2 ]" 15
 e2e_check "client 2: client 3 is a member over the LAN" wait_for "[ \"\$(member_kind 2)\" = direct-lan ]" 20
 e2e_check "client 3: client 2 is a member over the LAN" wait_for "[ \"\$(member_kind 3)\" = direct-lan ]" 20
