@@ -268,8 +268,9 @@ struct rph_peer_callbacks {
      * port (a new socket, so the NAT makes a new mapping) from now on, keeping the old one
      * readable a while for what is in flight to it. attempt: 1..RPH_FRESH_PORT_TRIES. 0 when
      * done (the core then joins again from it), a negative RPH_E_* / -errno when not (the try
-     * counts all the same). NULL: no fresh-port retries. rph_ev_peer implements it itself and
-     * calls the caller's one after the swap, only to tell it (its result is ignored). */
+     * counts all the same). NULL: no fresh-port retries. rph_ev_peer implements it itself (not
+     * for a socket bound to a fixed port) and calls the caller's one after the swap, only to
+     * tell it (its result is ignored). */
     int (*fresh_port)(void *ctx, unsigned attempt);
 };
 

@@ -296,7 +296,9 @@ struct rph_ev_peer *rph_ev_peer_new(struct event_base *base, const struct rph_pe
                                        .on_state = peer_state,
                                        .on_trace = cb->on_trace ? peer_trace : NULL,
                                        .on_path = cb->on_path ? peer_path : NULL,
-                                       .fresh_port = peer_fresh_port};
+                                       /* A fixed port was chosen for a reason (a port
+                                        * forward, a firewall rule): it stays. */
+                                       .fresh_port = opt->bind.port ? NULL : peer_fresh_port};
     p->peer = rph_peer_new(cfg, &inner, p, rph_now_ms(), &e);
     if (!p->peer) goto fail;
     rph_peer_frame_overhead(p->peer, &p->head, &p->tail);
