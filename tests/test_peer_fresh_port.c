@@ -158,6 +158,15 @@ static void node_data(void *ctx, struct rph_remote *from, const uint8_t *d, size
 
 static const uint8_t KEY[32] = {5, 5, 5};
 
+static bool relay_on = true;
+static void dbg_trace(void *ctx, const struct rph_trace *t)
+{
+    char a[64], b[64];
+    rph_addr_format(&t->addr, a, sizeof a);
+    rph_addr_format(&t->addr2, b, sizeof b);
+    printf("%lu node%d %s %s %s %d\n", (unsigned long)(now % 1000000), (int)((struct node *)ctx - nodes), rph_trace_name(t->what), a, b, t->code);
+}
+
 static void start(int k, bool fresh)
 {
     struct rph_peer_config c;
@@ -165,12 +174,12 @@ static void start(int k, bool fresh)
     c.holepuncher = hp_addr;
     c.handshake_timeout_ms = 0;
     rph_session_set(&c.session, "fresh", 5);
-    c.relay = true;
+    c.relay = relay_on;
     c.sealed = true;
     rph_seal_derive(&c.seal, KEY, "fresh", 5);
     c.node_sk[1] = (uint8_t)(0x50 + k);
     struct rph_peer_callbacks cb = {
-        .send = node_send, .on_data = node_data, .fresh_port = fresh ? node_fresh_port : NULL};
+        .on_trace = getenv("FP_TRACE") ? dbg_trace : NULL, .send = node_send, .on_data = node_data, .fresh_port = fresh ? node_fresh_port : NULL};
     int err = 0;
     nodes[k].peer = rph_peer_new(&c, &cb, &nodes[k], now, &err);
     cr_assert_not_null(nodes[k].peer, "peer_new: %s", rph_strerror(err));
@@ -182,6 +191,7 @@ static void setup(void)
     memset(nodes, 0, sizeof nodes);
     drop_client_out_until = 0;
     drop_client_out_always = false;
+    relay_on = true;
     for (int k = 0; k < 2; k++) {
         nodes[k].pub = (struct rph_addr){.family = 4, .ip = {198, 51, 100, (uint8_t)(k + 1)}};
         nodes[k].port = (uint16_t)(40000 + k);
@@ -357,4 +367,22 @@ Test(peer_fresh_port, no_data_lost_across_the_swap)
         cr_assert_eq(nodes[k].rx_gaps, 0, "node %d: %u gaps", k, nodes[k].rx_gaps);
         cr_assert_eq(nodes[k].rx_count, tx_seq[1 - k]);
     }
+}
+
+Test(peer_fresh_port, without_the_relay_an_unanswered_punch_window_tries_a_fresh_port)
+{
+    relay_on = false;
+    start(0, false);
+    advance(200);
+    drop_client_out_until = now + 500; /* the first attempt loses the race */
+    uint64_t t0 = now;
+    start(1, true);
+    while (!(direct(0) && direct(1)) && now - t0 < 30000)
+        step();
+    printf("no relay: direct %lu ms after the client's start, fresh port at +%lu ms\n",
+           (unsigned long)(now - t0),
+           (unsigned long)(nodes[1].n_fresh ? nodes[1].fresh_at[0] - t0 : 0));
+    cr_assert(direct(0) && direct(1), "not direct after a fresh port");
+    cr_assert_eq(nodes[1].n_fresh, 1);
+    cr_assert_geq(nodes[1].fresh_at[0], t0 + 10000, "tried before the punch window ran out");
 }

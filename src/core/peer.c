@@ -88,10 +88,11 @@ struct rph_peer {
     /* Fresh-port retries (sealed client with a fresh_port callback, fresh_port.h): the
      * schedule; whether the server was dropped without answering (the punch window ran out,
      * relay off); the Join from a new port, repeated until its PeerInfo, whose answer is a
-     * timed handshake from there. */
+     * timed handshake from there: FP_JOIN_COOKIE until holepuncherd's cookie for the new
+     * endpoint came (a PeerInfo before it answers a Join from the old port), then FP_JOIN_INFO. */
     struct fresh_port fp;
     bool fp_unanswered;
-    bool fp_joining;
+    enum { FP_JOIN_NONE, FP_JOIN_COOKIE, FP_JOIN_INFO } fp_join;
     uint64_t fp_join_since_ms, fp_next_join_ms;
 };
 
@@ -926,7 +927,8 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
                        ? 0
                        : RPH_E_FULL;
         }
-        if (p->fp_joining) fresh_port_answer(p, &m->peer, m->has_rtt ? m->rtt_ms : 0, now);
+        if (p->fp_join == FP_JOIN_INFO)
+            fresh_port_answer(p, &m->peer, m->has_rtt ? m->rtt_ms : 0, now);
         if (p->state != RPH_STATE_JOINING)
             return probe_answer(p, &m->peer, m->has_rtt ? m->rtt_ms : 0, now);
         p->hp_last_ms = now;
@@ -948,6 +950,9 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
         memcpy(p->hp_cookie, m->hpc.cookie, RPH_COOKIE_LEN);
         p->has_hp_cookie = true;
         p->hp_echo_valid = false;
+        /* A fresh port's Join answered (we sent it without a cookie): PeerInfos from now on
+         * name the endpoint it came from. */
+        if (p->fp_join == FP_JOIN_COOKIE) p->fp_join = FP_JOIN_INFO;
         p->stats.hp_cookies++;
         /* Its round trip is the first we measure: the repeat carries it. */
         hp_answered(p, now);
@@ -1308,6 +1313,15 @@ static int peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct
     }
 }
 
+/* From a fresh port nothing goes straight to the server before the timed handshake (its Join
+ * waits for the PeerInfo, then the handshake for its time): it would reach the server's router
+ * before the server's punch leaves it, the race again. */
+static bool fresh_port_holds(const struct rph_peer *p, const struct rph_remote *r)
+{
+    return r == &p->remotes[0] && !r->member &&
+           (p->fp_join != FP_JOIN_NONE || (p->fp.tries > 0 && r->hs_at_ms));
+}
+
 static void sealed_tick(struct rph_peer *p, struct rph_remote *r, uint64_t now)
 {
     if (r->hs_at_ms && now >= r->hs_at_ms) {
@@ -1315,7 +1329,9 @@ static void sealed_tick(struct rph_peer *p, struct rph_remote *r, uint64_t now)
         r->hs_at_ms = 0;
         send_hs(p, r, &r->addr, seal_start(p->seal, slot_of(p, r), now));
     }
-    send_hs(p, r, &r->addr, seal_tick(p->seal, slot_of(p, r), r->up, now));
+    struct seal_dgram d = seal_tick(p->seal, slot_of(p, r), r->up, now);
+    /* A fresh port's first packet toward the server is its timed handshake (lost meanwhile). */
+    if (!fresh_port_holds(p, r)) send_hs(p, r, &r->addr, d);
     if (r->member && r->up) member_tick(p, r, now);
     if ((p->cfg.role == RPH_ROLE_SERVER || (r->member && !r->initiator)) && !r->up) {
         if (now >= r->next_hello_ms) punch(p, r, now); /* opens our NAT toward the other */
@@ -1459,9 +1475,7 @@ static void relay_tick(struct rph_peer *p, struct rph_remote *r, uint64_t now)
         else if (r->up && r->tx_unanswered && now >= r->tx_unanswered_ms + RPH_RELAY_FALLBACK_MS)
             set_path(p, r, true, RPH_PATH_DIRECT_SILENT, now);
     }
-    /* Not while a fresh port's timed handshake waits: it is to be our first packet there. */
-    bool held = r == &p->remotes[0] && (p->fp_joining || r->hs_at_ms);
-    if (r->relayed && r->up && now >= r->next_direct_try_ms && !held) {
+    if (r->relayed && r->up && now >= r->next_direct_try_ms && !fresh_port_holds(p, r)) {
         send_direct_try(p, r);
         r->next_direct_try_ms = now + RPH_DIRECT_RETRY_MS;
     }
@@ -1509,7 +1523,7 @@ static void fresh_port_try(struct rph_peer *p, uint64_t now)
         send_to_holepuncher(p, now);
         return;
     }
-    p->fp_joining = true;
+    p->fp_join = FP_JOIN_COOKIE;
     p->fp_join_since_ms = now;
     p->fp_next_join_ms = now + p->cfg.retry_ms;
     send_request(p, now);
@@ -1522,7 +1536,7 @@ static void fresh_port_try(struct rph_peer *p, uint64_t now)
 static void fresh_port_answer(struct rph_peer *p, const struct rph_addr *peer, uint16_t other_rtt,
                               uint64_t now)
 {
-    p->fp_joining = false;
+    p->fp_join = FP_JOIN_NONE;
     struct rph_remote *r = &p->remotes[0];
     if (!r->in_use || r->member || !rph_addr_equal(&r->addr, peer)) return;
     if (!r->up) r->punch_until_ms = now + punch_window(p);
@@ -1548,11 +1562,11 @@ static void fresh_port_tick(struct rph_peer *p, uint64_t now)
     fresh_port_observe(&p->fp, server, failed, now);
     if (now >= fresh_port_due(&p->fp)) {
         fresh_port_try(p, now);
-    } else if (p->fp_joining && now >= p->fp_next_join_ms) {
+    } else if (p->fp_join && now >= p->fp_next_join_ms) {
         /* The holepuncher silent for a handshake window: the relay's Joins and the probe go on
          * as before. */
         if (now - p->fp_join_since_ms >= HANDSHAKE_WINDOW_MS) {
-            p->fp_joining = false;
+            p->fp_join = FP_JOIN_NONE;
         } else {
             send_request(p, now);
             p->fp_next_join_ms = now + p->cfg.retry_ms;
@@ -1564,7 +1578,7 @@ static uint64_t fresh_port_deadline(const struct rph_peer *p)
 {
     if (!fresh_port_on(p)) return UINT64_MAX;
     uint64_t d = fresh_port_due(&p->fp);
-    return p->fp_joining && p->fp_next_join_ms < d ? p->fp_next_join_ms : d;
+    return p->fp_join && p->fp_next_join_ms < d ? p->fp_next_join_ms : d;
 }
 
 void rph_peer_tick(struct rph_peer *p, uint64_t now)
