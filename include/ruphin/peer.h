@@ -354,6 +354,11 @@ int rph_peer_set_mapped_candidate(struct rph_peer *p, struct rph_remote *r,
 int rph_peer_relay_wrap(const struct rph_peer *p, const struct rph_remote *r, uint8_t *buf,
                         size_t cap, size_t payload_len);
 
+/* After a fresh-port retry, until holepuncherd accepted a Join from the new port: its relay
+ * still has us as a member at the old one (RelayData carry that endpoint's cookie), so the
+ * caller sends RelayData from the old socket while it has it. */
+bool rph_peer_relay_old_port(const struct rph_peer *p);
+
 /* Mesh (sealed client with mesh_max > 0): the server introduced another member of the session
  * over our sealed tunnel (docs/PROTOCOL.md "Mesh"). */
 struct rph_intro {

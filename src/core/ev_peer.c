@@ -72,10 +72,17 @@ static void note_other_mode(struct rph_ev_peer *p, const uint8_t *d, size_t len,
     p->other_from = *from;
 }
 
+/* The socket a datagram to the holepuncher leaves from: RelayData from the old one (after a
+ * fresh port) while the relay knows us only there, everything else from the current one. */
+static int fd_for(const struct rph_ev_peer *p, bool relay_data)
+{
+    return relay_data && p->old_fd >= 0 && rph_peer_relay_old_port(p->peer) ? p->old_fd : p->fd;
+}
+
 static void peer_send(void *ctx, const struct rph_addr *to, const uint8_t *buf, size_t len)
 {
     struct rph_ev_peer *p = ctx;
-    rph_udp_send(p->fd, p->family, to, buf, len);
+    rph_udp_send(fd_for(p, rph_relay_is(buf, len)), p->family, to, buf, len);
 }
 
 static void peer_data(void *ctx, struct rph_remote *from, const uint8_t *data, size_t len)
@@ -370,7 +377,7 @@ int rph_ev_peer_send_frame(struct rph_ev_peer *p, struct rph_remote *r, uint8_t 
         memcpy(p->relaybuf + RPH_RELAY_HEADER_LEN, d, (size_t)n);
         int w = rph_peer_relay_wrap(p->peer, r, p->relaybuf, sizeof p->relaybuf, (size_t)n);
         if (w > 0)
-            return rph_udp_send(p->fd, p->family, &rph_peer_config(p->peer)->holepuncher,
+            return rph_udp_send(fd_for(p, true), p->family, &rph_peer_config(p->peer)->holepuncher,
                                 p->relaybuf, (size_t)w);
     }
     return rph_udp_send(p->fd, p->family, &r->addr, d, (size_t)n);
@@ -396,6 +403,10 @@ static int frame_and_add(struct rph_ev_peer *p, struct rph_remote *r, size_t off
     /* A train keyed by r was built for the other path (it changed during a batch): it leaves
      * first, so no datagram goes to the wrong place. */
     if (p->tx.n && p->tx.key == r && p->train_relayed != rel) txtrain_flush(&p->tx);
+    /* Likewise a train from the other socket (the relay took our fresh port meanwhile). */
+    int fd = fd_for(p, rel);
+    if (p->tx.n && p->tx.fd != fd) txtrain_flush(&p->tx);
+    p->tx.fd = fd;
     txtrain_add(&p->tx, r, to, off, (size_t)n);
     p->train_relayed = rel;
     return 0;

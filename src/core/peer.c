@@ -93,6 +93,7 @@ struct rph_peer {
     struct fresh_port fp;
     bool fp_unanswered;
     enum { FP_JOIN_NONE, FP_JOIN_COOKIE, FP_JOIN_INFO } fp_join;
+    bool relay_old_port; /* the relay has us at the port before the fresh one (its cookie) */
     uint64_t fp_join_since_ms, fp_next_join_ms;
 };
 
@@ -844,6 +845,12 @@ static void accepted(struct rph_peer *p)
     if (!p->cfg.sealed || !p->has_hp_cookie) return;
     memcpy(p->relay_cookie, p->hp_cookie, RPH_COOKIE_LEN);
     p->has_relay_cookie = true;
+    p->relay_old_port = false; /* the cookie is the current endpoint's */
+}
+
+bool rph_peer_relay_old_port(const struct rph_peer *p)
+{
+    return p->relay_old_port;
 }
 
 static void fresh_port_answer(struct rph_peer *p, const struct rph_addr *peer, uint16_t other_rtt,
@@ -1516,8 +1523,10 @@ static void fresh_port_try(struct rph_peer *p, uint64_t now)
     trace(p, RPH_TRACE_FRESH_PORT, p->remotes[0].in_use ? &p->remotes[0] : NULL, &p->fp.server,
           NULL, e < 0 ? e : (int)k);
     if (e < 0) return;
-    /* Holepuncherd's cookie is for our old endpoint: the new one gets its own. */
+    /* Holepuncherd's cookie is for our old endpoint: the new one gets its own. Until it accepts
+     * a Join from there, its relay knows us at the old one (rph_peer_relay_old_port). */
     p->has_hp_cookie = false;
+    p->relay_old_port = p->has_relay_cookie;
     if (p->state == RPH_STATE_JOINING) {
         p->hp_pending = false; /* a new attempt: the retries start over */
         send_to_holepuncher(p, now);

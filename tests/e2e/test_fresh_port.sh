@@ -8,8 +8,8 @@
 # direct attempt fails the way a lost race does: the server's punches leave conntrack entries on
 # that router, the client's own packets never reach the server, and the pair ends relayed. The
 # client must then try from a fresh local port (after 3 s), and that attempt must end direct:
-# the server talks to the client's new endpoint, a ping every 0.2 s runs throughout (loss
-# reported; at most what a rebinding costs), and a sha256-checked transfer goes through.
+# the server talks to the client's new endpoint, a ping every 0.2 s runs throughout (at most 2
+# lost, far less than a rebinding costs), and a sha256-checked transfer goes through.
 #
 #   hp 203.0.113.10 (holepuncherd, relay on)
 #   nat1 203.0.113.1 (conntrack-race, 5 ms)  -- peer1 server
@@ -111,7 +111,8 @@ topo_wait pinger 40 || e2e_fail "the pinger did not end"
 read -r sent got < <(awk '/packets transmitted/ { print $1, $4 }' "$TOPO_DIR/ping.log")
 lost=$((${sent:-0} - ${got:-0}))
 e2e_info "ping every 0.2 s from the relayed path through the swap to direct: ${got:-0} of ${sent:-0} answered"
-# A rebinding costs about 1.1 s (test_rebind.sh): at most that many pings, and a margin.
-e2e_check "pings lost across the swap: $lost (at most 7)" test "${sent:-0}" -gt 0 -a "$lost" -le 7
+# RelayData leave from the old socket until holepuncherd took the new port: none should be lost
+# (a margin of 2 for a busy machine; a rebinding costs about 1.1 s, 5 of these).
+e2e_check "pings lost across the swap: $lost (at most 2)" test "${sent:-0}" -gt 0 -a "$lost" -le 2
 e2e_info "took $((SECONDS - start)) s"
 e2e_finish
