@@ -7,7 +7,8 @@
 # Its router drops what the client sends the server from that port, so the first
 # direct attempt fails the way a lost race does: the server's punches leave conntrack entries on
 # that router, the client's own packets never reach the server, and the pair ends relayed. The
-# client must then try from a fresh local port (after 3 s), and that attempt must end direct:
+# client must then try from a fresh local port (after 3 s), and that attempt must end direct
+# (or the next, 10 s later: timed punches leave some 20 ms each way, which a busy machine eats):
 # the server talks to the client's new endpoint, a ping every 0.2 s runs throughout (at most 2
 # lost, far less than a rebinding costs), and a sha256-checked transfer goes through.
 #
@@ -72,28 +73,33 @@ log_time() {
 }
 
 e2e_check "the pair comes up (relayed: the first port's direct path is dropped)" tun_wait_up 2 1 15
-# 100 pings, one every 0.2 s: the relayed path, the swap, direct, the transfer.
-topo_spawn pinger "$NS_PEER2" "$TOPO_DIR/ping.log" ping -n -c 100 -i 0.2 -W 1 10.77.0.1 ||
+# 150 pings, one every 0.2 s: the relayed path, the swap(s), direct, the transfer.
+topo_spawn pinger "$NS_PEER2" "$TOPO_DIR/ping.log" ping -n -c 150 -i 0.2 -W 1 10.77.0.1 ||
     e2e_die "ping did not start"
 e2e_check "the client goes relayed" wait_for "log_time '.* peer .* path relayed' >/dev/null" 10
 e2e_check "the client takes a fresh local port" \
     wait_for "log_time '.* fresh local port [0-9]* (attempt 1 of 3)' >/dev/null" 15
-e2e_check "the fresh port's attempt ends direct" \
+# Timed punches leave a margin of some 20 ms each way here: a busy machine may lose the race
+# from the fresh port too, and the second try (10 s later) is allowed to be the one.
+e2e_check "a fresh port's attempt ends direct" \
     wait_for "[ \"\$(tun_status 2 | jq -r '.peers[0].path')\" = direct ] && [ \"\$(tun_status 1 | jq -r '.peers[0].path')\" = direct ]" 20
 t_rel=$(log_time '.* peer .* path relayed') || t_rel='?'
 t_fresh=$(log_time '.* fresh local port [0-9]* (attempt 1 of 3)') || t_fresh='?'
 t_direct=$(log_time '.* peer .* path direct') || t_direct='?'
-new_port=$(sed -n 's/.* fresh local port \([0-9]*\) (attempt 1 of 3).*/\1/p' "$TOPO_DIR/peer2.log" | head -n 1)
-e2e_info "from the client's start: relayed ${t_rel} s, fresh port ${new_port:-?} at ${t_fresh} s, direct ${t_direct} s"
-
 st1=$(tun_status 1)
 st2=$(tun_status 2)
+tries=$(jq -r '.recovery.fresh_port_retries' <<<"$st2")
+# The port of the last try: the one that went direct.
+new_port=$(sed -n 's/.* fresh local port \([0-9]*\) (attempt [0-9] of 3).*/\1/p' "$TOPO_DIR/peer2.log" | tail -n 1)
+e2e_info "from the client's start: relayed ${t_rel} s, fresh port at ${t_fresh} s, direct ${t_direct} s after try ${tries} (port ${new_port:-?})"
+
 server_sees=$(jq -r '.peers[0].endpoint' <<<"$st1")
 e2e_check "the server talks to the client's new port ($server_sees)" \
     test "${server_sees##*:}" = "${new_port:-none}" -a "$new_port" != "$FIRST_PORT"
 e2e_check "the client's status listens on the new port" \
     test "$(jq -r .listen <<<"$st2")" = "0.0.0.0:${new_port:-none}"
-e2e_check "status: one fresh-port retry" test "$(jq -r '.recovery.fresh_port_retries' <<<"$st2")" = 1
+e2e_check "status: $tries fresh-port retries (1, or 2 when the first lost the race again)" \
+    test "$tries" = 1 -o "$tries" = 2
 e2e_check "the server keeps one peer (none left at the old port)" \
     test "$(jq '[.peers[]] | length' <<<"$st1")" = 1
 
@@ -105,7 +111,8 @@ else
 fi
 e2e_check "still direct after the transfer" \
     test "$(tun_status 2 | jq -r '.peers[0].path')" = direct
-e2e_check "no second fresh-port retry" test "$(tun_status 2 | jq -r '.recovery.fresh_port_retries')" = 1
+e2e_check "no further fresh-port retry once direct" \
+    test "$(tun_status 2 | jq -r '.recovery.fresh_port_retries')" = "$tries"
 
 topo_wait pinger 40 || e2e_fail "the pinger did not end"
 read -r sent got < <(awk '/packets transmitted/ { print $1, $4 }' "$TOPO_DIR/ping.log")
