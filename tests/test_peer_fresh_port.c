@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/core/fresh_port.h"
 #include "peer_net.h"
 #include "ruphin/error.h"
 #include "ruphin/peer.h"
@@ -164,7 +165,8 @@ static void dbg_trace(void *ctx, const struct rph_trace *t)
     char a[64], b[64];
     rph_addr_format(&t->addr, a, sizeof a);
     rph_addr_format(&t->addr2, b, sizeof b);
-    printf("%lu node%d %s %s %s %d\n", (unsigned long)(now % 1000000), (int)((struct node *)ctx - nodes), rph_trace_name(t->what), a, b, t->code);
+    printf("%lu node%d %s %s %s %d\n", (unsigned long)(now % 1000000),
+           (int)((struct node *)ctx - nodes), rph_trace_name(t->what), a, b, t->code);
 }
 
 static void start(int k, bool fresh)
@@ -178,8 +180,10 @@ static void start(int k, bool fresh)
     c.sealed = true;
     rph_seal_derive(&c.seal, KEY, "fresh", 5);
     c.node_sk[1] = (uint8_t)(0x50 + k);
-    struct rph_peer_callbacks cb = {
-        .on_trace = getenv("FP_TRACE") ? dbg_trace : NULL, .send = node_send, .on_data = node_data, .fresh_port = fresh ? node_fresh_port : NULL};
+    struct rph_peer_callbacks cb = {.on_trace = getenv("FP_TRACE") ? dbg_trace : NULL,
+                                    .send = node_send,
+                                    .on_data = node_data,
+                                    .fresh_port = fresh ? node_fresh_port : NULL};
     int err = 0;
     nodes[k].peer = rph_peer_new(&c, &cb, &nodes[k], now, &err);
     cr_assert_not_null(nodes[k].peer, "peer_new: %s", rph_strerror(err));
@@ -385,4 +389,35 @@ Test(peer_fresh_port, without_the_relay_an_unanswered_punch_window_tries_a_fresh
     cr_assert(direct(0) && direct(1), "not direct after a fresh port");
     cr_assert_eq(nodes[1].n_fresh, 1);
     cr_assert_geq(nodes[1].fresh_at[0], t0 + 10000, "tried before the punch window ran out");
+}
+
+/* The schedule itself (fresh_port.c, pure): waits from the failure, then from each try; a
+ * failure that clears and comes back keeps the count and waits from its start; a new server
+ * endpoint starts over. */
+Test(peer_fresh_port, the_schedule)
+{
+    struct fresh_port f = {0};
+    struct rph_addr a = {.family = 4, .ip = {198, 51, 100, 1}, .port = 40000}, b = a;
+    b.port = 40001;
+    fresh_port_observe(&f, &a, false, 1000);
+    cr_assert_eq(fresh_port_due(&f), UINT64_MAX, "working: nothing due");
+    fresh_port_observe(&f, &a, true, 2000);
+    fresh_port_observe(&f, &a, true, 4000); /* still the same failure */
+    cr_assert_eq(fresh_port_due(&f), 2000 + RPH_FRESH_PORT_WAIT_1_MS);
+    cr_assert_eq(fresh_port_take(&f, 5000), 1);
+    cr_assert_eq(fresh_port_due(&f), 5000 + RPH_FRESH_PORT_WAIT_2_MS);
+    fresh_port_observe(&f, &a, false, 6000); /* direct for a while */
+    cr_assert_eq(fresh_port_due(&f), UINT64_MAX);
+    fresh_port_observe(&f, &a, true, 7000); /* failed again: the whole wait from then */
+    cr_assert_eq(fresh_port_due(&f), 7000 + RPH_FRESH_PORT_WAIT_2_MS);
+    cr_assert_eq(fresh_port_take(&f, 15000), 2);
+    cr_assert_eq(fresh_port_due(&f), 15000 + RPH_FRESH_PORT_WAIT_3_MS);
+    cr_assert_eq(fresh_port_take(&f, 45000), 3);
+    cr_assert_eq(fresh_port_due(&f), UINT64_MAX, "a fourth try");
+    fresh_port_observe(&f, &b, true, 50000); /* the server moved: its own tries */
+    cr_assert_eq(fresh_port_due(&f), 50000 + RPH_FRESH_PORT_WAIT_1_MS);
+    fresh_port_observe(&f, NULL, true, 51000);
+    cr_assert_eq(fresh_port_due(&f), UINT64_MAX, "no server: nothing due");
+    cr_assert_eq(fresh_port_wait_ms(0), UINT64_MAX);
+    cr_assert_eq(fresh_port_wait_ms(RPH_FRESH_PORT_TRIES + 1), UINT64_MAX);
 }

@@ -39,8 +39,9 @@ void fresh_port_observe(struct fresh_port *f, const struct rph_addr *server, boo
 uint64_t fresh_port_due(const struct fresh_port *f)
 {
     if (!f->failing || f->tries >= RPH_FRESH_PORT_TRIES) return UINT64_MAX;
-    /* A failure that went and came back after a try still waits from that try: the tries
-     * stay spaced as the schedule says however the path flaps. */
+    /* From the later of the try before and the start of this failure: the tries stay at
+     * least as far apart as the schedule says, and a path that went direct after a try and
+     * failed again gets the whole wait from then. */
     uint64_t from = f->failing_since_ms;
     if (f->tries > 0 && f->last_try_ms > from) from = f->last_try_ms;
     return from + fresh_port_wait_ms(f->tries + 1u);
