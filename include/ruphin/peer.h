@@ -145,15 +145,17 @@ struct rph_peer_stats {
     uint64_t replayed;    /* transport counter seen before or too old */
     uint64_t no_key;      /* transport for an index we do not have */
     uint64_t handshakes_sent, handshakes_done;
-    uint64_t roamed;        /* a peer's endpoint moved, following authenticated packets */
-    uint64_t plain_ignored; /* sealed: plain HelloReq/HelloResp/Data, which prove nothing */
-    uint64_t hp_cookies;    /* sealed: HpCookie taken, the Register/Join repeated with it */
-    uint64_t not_member;    /* sealed: a handshake whose node key is not in members */
-    uint64_t node_conflict; /* sealed: a new node key at a live remote's address: own slot */
-    uint64_t cookies_sent;  /* sealed, under load: CookieReply instead of a handshake */
-    uint64_t hs_limited;    /* sealed, under load: HandshakeInit over its source's rate */
-    uint64_t hp_refused;    /* sealed server: RegisterRefused (another server holds it) */
-    uint64_t timed_punches; /* sealed: a first punch/handshake held to fire with the other's */
+    uint64_t roamed;             /* a peer's endpoint moved, following authenticated packets */
+    uint64_t plain_ignored;      /* sealed: plain HelloReq/HelloResp/Data, which prove nothing */
+    uint64_t hp_cookies;         /* sealed: HpCookie taken, the Register/Join repeated with it */
+    uint64_t not_member;         /* sealed: a handshake whose node key is not in members */
+    uint64_t node_conflict;      /* sealed: a new node key at a live remote's address: own slot */
+    uint64_t cookies_sent;       /* sealed, under load: CookieReply instead of a handshake */
+    uint64_t hs_limited;         /* sealed, under load: HandshakeInit over its source's rate */
+    uint64_t hp_refused;         /* sealed server: RegisterRefused (another server holds it) */
+    uint64_t timed_punches;      /* sealed: a first punch/handshake held to fire with the other's */
+    uint64_t fresh_port_retries; /* sealed client: tries from a fresh local port after the
+                                    direct path to the server failed (fresh_port callback) */
     uint32_t
         hp_rtt_ms; /* sealed: the least of our last 4 round trips to the holepuncher, 0: none */
     /* relay (sealed, relay on) */
@@ -187,6 +189,9 @@ enum rph_trace_event {
     RPH_TRACE_PATH,        /* remote's path changed (remote->relayed); code: rph_path_reason */
     RPH_TRACE_CANDIDATE,   /* a probe to remote's candidate addr; code: rph_cand_kind */
     RPH_TRACE_PUNCH_TIMED, /* the first packet toward addr waits code ms (timed punches) */
+    RPH_TRACE_FRESH_PORT,  /* client: the direct path to the server at addr failed: a fresh
+                              local port, try code (1..RPH_FRESH_PORT_TRIES); code < 0: the
+                              caller could not open one (that RPH_E_* error) */
 };
 
 /* Why a remote's path changed (on_path, RPH_TRACE_PATH). */
@@ -217,6 +222,16 @@ const char *rph_path_reason_name(int reason);
 #define RPH_PUNCH_DELAY_MAX_MS 500u
 /* That wait; 0 when either round trip is unknown (0) or ours is not the shorter. */
 uint32_t rph_punch_delay_ms(uint32_t own_rtt_ms, uint32_t other_rtt_ms);
+
+/* Fresh-port retries (docs/PROTOCOL.md "Fresh-port retries"): a sealed client whose direct
+ * path to its server failed (relayed, or no direct answer within the punch window) asks its
+ * caller for a new local port (callbacks.fresh_port) and joins again from it, this long after
+ * the failure began (the first) or after the try before, at most RPH_FRESH_PORT_TRIES times per
+ * server endpoint. */
+#define RPH_FRESH_PORT_TRIES 3u
+#define RPH_FRESH_PORT_WAIT_1_MS 3000u
+#define RPH_FRESH_PORT_WAIT_2_MS 10000u
+#define RPH_FRESH_PORT_WAIT_3_MS 30000u
 
 /* The kind of a remote's path, for status and logs. */
 enum rph_path_kind {
@@ -249,6 +264,14 @@ struct rph_peer_callbacks {
     void (*on_trace)(void *ctx, const struct rph_trace *t); /* optional: debug tracing */
     /* optional: r's path changed (r->relayed), for a reason rph_path_reason */
     void (*on_path)(void *ctx, struct rph_remote *r, int reason);
+    /* optional, sealed client: the direct path to the server failed; send from a new local UDP
+     * port (a new socket, so the NAT makes a new mapping) from now on, keeping the old one
+     * readable a while for what is in flight to it. attempt: 1..RPH_FRESH_PORT_TRIES. 0 when
+     * done (the core then joins again from it), a negative RPH_E_* / -errno when not (the try
+     * counts all the same). NULL: no fresh-port retries. rph_ev_peer implements it itself (not
+     * for a socket bound to a fixed port) and calls the caller's one after the swap, only to
+     * tell it (its result is ignored). */
+    int (*fresh_port)(void *ctx, unsigned attempt);
 };
 
 struct rph_peer;
@@ -330,6 +353,11 @@ int rph_peer_set_mapped_candidate(struct rph_peer *p, struct rph_remote *r,
  * plaintext, no cookie or endpoint yet), or rph_relay_wrap's error. */
 int rph_peer_relay_wrap(const struct rph_peer *p, const struct rph_remote *r, uint8_t *buf,
                         size_t cap, size_t payload_len);
+
+/* After a fresh-port retry, until holepuncherd accepted a Join from the new port: its relay
+ * still has us as a member at the old one (RelayData carry that endpoint's cookie), so the
+ * caller sends RelayData from the old socket while it has it. */
+bool rph_peer_relay_old_port(const struct rph_peer *p);
 
 /* Mesh (sealed client with mesh_max > 0): the server introduced another member of the session
  * over our sealed tunnel (docs/PROTOCOL.md "Mesh"). */

@@ -23,10 +23,17 @@
 #include "txtrain.h"
 #include "udp.h"
 
+/* After a fresh-port swap the old socket stays readable this long: datagrams in flight to the
+ * old port (relayed ones too, until the server hears from the new one) are not lost. */
+#define FRESH_PORT_LINGER_MS 5000u
+
 struct rph_ev_peer {
     struct event_base *base;
     int fd;
-    int family; /* of the socket: 6 for a dual-stack one */
+    struct rph_ev_peer_options opt; /* as created: a fresh port's socket is made the same way */
+    int old_fd;                     /* the socket before the last fresh port, -1: none */
+    struct event *old_rd, *linger;  /* its reads, and the timer that closes it */
+    int family;                     /* of the socket: 6 for a dual-stack one */
     bool dual;
     struct event *rd;
     struct event *timer;
@@ -65,10 +72,17 @@ static void note_other_mode(struct rph_ev_peer *p, const uint8_t *d, size_t len,
     p->other_from = *from;
 }
 
+/* The socket a datagram to the holepuncher leaves from: RelayData from the old one (after a
+ * fresh port) while the relay knows us only there, everything else from the current one. */
+static int fd_for(const struct rph_ev_peer *p, bool relay_data)
+{
+    return relay_data && p->old_fd >= 0 && rph_peer_relay_old_port(p->peer) ? p->old_fd : p->fd;
+}
+
 static void peer_send(void *ctx, const struct rph_addr *to, const uint8_t *buf, size_t len)
 {
     struct rph_ev_peer *p = ctx;
-    rph_udp_send(p->fd, p->family, to, buf, len);
+    rph_udp_send(fd_for(p, rph_relay_is(buf, len)), p->family, to, buf, len);
 }
 
 static void peer_data(void *ctx, struct rph_remote *from, const uint8_t *data, size_t len)
@@ -181,6 +195,73 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
     arm_timer(p);
 }
 
+/* The peer's UDP socket on port (0: an ephemeral one), with the options it was created with. A
+ * dual-stack one sends every datagram as family 6 (IPv4 ones mapped): GSO, GRO and the relay
+ * work the same on it, and received IPv4 sources come back as family 4. When the host cannot
+ * open one (no IPv6), a plain socket of the holepuncher's family. */
+static int open_socket(struct rph_ev_peer *p, uint16_t port)
+{
+    struct rph_addr bind = p->opt.bind;
+    bind.port = port;
+    int fd = -1;
+    if (p->dual) {
+        fd = rph_udp_open_dual(port, p->opt.sndbuf, p->opt.rcvbuf);
+        if (fd >= 0) p->family = 6;
+        p->dual = fd >= 0;
+    }
+    if (fd < 0) fd = rph_udp_open(&bind, p->family, p->opt.sndbuf, p->opt.rcvbuf);
+    if (fd >= 0 && p->opt.gro) {
+        int one = 1;
+        setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one); /* older kernels: no GRO */
+    }
+    return fd;
+}
+
+static void close_old(struct rph_ev_peer *p)
+{
+    if (p->old_rd) event_free(p->old_rd);
+    p->old_rd = NULL;
+    if (p->old_fd >= 0) close(p->old_fd);
+    p->old_fd = -1;
+}
+
+static void on_linger(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct rph_ev_peer *p = arg;
+    /* What was in flight to the old port has arrived by now: nothing else is sent there. */
+    on_read(p->old_fd, EV_READ, p);
+    close_old(p);
+}
+
+/* The core's fresh-port retry: a new socket on an ephemeral port (same family, bind address and
+ * options) takes over sending and receiving; the old one stays readable FRESH_PORT_LINGER_MS. */
+static int peer_fresh_port(void *ctx, unsigned attempt)
+{
+    struct rph_ev_peer *p = ctx;
+    int fd = open_socket(p, 0);
+    if (fd < 0) return fd;
+    struct event *rd = event_new(p->base, fd, EV_READ | EV_PERSIST, on_read, p);
+    if (!rd) {
+        close(fd);
+        return -ENOMEM;
+    }
+    /* What is queued was framed for the old socket's path: it leaves from there. */
+    txtrain_flush(&p->tx);
+    close_old(p); /* a swap before the last one's linger ended: that one is two ports old */
+    p->old_fd = p->fd;
+    p->old_rd = p->rd;
+    p->fd = fd;
+    p->rd = rd;
+    p->tx.fd = fd;
+    event_add(rd, NULL);
+    struct timeval tv = {FRESH_PORT_LINGER_MS / 1000, (FRESH_PORT_LINGER_MS % 1000) * 1000};
+    evtimer_add(p->linger, &tv);
+    if (p->user.fresh_port) p->user.fresh_port(p->ctx, attempt);
+    return 0;
+}
+
 struct rph_ev_peer *rph_ev_peer_new(struct event_base *base, const struct rph_peer_config *cfg,
                                     const struct rph_ev_peer_options *opt,
                                     const struct rph_peer_callbacks *cb, void *ctx, int *err)
@@ -188,7 +269,7 @@ struct rph_ev_peer *rph_ev_peer_new(struct event_base *base, const struct rph_pe
     int e = -ENOMEM;
     struct rph_ev_peer *p = calloc(1, sizeof *p);
     if (!p) goto fail;
-    p->fd = -1;
+    p->fd = p->old_fd = -1;
     p->base = base;
     p->user = *cb;
     p->ctx = ctx;
@@ -200,39 +281,31 @@ struct rph_ev_peer *rph_ev_peer_new(struct event_base *base, const struct rph_pe
         e = RPH_E_INVALID;
         goto fail;
     }
-    p->fd = -1;
+    p->opt = *opt;
     bool any_ip = true;
     for (size_t i = 0; i < sizeof opt->bind.ip; i++)
         any_ip = any_ip && opt->bind.ip[i] == 0;
-    if (opt->dual_stack && p->family == 4 && any_ip) {
-        /* Every datagram then goes out as family 6 (IPv4 ones mapped): GSO, GRO and the
-         * relay work the same on it, and received IPv4 sources come back as family 4. */
-        p->fd = rph_udp_open_dual(opt->bind.port, opt->sndbuf, opt->rcvbuf);
-        if (p->fd >= 0) {
-            p->family = 6;
-            p->dual = true;
-        }
-    }
-    if (p->fd < 0) p->fd = rph_udp_open(&opt->bind, p->family, opt->sndbuf, opt->rcvbuf);
+    p->dual = opt->dual_stack && p->family == 4 && any_ip;
+    p->fd = open_socket(p, opt->bind.port);
     if (p->fd < 0) {
         e = p->fd;
         goto fail;
     }
     p->on_flush = opt->on_flush;
     p->on_sent = opt->on_sent;
-    if (opt->gro) {
-        int one = 1;
-        setsockopt(p->fd, SOL_UDP, UDP_GRO, &one, sizeof one); /* older kernels: no GRO */
-    }
     p->rd = event_new(base, p->fd, EV_READ | EV_PERSIST, on_read, p);
     p->timer = evtimer_new(base, on_timer, p);
-    if (!p->rd || !p->timer) goto fail;
+    p->linger = evtimer_new(base, on_linger, p);
+    if (!p->rd || !p->timer || !p->linger) goto fail;
     struct rph_peer_callbacks inner = {.send = peer_send,
                                        .on_data = peer_data,
                                        .on_remote = peer_remote,
                                        .on_state = peer_state,
                                        .on_trace = cb->on_trace ? peer_trace : NULL,
-                                       .on_path = cb->on_path ? peer_path : NULL};
+                                       .on_path = cb->on_path ? peer_path : NULL,
+                                       /* A fixed port was chosen for a reason (a port
+                                        * forward, a firewall rule): it stays. */
+                                       .fresh_port = opt->bind.port ? NULL : peer_fresh_port};
     p->peer = rph_peer_new(cfg, &inner, p, rph_now_ms(), &e);
     if (!p->peer) goto fail;
     rph_peer_frame_overhead(p->peer, &p->head, &p->tail);
@@ -265,6 +338,8 @@ void rph_ev_peer_free(struct rph_ev_peer *p)
     if (!p) return;
     if (p->rd) event_free(p->rd);
     if (p->timer) event_free(p->timer);
+    close_old(p);
+    if (p->linger) event_free(p->linger);
     rph_peer_free(p->peer);
     if (p->fd >= 0) close(p->fd);
     rxbatch_free(&p->rx);
@@ -302,7 +377,7 @@ int rph_ev_peer_send_frame(struct rph_ev_peer *p, struct rph_remote *r, uint8_t 
         memcpy(p->relaybuf + RPH_RELAY_HEADER_LEN, d, (size_t)n);
         int w = rph_peer_relay_wrap(p->peer, r, p->relaybuf, sizeof p->relaybuf, (size_t)n);
         if (w > 0)
-            return rph_udp_send(p->fd, p->family, &rph_peer_config(p->peer)->holepuncher,
+            return rph_udp_send(fd_for(p, true), p->family, &rph_peer_config(p->peer)->holepuncher,
                                 p->relaybuf, (size_t)w);
     }
     return rph_udp_send(p->fd, p->family, &r->addr, d, (size_t)n);
@@ -328,6 +403,10 @@ static int frame_and_add(struct rph_ev_peer *p, struct rph_remote *r, size_t off
     /* A train keyed by r was built for the other path (it changed during a batch): it leaves
      * first, so no datagram goes to the wrong place. */
     if (p->tx.n && p->tx.key == r && p->train_relayed != rel) txtrain_flush(&p->tx);
+    /* Likewise a train from the other socket (the relay took our fresh port meanwhile). */
+    int fd = fd_for(p, rel);
+    if (p->tx.n && p->tx.fd != fd) txtrain_flush(&p->tx);
+    p->tx.fd = fd;
     txtrain_add(&p->tx, r, to, off, (size_t)n);
     p->train_relayed = rel;
     return 0;

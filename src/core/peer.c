@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "candidates.h"
+#include "fresh_port.h"
 #include "peer_seal.h"
 #include "ruphin/be.h"
 #include "ruphin/clock.h"
@@ -84,6 +85,16 @@ struct rph_peer {
     struct rph_addr resp_to; /* responder: where our last HandshakeResp went, and when */
     uint64_t resp_sent_ms;
     uint8_t txbuf[RPH_DATAGRAM_MAX + RPH_FRAME_HEADROOM + RPH_FRAME_TAILROOM];
+    /* Fresh-port retries (sealed client with a fresh_port callback, fresh_port.h): the
+     * schedule; whether the server was dropped without answering (the punch window ran out,
+     * relay off); the Join from a new port, repeated until its PeerInfo, whose answer is a
+     * timed handshake from there: FP_JOIN_COOKIE until holepuncherd's cookie for the new
+     * endpoint came (a PeerInfo before it answers a Join from the old port), then FP_JOIN_INFO. */
+    struct fresh_port fp;
+    bool fp_unanswered;
+    enum { FP_JOIN_NONE, FP_JOIN_COOKIE, FP_JOIN_INFO } fp_join;
+    bool relay_old_port; /* the relay has us at the port before the fresh one (its cookie) */
+    uint64_t fp_join_since_ms, fp_next_join_ms;
 };
 
 void rph_peer_config_defaults(struct rph_peer_config *c, enum rph_role role)
@@ -140,6 +151,8 @@ const char *rph_trace_name(enum rph_trace_event e)
         return "candidate";
     case RPH_TRACE_PUNCH_TIMED:
         return "punch-timed";
+    case RPH_TRACE_FRESH_PORT:
+        return "fresh-port";
     }
     return "?";
 }
@@ -686,6 +699,15 @@ static void rx_path(struct rph_peer *p, struct rph_remote *r, const struct rph_a
                     bool via_relay, uint64_t now)
 {
     if (via_relay) {
+        /* It speaks from another endpoint as the holepuncher sees it (a fresh local port, a
+         * rebinding) while direct does not work: the direct tries follow it there instead of
+         * going to the old one for ever, one retry later, so that a timed punch toward it goes
+         * first. Only an authenticated datagram gets here. */
+        if (r->relayed && r->has_relay_addr && !rph_addr_equal(&r->relay_addr, from) &&
+            rph_addr_equal(&r->addr, &r->relay_addr)) {
+            move_endpoint(p, r, from, now);
+            r->next_direct_try_ms = now + RPH_DIRECT_RETRY_MS;
+        }
         r->relay_addr = *from;
         r->has_relay_addr = true;
         r->relay_rx_ms = now;
@@ -823,7 +845,16 @@ static void accepted(struct rph_peer *p)
     if (!p->cfg.sealed || !p->has_hp_cookie) return;
     memcpy(p->relay_cookie, p->hp_cookie, RPH_COOKIE_LEN);
     p->has_relay_cookie = true;
+    p->relay_old_port = false; /* the cookie is the current endpoint's */
 }
+
+bool rph_peer_relay_old_port(const struct rph_peer *p)
+{
+    return p->relay_old_port;
+}
+
+static void fresh_port_answer(struct rph_peer *p, const struct rph_addr *peer, uint16_t other_rtt,
+                              uint64_t now);
 
 static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_t now)
 {
@@ -903,6 +934,8 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
                        ? 0
                        : RPH_E_FULL;
         }
+        if (p->fp_join == FP_JOIN_INFO)
+            fresh_port_answer(p, &m->peer, m->has_rtt ? m->rtt_ms : 0, now);
         if (p->state != RPH_STATE_JOINING)
             return probe_answer(p, &m->peer, m->has_rtt ? m->rtt_ms : 0, now);
         p->hp_last_ms = now;
@@ -924,6 +957,9 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
         memcpy(p->hp_cookie, m->hpc.cookie, RPH_COOKIE_LEN);
         p->has_hp_cookie = true;
         p->hp_echo_valid = false;
+        /* A fresh port's Join answered (we sent it without a cookie): PeerInfos from now on
+         * name the endpoint it came from. */
+        if (p->fp_join == FP_JOIN_COOKIE) p->fp_join = FP_JOIN_INFO;
         p->stats.hp_cookies++;
         /* Its round trip is the first we measure: the repeat carries it. */
         hp_answered(p, now);
@@ -1284,6 +1320,15 @@ static int peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct
     }
 }
 
+/* From a fresh port nothing goes straight to the server before the timed handshake (its Join
+ * waits for the PeerInfo, then the handshake for its time): it would reach the server's router
+ * before the server's punch leaves it, the race again. */
+static bool fresh_port_holds(const struct rph_peer *p, const struct rph_remote *r)
+{
+    return r == &p->remotes[0] && !r->member &&
+           (p->fp_join != FP_JOIN_NONE || (p->fp.tries > 0 && r->hs_at_ms));
+}
+
 static void sealed_tick(struct rph_peer *p, struct rph_remote *r, uint64_t now)
 {
     if (r->hs_at_ms && now >= r->hs_at_ms) {
@@ -1291,7 +1336,9 @@ static void sealed_tick(struct rph_peer *p, struct rph_remote *r, uint64_t now)
         r->hs_at_ms = 0;
         send_hs(p, r, &r->addr, seal_start(p->seal, slot_of(p, r), now));
     }
-    send_hs(p, r, &r->addr, seal_tick(p->seal, slot_of(p, r), r->up, now));
+    struct seal_dgram d = seal_tick(p->seal, slot_of(p, r), r->up, now);
+    /* A fresh port's first packet toward the server is its timed handshake (lost meanwhile). */
+    if (!fresh_port_holds(p, r)) send_hs(p, r, &r->addr, d);
     if (r->member && r->up) member_tick(p, r, now);
     if ((p->cfg.role == RPH_ROLE_SERVER || (r->member && !r->initiator)) && !r->up) {
         if (now >= r->next_hello_ms) punch(p, r, now); /* opens our NAT toward the other */
@@ -1435,7 +1482,7 @@ static void relay_tick(struct rph_peer *p, struct rph_remote *r, uint64_t now)
         else if (r->up && r->tx_unanswered && now >= r->tx_unanswered_ms + RPH_RELAY_FALLBACK_MS)
             set_path(p, r, true, RPH_PATH_DIRECT_SILENT, now);
     }
-    if (r->relayed && r->up && now >= r->next_direct_try_ms) {
+    if (r->relayed && r->up && now >= r->next_direct_try_ms && !fresh_port_holds(p, r)) {
         send_direct_try(p, r);
         r->next_direct_try_ms = now + RPH_DIRECT_RETRY_MS;
     }
@@ -1457,6 +1504,90 @@ static bool relay_join_due(const struct rph_peer *p)
 {
     return p->cfg.relay && p->cfg.sealed && p->cfg.role == RPH_ROLE_CLIENT && !p->probing &&
            (p->state == RPH_STATE_PUNCHING || p->state == RPH_STATE_CONNECTED);
+}
+
+/* Fresh-port retries (docs/PROTOCOL.md "Fresh-port retries"): only a sealed client (its
+ * datagrams authenticate from any endpoint) whose caller can open a new socket. */
+static bool fresh_port_on(const struct rph_peer *p)
+{
+    return p->cb.fresh_port && p->cfg.sealed && p->cfg.role == RPH_ROLE_CLIENT;
+}
+
+/* The direct path to the server failed: from a new local port, a Join (the holepuncher then
+ * has the server punch our new endpoint, timed again) and, at its PeerInfo, a handshake. */
+static void fresh_port_try(struct rph_peer *p, uint64_t now)
+{
+    unsigned k = fresh_port_take(&p->fp, now);
+    p->stats.fresh_port_retries++;
+    int e = p->cb.fresh_port(p->ctx, k);
+    trace(p, RPH_TRACE_FRESH_PORT, p->remotes[0].in_use ? &p->remotes[0] : NULL, &p->fp.server,
+          NULL, e < 0 ? e : (int)k);
+    if (e < 0) return;
+    /* Holepuncherd's cookie is for our old endpoint: the new one gets its own. Until it accepts
+     * a Join from there, its relay knows us at the old one (rph_peer_relay_old_port). */
+    p->has_hp_cookie = false;
+    p->relay_old_port = p->has_relay_cookie;
+    if (p->state == RPH_STATE_JOINING) {
+        p->hp_pending = false; /* a new attempt: the retries start over */
+        send_to_holepuncher(p, now);
+        return;
+    }
+    p->fp_join = FP_JOIN_COOKIE;
+    p->fp_join_since_ms = now;
+    p->fp_next_join_ms = now + p->cfg.retry_ms;
+    send_request(p, now);
+}
+
+/* The PeerInfo answering a fresh port's Join: the server punches our new endpoint now, and our
+ * handshake from there (a rekey while the tunnel is up through the relay) opens our NAT toward
+ * it, held as a first packet is (timed punches). A PeerInfo naming another endpoint is the
+ * probe's (probe_answer). */
+static void fresh_port_answer(struct rph_peer *p, const struct rph_addr *peer, uint16_t other_rtt,
+                              uint64_t now)
+{
+    p->fp_join = FP_JOIN_NONE;
+    struct rph_remote *r = &p->remotes[0];
+    if (!r->in_use || r->member || !rph_addr_equal(&r->addr, peer)) return;
+    if (!r->up) r->punch_until_ms = now + punch_window(p);
+    r->next_direct_try_ms = now + RPH_DIRECT_RETRY_MS;
+    uint32_t d = rph_punch_delay_ms(p->stats.hp_rtt_ms, other_rtt);
+    r->punch_delay_ms = d;
+    if (d) {
+        p->stats.timed_punches++;
+        trace(p, RPH_TRACE_PUNCH_TIMED, r, &r->addr, NULL, (int)d);
+        r->hs_at_ms = now + d; /* sealed_tick sends it then */
+    } else {
+        send_hs(p, r, &r->addr, seal_start(p->seal, slot_of(p, r), now));
+    }
+}
+
+static void fresh_port_tick(struct rph_peer *p, uint64_t now)
+{
+    struct rph_remote *r = &p->remotes[0];
+    bool have = r->in_use && !r->member;
+    if (have && r->up && !r->relayed) p->fp_unanswered = false;
+    bool failed = (have && r->up && r->relayed) || p->fp_unanswered;
+    const struct rph_addr *server = have ? &r->addr : p->fp.has_server ? &p->fp.server : NULL;
+    fresh_port_observe(&p->fp, server, failed, now);
+    if (now >= fresh_port_due(&p->fp)) {
+        fresh_port_try(p, now);
+    } else if (p->fp_join && now >= p->fp_next_join_ms) {
+        /* The holepuncher silent for a handshake window: the relay's Joins and the probe go on
+         * as before. */
+        if (now - p->fp_join_since_ms >= HANDSHAKE_WINDOW_MS) {
+            p->fp_join = FP_JOIN_NONE;
+        } else {
+            send_request(p, now);
+            p->fp_next_join_ms = now + p->cfg.retry_ms;
+        }
+    }
+}
+
+static uint64_t fresh_port_deadline(const struct rph_peer *p)
+{
+    if (!fresh_port_on(p)) return UINT64_MAX;
+    uint64_t d = fresh_port_due(&p->fp);
+    return p->fp_join && p->fp_next_join_ms < d ? p->fp_next_join_ms : d;
 }
 
 void rph_peer_tick(struct rph_peer *p, uint64_t now)
@@ -1487,7 +1618,10 @@ void rph_peer_tick(struct rph_peer *p, uint64_t now)
             drop_remote(p, r);
             /* The server never answered our punches: ask the holepuncher again. (A member
              * that never answered waits for its server to introduce it again.) */
-            if (client && !member) client_rejoin(p, now);
+            if (client && !member) {
+                p->fp_unanswered = true;
+                client_rejoin(p, now);
+            }
             continue;
         }
         if (r->up && now - r->last_rx_ms >= p->cfg.peer_timeout_ms) {
@@ -1507,6 +1641,7 @@ void rph_peer_tick(struct rph_peer *p, uint64_t now)
         else if (now >= r->next_hello_ms)
             punch(p, r, now);
     }
+    if (fresh_port_on(p)) fresh_port_tick(p, now);
 }
 
 uint64_t rph_peer_next_deadline(const struct rph_peer *p)
@@ -1537,6 +1672,7 @@ uint64_t rph_peer_next_deadline(const struct rph_peer *p)
         if (r->member && r->up) MIN_D(member_deadline(r));
     }
     if (relay_join_due(p)) MIN_D(p->next_relay_join_ms);
+    MIN_D(fresh_port_deadline(p));
     if (p->seal) MIN_D(seal_pending_deadline(p->seal, punch_window(p)));
 #undef MIN_D
     return d;

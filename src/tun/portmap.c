@@ -198,6 +198,25 @@ struct portmap *portmap_new(struct event_base *base, uint16_t local_port, portma
     return p;
 }
 
+void portmap_set_local_port(struct portmap *p, uint16_t local_port)
+{
+    if (p->local_port == local_port) return;
+    bool was = portmap_sm_mapped(&p->sm);
+    np_close(p);
+    p->local_port = local_port;
+    /* A new socket (a fresh-port retry): a mapping for its port, asked for now. The old port's
+     * mapping expires on the router with its lifetime; its counters stay. */
+    struct portmap_sm old = p->sm;
+    portmap_sm_init(&p->sm, rph_now_ms());
+    p->sm.mapped = old.mapped;
+    p->sm.renewals = old.renewals;
+    p->sm.failures = old.failures;
+    p->told_failure = false;
+    if (was && p->fn) p->fn(p->ctx, 0, 0);
+    struct timeval now_tv = {0, 0};
+    evtimer_add(p->timer, &now_tv);
+}
+
 void portmap_free(struct portmap *p)
 {
     if (!p) return;
@@ -272,6 +291,11 @@ struct portmap *portmap_new(struct event_base *base, uint16_t local_port, portma
 void portmap_free(struct portmap *p)
 {
     free(p);
+}
+
+void portmap_set_local_port(struct portmap *p, uint16_t local_port)
+{
+    p->local_port = local_port;
 }
 
 void portmap_info(const struct portmap *p, uint64_t now_ms, struct portmap_info *out)

@@ -32,6 +32,9 @@ typedef void (*portmap_change_fn)(void *ctx, uint32_t ext_ip, uint16_t ext_port)
 /* Starts asking at once; NULL only when out of memory. */
 struct portmap *portmap_new(struct event_base *base, uint16_t local_port, portmap_change_fn fn,
                             void *ctx);
+/* The tunnel's socket moved to local_port (a fresh-port retry): a mapping for it is asked for
+ * now (the old one expires on the router by itself). */
+void portmap_set_local_port(struct portmap *p, uint16_t local_port);
 /* Deletes the mapping on the router (waiting at most 300 ms for its answer), then frees. */
 void portmap_free(struct portmap *p);
 void portmap_info(const struct portmap *p, uint64_t now_ms, struct portmap_info *out);

@@ -361,6 +361,7 @@ char *status_json(const struct tunnel *t, uint64_t now)
     cJSON_AddNumberToObject(rc, "moved", (double)st->moved);
     cJSON_AddNumberToObject(rc, "reregisters", (double)st->reregisters);
     cJSON_AddNumberToObject(rc, "rejoins", (double)st->rejoins);
+    cJSON_AddNumberToObject(rc, "fresh_port_retries", (double)st->fresh_port_retries);
     cJSON_AddNumberToObject(rc, "passive_keepalives", (double)st->passive_keepalives);
     cJSON_AddNumberToObject(rc, "goodbyes", (double)st->removed);
     cJSON *d = cJSON_AddObjectToObject(root, "drops");

@@ -423,10 +423,29 @@ static void trace_drop(struct tunnel *t, const struct rph_trace *tr)
     t->drop_suppressed = 0;
 }
 
+/* The core's fresh-port retry (docs/PROTOCOL.md "Fresh-port retries"): rph_ev_peer swapped in a
+ * socket on a new port. The router's port mapping and our LAN candidates follow it. */
+static int on_fresh_port(void *ctx, unsigned attempt)
+{
+    struct tunnel *t = ctx;
+    struct rph_addr local = {0};
+    rph_ev_peer_local_addr(t->ep, &local);
+    log_info("fresh local port %u (attempt %u of %u): direct path to server failed", local.port,
+             attempt, RPH_FRESH_PORT_TRIES);
+    if (t->pm) portmap_set_local_port(t->pm, local.port);
+    t->local_ms = 0; /* our LAN endpoints carry the port */
+    for (size_t i = 0; i < t->pol.n_peers; i++)
+        if (t->pol.peers[i].remote) send_lancand(t, t->pol.peers[i].remote);
+    return 0;
+}
+
 /* log_level debug: the core's protocol events, one line each (docs/CONFIG.md "log_level"). */
 static void on_trace(void *ctx, const struct rph_trace *tr)
 {
     struct tunnel *t = ctx;
+    if (tr->what == RPH_TRACE_FRESH_PORT && tr->code < 0)
+        log_warn("fresh local port: no new socket (%s); the path to the server stays relayed",
+                 rph_strerror(tr->code));
     if (log_get_level() < LOG_LVL_DEBUG) return;
     if (tr->what == RPH_TRACE_DROP) {
         trace_drop(t, tr);
@@ -611,7 +630,8 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
                                     .on_remote = on_remote,
                                     .on_path = on_path,
                                     .on_state = on_state,
-                                    .on_trace = on_trace};
+                                    .on_trace = on_trace,
+                                    .fresh_port = on_fresh_port};
     t->ep = rph_ev_peer_new(base, &pc, &opt, &cb, t, &r);
     rph_seal_wipe(&pc.seal, sizeof pc.seal);
     rph_seal_wipe(pc.node_sk, sizeof pc.node_sk);
