@@ -499,6 +499,34 @@ def dns():
     }
 
 
+# ---- fuzz_intro: the mesh's introduction message (tag 0x09, docs/PROTOCOL.md "Mesh")
+def intro_msg(v4=(10, 77, 0, 3), p4=24, ep=(203, 0, 113, 9), port=41000, rtt=37, lan=(), v6=(),
+              mapped=None):
+    flags = (1 if v4 else 0) | (4 if mapped else 0)
+    b = bytes([0x09, 1, flags]) + bytes(range(1, 33))
+    b += (bytes(v4) + bytes([p4])) if v4 else bytes(5)
+    b += bytes(17)
+    b += (bytes([4]) + bytes(ep) + bytes(12) + u16(port)) if ep else bytes(19)
+    b += u16(rtt) + bytes([len(lan), len(v6)])
+    for ip, pt in lan:
+        b += bytes(ip) + u16(pt)
+    for ip, pt in v6:
+        b += bytes(ip) + u16(pt)
+    if mapped:
+        b += bytes(mapped[0]) + u16(mapped[1])
+    return b
+
+
+def intro():
+    return {
+        "intro-min": intro_msg(ep=None, rtt=0),
+        "intro-full": intro_msg(lan=[((192, 168, 1, 5), 41000)],
+                                v6=[((0x20, 1, 0xd, 0xb8) + (0,) * 11 + (5,), 7)],
+                                mapped=((198, 51, 100, 1), 5351)),
+        "left": bytes([0x09, 2, 0]) + bytes(range(1, 33)),
+    }
+
+
 def main():
     targets = {
         "fuzz_wire": wire(),
@@ -511,6 +539,7 @@ def main():
         "fuzz_noise": noise(),
         "fuzz_relay": relay(),
         "fuzz_dns": dns(),
+        "fuzz_intro": intro(),
     }
     if OUT.exists():
         shutil.rmtree(OUT)

@@ -73,11 +73,11 @@ Test(policy, server_admits_addresses_of_its_prefixes)
     struct tpeer *to;
     uint8_t src[4] = {10, 77, 0, 1}, dst[4] = {10, 77, 0, 2};
     struct ippkt ip = v4(src, dst);
-    cr_assert_eq(policy_tx(&pol, &ip, &to), POLICY_TX_SEND);
+    cr_assert_eq(policy_tx(&pol, &ip, 0, &to), POLICY_TX_SEND);
     cr_assert_eq(to, a);
     uint8_t dst6[16] = {0xfd, 0x77, [15] = 2}, src6[16] = {0xfd, 0x77, [15] = 1};
     struct ippkt ip6 = {.version = 6, .src = src6, .dst = dst6};
-    cr_assert_eq(policy_tx(&pol, &ip6, &to), POLICY_TX_SEND);
+    cr_assert_eq(policy_tx(&pol, &ip6, 0, &to), POLICY_TX_SEND);
     cr_assert_eq(to, a);
 }
 
@@ -114,7 +114,7 @@ Test(policy, address_claimed_twice_goes_to_the_live_holder)
     struct tpeer *to;
     uint8_t src[4] = {10, 77, 0, 1}, dst[4] = {10, 77, 0, 2};
     struct ippkt ip = v4(src, dst);
-    policy_tx(&pol, &ip, &to);
+    policy_tx(&pol, &ip, 0, &to);
     cr_assert_eq(to, a);
     /* the IPv6 half is held too: the announcement is refused whole */
     struct announce y = ann(3, 2), z = ann(0, 2);
@@ -135,7 +135,7 @@ Test(policy, silent_holder_is_displaced)
     struct tpeer *to;
     uint8_t src[4] = {10, 77, 0, 1}, dst[4] = {10, 77, 0, 2};
     struct ippkt ip = v4(src, dst);
-    policy_tx(&pol, &ip, &to);
+    policy_tx(&pol, &ip, 0, &to);
     cr_assert_eq(to, b);
     /* the displaced peer's packets are not attributed any more */
     uint8_t s2[4] = {10, 77, 0, 2}, d1[4] = {10, 77, 0, 1};
@@ -169,7 +169,7 @@ Test(policy, the_same_node_key_takes_its_address_back_at_once)
     struct tpeer *to;
     uint8_t src[4] = {10, 77, 0, 1}, dst[4] = {10, 77, 0, 2};
     struct ippkt ip = v4(src, dst);
-    cr_assert_eq(policy_tx(&pol, &ip, &to), POLICY_TX_SEND);
+    cr_assert_eq(policy_tx(&pol, &ip, 0, &to), POLICY_TX_SEND);
     cr_assert_eq(to, fresh);
 }
 
@@ -262,7 +262,7 @@ Test(policy, plaintext_same_ip_takes_over_after_one_second_of_silence)
     struct tpeer *to;
     uint8_t src[4] = {10, 77, 0, 1}, dst[4] = {10, 77, 0, 2};
     struct ippkt ip = v4(src, dst);
-    cr_assert_eq(policy_tx(&pol, &ip, &to), POLICY_TX_SEND);
+    cr_assert_eq(policy_tx(&pol, &ip, 0, &to), POLICY_TX_SEND);
     cr_assert_eq(to, fresh);
 }
 
@@ -313,7 +313,7 @@ Test(policy, another_node_in_a_slot_loses_the_old_ones_addresses)
     struct tpeer *to;
     uint8_t src[4] = {10, 77, 0, 1}, dst[4] = {10, 77, 0, 2};
     struct ippkt ip = v4(src, dst);
-    cr_assert_eq(policy_tx(&pol, &ip, &to), POLICY_TX_NO_ROUTE);
+    cr_assert_eq(policy_tx(&pol, &ip, 0, &to), POLICY_TX_NO_ROUTE);
     /* The first key proven in a slot keeps what was announced before it was known. */
     struct tpeer *b = up_key(1, 1000, 0);
     struct announce y = ann(3, 0);
@@ -359,7 +359,7 @@ Test(policy, peer_down_releases_its_addresses)
     policy_peer_down(&pol, a);
     uint8_t src[4] = {10, 77, 0, 1}, dst[4] = {10, 77, 0, 2};
     struct ippkt ip = v4(src, dst);
-    cr_assert_eq(policy_tx(&pol, &ip, &to), POLICY_TX_NO_ROUTE);
+    cr_assert_eq(policy_tx(&pol, &ip, 0, &to), POLICY_TX_NO_ROUTE);
     cr_assert_eq(policy_announce(&pol, b, &x, 1001, &res), POLICY_ANN_NEW);
     cr_assert_null(res.displaced);
 }
@@ -370,15 +370,15 @@ Test(policy, local_scope_stays_on_the_link)
     struct tpeer *to;
     uint8_t src[4] = {10, 77, 0, 1}, mc[4] = {224, 0, 0, 251}, bc[4] = {255, 255, 255, 255};
     struct ippkt ip = v4(src, mc);
-    cr_assert_eq(policy_tx(&pol, &ip, &to), POLICY_TX_LOCAL_SCOPE);
+    cr_assert_eq(policy_tx(&pol, &ip, 0, &to), POLICY_TX_LOCAL_SCOPE);
     ip = v4(src, bc);
-    cr_assert_eq(policy_tx(&pol, &ip, &to), POLICY_TX_LOCAL_SCOPE);
+    cr_assert_eq(policy_tx(&pol, &ip, 0, &to), POLICY_TX_LOCAL_SCOPE);
     uint8_t ll[16] = {0xfe, 0x80, [15] = 1}, g[16] = {0xfd, 0x77, [15] = 2},
             m6[16] = {0xff, 0x02, [15] = 1};
     struct ippkt ip6 = {.version = 6, .src = ll, .dst = g};
-    cr_assert_eq(policy_tx(&pol, &ip6, &to), POLICY_TX_LOCAL_SCOPE);
+    cr_assert_eq(policy_tx(&pol, &ip6, 0, &to), POLICY_TX_LOCAL_SCOPE);
     ip6 = (struct ippkt){.version = 6, .src = g, .dst = m6};
-    cr_assert_eq(policy_tx(&pol, &ip6, &to), POLICY_TX_LOCAL_SCOPE);
+    cr_assert_eq(policy_tx(&pol, &ip6, 0, &to), POLICY_TX_LOCAL_SCOPE);
 }
 
 Test(policy_client, the_server_routes_everything)
@@ -390,9 +390,9 @@ Test(policy_client, the_server_routes_everything)
     struct tpeer *to;
     uint8_t src[4] = {10, 77, 0, 2}, dst[4] = {10, 77, 0, 3};
     struct ippkt ip = v4(src, dst);
-    cr_assert_eq(policy_tx(&c, &ip, &to), POLICY_TX_NO_ROUTE, "no server yet");
+    cr_assert_eq(policy_tx(&c, &ip, 0, &to), POLICY_TX_NO_ROUTE, "no server yet");
     struct tpeer *s = policy_peer_up(&c, 1, &r);
-    cr_assert_eq(policy_tx(&c, &ip, &to), POLICY_TX_SEND);
+    cr_assert_eq(policy_tx(&c, &ip, 0, &to), POLICY_TX_SEND);
     cr_assert_eq(to, s);
     /* a client takes the server's word for anything, and delivers whatever it routes */
     struct announce any = ann(1, 0);
@@ -402,5 +402,62 @@ Test(policy_client, the_server_routes_everything)
     uint8_t far[4] = {198, 51, 100, 7};
     ip = v4(far, src);
     cr_assert_eq(policy_rx(&c, s, &ip, &to), POLICY_RX_DELIVER);
+    policy_free(&c);
+}
+
+/* Mesh (client): a member's addresses go straight to it while its path is usable, through the
+ * server while it punches or stopped answering, to it alone when the server is gone; it may
+ * send only from the addresses the server introduced, and announce no others. */
+Test(policy_client, members_go_direct_while_usable)
+{
+    struct policy c;
+    struct announce self = ann(2, 0);
+    cr_assert_eq(policy_init(&c, RPH_ROLE_CLIENT, &self, SILENT_MS, 3), 0);
+    struct rph_remote srv = {.in_use = true, .up = true};
+    struct rph_remote mem = {.in_use = true, .member = true};
+    struct tpeer *s = policy_peer_up(&c, 0, &srv), *m = policy_peer_up(&c, 1, &mem), *to;
+    struct announce ma = ann(3, 0);
+    policy_member(&c, m, &ma);
+    uint8_t me[4] = {10, 77, 0, 2}, peer[4] = {10, 77, 0, 3}, other[4] = {10, 77, 0, 4};
+    struct ippkt ip = v4(me, peer);
+    /* Still punching (not up): through the server, nothing lost. */
+    cr_assert_eq(policy_tx(&c, &ip, 100, &to), POLICY_TX_SEND);
+    cr_assert_eq(to, s);
+    mem.up = true;
+    cr_assert_eq(policy_tx(&c, &ip, 100, &to), POLICY_TX_SEND);
+    cr_assert_eq(to, m, "direct once usable");
+    /* Another overlay address: the server's business. */
+    struct ippkt ip2 = v4(me, other);
+    cr_assert_eq(policy_tx(&c, &ip2, 100, &to), POLICY_TX_SEND);
+    cr_assert_eq(to, s);
+    /* Data unanswered past the fallback: via the server again, then direct when it answers. */
+    mem.tx_unanswered = true;
+    mem.tx_unanswered_ms = 100;
+    cr_assert_eq(policy_tx(&c, &ip, 100 + RPH_RELAY_FALLBACK_MS, &to), POLICY_TX_SEND);
+    cr_assert_eq(to, s);
+    /* The server's daemon stopped: the member's path is the only one. */
+    policy_peer_down(&c, s);
+    cr_assert_eq(policy_tx(&c, &ip, 100 + RPH_RELAY_FALLBACK_MS, &to), POLICY_TX_SEND);
+    cr_assert_eq(to, m);
+    cr_assert_eq(policy_tx(&c, &ip2, 100, &to), POLICY_TX_NO_ROUTE);
+    mem.tx_unanswered = false;
+    /* Receive: only from the member's own address. */
+    struct ippkt in = v4(peer, me);
+    cr_assert_eq(policy_rx(&c, m, &in, &to), POLICY_RX_DELIVER);
+    in = v4(other, me);
+    cr_assert_eq(policy_rx(&c, m, &in, &to), POLICY_RX_SPOOFED);
+    cr_assert_eq(m->drop_spoofed, 1);
+    /* Its announcement: the introduced one is taken, another refused. */
+    struct policy_ann_result res;
+    cr_assert_eq(policy_announce(&c, m, &ma, 1, &res), POLICY_ANN_SAME);
+    struct announce grab = ann(4, 0);
+    cr_assert_eq(policy_announce(&c, m, &grab, 1, &res), POLICY_ANN_FOREIGN);
+    cr_assert_eq(policy_rx(&c, m, &in, &to), POLICY_RX_SPOOFED, "still not its address");
+    /* Introduced again with a new address: the route follows. */
+    policy_member(&c, m, &grab);
+    struct ippkt ip3 = v4(me, other);
+    cr_assert_eq(policy_tx(&c, &ip3, 100, &to), POLICY_TX_SEND);
+    cr_assert_eq(to, m);
+    cr_assert_eq(policy_tx(&c, &ip, 100, &to), POLICY_TX_NO_ROUTE);
     policy_free(&c);
 }

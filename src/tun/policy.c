@@ -65,7 +65,7 @@ struct tpeer *policy_peer_up(struct policy *p, size_t i, struct rph_remote *r)
         tp->has_key = true;
         memcpy(tp->node_pk, r->node_pk, sizeof tp->node_pk);
     }
-    if (routed && p->role == RPH_ROLE_SERVER) rebuild_routes(p);
+    if (routed) rebuild_routes(p);
     return tp;
 }
 
@@ -73,7 +73,7 @@ void policy_peer_down(struct policy *p, struct tpeer *tp)
 {
     bool routed = tp->remote && tp->announced;
     memset(tp, 0, sizeof *tp);
-    if (routed && p->role == RPH_ROLE_SERVER) rebuild_routes(p);
+    if (routed) rebuild_routes(p);
 }
 
 bool policy_peer_key(struct policy *p, struct tpeer *tp, const uint8_t *node_pk)
@@ -85,8 +85,16 @@ bool policy_peer_key(struct policy *p, struct tpeer *tp, const uint8_t *node_pk)
     if (tp->has_key) tp->announced = false;
     tp->has_key = true;
     memcpy(tp->node_pk, node_pk, sizeof tp->node_pk);
-    if (routed && p->role == RPH_ROLE_SERVER) rebuild_routes(p);
+    if (routed) rebuild_routes(p);
     return true;
+}
+
+void policy_member(struct policy *p, struct tpeer *tp, const struct announce *a)
+{
+    tp->member = true;
+    tp->ann = *a;
+    tp->announced = true;
+    rebuild_routes(p);
 }
 
 static bool same_node(const struct tpeer *a, const struct tpeer *b)
@@ -108,6 +116,14 @@ enum policy_announce policy_announce(struct policy *p, struct tpeer *from, const
                                      uint64_t now_ms, struct policy_ann_result *res)
 {
     memset(res, 0, sizeof *res);
+    if (from->member) {
+        /* The server vouched for the member's addresses; the member cannot claim others. */
+        if (memcmp(&from->ann, a, sizeof *a) == 0) return POLICY_ANN_SAME;
+        res->family = a->has4 ? 4 : 6;
+        memcpy(res->addr, a->has4 ? a->addr4 : a->addr6, a->has4 ? 4 : 16);
+        res->prefix = a->has4 ? a->prefix4 : a->prefix6;
+        return POLICY_ANN_FOREIGN;
+    }
     if (p->role == RPH_ROLE_SERVER) {
         /* Check both families before taking either: an announcement is taken whole or not. */
         struct tpeer *gone[2] = {NULL, NULL};
@@ -154,7 +170,7 @@ enum policy_announce policy_announce(struct policy *p, struct tpeer *from, const
     from->ann = *a;
     from->announced = true;
     if (!changed && !res->displaced) return POLICY_ANN_SAME;
-    if (p->role == RPH_ROLE_SERVER) rebuild_routes(p);
+    rebuild_routes(p);
     return changed ? POLICY_ANN_NEW : POLICY_ANN_SAME;
 }
 
@@ -163,7 +179,7 @@ enum policy_rx policy_rx(struct policy *p, struct tpeer *from, const struct ippk
 {
     *to = NULL;
     /* A client's server is its router: packets from any overlay address arrive through it. */
-    if (p->role == RPH_ROLE_CLIENT) return POLICY_RX_DELIVER;
+    if (p->role == RPH_ROLE_CLIENT && !from->member) return POLICY_RX_DELIVER;
     /* Also before the announcement arrives: nothing unattributed enters the network. */
     if (!from->announced) return POLICY_RX_NO_ADDRESS;
     const struct announce *a = &from->ann;
@@ -173,7 +189,8 @@ enum policy_rx policy_rx(struct policy *p, struct tpeer *from, const struct ippk
         from->drop_spoofed++;
         return POLICY_RX_SPOOFED;
     }
-    if (!overlay_other(p, ip->version, ip->dst)) return POLICY_RX_DELIVER;
+    /* A member sends to us, never through us. */
+    if (from->member || !overlay_other(p, ip->version, ip->dst)) return POLICY_RX_DELIVER;
     *to = route_lookup(&p->routes, ip->version, ip->dst);
     return *to ? POLICY_RX_FORWARD : POLICY_RX_NO_ROUTE;
 }
@@ -185,14 +202,25 @@ static bool local_scope(const struct ippkt *ip)
            (ip->src[0] == 0xfe && (ip->src[1] & 0xc0) == 0x80);
 }
 
-enum policy_tx policy_tx(const struct policy *p, const struct ippkt *ip, struct tpeer **to)
+enum policy_tx policy_tx(const struct policy *p, const struct ippkt *ip, uint64_t now_ms,
+                         struct tpeer **to)
 {
     *to = NULL;
     /* Multicast and link-local traffic (MLD, DAD) belongs to this link only. */
     if (local_scope(ip)) return POLICY_TX_LOCAL_SCOPE;
     if (p->role == RPH_ROLE_CLIENT) {
+        struct tpeer *m = route_lookup(&p->routes, ip->version, ip->dst);
+        if (m && (!m->member || !m->remote)) m = NULL;
+        /* A member still punching, or whose path stopped answering: through the server, which
+         * forwards, so nothing is lost while the direct path comes (back). */
+        if (m && rph_remote_usable(m->remote, now_ms)) {
+            *to = m;
+            return POLICY_TX_SEND;
+        }
         for (size_t i = 0; i < p->n_peers && !*to; i++)
-            if (p->peers[i].remote) *to = &p->peers[i];
+            if (p->peers[i].remote && !p->peers[i].member) *to = &p->peers[i];
+        /* No server (its daemon stopped): the member's path is the only one. */
+        if (!*to && m && m->remote->up) *to = m;
     } else {
         *to = route_lookup(&p->routes, ip->version, ip->dst);
     }

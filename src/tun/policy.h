@@ -32,6 +32,9 @@ struct tpeer {
      * server's; has_name also says the peer speaks names (tag 0x05). */
     bool has_name;
     char name[64];
+    /* Client, mesh: another client its server introduced (tag 0x09); ann holds the addresses the
+     * server vouched for, the only ones the member may send from or announce. */
+    bool member;
 };
 
 struct policy {
@@ -57,11 +60,15 @@ void policy_peer_down(struct policy *p, struct tpeer *tp);
  * the one the entry had means another node now speaks from the slot: what the old one
  * announced is released. true when the key changed. */
 bool policy_peer_key(struct policy *p, struct tpeer *tp, const uint8_t *node_pk);
+/* Client, mesh: tp is a member the server introduced with addresses a (again: they may have
+ * changed). Its addresses route to it while its path is usable (policy_tx). */
+void policy_member(struct policy *p, struct tpeer *tp, const struct announce *a);
 
 enum policy_announce {
     POLICY_ANN_SAME,    /* nothing changed */
     POLICY_ANN_NEW,     /* the peer now holds the announced addresses */
-    POLICY_ANN_FOREIGN, /* server: an address outside our prefix, or our own; ignored */
+    POLICY_ANN_FOREIGN, /* server: an address outside our prefix, or our own; client: a member's
+                           that is not what the server introduced; ignored */
     POLICY_ANN_HELD,    /* server: another live peer (another node key) holds it; ignored */
 };
 
@@ -77,7 +84,8 @@ struct policy_ann_result {
     struct tpeer *holder;    /* HELD: the live peer that holds the address */
 };
 
-/* A peer announced its addresses at now_ms. A client takes the server's word; a server
+/* A peer announced its addresses at now_ms. A client takes the server's word, and a member's
+ * only when it is what the server vouched for (else FOREIGN); a server
  * admits only addresses of its own prefixes that no other live peer holds. Addresses belong to
  * node keys: a holder with the announcer's node key is the same node, restarted, and gives the
  * address up at once; one with another key keeps it while it is live (heard from within
@@ -97,7 +105,8 @@ enum policy_rx {
 };
 
 /* A packet received from peer from: may it enter, and where does it go (*to for FORWARD)?
- * Counts a spoofed source on the peer. */
+ * Counts a spoofed source on the peer. A client takes anything from its server (its router)
+ * and from a member only what comes from that member's own addresses. */
 enum policy_rx policy_rx(struct policy *p, struct tpeer *from, const struct ippkt *ip,
                          struct tpeer **to);
 
@@ -107,7 +116,10 @@ enum policy_tx {
     POLICY_TX_NO_ROUTE,
 };
 
-/* A packet read from the TUN device: which peer does it go to? */
-enum policy_tx policy_tx(const struct policy *p, const struct ippkt *ip, struct tpeer **to);
+/* A packet read from the TUN device at now_ms: which peer does it go to? A client sends to a
+ * member straight while rph_remote_usable() says its path works, else through its server (which
+ * forwards it); with the server gone, still to the member if it is up. */
+enum policy_tx policy_tx(const struct policy *p, const struct ippkt *ip, uint64_t now_ms,
+                         struct tpeer **to);
 
 #endif

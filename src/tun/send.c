@@ -23,6 +23,7 @@
 #include "log.h"
 #include "offload.h"
 #include "policy.h"
+#include "ruphin/clock.h"
 #include "ruphin/error.h"
 #include "ruphin/ev.h"
 #include "tunnel_priv.h"
@@ -39,6 +40,7 @@ void send_on_tun(evutil_socket_t fd, short what, void *arg)
      * header is copied out first. */
     size_t vl = t->tun.vnet ? VNET_LEN : 0;
     uint8_t *pkt = t->buf + RPH_FRAME_HEADROOM;
+    uint64_t now = rph_now_ms(); /* once a batch: whether a member's path is usable */
     for (int i = 0; i < TUN_BURST; i++) {
         ssize_t n = read(fd, pkt - vl, t->buf_cap - RPH_FRAME_HEADROOM - RPH_FRAME_TAILROOM + vl);
         if (n < 0) {
@@ -59,7 +61,7 @@ void send_on_tun(evutil_socket_t fd, short what, void *arg)
             continue;
         }
         struct tpeer *to;
-        enum policy_tx v = policy_tx(&t->pol, &ip, &to);
+        enum policy_tx v = policy_tx(&t->pol, &ip, now, &to);
         if (v != POLICY_TX_SEND) {
             if (v == POLICY_TX_LOCAL_SCOPE)
                 t->drops.local_scope++;
