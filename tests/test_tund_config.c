@@ -982,6 +982,32 @@ Test(tund_config, port_mapping_defaults_to_sealed_and_must_be_a_bool)
     cr_assert(strstr(err.msg, "\"port_mapping\" must be true or false"), "%s", err.msg);
 }
 
+Test(tund_config, mesh_defaults_to_sealed_and_needs_seal)
+{
+    struct tund_config c;
+    struct errmsg err = {0};
+    cr_assert_eq(parse_text(MINIMAL, &c, &err), 0, "%s", err.msg);
+    cr_assert_not(c.mesh, "plaintext: a hub");
+    const char *sealed = "{\"holepuncher\": \"203.0.113.10:7700\", \"session\": \"office\","
+                         " \"role\": \"server\", \"seal\": {\"key_file\": \"/etc/ruphin/o.key\"},"
+                         " %s \"interface\": {\"name\": \"rph0\", \"address\": \"10.77.0.1/24\"}}";
+    char text[512];
+    snprintf(text, sizeof text, sealed, "");
+    cr_assert_eq(parse_text(text, &c, &err), 0, "%s", err.msg);
+    cr_assert(c.mesh, "sealed: a mesh by default");
+    snprintf(text, sizeof text, sealed, "\"mesh\": false,");
+    cr_assert_eq(parse_text(text, &c, &err), 0, "%s", err.msg);
+    cr_assert_not(c.mesh);
+    snprintf(text, sizeof text, sealed, "\"mesh\": 1,");
+    cr_assert_lt(parse_text(text, &c, &err), 0);
+    cr_assert(strstr(err.msg, "\"mesh\" must be true or false"), "%s", err.msg);
+    const char *plain = "{\"holepuncher\": \"203.0.113.10:7700\", \"session\": \"office\","
+                        " \"role\": \"server\", \"mesh\": true,"
+                        " \"interface\": {\"name\": \"rph0\", \"address\": \"10.77.0.1/24\"}}";
+    cr_assert_eq(parse_text(plain, &c, &err), -EINVAL);
+    cr_assert(strstr(err.msg, "\"mesh\": true needs \"seal\""), "%s", err.msg);
+}
+
 Test(tund_config, dns_domain)
 {
     struct tund_config c;

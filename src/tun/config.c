@@ -25,7 +25,7 @@ static const char *const top_keys[] = {
     "holepuncher",  "session", "role",      "interface", "keepalive_interval",
     "peer_timeout", "seal",    "state_dir", "members",   "control_socket",
     "log_level",    "port",    "user",      "name",      "port_mapping",
-    "dns",          NULL};
+    "dns",          "mesh",    NULL};
 static const char *const iface_keys[] = {"name", "address", "address6", "mtu", NULL};
 
 /* The shared getters name the bare key; a key inside "interface" is reported with its path
@@ -336,6 +336,21 @@ static int parse_port_mapping(const cJSON *root, struct tund_config *c, struct e
     return 0;
 }
 
+/* "mesh": a sealed server introduces its clients to each other so that they talk straight to
+ * each other (docs/PROTOCOL.md "Mesh"); a sealed client takes such introductions. Default on
+ * when sealed; plaintext has no node keys to vouch for a member with, so it cannot be on. */
+static int parse_mesh(const cJSON *root, struct tund_config *c, struct errmsg *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "mesh");
+    if (v && !cJSON_IsBool(v)) return errmsg_fail(err, -EINVAL, "\"mesh\" must be true or false");
+    if (v && cJSON_IsTrue(v) && !c->seal)
+        return errmsg_fail(err, -EINVAL,
+                           "\"mesh\": true needs \"seal\" (members are vouched for by their node "
+                           "keys, which a plaintext tunnel does not have)");
+    c->mesh = v ? cJSON_IsTrue(v) : c->seal;
+    return 0;
+}
+
 /* A name usable as one path component: the default paths are built from it. */
 static bool plain_name(const char *s)
 {
@@ -563,8 +578,8 @@ int tund_config_parse(const cJSON *root, struct tund_config *out, struct errmsg 
         (rc = parse_control_socket(root, &c, err)) || (rc = parse_log_level(root, &c, err)) ||
         (rc = get_int(root, "port", "port", 0, 65535, 0, &port, err)) ||
         (rc = parse_user(root, &c, err)) || (rc = parse_name(root, &c, err)) ||
-        (rc = parse_port_mapping(root, &c, err)) || (rc = check_auto(&c, err)) ||
-        (rc = parse_dns(root, &c, err)) || (rc = check_dns(&c, err)))
+        (rc = parse_port_mapping(root, &c, err)) || (rc = parse_mesh(root, &c, err)) ||
+        (rc = check_auto(&c, err)) || (rc = parse_dns(root, &c, err)) || (rc = check_dns(&c, err)))
         return rc;
     c.port = (uint16_t)port;
     *out = c;
@@ -885,6 +900,10 @@ static void v_port_mapping(const struct tund_config *c, char *b, size_t n)
 {
     snprintf(b, n, "%s", c->port_mapping ? "true" : "false");
 }
+static void v_mesh(const struct tund_config *c, char *b, size_t n)
+{
+    snprintf(b, n, "%s", c->mesh ? "true" : "false");
+}
 static void v_dns(const struct tund_config *c, char *b, size_t n)
 {
     snprintf(b, n, "%s", c->dns_domain[0] ? c->dns_domain : "none");
@@ -923,6 +942,7 @@ size_t tund_config_diff(const struct tund_config *running, const struct tund_con
         {"name", false, v_name},
         {"port_mapping", false, v_port_mapping},
         {"dns.domain", false, v_dns},
+        {"mesh", false, v_mesh},
     };
     size_t changed = 0;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {

@@ -56,9 +56,11 @@ struct tund_config {
     char seal_key_file[256]; /* loaded from a file: relative to the file's directory */
     bool seal_relay;         /* "seal.relay" (default true): use holepuncherd's relay */
     bool port_mapping;       /* "port_mapping" (default: when sealed): NAT-PMP on the router */
-    uint8_t seal_key[32];    /* read by tund_config_resolve; wiped once the tunnel has its keys */
-    char state_dir[256];     /* sealed: holds node.key; "" until a default is known */
-    bool state_dir_set;      /* written in the config (else the default, from the file's name) */
+    bool mesh; /* "mesh" (default: when sealed): introductions between clients (server), direct
+                  sessions with the members introduced (client); docs/PROTOCOL.md "Mesh" */
+    uint8_t seal_key[32]; /* read by tund_config_resolve; wiped once the tunnel has its keys */
+    char state_dir[256];  /* sealed: holds node.key; "" until a default is known */
+    bool state_dir_set;   /* written in the config (else the default, from the file's name) */
     uint8_t members[TUND_MEMBERS_MAX][32]; /* node public keys; none: any holder of the key */
     size_t n_members;
     uint8_t node_sk[32]; /* read (or made) by tund_config_resolve; wiped like seal_key */
