@@ -320,10 +320,15 @@ static void print_peer(const cJSON *p)
     char b1[32], b2[32], t[48];
     const char *ov = str(p, "overlay"), *ov6 = str(p, "overlay6");
     /* A peer is known by its endpoint before it has said which overlay address it uses. */
+    /* On a client the server is marked; the others are the members it introduced (mesh). */
+    const char *kind = str(p, "kind");
+    const char *what = kind && strcmp(kind, "member") == 0   ? "member"
+                       : kind && strcmp(kind, "server") == 0 ? "server"
+                                                             : "peer";
     if (ov || ov6)
-        printf("\npeer: %s%s%s\n", ov ? ov : "", ov && ov6 ? ", " : "", ov6 ? ov6 : "");
+        printf("\n%s: %s%s%s\n", what, ov ? ov : "", ov && ov6 ? ", " : "", ov6 ? ov6 : "");
     else
-        printf("\npeer: (no overlay address yet)\n");
+        printf("\n%s: (no overlay address yet)\n", what);
     const char *pn = str(p, "name");
     if (pn) printf("  name: %s\n", pn);
     /* Sealed only (the key is absent in plaintext); null until a handshake proved it. */
@@ -334,7 +339,10 @@ static void print_peer(const cJSON *p)
     const char *path = str(p, "path");
     if (path) {
         const char *since = fmt_ago(p, "path_since_ago_s", t, sizeof t);
-        if (strcmp(path, "relayed") == 0)
+        if (strcmp(path, "via-server") == 0)
+            printf("  path: via the server (no direct path works yet)%s%s\n",
+                   since ? ", changed " : "", since ? since : "");
+        else if (strcmp(path, "relayed") == 0)
             printf("  path: relayed through the holepuncher (it knows the peer as %s)%s%s\n",
                    str_or(p, "relay_endpoint", "?"), since ? ", changed " : "", since ? since : "");
         else
@@ -460,6 +468,19 @@ static void print_status(const cJSON *st)
                    num_or(off, "coalesced_segments"));
         else if (cJSON_IsBool(on))
             printf("  offload: off (the TUN device took no TSO/checksum offload)\n");
+    }
+    const cJSON *mesh = cJSON_GetObjectItemCaseSensitive(st, "mesh");
+    if (cJSON_IsObject(mesh)) {
+        bool on = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mesh, "enabled"));
+        double fw = 0;
+        if (num(mesh, "forwarded_packets", &fw))
+            printf("  mesh: %s; %.0f introductions sent; forwarded between clients: %.0f packets "
+                   "(%.0f bytes)\n",
+                   on ? "on (clients talk straight to each other)" : "off (a hub)",
+                   num_or(mesh, "introductions_sent"), fw, num_or(mesh, "forwarded_bytes"));
+        else
+            printf("  mesh: %s; %.0f introductions received\n", on ? "on" : "off",
+                   num_or(mesh, "introductions_received"));
     }
     const cJSON *peers = cJSON_GetObjectItemCaseSensitive(st, "peers");
     if (!cJSON_IsArray(peers)) peers = NULL;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "announce.h"
+#include "intro.h"
 #include "ippkt.h"
 #include "lancand.h"
 #include "mapcand.h"
@@ -47,6 +48,18 @@ void receive_on_data(void *ctx, struct rph_remote *r, const uint8_t *d, size_t n
      * announcement, and must see it if another node ever speaks from this slot. */
     if (r->has_node_pk && (!p->has_key || memcmp(p->node_pk, r->node_pk, 32) != 0))
         receive_node_key(t, p, r);
+    /* A member is another client: what only a server says (verdicts, names and addresses,
+     * member lists, introductions) it cannot say to us. */
+    if (r->member && n > 0 &&
+        (d[0] == VERDICT_TAG || d[0] == NAME_TAG || d[0] == ASSIGN_TAG || d[0] == MEMBER_TAG ||
+         d[0] == INTRO_TAG)) {
+        t->drops.bad_control++;
+        return;
+    }
+    if (n > 0 && d[0] == INTRO_TAG) {
+        mesh_client_receive(t, r, d, n);
+        return;
+    }
     if (n > 0 && d[0] == ANNOUNCE_TAG) {
         receive_announce(t, p, d, n);
         tunnel_announce_answer(t, r);
@@ -102,7 +115,10 @@ void receive_on_data(void *ctx, struct rph_remote *r, const uint8_t *d, size_t n
         t->drops.no_route++;
         return;
     case POLICY_RX_FORWARD:
-        /* Client to client through the server: the ad-hoc LAN. */
+        /* Client to client through the server: the ad-hoc LAN (a hub, or a mesh pair not
+         * direct yet). Counted: with a direct path this stays still. */
+        t->mesh.forwarded_packets++;
+        t->mesh.forwarded_bytes += n;
         send_to_peer(t, to, d, n);
         return;
     }
@@ -117,6 +133,7 @@ static void receive_node_key(struct tunnel *t, struct tpeer *p, const struct rph
     policy_peer_key(&t->pol, p, r->node_pk);
     nodekey_short(p->has_key, p->node_pk, k2);
     rph_addr_format(&r->addr, ep, sizeof ep);
+    mesh_server_changed(t, (size_t)(r - t->rbase));
     if (had)
         log_warn("peer %s%s: another node%s speaks from its slot now; what the old one "
                  "announced is released",
@@ -163,6 +180,11 @@ static void receive_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d
     switch (v) {
     case POLICY_ANN_FOREIGN:
         t->drops.address_conflict++;
+        if (p->member) {
+            log_debug("member %s%s announced %s, not the address the server introduced; ignored",
+                      ep, k1, ip);
+            return;
+        }
         if (news)
             log_warn("peer %s%s announced %s, which is not a peer address of this network; refused "
                      "(the client is told)",
@@ -178,6 +200,7 @@ static void receive_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d
                 nodekey_short(res.holder->has_key, res.holder->node_pk, k2));
         return;
     case POLICY_ANN_NEW:
+        mesh_server_changed(t, (size_t)(p - t->pol.peers));
         inet_ntop(a.has4 ? AF_INET : AF_INET6, a.has4 ? a.addr4 : a.addr6, ip, sizeof ip);
         log_info("peer %s%s is %s", ep, k1, ip);
         return;

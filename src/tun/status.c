@@ -66,6 +66,9 @@ static void add_allowed(cJSON *o, const struct tund_config *cfg, const struct an
     if (cfg->role == RPH_ROLE_SERVER) {
         if (p->has4) add_cidr(al, 4, p->addr4, 32, false);
         if (p->has6) add_cidr(al, 6, p->addr6, 128, false);
+    } else if (p->member) { /* a member: its own addresses, as the server introduced them */
+        if (p->has4) add_cidr(al, 4, p->addr4, 32, false);
+        if (p->has6) add_cidr(al, 6, p->addr6, 128, false);
     } else if (p->up) {
         if (self->has4) add_cidr(al, 4, self->addr4, self->prefix4, true);
         if (self->has6) add_cidr(al, 6, self->addr6, self->prefix6, true);
@@ -179,6 +182,24 @@ static void add_listed(cJSON *root, const struct tunnel *t, const struct tund_co
     }
 }
 
+/* The mesh (docs/CONFIG.md "mesh"): on a server what it introduced and what it still forwards
+ * between clients (a direct pair adds nothing), on a client the introductions it took. */
+static void add_mesh(cJSON *root, const struct tunnel *t, const struct tund_config *cfg)
+{
+    const struct tunnel_mesh_stats *m = tunnel_mesh(t);
+    cJSON *o = cJSON_AddObjectToObject(root, "mesh");
+    cJSON_AddBoolToObject(o, "enabled", cfg->seal && cfg->mesh);
+    if (cfg->role == RPH_ROLE_SERVER) {
+        cJSON_AddNumberToObject(o, "introductions_sent", (double)m->intros_sent);
+        cJSON_AddNumberToObject(o, "lefts_sent", (double)m->lefts_sent);
+        cJSON_AddNumberToObject(o, "forwarded_packets", (double)m->forwarded_packets);
+        cJSON_AddNumberToObject(o, "forwarded_bytes", (double)m->forwarded_bytes);
+    } else {
+        cJSON_AddNumberToObject(o, "introductions_received", (double)m->intros_received);
+        cJSON_AddNumberToObject(o, "introductions_refused", (double)m->intros_refused);
+    }
+}
+
 char *status_json(const struct tunnel *t, uint64_t now)
 {
     char a[RPH_ADDR_STRLEN];
@@ -262,9 +283,21 @@ char *status_json(const struct tunnel *t, uint64_t now)
         cJSON_AddStringToObject(o, "endpoint", rph_addr_format(&p.endpoint, a, sizeof a));
         /* The path datagrams take now: straight to endpoint, or through the holepuncher's
          * relay to relay_endpoint (the peer's endpoint as the holepuncher sees it). */
-        cJSON_AddStringToObject(o, "path", p.relayed ? "relayed" : "direct");
+        /* On a client: "server" (its router), "member" (another client its server introduced,
+         * docs/PROTOCOL.md "Mesh"); on a server: "client". */
+        cJSON_AddStringToObject(o, "kind",
+                                cfg->role == RPH_ROLE_SERVER ? "client"
+                                : p.member                   ? "member"
+                                                             : "server");
+        /* A member whose direct path does not work (yet) is reached through the server:
+         * "via-server", never "direct". */
+        cJSON_AddStringToObject(o, "path",
+                                p.via_server ? "via-server"
+                                : p.relayed  ? "relayed"
+                                             : "direct");
         /* Which direct path (or relayed): direct-ipv4, direct-ipv6, direct-lan, relayed. */
-        cJSON_AddStringToObject(o, "path_kind", rph_path_kind_name(p.path_kind));
+        cJSON_AddStringToObject(o, "path_kind",
+                                p.via_server ? "via-server" : rph_path_kind_name(p.path_kind));
         if (p.has_relay_endpoint)
             cJSON_AddStringToObject(o, "relay_endpoint",
                                     rph_addr_format(&p.relay_endpoint, a, sizeof a));
@@ -306,6 +339,7 @@ char *status_json(const struct tunnel *t, uint64_t now)
     }
 
     add_listed(root, t, cfg, now);
+    add_mesh(root, t, cfg);
     add_dns(root, t);
 
     const struct tunnel_offload *of = tunnel_offload(t);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -47,7 +48,7 @@ static void send_announce(struct tunnel *t, struct rph_remote *r)
 /* Our LAN endpoints (t->local) and global IPv6 ones (t->local6), listed again once a second at
  * most: a server hears lists from every client each keepalive. n_local is -1 when the socket
  * has no IPv4, n_local6 when it has no IPv6 (no candidates of that family then). */
-static void local_candidates(struct tunnel *t)
+void tunnel_local_candidates(struct tunnel *t)
 {
     uint64_t now = rph_now_ms();
     if (t->local_ms && now - t->local_ms < 1000) return;
@@ -73,7 +74,7 @@ static void local_candidates(struct tunnel *t)
 static void send_lancand(struct tunnel *t, struct rph_remote *r)
 {
     if (!t->cfg.seal) return;
-    local_candidates(t);
+    tunnel_local_candidates(t);
     uint8_t b[RPH_FRAME_HEADROOM + LANCAND_MAX_LEN + RPH_FRAME_TAILROOM];
     if (t->n_local >= 0) {
         size_t len = lancand_encode(t->local, (size_t)t->n_local, b + RPH_FRAME_HEADROOM);
@@ -121,6 +122,7 @@ void tunnel_mapcand_from(struct tunnel *t, struct rph_remote *r, const uint8_t *
     if (t->cfg.seal && mapcand_decode(d, n, &has, &a, &why) == 0) {
         taken = rph_peer_set_mapped_candidate(rph_ev_peer_core(t->ep), r, has ? &a : NULL,
                                               rph_now_ms());
+        mesh_server_mapped(t, r, has ? &a : NULL);
         if (taken < 0) why = "no unicast IPv4 endpoint";
     }
     if (taken < 0) t->drops.bad_control++;
@@ -142,7 +144,9 @@ void tunnel_lancand_from(struct tunnel *t, struct rph_remote *r, const uint8_t *
     int taken = -1, version = -1;
     size_t own = 0, other = 0;
     if (t->cfg.seal && (version = lancand_decode(d, n, a, &k, &why)) > 0) {
-        local_candidates(t);
+        /* As offered, for its introductions to the other clients (mesh_server.c). */
+        mesh_server_lan(t, r, version, a, k);
+        tunnel_local_candidates(t);
         /* Version 1 lists IPv4 LAN endpoints; version 2 its global IPv6 ones (IPv4 entries
          * there are left to version 1, which every peer reads). */
         int want = version == LANCAND_VERSION ? 4 : 6;
@@ -214,9 +218,11 @@ void tunnel_goodbye_from(struct tunnel *t, struct rph_remote *r, const uint8_t *
     }
     char ep[RPH_ADDR_STRLEN], k[NODEKEY_SHORT_LEN];
     const struct tpeer *tp = r->user;
-    log_info("peer %s%s stopped (goodbye)%s", fmt_addr(&r->addr, ep),
+    log_info("%s %s%s stopped (goodbye)%s", r->member ? "member" : "peer", fmt_addr(&r->addr, ep),
              nodekey_short(tp->has_key, tp->node_pk, k),
-             t->cfg.role == RPH_ROLE_SERVER ? "; its address is free" : "; joining again");
+             t->cfg.role == RPH_ROLE_SERVER ? "; its address is free"
+             : r->member                    ? ""
+                                            : "; joining again");
     t->removing = true;
     rph_peer_remove(rph_ev_peer_core(t->ep), r, rph_now_ms());
     t->removing = false;
@@ -243,10 +249,15 @@ static void on_remote(void *ctx, struct rph_remote *r, bool up)
         struct tpeer *tp = policy_peer_up(&t->pol, (size_t)(r - t->rbase), r);
         r->user = tp;
         char k[NODEKEY_SHORT_LEN];
-        log_info("peer %s%s up (handshake %llu ms after PeerInfo)", fmt_addr(&r->addr, ep),
-                 nodekey_short(tp->has_key, tp->node_pk, k),
-                 (unsigned long long)(r->up_ms - r->added_ms));
-        naming_send(t, r); /* first: a server that knows our name names the holder in a refusal */
+        log_info("%s %s%s up (handshake %llu ms after %s)", r->member ? "member" : "peer",
+                 fmt_addr(&r->addr, ep), nodekey_short(tp->has_key, tp->node_pk, k),
+                 (unsigned long long)(r->up_ms - r->added_ms),
+                 r->member ? "the introduction" : "PeerInfo");
+        mesh_client_up(t, r);
+        mesh_server_changed(t, (size_t)(r - t->rbase));
+        /* First: a server that knows our name names the holder in a refusal. Names and
+         * addresses are the server's business, not a member's. */
+        if (!r->member) naming_send(t, r);
         send_announce(t, r);
         send_lancand(t, r);
         send_mapcand(t, r);
@@ -257,6 +268,7 @@ static void on_remote(void *ctx, struct rph_remote *r, bool up)
                  (double)(rph_now_ms() - r->last_rx_ms) / 1000.0);
     if (r->user) policy_peer_down(&t->pol, r->user);
     r->user = NULL;
+    mesh_server_changed(t, (size_t)(r - t->rbase));
 }
 
 /* A flapping path must not flood the log: at most this many path lines a window. */
@@ -282,7 +294,10 @@ static void on_path(void *ctx, struct rph_remote *r, int reason)
         snprintf(sup, sizeof sup, " (%llu changes not logged before)",
                  (unsigned long long)t->path_suppressed);
     t->path_suppressed = 0;
-    if (r->relayed)
+    if (r->member && r->via_server)
+        log_info("member %s path via the server (its direct path stopped answering): %s%s",
+                 fmt_addr(&r->addr, ep), rph_path_reason_name(reason), sup);
+    else if (r->relayed)
         log_info("peer %s path relayed (through holepuncher %s, as %s): %s%s",
                  fmt_addr(&r->addr, ep), t->cfg.holepuncher, fmt_addr(&r->relay_addr, rel),
                  rph_path_reason_name(reason), sup);
@@ -460,11 +475,13 @@ static void on_announce_timer(evutil_socket_t fd, short what, void *arg)
     /* Repeated with the keepalives so a restarted peer learns our address again. */
     for (size_t i = 0; i < t->pol.n_peers; i++)
         if (t->pol.peers[i].remote) {
-            naming_send(t, t->pol.peers[i].remote);
+            if (!t->pol.peers[i].remote->member) naming_send(t, t->pol.peers[i].remote);
             send_announce(t, t->pol.peers[i].remote);
             send_lancand(t, t->pol.peers[i].remote);
             send_mapcand(t, t->pol.peers[i].remote);
         }
+    /* An endpoint that moved changes an introduction: a look, not a resend of all. */
+    mesh_server_changed(t, SIZE_MAX);
 }
 
 int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_base *base,
@@ -499,6 +516,9 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
     pc.peer_timeout_ms = (uint32_t)cfg->peer_timeout * 1000u;
     pc.handshake_timeout_ms = 0; /* a daemon never gives up */
     pc.max_remotes = MAX_PEERS;
+    /* A sealed client with "mesh" keeps sessions with the members its server introduces; it
+     * gets none from a hub server. */
+    if (cfg->seal && cfg->mesh && cfg->role == RPH_ROLE_CLIENT) pc.mesh_max = MESH_MAX;
     if (cfg->seal) {
         pc.sealed = true;
         pc.relay = cfg->seal_relay;
@@ -611,6 +631,16 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
         r = -ENOMEM;
         goto fail;
     }
+    t->member_addrs = calloc(t->n_slots, sizeof *t->member_addrs);
+    t->member_known = calloc(t->n_slots, sizeof *t->member_known);
+    bool mesh_srv = cfg->role == RPH_ROLE_SERVER && cfg->seal && cfg->mesh;
+    if (!t->member_addrs || !t->member_known || (mesh_srv && !(t->ms = mesh_server_new(t)))) {
+        errmsg_set(err, "out of memory");
+        r = -ENOMEM;
+        goto fail;
+    }
+    if (mesh_srv)
+        log_info("mesh: clients are introduced to each other (\"mesh\": false for a hub)");
     if ((r = naming_init(t, err)) < 0) goto fail;
     /* NAT-PMP maps IPv4 only: an IPv6 underlay has no NAT to ask. */
     struct rph_addr local;
@@ -645,6 +675,9 @@ void tunnel_close(struct tunnel *t)
     rph_ev_peer_free(t->ep);
     tun_close(&t->tun);
     policy_free(&t->pol);
+    mesh_server_free(t->ms);
+    free(t->member_addrs);
+    free(t->member_known);
     naming_free(t);
     free(t->buf);
     free(t->gro);
@@ -676,6 +709,11 @@ const struct tunnel_drops *tunnel_drops(const struct tunnel *t)
 const struct tunnel_offload *tunnel_offload(const struct tunnel *t)
 {
     return &t->off;
+}
+
+const struct tunnel_mesh_stats *tunnel_mesh(const struct tunnel *t)
+{
+    return &t->mesh;
 }
 
 const struct rph_peer_stats *tunnel_proto_stats(const struct tunnel *t)
@@ -770,6 +808,16 @@ bool tunnel_peer_info(const struct tunnel *t, size_t i, struct tunnel_peer_info 
     if (r->has_node_pk) memcpy(out->node_pk, r->node_pk, sizeof out->node_pk);
     out->has_name = p->remote && p->has_name;
     memcpy(out->name, p->name, sizeof out->name);
+    out->member = r->member;
+    out->via_server = r->member && !rph_remote_usable(r, rph_now_ms());
+    /* A member's name: the server's list of members (tag 0x06) has it by node key. */
+    for (size_t k = 0; r->member && !out->has_name && k < t->n_listed; k++) {
+        const struct member_msg *m = &t->listed[k].m;
+        if (m->has_key && memcmp(m->pk, r->node_pk, 32) == 0) {
+            out->has_name = true;
+            snprintf(out->name, sizeof out->name, "%s", m->name);
+        }
+    }
     return true;
 }
 

@@ -34,6 +34,13 @@ struct tunnel_offload {
     uint64_t coalesced_segs; /* the received segments they carried */
 };
 
+/* The mesh (status "mesh"; docs/CONFIG.md). */
+struct tunnel_mesh_stats {
+    uint64_t intros_sent, lefts_sent;         /* server: introductions and "left" messages sent */
+    uint64_t intros_received, intros_refused; /* client: taken, and refused by the core */
+    uint64_t forwarded_packets, forwarded_bytes; /* server: client to client through itself */
+};
+
 /* One remote the ruphin peer knows (punching or up), for the status report. */
 struct tunnel_peer_info {
     bool has4, has6; /* overlay addresses it announced (and, on a server, was granted) */
@@ -59,6 +66,8 @@ struct tunnel_peer_info {
     uint8_t node_pk[32];
     bool has_name; /* its member name (naming.h): on a server the granted one */
     char name[64];
+    bool member;     /* client, mesh: another client its server introduced */
+    bool via_server; /* member: its traffic goes through the server now (not usable) */
 };
 
 /* Takes over tun (already open and, for a real device, configured: tun_open_offload and
@@ -81,6 +90,7 @@ bool tunnel_port_mapping(const struct tunnel *t, uint64_t now_ms, struct portmap
 bool tunnel_offload_enabled(const struct tunnel *t);
 const struct tunnel_drops *tunnel_drops(const struct tunnel *t);
 const struct tunnel_offload *tunnel_offload(const struct tunnel *t);
+const struct tunnel_mesh_stats *tunnel_mesh(const struct tunnel *t);
 const struct rph_peer_stats *tunnel_proto_stats(const struct tunnel *t);
 int tunnel_local_addr(const struct tunnel *t, struct rph_addr *out);
 /* The underlay families the UDP socket takes: "ipv4", "ipv6" or "ipv4+ipv6" (dual stack). */

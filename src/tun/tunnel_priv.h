@@ -18,6 +18,7 @@
 #include "tunnel.h"
 
 struct dns_server;
+struct mesh_server;
 struct event;
 struct gro;
 struct portmap;
@@ -33,6 +34,8 @@ struct listed_member {
 #define GSO_SEGS 64
 
 #define MAX_PEERS 256
+/* Client, mesh: at most this many members besides the server (slot 0). */
+#define MESH_MAX (MAX_PEERS - 2)
 /* Reads per TUN event before the loop gets a turn (the UDP side reads in batches too). */
 #define TUN_BURST 64
 
@@ -87,6 +90,12 @@ struct tunnel {
     struct rph_addr local6[LANCAND_MAX]; /* our global IPv6 candidates, */
     int n_local6;                        /* how many (< 0: none: the socket has no IPv6), */
     uint64_t local_ms;                   /* both listed then (once a second at most) */
+    /* The mesh (docs/PROTOCOL.md "Mesh"). */
+    struct mesh_server *ms;        /* server with "mesh": what each client was introduced to */
+    struct tunnel_mesh_stats mesh; /* counters for the status */
+    struct announce *member_addrs; /* client: per remote slot, the addresses the server */
+    bool *member_known;            /* introduced for the member there (valid when set) */
+    uint64_t mesh_log_ms;          /* when a refused introduction was last logged */
 };
 
 /* send.c: TUN -> UDP */
@@ -111,7 +120,29 @@ void tunnel_mapcand_from(struct tunnel *t, struct rph_remote *r, const uint8_t *
 /* tunnel.c: r offered its LAN endpoints (tag 0x07): candidates for the core to probe. */
 void tunnel_lancand_from(struct tunnel *t, struct rph_remote *r, const uint8_t *d, size_t n);
 
+/* tunnel.c: our LAN and IPv6 endpoints listed again (at most once a second). */
+void tunnel_local_candidates(struct tunnel *t);
+
 /* tunnel.c: our announcement to r now (an automatic address just assigned). */
 void tunnel_announce_now(struct tunnel *t, struct rph_remote *r);
+
+/* mesh_server.c: a sealed server with "mesh" introduces its clients to each other (tag 0x09),
+ * paced, on change only. NULL from new when the mesh is off (a hub). */
+struct mesh_server *mesh_server_new(struct tunnel *t);
+void mesh_server_free(struct mesh_server *ms);
+/* Something about slot i changed (up, down, its announcement, its node key, its candidates;
+ * SIZE_MAX: a periodic look, endpoints may have moved): introductions are checked at the next
+ * pacing tick. */
+void mesh_server_changed(struct tunnel *t, size_t i);
+/* The candidates client r offered (tag 0x07 version 1: LAN, 2: IPv6; tag 0x08: mapped), as it
+ * sent them: they go into its introductions. */
+void mesh_server_lan(struct tunnel *t, struct rph_remote *r, int version, const struct rph_addr *a,
+                     size_t n);
+void mesh_server_mapped(struct tunnel *t, struct rph_remote *r, const struct rph_addr *a);
+
+/* mesh_client.c: the server introduced a member, or said one left (tag 0x09). */
+void mesh_client_receive(struct tunnel *t, struct rph_remote *from, const uint8_t *d, size_t n);
+/* Member r came up: its tpeer gets the introduced addresses (routes, the source check). */
+void mesh_client_up(struct tunnel *t, struct rph_remote *r);
 
 #endif
