@@ -143,10 +143,8 @@ poll() {
     seq 1 "$MESH_N" | xargs -P 8 -I{} sh -c \
         "'$RUPHIN_BIN/ruphinctl' -s '$TOPO_DIR/peer{}.sock' status --json >'$TOPO_DIR/st/{}.tmp' 2>/dev/null; mv '$TOPO_DIR/st/{}.tmp' '$TOPO_DIR/st/{}.json'"
 }
-# A client's mesh members with a direct path: objects of its status that have a "path" and are
-# no entry of "peers" (there, its server).
-JQ_DIRECT='[del(.peers) | .. | objects | select(has("path"))
-            | select((.path | tostring | startswith("direct")) or .path == "mapped")] | length'
+# A client's mesh members with a direct path (docs/CONFIG.md "What the status shows").
+JQ_DIRECT='[.peers[] | select(.kind == "member" and .path == "direct")] | length'
 # counts: "clients-up direct-pairs-seen intros handshakes" over the last poll (direct pairs
 # counted at each end, so all direct is (N-1)(N-2)).
 counts() {
@@ -154,12 +152,12 @@ counts() {
     for ((k = 2; k <= MESH_N; k++)); do
         f=$TOPO_DIR/st/$k.json
         [[ -s $f ]] || continue
-        jq -e '.peers[0].state == "up"' "$f" >/dev/null 2>&1 && up=$((up + 1))
+        jq -e 'any(.peers[]; .kind == "server" and .state == "up")' "$f" >/dev/null 2>&1 && up=$((up + 1))
         d=$(jq "$JQ_DIRECT" "$f" 2>/dev/null) && direct=$((direct + d))
     done
     f=$TOPO_DIR/st/1.json
     printf '%s %s %s %s\n' "$up" "$direct" \
-        "$(jq '[.. | objects | .introductions_sent? // empty] | add // 0' "$f" 2>/dev/null || echo 0)" \
+        "$(jq '.mesh.introductions_sent // 0' "$f" 2>/dev/null || echo 0)" \
         "$(jq '.handshakes.done // 0' "$f" 2>/dev/null || echo 0)"
 }
 

@@ -121,7 +121,10 @@ struct rph_remote {
     bool member;
     bool initiator;
     bool via_server; /* member: its direct path stopped answering (rph_remote_usable false) */
-    void *user;      /* the caller's per-peer data; the slot never moves while in use */
+    bool has_intro_addr;
+    struct rph_addr intro_addr; /* member: its endpoint as its server hears it (the last
+                                   introduction): what the holepuncher's is to a server */
+    void *user;                 /* the caller's per-peer data; the slot never moves while in use */
 };
 
 struct rph_peer_stats {

@@ -1138,6 +1138,8 @@ struct rph_remote *rph_peer_introduce(struct rph_peer *p, const struct rph_intro
         if (p->remotes[i].in_use && memcmp(p->remotes[i].node_pk, in->node_pk, 32) == 0)
             r = &p->remotes[i];
     if (r) {
+        r->intro_addr = *ep;
+        r->has_intro_addr = true;
         /* Known: the server hears it elsewhere now. Only while our own path to it does not
          * work does the endpoint follow (a working one moves only on authenticated packets). */
         if (rph_addr_equal(&r->addr, ep) || rph_remote_usable(r, now_ms)) goto out;
@@ -1156,6 +1158,8 @@ struct rph_remote *rph_peer_introduce(struct rph_peer *p, const struct rph_intro
         goto out;
     }
     r->addr = *ep;
+    r->intro_addr = *ep;
+    r->has_intro_addr = true;
     memcpy(r->node_pk, in->node_pk, 32); /* expected; has_node_pk once a handshake proves it */
     uint8_t own[32];
     rph_peer_node_public(p, own);

@@ -82,14 +82,13 @@ else
     done
 fi
 
-# mesh_path A B: the path client A's status gives member B (10.77.0.B): the status object that
-# names B's overlay address and has a "path".
+# mesh_path A B: "PATH PATH_KIND" of client A's peer that is member (or server) B, 10.77.0.B
+# ("direct direct-ipv4", "direct direct-lan", "via-server via-server", ...), "none" without one.
 mesh_path() {
     tun_status "$1" 2>/dev/null | jq -r --arg ip "10.77.0.$2" '
-        [.. | objects | select(has("path")) | select(tostring | test("\"" + $ip + "[\"/]"))]
-        | .[0].path // "none"'
+        [.peers[] | select(.overlay == $ip) | "\(.path) \(.path_kind)"] | .[0] // "none"'
 }
-is_direct() { [[ $(mesh_path "$1" "$2") == direct* || $(mesh_path "$1" "$2") == mapped ]]; }
+is_direct() { [[ $(mesh_path "$1" "$2") == "direct "* ]]; }
 
 # ---- the pairs that can be direct are, seen from both ends
 want=()
@@ -113,7 +112,7 @@ else
         fi
     done
 fi
-e2e_check "peer5 and peer6 (one router) talk on their LAN" test "$(mesh_path 5 6)" = direct-lan
+e2e_check "peer5 and peer6 (one router) talk on their LAN ($(mesh_path 5 6))" test "$(mesh_path 5 6)" = "direct direct-lan"
 
 # ---- the server stops; two clients on a direct path move 4 MiB, checked with sha256
 topo_kill peer1
