@@ -34,7 +34,7 @@ done
 BENCH_CMD+=bench/mesh.sh
 MESH_N=${MESH_N:-64}
 MESH_DEADLINE=${MESH_DEADLINE:-60} # s after the last start to wait for all direct paths
-MESH_SETTLE=${MESH_SETTLE:-30}     # s of quiet before the idle measurement
+MESH_SETTLE=${MESH_SETTLE:-70}     # s of quiet before the idle measurement (LAN probes: ~60 s)
 MESH_IDLE=${MESH_IDLE:-20}         # s the idle measurement lasts
 MESH_PINGS=${MESH_PINGS:-24}       # sampled pairs pinged to confirm "working"
 
@@ -146,19 +146,15 @@ poll() {
 # A client's mesh members with a direct path (docs/CONFIG.md "What the status shows").
 JQ_DIRECT='[.peers[] | select(.kind == "member" and .path == "direct")] | length'
 # counts: "clients-up direct-pairs-seen intros handshakes" over the last poll (direct pairs
-# counted at each end, so all direct is (N-1)(N-2)).
+# counted at each end, so all direct is (N-1)(N-2)); one jq for all the documents.
 counts() {
-    local k up=0 direct=0 f d
-    for ((k = 2; k <= MESH_N; k++)); do
-        f=$TOPO_DIR/st/$k.json
-        [[ -s $f ]] || continue
-        jq -e 'any(.peers[]; .kind == "server" and .state == "up")' "$f" >/dev/null 2>&1 && up=$((up + 1))
-        d=$(jq "$JQ_DIRECT" "$f" 2>/dev/null) && direct=$((direct + d))
-    done
-    f=$TOPO_DIR/st/1.json
-    printf '%s %s %s %s\n' "$up" "$direct" \
-        "$(jq '.mesh.introductions_sent // 0' "$f" 2>/dev/null || echo 0)" \
-        "$(jq '.handshakes.done // 0' "$f" 2>/dev/null || echo 0)"
+    local files=() k
+    for ((k = 2; k <= MESH_N; k++)); do [[ -s $TOPO_DIR/st/$k.json ]] && files+=("$TOPO_DIR/st/$k.json"); done
+    printf '%s %s %s %s\n' \
+        "$(jq -s '[.[] | select(any(.peers[]; .kind == "server" and .state == "up"))] | length' "${files[@]}" 2>/dev/null || echo 0)" \
+        "$(jq -s "[.[] | $JQ_DIRECT] | add // 0" "${files[@]}" 2>/dev/null || echo 0)" \
+        "$(jq '.mesh.introductions_sent // 0' "$TOPO_DIR/st/1.json" 2>/dev/null || echo 0)" \
+        "$(jq '.handshakes.done // 0' "$TOPO_DIR/st/1.json" 2>/dev/null || echo 0)"
 }
 
 # ping_sample: MESH_PINGS client pairs (and every client's server) answer one ping each.

@@ -188,7 +188,9 @@ bool cand_wanted(const struct rph_remote *r, const struct rph_candidate *c)
 struct rph_candidate *cand_due(struct rph_remote *r, uint64_t now)
 {
     for (size_t i = 0; i < r->n_cand; i++)
-        if (now >= r->cand[i].next_ms && cand_wanted(r, &r->cand[i])) return &r->cand[i];
+        if (now + (r->cand[i].probes_sent >= CAND_FAST ? CAND_SLACK_MS : 0) >= r->cand[i].next_ms &&
+            cand_wanted(r, &r->cand[i]))
+            return &r->cand[i];
     return NULL;
 }
 
