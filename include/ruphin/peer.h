@@ -353,7 +353,8 @@ struct rph_intro {
 struct rph_remote *rph_peer_introduce(struct rph_peer *p, const struct rph_intro *in,
                                       uint64_t now_ms, int *err);
 /* An idle member costs little (docs/PROTOCOL.md "Mesh"): a keepalive every
- * RPH_MEMBER_KEEPALIVE_MS only, as NAT mappings need (WireGuard's persistent keepalive), sent
+ * RPH_MEMBER_KEEPALIVE_MS only, as NAT mappings need (WireGuard's persistent keepalive), from
+ * the side with the lower node key (the other answers each one at once), sent
  * together with every other member keepalive due within RPH_MEMBER_KEEPALIVE_SLACK_MS (one
  * wake-up for all of them); a rekey only when something is sent to it once rekey_ms passed (a
  * keepalive is something: an idle member's keys stay fresh without a timer of their own); and

@@ -620,7 +620,7 @@ static void remote_alive(struct rph_peer *p, struct rph_remote *r, bool hello, u
     r->up = true;
     r->up_ms = now;
     trace(p, RPH_TRACE_UP, r, &r->addr, NULL, 0);
-    r->next_hello_ms = now + keepalive_of(p, r);
+    r->next_hello_ms = r->member && !r->initiator ? UINT64_MAX : now + keepalive_of(p, r);
     if (p->cfg.role == RPH_ROLE_CLIENT && !r->member && p->state != RPH_STATE_CONNECTED)
         set_state(p, RPH_STATE_CONNECTED, 0);
     if (p->cb.on_remote) p->cb.on_remote(p->ctx, r, true);
@@ -792,6 +792,8 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
         break;
     case SEAL_DATA:
         remote_alive(p, r, false, now);
+        /* A member's keepalive (empty) to the side that does not send its own: answered. */
+        if (ev.plain_len == 0 && r->member && !r->initiator) send_keepalive(p, r);
         break;
     }
     if (ev.plain_len > 0) deliver(p, r, ev.plain, ev.plain_len, now);
@@ -1313,7 +1315,14 @@ static void sealed_tick(struct rph_peer *p, struct rph_remote *r, uint64_t now)
     if ((p->cfg.role == RPH_ROLE_SERVER || (r->member && !r->initiator)) && !r->up) {
         if (now >= r->next_hello_ms) punch(p, r, now); /* opens our NAT toward the other */
     } else if (r->up && r->member) {
-        /* Any wake-up sends the member keepalives due soon: they stay in step, one timer. */
+        /* Only the initiator keeps a member pair alive; the other answers each keepalive
+         * (sealed_input), which refreshes its NAT too and wakes the initiator once for all
+         * the answers to its batch. Any wake-up sends the member keepalives due soon: they
+         * stay in step, one timer. */
+        if (!r->initiator) {
+            r->next_hello_ms = UINT64_MAX; /* its punches' timer: no deadline while up */
+            return;
+        }
         if (now + RPH_MEMBER_KEEPALIVE_SLACK_MS < r->next_hello_ms) return;
         if (seal_rekey_due(p->seal, slot_of(p, r), now))
             send_hs(p, r, &r->addr, seal_start(p->seal, slot_of(p, r), now));

@@ -468,14 +468,14 @@ static void on_trace(void *ctx, const struct rph_trace *tr)
 }
 
 /* How often (s) a member hears our announcement and candidates again, unchanged. */
-#define MEMBER_REPEAT_S 60u
+#define MEMBER_REPEAT_S 300u
 
 static void on_announce_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     struct tunnel *t = arg;
-    /* Mesh members hear the repeats about once a minute, not every keepalive: they get all of
+    /* Mesh members hear the repeats every 5 minutes, not every keepalive: they get all of
      * it when they come up, a change goes at once, and a restarted member comes up again; with
      * 63 members, three messages each per interval were most of an idle mesh's wake-ups. */
     unsigned every = (MEMBER_REPEAT_S + (unsigned)t->cfg.keepalive_interval - 1) /
