@@ -31,6 +31,19 @@ static void add_addr(cJSON *arr, const char *a)
     cJSON_AddItemToArray(arr, cJSON_CreateString(b));
 }
 
+/* A listed member that is also a peer (the mesh introduced it): shown once, as the peer. */
+static bool is_member_peer(const cJSON *peers, const char *pk)
+{
+    const cJSON *p;
+    if (!pk) return false;
+    cJSON_ArrayForEach(p, peers)
+    {
+        const char *k = s_of(p, "kind"), *ppk = s_of(p, "public_key");
+        if (k && strcmp(k, "member") == 0 && ppk && strcmp(ppk, pk) == 0) return true;
+    }
+    return false;
+}
+
 cJSON *members_from_status(const cJSON *st)
 {
     cJSON *root = cJSON_CreateObject();
@@ -59,13 +72,20 @@ cJSON *members_from_status(const cJSON *st)
         cJSON *m = cJSON_CreateObject();
         copy(m, "name", p, "name");
         cJSON_AddBoolToObject(m, "self", false);
-        /* A server's peers are its clients; a client's one peer is its server. */
-        cJSON_AddStringToObject(m, "role", server ? "client" : "server");
+        /* A server's peers are its clients; a client's are its server and the members its
+         * server introduced (the mesh: other clients, reached straight or via the server). */
+        const char *kind = s_of(p, "kind");
+        bool member = kind && strcmp(kind, "member") == 0;
+        cJSON_AddStringToObject(m, "role", server || member ? "client" : "server");
         a = cJSON_AddArrayToObject(m, "addresses");
         add_addr(a, s_of(p, "overlay"));
         add_addr(a, s_of(p, "overlay6"));
         copy(m, "public_key", p, "public_key");
-        copy(m, "endpoint", p, "endpoint");
+        const char *path = s_of(p, "path");
+        if (member && path && strcmp(path, "via-server") == 0)
+            cJSON_AddStringToObject(m, "endpoint", "via the server");
+        else
+            copy(m, "endpoint", p, "endpoint");
         copy(m, "state", p, "state");
         /* The daemon reports a round-trip time where it measures one. */
         copy(m, "rtt_ms", p, "rtt_ms");
@@ -77,7 +97,7 @@ cJSON *members_from_status(const cJSON *st)
     if (!cJSON_IsArray(listed)) listed = NULL;
     cJSON_ArrayForEach(p, listed)
     {
-        if (!cJSON_IsObject(p)) continue;
+        if (!cJSON_IsObject(p) || is_member_peer(peers, s_of(p, "public_key"))) continue;
         cJSON *m = cJSON_CreateObject();
         copy(m, "name", p, "name");
         cJSON_AddBoolToObject(m, "self", false);

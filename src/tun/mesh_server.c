@@ -65,7 +65,11 @@ static void build(const struct mesh_server *ms, size_t s, struct intro *in)
     memset(in, 0, sizeof *in);
     memcpy(in->node_pk, tp->node_pk, 32);
     in->addrs = tp->ann;
-    in->endpoint = r->relayed && r->has_relay_addr ? r->relay_addr : r->addr;
+    /* Where another client should punch: the endpoint we talk to when that is its public
+     * IPv4 one; over the LAN, a mapping, IPv6 or the relay, the endpoint the holepuncher sees
+     * (those others go along as candidates). */
+    bool public4 = rph_remote_path_kind(r) == RPH_PATHK_DIRECT4;
+    in->endpoint = public4 || !r->has_relay_addr ? r->addr : r->relay_addr;
     for (size_t k = 0; k < o->n_lan; k++)
         if (!overlay_addr(ms->t, &o->lan[k])) in->lan[in->n_lan++] = o->lan[k];
     for (size_t k = 0; k < o->n_v6; k++)

@@ -86,6 +86,19 @@ static void send_lancand(struct tunnel *t, struct rph_remote *r)
     }
 }
 
+size_t tunnel_keep_paths(const struct tunnel *t, struct rph_addr *a, size_t n,
+                         const struct rph_addr *own, int n_own)
+{
+    const struct announce *s = &t->pol.self;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool overlay = a[i].family == 4 ? s->has4 && route_in_prefix(a[i].ip, s->addr4, s->prefix4)
+                                        : s->has6 && route_in_prefix(a[i].ip, s->addr6, s->prefix6);
+        if (!overlay) a[m++] = a[i];
+    }
+    return lancand_drop_own(a, m, own, n_own > 0 ? (size_t)n_own : 0);
+}
+
 /* A malformed or refused candidate list: at most one debug line per this. */
 #define LANCAND_LOG_MS 10000u
 
@@ -156,7 +169,7 @@ void tunnel_lancand_from(struct tunnel *t, struct rph_remote *r, const uint8_t *
         other = k - m;
         const struct rph_addr *mine = want == 4 ? t->local : t->local6;
         int n_mine = want == 4 ? t->n_local : t->n_local6;
-        size_t kept = lancand_drop_own(a, m, mine, n_mine > 0 ? (size_t)n_mine : 0);
+        size_t kept = tunnel_keep_paths(t, a, m, mine, n_mine);
         own = m - kept;
         struct rph_peer *core = rph_ev_peer_core(t->ep);
         unsigned fam = want == 4 ? RPH_EV_IPV4 : RPH_EV_IPV6;
@@ -303,7 +316,8 @@ static void on_path(void *ctx, struct rph_remote *r, int reason)
                  rph_path_reason_name(reason), sup);
     else
         log_info("peer %s path direct: %s (%s)%s", fmt_addr(&r->addr, ep),
-                 rph_path_reason_name(reason), tunnel_path_kind_text(rph_remote_path_kind(r)), sup);
+                 rph_path_reason_name(reason), tunnel_path_kind_text(mesh_client_path_kind(t, r)),
+                 sup);
 }
 
 /* The core reports every SessionNotFound answer to a Join. The first is "is the server up?";
@@ -492,6 +506,7 @@ static void on_announce_timer(evutil_socket_t fd, short what, void *arg)
         }
     /* An endpoint that moved changes an introduction: a look, not a resend of all. */
     mesh_server_changed(t, SIZE_MAX);
+    mesh_client_retry(t, rph_now_ms());
 }
 
 int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_base *base,
@@ -641,10 +656,10 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
         r = -ENOMEM;
         goto fail;
     }
-    t->member_addrs = calloc(t->n_slots, sizeof *t->member_addrs);
-    t->member_known = calloc(t->n_slots, sizeof *t->member_known);
     bool mesh_srv = cfg->role == RPH_ROLE_SERVER && cfg->seal && cfg->mesh;
-    if (!t->member_addrs || !t->member_known || (mesh_srv && !(t->ms = mesh_server_new(t)))) {
+    bool mesh_cli = cfg->role == RPH_ROLE_CLIENT && cfg->seal && cfg->mesh;
+    if ((mesh_cli && !(t->known = mesh_client_table())) ||
+        (mesh_srv && !(t->ms = mesh_server_new(t)))) {
         errmsg_set(err, "out of memory");
         r = -ENOMEM;
         goto fail;
@@ -686,8 +701,7 @@ void tunnel_close(struct tunnel *t)
     tun_close(&t->tun);
     policy_free(&t->pol);
     mesh_server_free(t->ms);
-    free(t->member_addrs);
-    free(t->member_known);
+    free(t->known);
     naming_free(t);
     free(t->buf);
     free(t->gro);
@@ -798,7 +812,7 @@ bool tunnel_peer_info(const struct tunnel *t, size_t i, struct tunnel_peer_info 
     out->verdict = p->verdict;
     out->endpoint = r->addr;
     out->relayed = r->relayed;
-    out->path_kind = (uint8_t)rph_remote_path_kind(r);
+    out->path_kind = (uint8_t)mesh_client_path_kind(t, r);
     out->relay_endpoint = r->relay_addr;
     out->has_relay_endpoint = r->has_relay_addr;
     out->n_cand = r->n_cand;

@@ -19,6 +19,7 @@
 
 struct dns_server;
 struct mesh_server;
+struct mesh_known;
 struct event;
 struct gro;
 struct portmap;
@@ -94,8 +95,7 @@ struct tunnel {
     /* The mesh (docs/PROTOCOL.md "Mesh"). */
     struct mesh_server *ms;        /* server with "mesh": what each client was introduced to */
     struct tunnel_mesh_stats mesh; /* counters for the status */
-    struct announce *member_addrs; /* client: per remote slot, the addresses the server */
-    bool *member_known;            /* introduced for the member there (valid when set) */
+    struct mesh_known *known;      /* client: the members the server introduced (MAX_PEERS) */
     uint64_t mesh_log_ms;          /* when a refused introduction was last logged */
 };
 
@@ -121,6 +121,11 @@ void tunnel_mapcand_from(struct tunnel *t, struct rph_remote *r, const uint8_t *
 /* tunnel.c: r offered its LAN endpoints (tag 0x07): candidates for the core to probe. */
 void tunnel_lancand_from(struct tunnel *t, struct rph_remote *r, const uint8_t *d, size_t n);
 
+/* tunnel.c: of a peer's candidates a[0..n), those that can be a path to it: none inside our
+ * overlay (a path through the tunnel itself) or at our own addresses own[0..n_own) (a probe
+ * would reach ourselves). Returns the new n; the order is kept. */
+size_t tunnel_keep_paths(const struct tunnel *t, struct rph_addr *a, size_t n,
+                         const struct rph_addr *own, int n_own);
 /* tunnel.c: our LAN and IPv6 endpoints listed again (at most once a second). */
 void tunnel_local_candidates(struct tunnel *t);
 
@@ -143,7 +148,16 @@ void mesh_server_mapped(struct tunnel *t, struct rph_remote *r, const struct rph
 
 /* mesh_client.c: the server introduced a member, or said one left (tag 0x09). */
 void mesh_client_receive(struct tunnel *t, struct rph_remote *from, const uint8_t *d, size_t n);
+/* The client's table of introduced members (free() it), NULL without memory. */
+struct mesh_known *mesh_client_table(void);
 /* Member r came up: its tpeer gets the introduced addresses (routes, the source check). */
 void mesh_client_up(struct tunnel *t, struct rph_remote *r);
+/* Its path kind (enum rph_path_kind), a member's direct-lan too (mesh_client.c knows the
+ * endpoint the server introduced it at). */
+int mesh_client_path_kind(const struct tunnel *t, const struct rph_remote *r);
+/* Each keepalive: a member the core dropped (it never answered, or went silent) is introduced
+ * to the core again from what the server said, every MESH_RETRY_MS, a few times: the server
+ * introduces on change only. */
+void mesh_client_retry(struct tunnel *t, uint64_t now_ms);
 
 #endif

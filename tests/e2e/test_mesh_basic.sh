@@ -47,23 +47,23 @@ big_at_server() {
     ip netns exec "$NAT1" nft list table inet meshcount | sed -n 's/.*counter packets \([0-9]*\) .*/\1/p'
 }
 
+q() { tun_q "$@"; }
 # shellcheck disable=SC2317 # called through e2e_check and wait_for
-# q K FILTER: jq -r FILTER over peer K's status ("" when the daemon does not answer).
-q() { tun_status "$1" 2>/dev/null | jq -r "$2" 2>/dev/null; }
-# shellcheck disable=SC2317
-member_kind() { q "$1" '[.peers[] | select(.kind == "member")][0].path_kind // "none"'; }
+member_kind() { tun_member_kind "$1"; }
 # shellcheck disable=SC2317
 members() { q "$1" '[.peers[] | select(.kind == "member")] | length'; }
 forwarded() { q 1 '.mesh.forwarded_packets'; }
 # shellcheck disable=SC2317
 server_up() { [[ $(q "$1" '[.peers[] | select(.kind == "server" and .state == "up")] | length') == 1 ]]; }
+# shellcheck disable=SC2317
 ping_big() { topo_run "$(topo_ns peer "$1")" ping -q -c 5 -i 0.2 -W 2 -s 1200 "$2" >/dev/null 2>&1; }
 
 tun_start_hpd_relay || e2e_die "holepuncherd with the relay did not start"
 tun_start_peer 1 server || e2e_die "server did not start"
 wait_for "tun_status 1 | jq -e '.holepuncher.state == \"registered\"'" 10 || e2e_die "server not registered"
 t0=$EPOCHREALTIME
-tun_start_peer 2 client && tun_start_peer 3 client || e2e_die "clients did not start"
+tun_start_peer 2 client || e2e_die "client 2 did not start"
+tun_start_peer 3 client || e2e_die "client 3 did not start"
 
 e2e_check "both clients come up with the server" wait_for "server_up 2 && server_up 3" 15
 e2e_check "client 2: client 3 is a member, path direct-ipv4" wait_for "[ \"\$(member_kind 2)\" = direct-ipv4 ]" 20
@@ -117,6 +117,11 @@ fw0=$(forwarded)
 e2e_check "server back: ping client 3 -> client 2" ping_big 3 10.77.0.2
 e2e_check "server back: still no detour" test "$(forwarded)" = "$fw0"
 
+# A member gone without a goodbye (kill -9): the server times it out and says it left.
+kill -KILL "$(topo_pid peer3)"
+e2e_check "client 3 killed: the server sends \"left\"" wait_for "[ \"\$(q 1 .mesh.lefts_sent)\" -ge 1 ]" 20
+e2e_check "client 3 killed: client 2 has no member left" wait_for "[ \"\$(members 2)\" = 0 ]" 20
+
 # "mesh": false: the hub of before. Everyone starts afresh (the clients forget their members).
 topo_kill peer3
 topo_kill peer2
@@ -124,7 +129,8 @@ topo_kill peer1
 tun_write_peer_config 1 server "$TOPO_DIR/peer1.json" ', "mesh": false'
 tun_start_peer 1 server || e2e_die "hub server did not start"
 wait_for "tun_status 1 | jq -e '.holepuncher.state == \"registered\"'" 10 || e2e_die "hub server not registered"
-tun_start_peer 2 client && tun_start_peer 3 client || e2e_die "clients did not start again"
+tun_start_peer 2 client || e2e_die "client 2 did not start again"
+tun_start_peer 3 client || e2e_die "client 3 did not start again"
 e2e_check "hub: both clients come up" wait_for "server_up 2 && server_up 3 && [ \$(tun_peers_up 1) -ge 2 ]" 15
 e2e_check "hub: status says mesh off" test "$(q 1 .mesh.enabled)" = false
 fw0=$(forwarded) big0=$(big_at_server)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Three machines behind three NATs on one virtual LAN: the clients reach each other through
-# the server; a client cannot send as another client's overlay address, nor claim it.
+# the server; a client cannot send as another client's overlay address, nor claim it. The
+# server is a hub ("mesh": false): the forwarding is the point (test_mesh_basic.sh has the mesh).
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tun_lib.sh"
@@ -11,6 +12,7 @@ topo_trap
 topo_up 3 || e2e_die "test bed"
 
 tun_start_hpd || e2e_die "holepuncherd did not start"
+tun_write_peer_config 1 server "$TOPO_DIR/peer1.json" ', "mesh": false'
 tun_start_peer 1 server || e2e_die "server peer did not start"
 tun_start_peer 2 client || e2e_die "client 2 did not start"
 tun_start_peer 3 client || e2e_die "client 3 did not start"

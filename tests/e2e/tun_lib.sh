@@ -82,6 +82,16 @@ tun_status() {
     "$RUPHIN_BIN/ruphinctl" -s "$TOPO_DIR/peer$1.sock" status --json
 }
 
+# tun_q K FILTER: jq -r FILTER over peer K's status ("" when the daemon does not answer).
+tun_q() {
+    tun_status "$1" 2>/dev/null | jq -r "$2" 2>/dev/null
+}
+
+# tun_member_kind K: the path_kind of the first mesh member client K lists ("none": no member).
+tun_member_kind() {
+    tun_q "$1" '[.peers[] | select(.kind == "member")][0].path_kind // "none"'
+}
+
 # tun_peers_up K: how many peers K sees up.
 tun_peers_up() {
     tun_status "$1" 2>/dev/null | grep -o '"state":"up"' | wc -l
