@@ -104,8 +104,8 @@ static struct rph_remote *introduce(struct tunnel *t, struct intro *in, uint64_t
     memcpy(ri.node_pk, in->node_pk, 32);
     struct rph_remote *r = rph_peer_introduce(rph_ev_peer_core(t->ep), &ri, now, err);
     if (!r) return NULL;
-    struct intro c =
-        *in; /* tunnel_keep_paths filters in place; the table keeps what the server said */
+    /* tunnel_keep_paths filters in place; the table keeps what the server said. */
+    struct intro c = *in;
     candidates(t, r, &c, now);
     if (r->user) policy_member(&t->pol, r->user, &in->addrs); /* up already: addresses follow */
     return r;
@@ -121,6 +121,7 @@ void mesh_client_receive(struct tunnel *t, struct rph_remote *from, const uint8_
      * to a server) sending one is a peer misbehaving. */
     if (t->cfg.role != RPH_ROLE_CLIENT || from->member || !t->cfg.seal) {
         why = t->cfg.role != RPH_ROLE_CLIENT ? "a server takes no introductions"
+              : !t->cfg.seal                 ? "not a sealed tunnel"
                                              : "an introduction not from our server";
     } else if (intro_decode(d, n, &in, &why) == 0) {
         why = NULL;
