@@ -16,7 +16,8 @@
 # under BENCH_QUIET_PCT % busy (default 15), and marks the rows during which other processes
 # (not this script's) used 5 % or more of the CPUs.
 #
-# Rows (bench/peers/*.sh, one small file per tunnel): raw raw2nat ruphin ruphin_sealed ruphin_relayed
+# Rows (bench/peers/*.sh, one small file per tunnel): raw raw2nat ruphin ruphin_sealed ruphin_c2c
+# (client to client over the mesh's direct path, on a third site) ruphin_relayed
 # wireguard_go nebula openvpn quicktun_raw quicktun_nacltai, and on request
 # ruphin_sealed_sodium, ruphin_sealed_avx512 and ruphin_sealed_openssl (the sealed row with
 # RUPHIN_AEAD set to that implementation in both daemons). Each row ID has ID_up1 (first
@@ -38,7 +39,7 @@ done
 BENCH_CMD+=bench/tunnel.sh
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_ROW_QUIET_WAIT=${BENCH_ROW_QUIET_WAIT:-60}
-BENCH_ROWS=${BENCH_ROWS:-raw raw2nat ruphin ruphin_sealed ruphin_relayed wireguard_go nebula openvpn quicktun_raw quicktun_nacltai}
+BENCH_ROWS=${BENCH_ROWS:-raw raw2nat ruphin ruphin_sealed ruphin_c2c ruphin_relayed wireguard_go nebula openvpn quicktun_raw quicktun_nacltai}
 BENCH_PERF=${BENCH_PERF:-0}
 BENCH_PERF_ROWS=${BENCH_PERF_ROWS:-ruphin ruphin_sealed}
 
@@ -74,7 +75,8 @@ META=$(bench_meta)
 
 TOPO_DUMP_LOGS=0
 topo_trap
-topo_up 2 || e2e_die "test bed"
+# A third site only for the client-to-client row (two clients and their server).
+if [[ " $BENCH_ROWS " == *" ruphin_c2c "* ]]; then topo_up 3; else topo_up 2; fi || e2e_die "test bed"
 tun_start_hpd || e2e_die "holepuncherd did not start"
 # Read by bench/peers/ruphin.sh: whether this build accepts "seal": {"key_file": ...}.
 RUPHIN_SEAL_OK=0

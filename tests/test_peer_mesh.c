@@ -15,7 +15,7 @@
 #include "ruphin/wire.h"
 
 #define MAXMAP 512
-#define NODES 4 /* 0: the server; 1..3: clients */
+#define NODES 8 /* 0: the server; 1..7: clients */
 
 enum nat_kind {
     NAT_NONE,            /* public */
@@ -33,6 +33,10 @@ struct node {
     char last_data[64];
     int paths;
     uint64_t rx_from[NODES]; /* datagrams received, by the node whose NAT/address sent them */
+    /* Ticked as ev_peer does (at its deadline, and after input), not every step: wake-ups
+     * counted (timer: its deadline came; rx: datagrams arrived, once per instant). */
+    bool evloop;
+    uint64_t deadline, timer_wakeups, rx_wakeups, last_rx_at;
 };
 
 struct mapping {
@@ -143,12 +147,25 @@ static void net_deliver(struct dgram *d)
     if (s >= 0 && cut[s][k]) return;
     if (s >= 0) nodes[k].rx_from[s]++;
     rph_peer_input(nodes[k].peer, d->buf, d->len, &d->from, now);
+    if (!nodes[k].evloop) return;
+    if (nodes[k].last_rx_at != now) nodes[k].rx_wakeups++;
+    nodes[k].last_rx_at = now;
+    rph_peer_tick(nodes[k].peer, now);
+    nodes[k].deadline = rph_peer_next_deadline(nodes[k].peer);
 }
 
 static void net_tick(void)
 {
-    for (int k = 0; k < NODES; k++)
-        if (nodes[k].peer && !nodes[k].down) rph_peer_tick(nodes[k].peer, now);
+    for (int k = 0; k < NODES; k++) {
+        struct node *nd = &nodes[k];
+        if (!nd->peer || nd->down) continue;
+        if (nd->evloop && now < nd->deadline) continue;
+        rph_peer_tick(nd->peer, now);
+        if (!nd->evloop) continue;
+        nd->timer_wakeups++;
+        nd->deadline = rph_peer_next_deadline(nd->peer);
+        cr_assert_gt(nd->deadline, now, "node %d: a deadline at or before its tick spins", k);
+    }
 }
 
 static const uint8_t KEY[32] = {7, 7, 7};
@@ -502,4 +519,54 @@ Test(peer_mesh, a_broken_direct_path_goes_via_the_server_and_comes_back)
     printf("path back in %lu ms\n", (unsigned long)(now - t0));
     until_data(1, 2, "back", 100);
     until_data(2, 1, "back-too", 100);
+}
+
+/* Idle cost (issue #15): a client with many members wakes up about as often as with none. Its
+ * members' keepalives go every RPH_MEMBER_KEEPALIVE_MS, all at one wake-up; an idle member is
+ * rekeyed with its keepalive, not by a timer of its own, and never loses its keys. */
+Test(peer_mesh, an_idle_mesh_wakes_its_members_rarely)
+{
+    enum nat_kind c[] = {NAT_PORT_RESTRICTED,
+                         NAT_PORT_RESTRICTED,
+                         NAT_PORT_RESTRICTED,
+                         NAT_PORT_RESTRICTED,
+                         NAT_NONE,
+                         NAT_NONE};
+    int n = 6, members = n - 1;
+    connect_all(NAT_NONE, c, n);
+    for (int a = 1; a <= n; a++)
+        for (int b = a + 1; b <= n; b++)
+            pair_up(a, b, 3000);
+    until_data(1, 2, "settle", 200);
+    advance(30000); /* handshake windows, candidates, the first keepalives: over */
+    nodes[1].evloop = true;
+    nodes[1].deadline = rph_peer_next_deadline(nodes[1].peer);
+    uint64_t done0 = 0;
+    for (int k = 1; k <= n; k++)
+        done0 += rph_peer_stats(nodes[k].peer)->handshakes_done;
+    uint64_t minutes = 6;
+    advance(minutes * 60000);
+    double timer = (double)nodes[1].timer_wakeups / (double)minutes;
+    double rx = (double)nodes[1].rx_wakeups / (double)minutes;
+    printf("idle client with %d members: %.1f timer and %.1f receive wake-ups a minute\n", members,
+           timer, rx);
+    /* The server's keepalive (every 10 s) alone is 6 a minute; each member's own every 10 s
+     * (as before) would have been 6 more each. */
+    cr_assert_leq(timer, 9.0, "timer wake-ups a minute: %.1f", timer);
+    /* Each member's keepalive, and the server's: about 60/20 a minute each (sent up to the
+     * slack early), with room for their not falling together. */
+    cr_assert_leq(rx, 4.0 * (members + 1), "receive wake-ups a minute: %.1f", rx);
+    /* Six idle minutes with rekey_ms 60 s: rekeyed on keepalives, never without keys. */
+    uint64_t done = 0;
+    for (int k = 1; k <= n; k++)
+        done += rph_peer_stats(nodes[k].peer)->handshakes_done;
+    printf("handshakes done in %lu idle minutes: %lu\n", (unsigned long)minutes,
+           (unsigned long)(done - done0));
+    cr_assert_geq(done - done0, 2 * (uint64_t)(n * (n - 1) / 2), "idle members never rekeyed");
+    for (int a = 1; a <= n; a++)
+        for (int b = 1; b <= n; b++)
+            if (a != b) {
+                cr_assert(rph_remote_usable(member(a, b), now), "%d -> %d after idling", a, b);
+                until_data(a, b, "still-there", 200);
+            }
 }

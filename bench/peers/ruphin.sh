@@ -164,3 +164,48 @@ ruphin_relayed_down() {
     ip netns exec "$NS_NAT1" nft delete table inet benchrelay 2>/dev/null
     tun_start_hpd
 }
+
+# Row "ruphin_c2c" (issue #15): the sealed tunnel client to client over their direct mesh path,
+# to compare with "ruphin_sealed" (client to server): server on peer 1, clients on peers 2 and 3
+# (three sites, each behind its own NAT), iperf3 from client 2 to client 3 (10.77.0.3). The row
+# starts once both clients show each other on a direct path ("path": "direct" in their status);
+# the server only introduced them, and its forwarded_packets is logged to show it stayed out.
+ruphin_c2c_label="ruphin-tund sealed, client to client over the direct mesh path"
+
+# ruphin__c2c_direct A B: client A's status shows client B (10.77.0.B) on a direct path.
+ruphin__c2c_direct() {
+    tun_status "$1" 2>/dev/null |
+        jq -e --arg ip "10.77.0.$2" 'any(.peers[]; .overlay == $ip and .kind == "member" and .path == "direct")' >/dev/null
+}
+
+ruphin_c2c_up1() {
+    if [[ ${RUPHIN_SEAL_OK:-0} != 1 ]]; then
+        ROW_UNAVAILABLE="not available in this build (${RUPHIN_SEAL_WHY:-sealed mode refused})"
+        return 1
+    fi
+    if [[ -z ${NS_PEER3:-} ]] || ! ip netns list | grep -q "^$NS_PEER3\b"; then
+        ROW_REASON="needs the three-site test bed"
+        return 1
+    fi
+    ruphin__up1 sealed || return 1
+    ROW_SRV_NS=$NS_PEER3 ROW_CLI_NS=$NS_PEER2 ROW_TARGET=10.77.0.3 ROW_CONNECT=0
+    ROW_PROCS=(peer2 peer3) # the two ends, as in ruphin_sealed; the server stays up until down
+    ruphin__config 3 client sealed || { ROW_REASON="writing the config of client 3"; return 1; }
+    tun_start_peer 3 client || { ROW_REASON="client 3 did not start: $(tail -n1 "$TOPO_DIR/peer3.log")"; return 1; }
+}
+
+ruphin_c2c_up2() {
+    ruphin__up2 || return 1
+    if ! wait_for "ruphin__c2c_direct 2 3 && ruphin__c2c_direct 3 2" 20; then
+        ROW_REASON="clients 2 and 3 found no direct path within 20 s"
+        return 1
+    fi
+    RUPHIN__FWD0=$(tun_status 1 2>/dev/null | jq '.mesh.forwarded_packets // 0')
+}
+
+ruphin_c2c_down() {
+    local fwd
+    fwd=$(tun_status 1 2>/dev/null | jq '.mesh.forwarded_packets // 0')
+    bench_log "server forwarded $((fwd - ${RUPHIN__FWD0:-0})) client-to-client packets during the row (0: all direct)"
+    topo_kill peer1
+}

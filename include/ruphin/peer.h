@@ -121,7 +121,10 @@ struct rph_remote {
     bool member;
     bool initiator;
     bool via_server; /* member: its direct path stopped answering (rph_remote_usable false) */
-    void *user;      /* the caller's per-peer data; the slot never moves while in use */
+    bool has_intro_addr;
+    struct rph_addr intro_addr; /* member: its endpoint as its server hears it (the last
+                                   introduction): what the holepuncher's is to a server */
+    void *user;                 /* the caller's per-peer data; the slot never moves while in use */
 };
 
 struct rph_peer_stats {
@@ -372,11 +375,22 @@ struct rph_intro {
  * rph_peer_set_*_candidates calls. NULL with *err: RPH_E_NOTSUP (not a sealed client with
  * mesh_max), RPH_E_INVALID (our own node key, or not a member of cfg.members), RPH_E_FULL. A
  * member that never answers is dropped after the handshake window (the server introduces it
- * again); one that goes silent after peer_timeout_ms too; neither makes the client rejoin, and
- * a rejoin (our server went away) keeps them: the mesh outlives its server. rph_peer_remove
+ * again); one that goes silent after RPH_MEMBER_TIMEOUT_MS too; neither makes the client rejoin,
+ * and a rejoin (our server went away) keeps them: the mesh outlives its server. rph_peer_remove
  * drops one (it said goodbye, or the server said it left). */
 struct rph_remote *rph_peer_introduce(struct rph_peer *p, const struct rph_intro *in,
                                       uint64_t now_ms, int *err);
+/* An idle member costs little (docs/PROTOCOL.md "Mesh"): a keepalive every
+ * RPH_MEMBER_KEEPALIVE_MS only, as NAT mappings need (WireGuard's persistent keepalive), from
+ * the side with the lower node key (the other answers each one at once), sent
+ * together with every other member keepalive due within RPH_MEMBER_KEEPALIVE_SLACK_MS (one
+ * wake-up for all of them); a rekey only when something is sent to it once rekey_ms passed (a
+ * keepalive is something: an idle member's keys stay fresh without a timer of their own); and
+ * it is dropped only after RPH_MEMBER_TIMEOUT_MS of silence (or peer_timeout_ms if longer), so
+ * that one lost keepalive does not end it. */
+#define RPH_MEMBER_KEEPALIVE_MS 25000u
+#define RPH_MEMBER_KEEPALIVE_SLACK_MS 5000u
+#define RPH_MEMBER_TIMEOUT_MS (3u * RPH_MEMBER_KEEPALIVE_MS)
 /* Whether traffic to member r goes straight to it now: up, and data to it has not gone
  * unanswered for RPH_RELAY_FALLBACK_MS. Otherwise it goes through the server, while the core
  * probes r (a new handshake, keepalives) until it answers again. */

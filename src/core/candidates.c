@@ -188,7 +188,9 @@ bool cand_wanted(const struct rph_remote *r, const struct rph_candidate *c)
 struct rph_candidate *cand_due(struct rph_remote *r, uint64_t now)
 {
     for (size_t i = 0; i < r->n_cand; i++)
-        if (now >= r->cand[i].next_ms && cand_wanted(r, &r->cand[i])) return &r->cand[i];
+        if (now + (r->cand[i].probes_sent >= CAND_FAST ? CAND_SLACK_MS : 0) >= r->cand[i].next_ms &&
+            cand_wanted(r, &r->cand[i]))
+            return &r->cand[i];
     return NULL;
 }
 
@@ -210,10 +212,12 @@ uint64_t cand_deadline(const struct rph_remote *r)
 enum rph_path_kind rph_remote_path_kind(const struct rph_remote *r)
 {
     if (r->relayed) return RPH_PATHK_RELAYED;
-    /* A LAN address it offered, and not the IP the holepuncher sees it at: a host with a
-     * public address offers that one too, and is no LAN peer for it. */
-    if (cand_is_lan(r, &r->addr) && r->has_relay_addr && !same_ip(&r->relay_addr, &r->addr))
-        return RPH_PATHK_LAN;
+    /* A LAN address it offered, and not the IP the holepuncher (a member: its server) sees it
+     * at: a host with a public address offers that one too, and is no LAN peer for it. */
+    const struct rph_addr *seen = r->has_relay_addr   ? &r->relay_addr
+                                  : r->has_intro_addr ? &r->intro_addr
+                                                      : NULL;
+    if (cand_is_lan(r, &r->addr) && seen && !same_ip(seen, &r->addr)) return RPH_PATHK_LAN;
     if (cand_is_mapped(r, &r->addr)) return RPH_PATHK_MAPPED;
     return r->addr.family == 6 ? RPH_PATHK_DIRECT6 : RPH_PATHK_DIRECT4;
 }

@@ -19,6 +19,10 @@
 #define CAND_LAN_PROBES 32u
 #define CAND_MAPPED_PROBES 32u
 #define CAND_V6_PROBES 32u
+/* The slow probes (after CAND_FAST) of every candidate of every remote due within this long go
+ * at one wake-up: with 63 members each offering an unreachable LAN address, their 2 s
+ * schedules at 63 phases woke a daemon 30 times a second for its first minute. */
+#define CAND_SLACK_MS 1000u
 
 /* A plain punch came from `from`, which is not r's endpoint: a candidate if it is r's IP
  * (a symmetric NAT gave the punch's destination a port of its own). 1: new, 0: known or not

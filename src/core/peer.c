@@ -608,6 +608,19 @@ static struct rph_remote *add_remote(struct rph_peer *p, const struct rph_addr *
 static void member_path(struct rph_peer *p, struct rph_remote *r, bool via_server, int reason,
                         uint64_t now);
 
+/* A member's keepalives and silence follow the mesh's slower pace (peer.h); the server's do
+ * not change. */
+static uint32_t keepalive_of(const struct rph_peer *p, const struct rph_remote *r)
+{
+    return r->member ? RPH_MEMBER_KEEPALIVE_MS : p->cfg.keepalive_ms;
+}
+
+static uint32_t timeout_of(const struct rph_peer *p, const struct rph_remote *r)
+{
+    uint32_t t = p->cfg.peer_timeout_ms;
+    return r->member && t < RPH_MEMBER_TIMEOUT_MS ? RPH_MEMBER_TIMEOUT_MS : t;
+}
+
 static void remote_alive(struct rph_peer *p, struct rph_remote *r, bool hello, uint64_t now)
 {
     r->last_rx_ms = now;
@@ -620,7 +633,7 @@ static void remote_alive(struct rph_peer *p, struct rph_remote *r, bool hello, u
     r->up = true;
     r->up_ms = now;
     trace(p, RPH_TRACE_UP, r, &r->addr, NULL, 0);
-    r->next_hello_ms = now + p->cfg.keepalive_ms;
+    r->next_hello_ms = r->member && !r->initiator ? UINT64_MAX : now + keepalive_of(p, r);
     if (p->cfg.role == RPH_ROLE_CLIENT && !r->member && p->state != RPH_STATE_CONNECTED)
         set_state(p, RPH_STATE_CONNECTED, 0);
     if (p->cb.on_remote) p->cb.on_remote(p->ctx, r, true);
@@ -801,6 +814,8 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
         break;
     case SEAL_DATA:
         remote_alive(p, r, false, now);
+        /* A member's keepalive (empty) to the side that does not send its own: answered. */
+        if (ev.plain_len == 0 && r->member && !r->initiator) send_keepalive(p, r);
         break;
     }
     if (ev.plain_len > 0) deliver(p, r, ev.plain, ev.plain_len, now);
@@ -1161,6 +1176,8 @@ struct rph_remote *rph_peer_introduce(struct rph_peer *p, const struct rph_intro
         if (p->remotes[i].in_use && memcmp(p->remotes[i].node_pk, in->node_pk, 32) == 0)
             r = &p->remotes[i];
     if (r) {
+        r->intro_addr = *ep;
+        r->has_intro_addr = true;
         /* Known: the server hears it elsewhere now. Only while our own path to it does not
          * work does the endpoint follow (a working one moves only on authenticated packets). */
         if (rph_addr_equal(&r->addr, ep) || rph_remote_usable(r, now_ms)) goto out;
@@ -1179,6 +1196,8 @@ struct rph_remote *rph_peer_introduce(struct rph_peer *p, const struct rph_intro
         goto out;
     }
     r->addr = *ep;
+    r->intro_addr = *ep;
+    r->has_intro_addr = true;
     memcpy(r->node_pk, in->node_pk, 32); /* expected; has_node_pk once a handshake proves it */
     uint8_t own[32];
     rph_peer_node_public(p, own);
@@ -1342,6 +1361,21 @@ static void sealed_tick(struct rph_peer *p, struct rph_remote *r, uint64_t now)
     if (r->member && r->up) member_tick(p, r, now);
     if ((p->cfg.role == RPH_ROLE_SERVER || (r->member && !r->initiator)) && !r->up) {
         if (now >= r->next_hello_ms) punch(p, r, now); /* opens our NAT toward the other */
+    } else if (r->up && r->member) {
+        /* Only the initiator keeps a member pair alive; the other answers each keepalive
+         * (sealed_input), which refreshes its NAT too and wakes the initiator once for all
+         * the answers to its batch. Any wake-up sends the member keepalives due soon: they
+         * stay in step, one timer. */
+        if (!r->initiator) {
+            r->next_hello_ms = UINT64_MAX; /* its punches' timer: no deadline while up */
+            return;
+        }
+        if (now + RPH_MEMBER_KEEPALIVE_SLACK_MS < r->next_hello_ms) return;
+        if (seal_rekey_due(p->seal, slot_of(p, r), now))
+            send_hs(p, r, &r->addr, seal_start(p->seal, slot_of(p, r), now));
+        else
+            send_keepalive(p, r);
+        r->next_hello_ms = now + RPH_MEMBER_KEEPALIVE_MS;
     } else if (r->up && now >= r->next_hello_ms) {
         send_keepalive(p, r);
         r->next_hello_ms = now + p->cfg.keepalive_ms;
@@ -1367,9 +1401,19 @@ void rph_peer_rejoin(struct rph_peer *p, uint64_t now_ms)
 
 bool rph_peer_note_sent(struct rph_peer *p, struct rph_remote *r, uint64_t now_ms)
 {
-    (void)p; /* both roles act on it (a client probes, a server registers again) */
+    /* both roles act on it (a client probes, a server registers again) */
     if (!r->in_use) return false; /* dropped while its datagrams waited in a train */
     r->rx_unanswered = false;
+    if (r->member && r->up && seal_rekey_due(p->seal, slot_of(p, r), now_ms)) {
+        /* A member's lazy rekey: data flows again past rekey_ms (or wore the keys out). */
+        p->now_ms = now_ms;
+        send_hs(p, r, &r->addr, seal_start(p->seal, slot_of(p, r), now_ms));
+        if (!r->tx_unanswered) {
+            r->tx_unanswered = true;
+            r->tx_unanswered_ms = now_ms;
+        }
+        return true;
+    }
     if (r->tx_unanswered) return false;
     r->tx_unanswered = true;
     r->tx_unanswered_ms = now_ms;
@@ -1624,7 +1668,7 @@ void rph_peer_tick(struct rph_peer *p, uint64_t now)
             }
             continue;
         }
-        if (r->up && now - r->last_rx_ms >= p->cfg.peer_timeout_ms) {
+        if (r->up && now - r->last_rx_ms >= timeout_of(p, r)) {
             bool member = r->member;
             drop_remote(p, r);
             if (client && !member) client_rejoin(p, now);
@@ -1660,7 +1704,7 @@ uint64_t rph_peer_next_deadline(const struct rph_peer *p)
     for (size_t i = 0; i < p->n_slots; i++) {
         const struct rph_remote *r = &p->remotes[i];
         if (!r->in_use) continue;
-        MIN_D(r->up ? r->last_rx_ms + p->cfg.peer_timeout_ms : r->punch_until_ms);
+        MIN_D(r->up ? r->last_rx_ms + timeout_of(p, r) : r->punch_until_ms);
         MIN_D(r->next_hello_ms);
         MIN_D(probe_due(p, r));
         MIN_D(reregister_due(p, r));

@@ -204,18 +204,24 @@ struct seal_dgram seal_tick(struct seal *s, size_t slot, bool up, uint64_t now)
     bool restart;
     if (sn_resend_due(&sl->ini, now, s->cfg.retry_ms, &restart)) return ini_dgram(sl);
     if (restart) return seal_start(s, slot, now);
-    /* Rekey on time, or early when the keys have sealed too much. */
-    if (up && sl->ini.phase == SN_IDLE && !sl->no_rekey &&
-        (now >= sl->next_rekey_ms || keyring_worn(&sl->keys)))
-        return seal_start(s, slot, now);
+    /* Rekey on time, or early when the keys have sealed too much. A member's rekey is lazy
+     * (seal_rekey_due): an idle member costs no timer of its own. */
+    if (up && !sl->member && seal_rekey_due(s, slot, now)) return seal_start(s, slot, now);
     return dgram(NULL, 0);
+}
+
+bool seal_rekey_due(const struct seal *s, size_t slot, uint64_t now)
+{
+    const struct seal_slot *sl = &s->slot[slot];
+    return s->cfg.initiator && sl->ini.phase == SN_IDLE && !sl->no_rekey &&
+           (now >= sl->next_rekey_ms || keyring_worn(&sl->keys));
 }
 
 uint64_t seal_deadline(const struct seal *s, size_t slot, bool up)
 {
     const struct seal_slot *sl = &s->slot[slot];
     uint64_t d = sn_deadline(&sl->ini);
-    if (s->cfg.initiator && up && sl->ini.phase == SN_IDLE && !sl->no_rekey &&
+    if (s->cfg.initiator && up && sl->ini.phase == SN_IDLE && !sl->no_rekey && !sl->member &&
         sl->next_rekey_ms < d)
         d = sl->next_rekey_ms;
     return d;

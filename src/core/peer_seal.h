@@ -113,9 +113,13 @@ struct seal_dgram seal_punched(struct seal *s, size_t slot);
 /* Initiator: the init in flight for slot (no answer yet), to send to a candidate as well; len 0
  * when none is. Does not count as a resend. */
 struct seal_dgram seal_pending_init(const struct seal *s, size_t slot);
-/* Timers of slot (up: its remote answered): key expiry, init resends, rekeys. The init to
- * send to the slot's endpoint, if one is due. */
+/* Timers of slot (up: its remote answered): key expiry, init resends, rekeys (not a member's:
+ * seal_rekey_due). The init to send to the slot's endpoint, if one is due. */
 struct seal_dgram seal_tick(struct seal *s, size_t slot, bool up, uint64_t now_ms);
+/* Whether slot, which we rekey, is due a new handshake (rekey_ms since its keys, or keys worn
+ * out). A member is rekeyed only when something is sent to it (data, a keepalive), as WireGuard
+ * does: the caller asks then and calls seal_start. */
+bool seal_rekey_due(const struct seal *s, size_t slot, uint64_t now_ms);
 /* When seal_tick next has something to do for slot; UINT64_MAX for never. */
 uint64_t seal_deadline(const struct seal *s, size_t slot, bool up);
 /* Drops answered inits older than pending_ms. */

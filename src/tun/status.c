@@ -364,6 +364,11 @@ char *status_json(const struct tunnel *t, uint64_t now)
     cJSON_AddNumberToObject(rc, "fresh_port_retries", (double)st->fresh_port_retries);
     cJSON_AddNumberToObject(rc, "passive_keepalives", (double)st->passive_keepalives);
     cJSON_AddNumberToObject(rc, "goodbyes", (double)st->removed);
+    /* Handshakes begun and finished by this node since it started (bench/mesh.sh: a server's
+     * handshakes per second while a mesh forms). */
+    cJSON *hs = cJSON_AddObjectToObject(root, "handshakes");
+    cJSON_AddNumberToObject(hs, "sent", (double)st->handshakes_sent);
+    cJSON_AddNumberToObject(hs, "done", (double)st->handshakes_done);
     cJSON *d = cJSON_AddObjectToObject(root, "drops");
     cJSON_AddNumberToObject(d, "no_route", (double)dr->no_route);
     cJSON_AddNumberToObject(d, "malformed", (double)(dr->malformed + st->malformed));

@@ -500,14 +500,24 @@ static void on_trace(void *ctx, const struct rph_trace *tr)
     }
 }
 
+/* How often (s) a member hears our announcement and candidates again, unchanged. */
+#define MEMBER_REPEAT_S 300u
+
 static void on_announce_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     struct tunnel *t = arg;
+    /* Mesh members hear the repeats every 5 minutes, not every keepalive: they get all of
+     * it when they come up, a change goes at once, and a restarted member comes up again; with
+     * 63 members, three messages each per interval were most of an idle mesh's wake-ups. */
+    unsigned every = (MEMBER_REPEAT_S + (unsigned)t->cfg.keepalive_interval - 1) /
+                     (unsigned)t->cfg.keepalive_interval;
+    bool members_due = t->announce_ticks++ % (every ? every : 1) == 0;
     /* Repeated with the keepalives so a restarted peer learns our address again. */
     for (size_t i = 0; i < t->pol.n_peers; i++)
         if (t->pol.peers[i].remote) {
+            if (t->pol.peers[i].remote->member && !members_due) continue;
             if (!t->pol.peers[i].remote->member) naming_send(t, t->pol.peers[i].remote);
             send_announce(t, t->pol.peers[i].remote);
             send_lancand(t, t->pol.peers[i].remote);

@@ -41,6 +41,7 @@ struct listed_member {
 #define TUN_BURST 64
 
 struct tunnel {
+    unsigned announce_ticks; /* keepalive intervals since start: members hear ours less often */
     struct tund_config cfg;
     struct event_base *base;
     struct tun_dev tun;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* What the daemon tells the user about its own health: the holepuncher lost and regained, and
- * peers punching without an answer, read from the tunnel's state once a second. */
+ * peers punching without an answer, read from the tunnel's state once a second (every
+ * WATCH_IDLE_S while nothing is being watched). */
 #include "watch.h"
 
 #include <stdbool.h>
@@ -148,11 +149,20 @@ void watch_poll(struct watch *w, uint64_t now_ms)
     mode_check_poll(w->t, now_ms);
 }
 
+/* Once a second while something is being watched (the holepuncher asked or lost, a peer
+ * punching), else every WATCH_IDLE_S: an idle daemon (a mesh member among 63) wakes for
+ * nothing else that often, and a new round of asking or punching is seen within that. */
+#define WATCH_IDLE_S 5
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    watch_poll(arg, rph_now_ms());
+    struct watch *w = arg;
+    watch_poll(w, rph_now_ms());
+    bool busy = w->asking || w->hp_lost || w->n > 0;
+    struct timeval tv = {busy ? 1 : WATCH_IDLE_S, 0};
+    event_add(w->ev, &tv);
 }
 
 struct watch *watch_new(struct event_base *base, struct tunnel *t)
@@ -163,7 +173,7 @@ struct watch *watch_new(struct event_base *base, struct tunnel *t)
     w->started_ms = rph_now_ms();
     w->cap = t->n_slots;
     w->seen = calloc(w->cap ? w->cap : 1, sizeof *w->seen);
-    w->ev = event_new(base, -1, EV_PERSIST, on_timer, w);
+    w->ev = event_new(base, -1, 0, on_timer, w);
     if (!w->seen || !w->ev) {
         watch_free(w);
         return NULL;

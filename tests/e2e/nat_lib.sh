@@ -12,7 +12,7 @@
 #   nat_ready                       # wait until every host reaches hp
 #   nat_delay 2 30 5                # 30 ms added out of site 2's uplink, 5 ms into it
 #
-# Site K (1..3) of each kind; peerK is always the host, namespaces keep lib.sh's names so
+# Site K (1..9) of each kind; peerK is always the host, namespaces keep lib.sh's names so
 # topo_down and topo_reap_stale find them:
 #   port-restricted  natK wan 203.0.113.K, LAN 192.168.10K.0/24, masquerade keeping ports,
 #                    new inbound UDP dropped (lib.sh's "home" rules; today's test bed)
@@ -20,7 +20,8 @@
 #   symmetric        the same, masquerading at a random port per mapping (lib.sh's "symmetric")
 #   public           peerK itself on the public segment, 203.0.113.(20+K), no NAT, no firewall
 #   carrier          natK (home, port-restricted) with wan 100.64.K.2 behind nat(K+4) (carrier,
-#                    port-restricted) with wan 203.0.113.(K+4) and LAN 100.64.K.0/24
+#                    port-restricted) with wan 203.0.113.(K+4) and LAN 100.64.K.0/24 (so no
+#                    router site K+4 on the same bed)
 #   ipv6             natK a stateful IPv6 firewall (replies in, new inbound dropped), wan
 #                    2001:db8::K, LAN 2001:db8:K::/64; peerK has IPv6 only (2001:db8:K::2)
 #   KIND+v6          dual stack (KIND port-restricted, conntrack-race or symmetric): natK is that
@@ -145,10 +146,10 @@ table inet rph {
 EOF
 }
 
-# nat_site K KIND: build site K (1..3) of KIND (one of NAT_KINDS) with host peerK.
+# nat_site K KIND: build site K (1..9) of KIND (one of NAT_KINDS) with host peerK.
 nat_site() {
     local k=$1 kind=$2 nat peer cgn other
-    [[ $k =~ ^[1-3]$ ]] || { topo__err "nat_site: K must be 1..3, got '$k'"; return 1; }
+    [[ $k =~ ^[1-9]$ ]] || { topo__err "nat_site: K must be 1..9, got '$k'"; return 1; }
     nat=$(topo_ns nat "$k")
     peer=$(topo_ns peer "$k")
     case $kind in
@@ -248,7 +249,8 @@ nat_ready() {
     done
 }
 
-# nat_join K J: host peerJ on site K's LAN (an IPv4 NAT kind with a router), 192.168.10K.(10+J).
+# nat_join K J: host peerJ (J 1..9) on site K's LAN (an IPv4 NAT kind with a router),
+# 192.168.10K.(10+J).
 nat_join() {
     local k=$1 j=$2
     case ${NAT_SITE_KIND[$k]:-} in
