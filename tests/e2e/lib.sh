@@ -178,7 +178,7 @@ topo_run() {
 # The namespaces of this run that exist right now.
 topo__list() {
     ip netns list 2>/dev/null | awk -v p="$TOPO_PREFIX" '
-        { n = $1; if (index(n, p) == 1 && substr(n, length(p) + 1) ~ /^(hp|pub|nat[0-9]|peer[0-9])$/) print n }'
+        { n = $1; if (index(n, p) == 1 && substr(n, length(p) + 1) ~ /^(hp|pub|nat[0-9]+|peer[0-9]+)$/) print n }'
 }
 
 # Namespaces left by earlier runs whose script is gone (killed with -9, power
@@ -186,7 +186,7 @@ topo__list() {
 topo_reap_stale() {
     local ns pid
     while read -r ns; do
-        [[ $ns =~ ^rph([0-9]+)(hp|pub|nat[0-9]|peer[0-9])$ ]] || continue
+        [[ $ns =~ ^rph([0-9]+)(hp|pub|nat[0-9]+|peer[0-9]+)$ ]] || continue
         pid=${BASH_REMATCH[1]}
         [[ $pid == "$$" ]] && continue
         kill -0 "$pid" 2>/dev/null && continue
