@@ -233,8 +233,8 @@ uint32_t rph_punch_delay_ms(uint32_t own_rtt_ms, uint32_t other_rtt_ms);
  * server endpoint. */
 #define RPH_FRESH_PORT_TRIES 3u
 #define RPH_FRESH_PORT_WAIT_1_MS 3000u
-#define RPH_FRESH_PORT_WAIT_2_MS 10000u
-#define RPH_FRESH_PORT_WAIT_3_MS 30000u
+#define RPH_FRESH_PORT_WAIT_2_MS 3000u
+#define RPH_FRESH_PORT_WAIT_3_MS 10000u
 
 /* The kind of a remote's path, for status and logs. */
 enum rph_path_kind {

@@ -5,8 +5,10 @@
 uint64_t fresh_port_wait_ms(unsigned k)
 {
     /* The first soon (a relayed pair is already working, the try costs a Join and a
-     * handshake), the later ones further apart: a NAT that loses the race every time gets
-     * three tries in the first 43 s and then no more churn. */
+     * handshake), the second as soon: a timed punch misses its window mostly by jitter (a busy
+     * host, a Wi-Fi burst), which the next try does not repeat, and a user waits for direct in
+     * seconds; the last further apart. A NAT that loses the race every time gets three tries
+     * in the first 16 s and then no more churn. */
     static const uint64_t waits[RPH_FRESH_PORT_TRIES] = {
         RPH_FRESH_PORT_WAIT_1_MS, RPH_FRESH_PORT_WAIT_2_MS, RPH_FRESH_PORT_WAIT_3_MS};
     return k >= 1 && k <= RPH_FRESH_PORT_TRIES ? waits[k - 1] : UINT64_MAX;
