@@ -336,7 +336,11 @@ nat_delay() {
         if [[ $dir == out ]]; then q=1 ms=$out; else q=2 ms=$in; fi
         ((ms > 0)) || continue
         log=$TOPO_DIR/delay${k}_$dir.log
-        topo_spawn "delay${k}_$dir" "$ns" "$log" "$RUPHIN_BIN/nfq_delay" -q "$q" -d "$ms" || return 1
+        # Real-time (FIFO) priority: a router's delay line is its own hardware, which the test's
+        # own load (the daemons, ASan builds, parallel pairs) does not slow down. At normal
+        # priority a busy 2-core machine delayed its releases by tens of milliseconds, as much
+        # as the timing under test. nfq_delay sleeps between releases, so it takes little CPU.
+        topo_spawn "delay${k}_$dir" "$ns" "$log" chrt -f 10 "$RUPHIN_BIN/nfq_delay" -q "$q" -d "$ms" || return 1
         wait_for "grep -q ready '$log'" 5 || { topo__err "nat_delay: nfq_delay did not start: $(cat "$log")"; return 1; }
     done
     # With iptables' NFQUEUE target: this kernel has no nft `queue` expression (NFT_QUEUE), but
