@@ -216,6 +216,16 @@ for ((k = 1; k <= MESH_N; k++)); do
     printf '%s %s %s %s %s\n' "$k" "$(($(ctx_switches "$p") - sw0[$k]))" "$(($(proc_ticks "$p") - tk0[$k]))" \
         "$(proc_status_kb "$p" VmRSS)" "$((($(run_ns "$p") - ns0[$k]) / 1000))" >>"$TOPO_DIR/idle"
 done
+# Idle member pairs rest (docs/PROTOCOL.md "Idle members"): how many member paths rest now,
+# counted at each end like the direct ones; then sampled pairs answer their first ping (through
+# the server, which wakes them) and the mesh is direct again.
+poll
+files=()
+for ((k = 2; k <= MESH_N; k++)); do files+=("$TOPO_DIR/st/$k.json"); done
+resting=$(jq -s '[.[] | .mesh.idle_members // 0] | add // 0' "${files[@]}" 2>/dev/null || echo 0)
+T_WAKE=$(now)
+if ping_sample; then woke="all $MESH_PINGS answered"; else woke="some unanswered"; fi
+bench_log "after the idle window: $resting member paths resting; sampled pairs pinged: $woke ($(since "$T_WAKE" "$(now)") s)"
 # The CPU share from the exact run time (us); the server's wake-ups apart from the clients'.
 read -r wk_mean wk_max wk_srv cpu_total cpu_srv rss_mean rss_max rss_srv < <(awk -v s="$MESH_IDLE" '
     { w = $2 / s; if ($1 == 1) { ws = w; us = $5 } else { sw += w; if (w > wm) wm = w; nc++ }
@@ -239,6 +249,8 @@ TABLE=$(
     printf '| idle CPU of the whole mesh, %% of one core (server alone) | %s (%s) | under 2 %% (%s) |\n' "$cpu_total" \
         "$cpu_srv" "$(verdict "$cpu_total" 2)"
     printf '| idle wake-ups / s: clients mean, max (server) | %s, %s (%s) | |\n' "$wk_mean" "$wk_max" "$wk_srv"
+    printf '| member paths resting after the idle window (of %d) | %s | |\n' "$WANT_DIRECT" "$resting"
+    printf '| then %d sampled client pairs, one ping each (through the server, waking the pair) | %s | |\n' "$MESH_PINGS" "$woke"
     printf '| RSS per daemon, MB: mean, max (server) | %s, %s (%s) | under 8 MB (%s) |\n' \
         "$(awk -v k="$rss_mean" 'BEGIN { printf "%.1f", k / 1024 }')" "$(awk -v k="$rss_max" 'BEGIN { printf "%.1f", k / 1024 }')" \
         "$(awk -v k="$rss_srv" 'BEGIN { printf "%.1f", k / 1024 }')" "$(verdict "$(awk -v k="$rss_max" 'BEGIN { print k / 1024 }')" 8)"

@@ -85,6 +85,8 @@ int rph_ev_peer_commit(struct rph_ev_peer *p, size_t n, const size_t *len);
 void rph_ev_peer_flush(struct rph_ev_peer *p);
 
 struct rph_peer *rph_ev_peer_core(struct rph_ev_peer *p);
+/* rph_peer_member_traffic, and the timer follows at the next flush. */
+void rph_ev_peer_member_traffic(struct rph_ev_peer *p, struct rph_remote *r);
 int rph_ev_peer_fd(const struct rph_ev_peer *p);
 int rph_ev_peer_local_addr(const struct rph_ev_peer *p, struct rph_addr *out);
 /* The families the socket sends and receives: RPH_EV_IPV4 | RPH_EV_IPV6 for a dual-stack one. */

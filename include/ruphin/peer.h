@@ -120,7 +120,10 @@ struct rph_remote {
      * server; the side with the lower node public key starts its handshakes and rekeys. */
     bool member;
     bool initiator;
-    bool via_server; /* member: its direct path stopped answering (rph_remote_usable false) */
+    bool via_server;  /* member: its direct path stopped answering, or rests (quiet) */
+    bool quiet;       /* member: idle, its direct path rests (rph_peer_member_traffic wakes it) */
+    uint64_t data_ms; /* member: last data to or from it straight (or its coming up, or waking) */
+    uint64_t woke_ms; /* member: when it last woke from quiet (its silence counts from then) */
     bool has_intro_addr;
     struct rph_addr intro_addr; /* member: its endpoint as its server hears it (the last
                                    introduction): what the holepuncher's is to a server */
@@ -168,6 +171,8 @@ struct rph_peer_stats {
     uint64_t relay_refused; /* RelayData refused: not ours, malformed, not a sealed payload */
     uint64_t path_changes;  /* a remote's path went direct -> relayed or back, or its kind
                                changed (public -> LAN) */
+    uint64_t member_quiets; /* a member pair went quiet (idle RPH_MEMBER_IDLE_MS) */
+    uint64_t member_wakes;  /* a quiet member woke: traffic came, or the server went away */
     /* candidates (sealed) */
     uint64_t cand_added;   /* candidates learned (punched from, offered LAN addresses) */
     uint64_t cand_probes;  /* probes sent to candidates */
@@ -205,6 +210,8 @@ enum rph_path_reason {
     RPH_PATH_DIRECT_IN,     /* -> direct: an authenticated datagram came straight from it */
     RPH_PATH_KIND,          /* direct, another kind: its endpoint moved (to a LAN candidate),
                                or it offered the endpoint it uses as its LAN address */
+    RPH_PATH_IDLE,          /* member -> via the server: idle RPH_MEMBER_IDLE_MS, its direct
+                               path rests (no keepalives) until traffic wakes it */
 };
 /* "no direct answer", ...: a short reason for a log line. */
 const char *rph_path_reason_name(int reason);
@@ -391,6 +398,21 @@ struct rph_remote *rph_peer_introduce(struct rph_peer *p, const struct rph_intro
 #define RPH_MEMBER_KEEPALIVE_MS 25000u
 #define RPH_MEMBER_KEEPALIVE_SLACK_MS 5000u
 #define RPH_MEMBER_TIMEOUT_MS (3u * RPH_MEMBER_KEEPALIVE_MS)
+/* A member pair with no data either way for RPH_MEMBER_IDLE_MS, while our server is up, goes
+ * quiet on both sides (as Tailscale's idle paths do): no keepalives, no silence timeout, no
+ * rekey, and traffic to it goes through the server (rph_remote_usable false, via_server, path
+ * reason RPH_PATH_IDLE). The first packet either way wakes both ends: the sender's with
+ * rph_peer_member_traffic as it routes the packet through the server, the receiver's as the
+ * server forwards it; each sends a handshake straight to the other (every RPH_DIRECT_RETRY_MS
+ * until answered, which also opens both NATs again), and the pair is direct again a round trip
+ * later, nothing lost meanwhile. Losing the server wakes every quiet member at once: the
+ * direct paths are then the only ones. */
+#define RPH_MEMBER_IDLE_MS 60000u
+/* Traffic to or from member r is going through the server (the caller routes it so because
+ * r is not usable): a quiet r wakes (above). Returns whether deadlines changed. */
+bool rph_peer_member_traffic(struct rph_peer *p, struct rph_remote *r, uint64_t now_ms);
+/* How many members are quiet now (0: rph_peer_member_traffic has nothing to do). */
+size_t rph_peer_quiet_members(const struct rph_peer *p);
 /* Whether traffic to member r goes straight to it now: up, and data to it has not gone
  * unanswered for RPH_RELAY_FALLBACK_MS. Otherwise it goes through the server, while the core
  * probes r (a new handshake, keepalives) until it answers again. */

@@ -471,6 +471,11 @@ struct rph_peer *rph_ev_peer_core(struct rph_ev_peer *p)
     return p->peer;
 }
 
+void rph_ev_peer_member_traffic(struct rph_ev_peer *p, struct rph_remote *r)
+{
+    if (rph_peer_member_traffic(p->peer, r, rph_now_ms())) p->rearm = true;
+}
+
 int rph_ev_peer_fd(const struct rph_ev_peer *p)
 {
     return p->fd;

@@ -31,6 +31,7 @@ struct rph_peer {
     struct rph_peer_callbacks cb;
     void *ctx;
     enum rph_peer_state state;
+    size_t n_quiet;      /* members quiet now (rph_remote.quiet) */
     uint64_t started_ms; /* start of the current handshake attempt */
     uint64_t next_hp_ms; /* next Register/Join */
     uint32_t hp_backoff_ms;
@@ -170,6 +171,8 @@ const char *rph_path_reason_name(int reason)
         return "authenticated datagram arrived directly";
     case RPH_PATH_KIND:
         return "authenticated datagram arrived from another endpoint";
+    case RPH_PATH_IDLE:
+        return "idle, its direct path rests";
     }
     return "?";
 }
@@ -474,6 +477,7 @@ static void drop_remote(struct rph_peer *p, struct rph_remote *r)
     trace(p, RPH_TRACE_DOWN, r, &r->addr, NULL, r->up);
     if (r->up && p->cb.on_remote) p->cb.on_remote(p->ctx, r, false);
     if (p->seal) seal_forget(p->seal, slot_of(p, r));
+    if (r->quiet) p->n_quiet--;
     memset(r, 0, sizeof *r);
 }
 
@@ -621,10 +625,36 @@ static uint32_t timeout_of(const struct rph_peer *p, const struct rph_remote *r)
     return r->member && t < RPH_MEMBER_TIMEOUT_MS ? RPH_MEMBER_TIMEOUT_MS : t;
 }
 
+/* When an up remote is dropped for silence; never while it is a quiet member (it sends nothing
+ * on purpose; the server says when it leaves), and a woken one's silence counts from waking. */
+static uint64_t silence_deadline(const struct rph_peer *p, const struct rph_remote *r)
+{
+    if (r->quiet) return UINT64_MAX;
+    uint64_t from = r->woke_ms > r->last_rx_ms ? r->woke_ms : r->last_rx_ms;
+    return from + timeout_of(p, r);
+}
+
+static void member_unquiet(struct rph_peer *p, struct rph_remote *r, uint64_t now)
+{
+    if (!r->quiet) return;
+    r->quiet = false;
+    p->n_quiet--;
+    p->stats.member_wakes++;
+    r->woke_ms = now;
+    r->data_ms = now;
+    /* The lower key keeps the pair alive again (sealed_tick); the other only answers. */
+    r->next_hello_ms = r->initiator ? now + RPH_MEMBER_KEEPALIVE_MS : UINT64_MAX;
+}
+
 static void remote_alive(struct rph_peer *p, struct rph_remote *r, bool hello, uint64_t now)
 {
     r->last_rx_ms = now;
     r->tx_unanswered = false;
+    /* A handshake from a quiet member: it woke (traffic reached it), and this is its path
+     * proving itself. Not a keepalive: the two ends rest at about the same moment, and the
+     * last keepalive of the one that rests later must not wake the other. */
+    if (hello) member_unquiet(p, r, now);
+    if (r->quiet) return;
     /* The server answered: whatever the probe was looking for, it is here. */
     if (p->cfg.role == RPH_ROLE_CLIENT && !r->member) p->probing = false;
     if (hello) r->last_hello_ms = now;
@@ -632,6 +662,7 @@ static void remote_alive(struct rph_peer *p, struct rph_remote *r, bool hello, u
     if (r->up) return;
     r->up = true;
     r->up_ms = now;
+    r->data_ms = now; /* a member's idle time counts from its coming up */
     trace(p, RPH_TRACE_UP, r, &r->addr, NULL, 0);
     r->next_hello_ms = r->member && !r->initiator ? UINT64_MAX : now + keepalive_of(p, r);
     if (p->cfg.role == RPH_ROLE_CLIENT && !r->member && p->state != RPH_STATE_CONNECTED)
@@ -644,6 +675,11 @@ static void deliver(struct rph_peer *p, struct rph_remote *r, const uint8_t *d, 
 {
     p->stats.data_in++;
     r->data_rx_ms = now;
+    if (r->quiet) { /* data straight from a resting member: it is awake, and so is its path */
+        member_unquiet(p, r, now);
+        member_path(p, r, false, RPH_PATH_DIRECT_IN, now);
+    }
+    r->data_ms = now;
     if (!r->rx_unanswered) {
         r->rx_unanswered = true;
         r->rx_unanswered_ms = now;
@@ -815,7 +851,7 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
     case SEAL_DATA:
         remote_alive(p, r, false, now);
         /* A member's keepalive (empty) to the side that does not send its own: answered. */
-        if (ev.plain_len == 0 && r->member && !r->initiator) send_keepalive(p, r);
+        if (ev.plain_len == 0 && r->member && !r->initiator && !r->quiet) send_keepalive(p, r);
         break;
     }
     if (ev.plain_len > 0) deliver(p, r, ev.plain, ev.plain_len, now);
@@ -1081,7 +1117,28 @@ static bool member_stale(const struct rph_remote *r, uint64_t now)
 
 bool rph_remote_usable(const struct rph_remote *r, uint64_t now_ms)
 {
-    return r->in_use && r->up && !member_stale(r, now_ms);
+    return r->in_use && r->up && !r->quiet && !member_stale(r, now_ms);
+}
+
+size_t rph_peer_quiet_members(const struct rph_peer *p)
+{
+    return p->n_quiet;
+}
+
+/* Whether our server carries members' traffic now: a quiet member's first packets go through
+ * it, so a member may rest only while it does. */
+static bool server_carries(const struct rph_peer *p)
+{
+    const struct rph_remote *s = &p->remotes[0];
+    return p->cfg.role == RPH_ROLE_CLIENT && p->state == RPH_STATE_CONNECTED && s->in_use &&
+           s->up && !s->member;
+}
+
+/* A member whose idle time counts: direct, answering, our server there to take over. */
+static bool member_may_rest(const struct rph_peer *p, const struct rph_remote *r)
+{
+    return r->member && r->up && !r->quiet && !r->via_server && !r->tx_unanswered &&
+           server_carries(p);
 }
 
 static void member_path(struct rph_peer *p, struct rph_remote *r, bool via_server, int reason,
@@ -1095,6 +1152,29 @@ static void member_path(struct rph_peer *p, struct rph_remote *r, bool via_serve
     if (p->cb.on_path) p->cb.on_path(p->ctx, r, reason);
 }
 
+/* Idle RPH_MEMBER_IDLE_MS (peer.h): both sides come here on their own clock, from the same
+ * data, so the pair rests on both ends at about the same moment. */
+static void member_rest(struct rph_peer *p, struct rph_remote *r, uint64_t now)
+{
+    r->quiet = true;
+    p->n_quiet++;
+    p->stats.member_quiets++;
+    r->next_hello_ms = UINT64_MAX;
+    r->rx_unanswered = false; /* nothing owed: the last data was a minute ago */
+    member_path(p, r, true, RPH_PATH_IDLE, now);
+}
+
+/* A quiet member wakes: its path is looked for as one that stopped answering, a handshake now
+ * and every RPH_DIRECT_RETRY_MS until the other answers (the answer moves it direct again),
+ * traffic through the server meanwhile. */
+static void member_wake(struct rph_peer *p, struct rph_remote *r, uint64_t now)
+{
+    member_unquiet(p, r, now);
+    r->tx_unanswered = true;
+    r->tx_unanswered_ms = now >= RPH_RELAY_FALLBACK_MS ? now - RPH_RELAY_FALLBACK_MS : 0;
+    r->next_direct_try_ms = now;
+}
+
 /* A member that is up: its path stopped answering, or it is looking for it again. */
 static void member_tick(struct rph_peer *p, struct rph_remote *r, uint64_t now)
 {
@@ -1105,6 +1185,15 @@ static void member_tick(struct rph_peer *p, struct rph_remote *r, uint64_t now)
      * the path (the keys it makes answer the other's keepalives too). */
     send_hs(p, r, &r->addr, seal_start(p->seal, slot_of(p, r), now));
     r->next_direct_try_ms = now + RPH_DIRECT_RETRY_MS;
+}
+
+bool rph_peer_member_traffic(struct rph_peer *p, struct rph_remote *r, uint64_t now_ms)
+{
+    if (!r->in_use || !r->member || !r->quiet) return false;
+    p->now_ms = now_ms;
+    member_wake(p, r, now_ms);
+    member_tick(p, r, now_ms);
+    return true;
 }
 
 static uint64_t member_deadline(const struct rph_remote *r)
@@ -1362,6 +1451,7 @@ static void sealed_tick(struct rph_peer *p, struct rph_remote *r, uint64_t now)
     if ((p->cfg.role == RPH_ROLE_SERVER || (r->member && !r->initiator)) && !r->up) {
         if (now >= r->next_hello_ms) punch(p, r, now); /* opens our NAT toward the other */
     } else if (r->up && r->member) {
+        if (r->quiet) return; /* resting: nothing to keep alive */
         /* Only the initiator keeps a member pair alive; the other answers each keepalive
          * (sealed_input), which refreshes its NAT too and wakes the initiator once for all
          * the answers to its batch. Any wake-up sends the member keepalives due soon: they
@@ -1404,6 +1494,7 @@ bool rph_peer_note_sent(struct rph_peer *p, struct rph_remote *r, uint64_t now_m
     /* both roles act on it (a client probes, a server registers again) */
     if (!r->in_use) return false; /* dropped while its datagrams waited in a train */
     r->rx_unanswered = false;
+    r->data_ms = now_ms;
     if (r->member && r->up && seal_rekey_due(p->seal, slot_of(p, r), now_ms)) {
         /* A member's lazy rekey: data flows again past rekey_ms (or wore the keys out). */
         p->now_ms = now_ms;
@@ -1668,7 +1759,9 @@ void rph_peer_tick(struct rph_peer *p, uint64_t now)
             }
             continue;
         }
-        if (r->up && now - r->last_rx_ms >= timeout_of(p, r)) {
+        if (p->cfg.sealed && member_may_rest(p, r) && now >= r->data_ms + RPH_MEMBER_IDLE_MS)
+            member_rest(p, r, now);
+        if (r->up && now >= silence_deadline(p, r)) {
             bool member = r->member;
             drop_remote(p, r);
             if (client && !member) client_rejoin(p, now);
@@ -1685,6 +1778,13 @@ void rph_peer_tick(struct rph_peer *p, uint64_t now)
         else if (now >= r->next_hello_ms)
             punch(p, r, now);
     }
+    /* Our server went away (or is joining again): the direct paths are the only ones now. */
+    if (p->n_quiet && !server_carries(p))
+        for (size_t i = 0; i < p->n_slots; i++)
+            if (p->remotes[i].in_use && p->remotes[i].quiet) {
+                member_wake(p, &p->remotes[i], now);
+                member_tick(p, &p->remotes[i], now);
+            }
     if (fresh_port_on(p)) fresh_port_tick(p, now);
 }
 
@@ -1704,7 +1804,8 @@ uint64_t rph_peer_next_deadline(const struct rph_peer *p)
     for (size_t i = 0; i < p->n_slots; i++) {
         const struct rph_remote *r = &p->remotes[i];
         if (!r->in_use) continue;
-        MIN_D(r->up ? r->last_rx_ms + timeout_of(p, r) : r->punch_until_ms);
+        MIN_D(r->up ? silence_deadline(p, r) : r->punch_until_ms);
+        if (p->cfg.sealed && member_may_rest(p, r)) MIN_D(r->data_ms + RPH_MEMBER_IDLE_MS);
         MIN_D(r->next_hello_ms);
         MIN_D(probe_due(p, r));
         MIN_D(reregister_due(p, r));
@@ -1715,6 +1816,7 @@ uint64_t rph_peer_next_deadline(const struct rph_peer *p)
         if (r->hs_at_ms) MIN_D(r->hs_at_ms);
         if (r->member && r->up) MIN_D(member_deadline(r));
     }
+    if (p->n_quiet && !server_carries(p)) MIN_D(p->now_ms); /* wake them (rph_peer_tick) */
     if (relay_join_due(p)) MIN_D(p->next_relay_join_ms);
     MIN_D(fresh_port_deadline(p));
     if (p->seal) MIN_D(seal_pending_deadline(p->seal, punch_window(p)));

@@ -339,7 +339,12 @@ static void print_peer(const cJSON *p)
     const char *path = str(p, "path");
     if (path) {
         const char *since = fmt_ago(p, "path_since_ago_s", t, sizeof t);
-        if (strcmp(path, "via-server") == 0)
+        const cJSON *idle = cJSON_GetObjectItemCaseSensitive(p, "idle");
+        if (strcmp(path, "via-server") == 0 && cJSON_IsTrue(idle))
+            printf("  path: via the server (idle: the direct path rests until traffic wakes "
+                   "it)%s%s\n",
+                   since ? ", changed " : "", since ? since : "");
+        else if (strcmp(path, "via-server") == 0)
             printf("  path: via the server (no direct path works yet)%s%s\n",
                    since ? ", changed " : "", since ? since : "");
         else if (strcmp(path, "relayed") == 0)

@@ -202,6 +202,13 @@ static bool local_scope(const struct ippkt *ip)
            (ip->src[0] == 0xfe && (ip->src[1] & 0xc0) == 0x80);
 }
 
+struct tpeer *policy_member_of(const struct policy *p, const struct ippkt *ip, bool dst)
+{
+    if (p->role != RPH_ROLE_CLIENT) return NULL;
+    struct tpeer *m = route_lookup(&p->routes, ip->version, dst ? ip->dst : ip->src);
+    return m && m->member && m->remote ? m : NULL;
+}
+
 enum policy_tx policy_tx(const struct policy *p, const struct ippkt *ip, uint64_t now_ms,
                          struct tpeer **to)
 {

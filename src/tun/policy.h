@@ -119,6 +119,9 @@ enum policy_tx {
 /* A packet read from the TUN device at now_ms: which peer does it go to? A client sends to a
  * member straight while rph_remote_usable() says its path works, else through its server (which
  * forwards it); with the server gone, still to the member if it is up. */
+/* Client, mesh: the member that holds ip's destination (dst) or source (!dst) address, or NULL.
+ * For waking a quiet member when a packet for it or from it goes through the server. */
+struct tpeer *policy_member_of(const struct policy *p, const struct ippkt *ip, bool dst);
 enum policy_tx policy_tx(const struct policy *p, const struct ippkt *ip, uint64_t now_ms,
                          struct tpeer **to);
 

@@ -104,6 +104,12 @@ void receive_on_data(void *ctx, struct rph_remote *r, const uint8_t *d, size_t n
     struct tpeer *to;
     switch (policy_rx(&t->pol, p, &ip, &to)) {
     case POLICY_RX_DELIVER:
+        /* From a member through the server while its direct path rests: it woke (it sent
+         * this), so do we. */
+        if (!p->member && rph_peer_quiet_members(rph_ev_peer_core(t->ep))) {
+            struct tpeer *m = policy_member_of(&t->pol, &ip, false);
+            if (m) rph_ev_peer_member_traffic(t->ep, m->remote);
+        }
         break;
     case POLICY_RX_SPOOFED:
         t->drops.spoofed_source++;

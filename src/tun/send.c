@@ -69,6 +69,12 @@ void send_on_tun(evutil_socket_t fd, short what, void *arg)
                 t->drops.no_route++;
             continue;
         }
+        /* To a member whose direct path rests (idle): through the server, and the member wakes
+         * (both ends look for the direct path again, a round trip). */
+        if (!to->member && rph_peer_quiet_members(rph_ev_peer_core(t->ep))) {
+            struct tpeer *m = policy_member_of(&t->pol, &ip, true);
+            if (m) rph_ev_peer_member_traffic(t->ep, m->remote);
+        }
         if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
             send_tso(t, to, &h, pkt, (size_t)n);
             continue;

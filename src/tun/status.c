@@ -197,6 +197,11 @@ static void add_mesh(cJSON *root, const struct tunnel *t, const struct tund_conf
     } else {
         cJSON_AddNumberToObject(o, "introductions_received", (double)m->intros_received);
         cJSON_AddNumberToObject(o, "introductions_refused", (double)m->intros_refused);
+        /* Idle members (docs/PROTOCOL.md "Idle members"): how many rest now, how often. */
+        const struct rph_peer_stats *ps = tunnel_proto_stats(t);
+        cJSON_AddNumberToObject(o, "idle_members", (double)tunnel_quiet_members(t));
+        cJSON_AddNumberToObject(o, "idle_rests", (double)ps->member_quiets);
+        cJSON_AddNumberToObject(o, "idle_wakes", (double)ps->member_wakes);
     }
 }
 
@@ -298,6 +303,8 @@ char *status_json(const struct tunnel *t, uint64_t now)
         /* Which direct path (or relayed): direct-ipv4, direct-ipv6, direct-lan, relayed. */
         cJSON_AddStringToObject(o, "path_kind",
                                 p.via_server ? "via-server" : rph_path_kind_name(p.path_kind));
+        /* A member via the server because the pair is idle (docs/PROTOCOL.md "Idle members"). */
+        if (p.member) cJSON_AddBoolToObject(o, "idle", p.idle);
         if (p.has_relay_endpoint)
             cJSON_AddStringToObject(o, "relay_endpoint",
                                     rph_addr_format(&p.relay_endpoint, a, sizeof a));

@@ -307,7 +307,11 @@ static void on_path(void *ctx, struct rph_remote *r, int reason)
         snprintf(sup, sizeof sup, " (%llu changes not logged before)",
                  (unsigned long long)t->path_suppressed);
     t->path_suppressed = 0;
-    if (r->member && r->via_server)
+    if (r->member && r->via_server && reason == RPH_PATH_IDLE)
+        log_info("member %s idle %u s: its direct path rests (no keepalives), traffic to it goes "
+                 "via the server and wakes it%s",
+                 fmt_addr(&r->addr, ep), RPH_MEMBER_IDLE_MS / 1000, sup);
+    else if (r->member && r->via_server)
         log_info("member %s path via the server (its direct path stopped answering): %s%s",
                  fmt_addr(&r->addr, ep), rph_path_reason_name(reason), sup);
     else if (r->relayed)
@@ -765,6 +769,11 @@ const struct rph_peer_stats *tunnel_proto_stats(const struct tunnel *t)
     return rph_peer_stats(rph_ev_peer_core(t->ep));
 }
 
+size_t tunnel_quiet_members(const struct tunnel *t)
+{
+    return rph_peer_quiet_members(rph_ev_peer_core(t->ep));
+}
+
 int tunnel_local_addr(const struct tunnel *t, struct rph_addr *out)
 {
     return rph_ev_peer_local_addr(t->ep, out);
@@ -854,6 +863,7 @@ bool tunnel_peer_info(const struct tunnel *t, size_t i, struct tunnel_peer_info 
     memcpy(out->name, p->name, sizeof out->name);
     out->member = r->member;
     out->via_server = r->member && !rph_remote_usable(r, rph_now_ms());
+    out->idle = r->member && r->quiet;
     /* A member's name: the server's list of members (tag 0x06) has it by node key. */
     for (size_t k = 0; r->member && !out->has_name && k < t->n_listed; k++) {
         const struct member_msg *m = &t->listed[k].m;

@@ -68,6 +68,8 @@ struct tunnel_peer_info {
     char name[64];
     bool member;     /* client, mesh: another client its server introduced */
     bool via_server; /* member: its traffic goes through the server now (not usable) */
+    bool idle;       /* member: via the server because the pair is idle (its direct path rests
+                        until traffic wakes it), not because the path failed */
 };
 
 /* Takes over tun (already open and, for a real device, configured: tun_open_offload and
@@ -92,6 +94,8 @@ const struct tunnel_drops *tunnel_drops(const struct tunnel *t);
 const struct tunnel_offload *tunnel_offload(const struct tunnel *t);
 const struct tunnel_mesh_stats *tunnel_mesh(const struct tunnel *t);
 const struct rph_peer_stats *tunnel_proto_stats(const struct tunnel *t);
+/* Client, mesh: members whose direct path rests now (idle). */
+size_t tunnel_quiet_members(const struct tunnel *t);
 int tunnel_local_addr(const struct tunnel *t, struct rph_addr *out);
 /* The underlay families the UDP socket takes: "ipv4", "ipv6" or "ipv4+ipv6" (dual stack). */
 const char *tunnel_local_families(const struct tunnel *t);
