@@ -59,6 +59,8 @@ static struct rph_addr probe_addr;
 static bool hairpin; /* the shared router hairpins: its public address works from inside */
 static bool capture; /* hold back the next transport node 0 sends straight to node 1 */
 static struct dgram captured;
+static size_t tx_transport[2], tx_hello[2]; /* what each node sent, straight (not relayed) */
+static bool mute[2];                        /* everything the node sends is lost */
 
 static struct rph_addr v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port)
 {
@@ -132,6 +134,11 @@ static void node_send(void *ctx, const struct rph_addr *to, const uint8_t *b, si
     struct node *nd = ctx;
     int k = (int)(nd - nodes);
     if (rph_addr_equal(to, &probe_addr)) sent_to_probe++;
+    if (mute[k]) return;
+    if (n > 3 && !rph_relay_is(b, n) && !rph_addr_equal(to, &hp_addr)) {
+        if (b[3] == RPH_TRANSPORT) tx_transport[k]++;
+        if (b[3] == RPH_HELLO_REQ) tx_hello[k]++;
+    }
     if (capture && k == 0 && n > 3 && b[3] == RPH_TRANSPORT && !rph_relay_is(b, n)) {
         capture = false;
         captured.len = n;
@@ -250,6 +257,9 @@ static void setup(void)
     memset(&probe_addr, 0, sizeof probe_addr);
     capture = false;
     hairpin = false;
+    memset(tx_transport, 0, sizeof tx_transport);
+    memset(tx_hello, 0, sizeof tx_hello);
+    memset(mute, 0, sizeof mute);
     memset(nodes, 0, sizeof nodes);
     rph_seal_init();
     struct rph_holepuncher_config hc;
@@ -315,6 +325,42 @@ static uint64_t connect_pair(enum nat_kind server, enum nat_kind client, bool re
 }
 
 TestSuite(peer_direct, .init = setup, .fini = teardown);
+
+/* Sealed, idle: the client keeps the pair alive and the server answers each keepalive, with
+ * none of its own and no punch at the client's relay re-Joins (every 20 s): an idle server
+ * wakes once per client and interval, not three times. Silent client: the server sends nothing
+ * and drops it after peer_timeout, as before. */
+Test(peer_direct, a_sealed_server_answers_its_clients_keepalives_and_sends_none_of_its_own)
+{
+    connect_pair(NAT_PORT_RESTRICTED, NAT_PORT_RESTRICTED, true);
+    advance(1000);
+    memset(tx_transport, 0, sizeof tx_transport);
+    memset(tx_hello, 0, sizeof tx_hello);
+    const struct rph_peer_stats *cs = rph_peer_stats(nodes[1].peer);
+    uint64_t rejoins = cs->rejoins, joins = cs->joins_sent;
+    advance(300000); /* 5 minutes: 30 keepalive intervals, 15 relay re-Joins, 2 rekeys */
+    printf("5 idle minutes: client sent %zu transport, server %zu (and %zu hellos); %llu Joins\n",
+           tx_transport[1], tx_transport[0], tx_hello[0],
+           (unsigned long long)(cs->joins_sent - joins));
+    cr_assert_eq(rph_peer_state(nodes[1].peer), RPH_STATE_CONNECTED);
+    cr_assert_eq(cs->rejoins, rejoins, "the pair held without a rejoin");
+    cr_assert_geq(cs->joins_sent - joins, 14, "the client kept its relay membership");
+    cr_assert(remote0(0)->up && remote0(1)->up);
+    cr_assert_geq(tx_transport[1], 30, "a keepalive every interval from the client");
+    /* Beyond the answers only each rekey's confirmation (a keepalive under the new keys). */
+    cr_assert_leq(tx_transport[0], tx_transport[1] + 3, "the server answers, it adds none");
+    cr_assert_geq(tx_transport[0] + 3, tx_transport[1], "each keepalive answered");
+    cr_assert_eq(tx_hello[0], 0, "no punch toward an up client at its re-Joins");
+
+    mute[1] = true; /* the client is gone without a word */
+    size_t before = tx_transport[0];
+    uint64_t t0 = now;
+    while (remote0(0) && remote0(0)->up && now - t0 < 60000)
+        step();
+    cr_assert(!remote0(0) || !remote0(0)->up, "the silent client was dropped");
+    cr_assert_geq(now - t0, 29000, "not before peer_timeout");
+    cr_assert_eq(tx_transport[0], before, "nothing sent toward the silent client");
+}
 
 static void symmetric_server_public_client(bool relay)
 {

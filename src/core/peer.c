@@ -600,6 +600,10 @@ static struct rph_remote *add_remote(struct rph_peer *p, const struct rph_addr *
         /* The server's punches open its NAT toward the client; in sealed mode the
          * client ignores them and the handshake does the rest. */
         if (!r->up) r->punches_left = punch_budget(p, join_len, addr->family);
+        /* A sealed client up on a direct path that joins again (its relay membership, every
+         * RPH_RELAY_JOIN_MS) needs no punch: its keepalives and our answers hold both NATs
+         * open, and a client whose NAT moved is named at its new endpoint, a new remote. */
+        if (p->cfg.sealed && r->up && !r->relayed) return r;
         uint32_t d = first_delay(p, r, other_rtt);
         if (d)
             r->next_hello_ms = now + d; /* sealed_tick punches then */
@@ -617,6 +621,15 @@ static void member_path(struct rph_peer *p, struct rph_remote *r, bool via_serve
 static uint32_t keepalive_of(const struct rph_peer *p, const struct rph_remote *r)
 {
     return r->member ? RPH_MEMBER_KEEPALIVE_MS : p->cfg.keepalive_ms;
+}
+
+/* Sealed: one side of each pair keeps it alive and the other answers each keepalive, which
+ * refreshes its NATs just the same: a member pair's initiator keeps it, and a client its
+ * server's (a server with 63 idle clients woke twice per client and interval, for its own
+ * keepalive and for the client's; now once). */
+static bool answers_keepalives(const struct rph_peer *p, const struct rph_remote *r)
+{
+    return p->cfg.sealed && (r->member ? !r->initiator : p->cfg.role == RPH_ROLE_SERVER);
 }
 
 static uint32_t timeout_of(const struct rph_peer *p, const struct rph_remote *r)
@@ -664,7 +677,7 @@ static void remote_alive(struct rph_peer *p, struct rph_remote *r, bool hello, u
     r->up_ms = now;
     r->data_ms = now; /* a member's idle time counts from its coming up */
     trace(p, RPH_TRACE_UP, r, &r->addr, NULL, 0);
-    r->next_hello_ms = r->member && !r->initiator ? UINT64_MAX : now + keepalive_of(p, r);
+    r->next_hello_ms = answers_keepalives(p, r) ? UINT64_MAX : now + keepalive_of(p, r);
     if (p->cfg.role == RPH_ROLE_CLIENT && !r->member && p->state != RPH_STATE_CONNECTED)
         set_state(p, RPH_STATE_CONNECTED, 0);
     if (p->cb.on_remote) p->cb.on_remote(p->ctx, r, true);
@@ -850,8 +863,8 @@ static int sealed_input(struct rph_peer *p, const struct rph_msg *m, uint8_t *bu
         break;
     case SEAL_DATA:
         remote_alive(p, r, false, now);
-        /* A member's keepalive (empty) to the side that does not send its own: answered. */
-        if (ev.plain_len == 0 && r->member && !r->initiator && !r->quiet) send_keepalive(p, r);
+        /* A keepalive (empty) to the side that does not send its own: answered. */
+        if (ev.plain_len == 0 && answers_keepalives(p, r) && !r->quiet) send_keepalive(p, r);
         break;
     }
     if (ev.plain_len > 0) deliver(p, r, ev.plain, ev.plain_len, now);
@@ -1466,6 +1479,8 @@ static void sealed_tick(struct rph_peer *p, struct rph_remote *r, uint64_t now)
         else
             send_keepalive(p, r);
         r->next_hello_ms = now + RPH_MEMBER_KEEPALIVE_MS;
+    } else if (r->up && answers_keepalives(p, r)) {
+        r->next_hello_ms = UINT64_MAX; /* the client keeps it alive; we answer (sealed_input) */
     } else if (r->up && now >= r->next_hello_ms) {
         send_keepalive(p, r);
         r->next_hello_ms = now + p->cfg.keepalive_ms;
