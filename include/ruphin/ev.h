@@ -46,6 +46,9 @@ struct rph_ev_peer_options {
     void (*on_flush)(void *ctx);
     /* Called as queued datagrams leave or are lost (counters, no sending from here). */
     void (*on_sent)(void *ctx, const struct rph_ev_sent *s);
+    /* Called after every core tick (its timer, a received batch): whatever watches the core's
+     * state looks then, when it can have changed, instead of waking up on a timer of its own. */
+    void (*on_tick)(void *ctx, uint64_t now_ms);
 };
 
 /* cb->send is ignored: the module sends on its own socket. */

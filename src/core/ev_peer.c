@@ -41,6 +41,7 @@ struct rph_ev_peer {
     struct rph_peer_callbacks user;
     void *ctx;
     void (*on_flush)(void *ctx);
+    void (*on_tick)(void *ctx, uint64_t now_ms);
     void (*on_sent)(void *ctx, const struct rph_ev_sent *s);
     struct rxbatch rx;
     struct txtrain tx;
@@ -156,8 +157,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     rph_ev_peer_flush(p);
     /* The wall clock may be stepped (NTP); sealed Register/Join carry it. */
     rph_peer_set_wall_offset(p->peer, rph_wall_offset_ms());
-    rph_peer_tick(p->peer, rph_now_ms());
+    uint64_t now = rph_now_ms();
+    rph_peer_tick(p->peer, now);
     arm_timer(p);
+    if (p->on_tick) p->on_tick(p->ctx, now);
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg)
@@ -191,8 +194,10 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
         rph_ev_peer_flush(p); /* what the callbacks queued (e.g. forwarded to another remote) */
         if (n < RXBATCH_N) break;
     }
-    rph_peer_tick(p->peer, rph_now_ms());
+    uint64_t now = rph_now_ms();
+    rph_peer_tick(p->peer, now);
     arm_timer(p);
+    if (p->on_tick) p->on_tick(p->ctx, now);
 }
 
 /* The peer's UDP socket on port (0: an ephemeral one), with the options it was created with. A
@@ -292,6 +297,7 @@ struct rph_ev_peer *rph_ev_peer_new(struct event_base *base, const struct rph_pe
         goto fail;
     }
     p->on_flush = opt->on_flush;
+    p->on_tick = opt->on_tick;
     p->on_sent = opt->on_sent;
     p->rd = event_new(base, p->fd, EV_READ | EV_PERSIST, on_read, p);
     p->timer = evtimer_new(base, on_timer, p);

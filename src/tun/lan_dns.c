@@ -42,9 +42,9 @@ bool lan_dns_lookup(void *tunnel, const char *label, struct dns_addrs *out)
             memset(out, 0, sizeof *out); /* a member without an address yet: no data */
         return true;
     }
-    /* A client: the others, as its server listed them within three keepalives (an older entry
-     * is a member that left; status shows the same set). */
-    uint64_t now = rph_now_ms(), fresh = 3000ull * (unsigned)t->cfg.keepalive_interval;
+    /* A client: the others, as its server listed them lately (an older entry is a member that
+     * left; status shows the same set). */
+    uint64_t now = rph_now_ms(), fresh = tunnel_listed_fresh_ms(t);
     for (size_t i = 0; i < t->n_listed; i++) {
         const struct listed_member *l = &t->listed[i];
         if (now - l->seen_ms > fresh || strcmp(l->m.name, label) != 0) continue;

@@ -132,22 +132,40 @@ static void send_assign(struct tunnel *t, struct tpeer *p, const struct pool_ent
     rph_ev_peer_send_frame(t->ep, p->remote, b, n);
 }
 
+/* Server: q's entry (name, addresses, node key) to p. */
+static void send_entry(struct tunnel *t, struct tpeer *p, const struct tpeer *q)
+{
+    struct member_msg m;
+    memset(&m, 0, sizeof m);
+    if (q->announced) m.addrs = q->ann;
+    m.has_key = q->has_key;
+    memcpy(m.pk, q->node_pk, 32);
+    snprintf(m.name, sizeof m.name, "%s", q->name);
+    uint8_t b[RPH_FRAME_HEADROOM + MEMBER_MAX_LEN + RPH_FRAME_TAILROOM];
+    size_t n = member_msg_encode(&m, b + RPH_FRAME_HEADROOM);
+    rph_ev_peer_send_frame(t->ep, p->remote, b, n);
+}
+
 /* Server: every other live member with a name, one entry each, to p (which speaks names):
- * repeated with each of p's name messages, so a client's list is as fresh as a keepalive. */
+ * repeated with each of p's name messages (every keepalive, sealed every minute), so the list
+ * a client keeps is that fresh; a new or changed entry goes to everyone at once
+ * (naming_member_changed). */
 static void list_members(struct tunnel *t, struct tpeer *p)
 {
     for (size_t i = 0; i < t->pol.n_peers; i++) {
         const struct tpeer *q = &t->pol.peers[i];
         if (q == p || !q->remote || !q->has_name) continue;
-        struct member_msg m;
-        memset(&m, 0, sizeof m);
-        if (q->announced) m.addrs = q->ann;
-        m.has_key = q->has_key;
-        memcpy(m.pk, q->node_pk, 32);
-        snprintf(m.name, sizeof m.name, "%s", q->name);
-        uint8_t b[RPH_FRAME_HEADROOM + MEMBER_MAX_LEN + RPH_FRAME_TAILROOM];
-        size_t n = member_msg_encode(&m, b + RPH_FRAME_HEADROOM);
-        rph_ev_peer_send_frame(t->ep, p->remote, b, n);
+        send_entry(t, p, q);
+    }
+}
+
+void naming_member_changed(struct tunnel *t, const struct tpeer *q)
+{
+    if (t->cfg.role != RPH_ROLE_SERVER || !q->remote || !q->has_name) return;
+    for (size_t i = 0; i < t->pol.n_peers; i++) {
+        struct tpeer *p = &t->pol.peers[i];
+        if (p == q || !p->remote || !p->has_name) continue;
+        send_entry(t, p, q);
     }
 }
 
@@ -176,7 +194,8 @@ static void server_name(struct tunnel *t, struct tpeer *p, const struct name_msg
         return;
     }
     bool dirty = false;
-    if (!p->has_name || strcmp(p->name, granted) != 0) {
+    bool renamed = !p->has_name || strcmp(p->name, granted) != 0;
+    if (renamed) {
         if (strcmp(granted, m->name) != 0)
             log_warn("peer %s%s asks for name \"%s\", which another member has; it is \"%s\"", ep,
                      k, m->name, granted);
@@ -224,6 +243,7 @@ static void server_name(struct tunnel *t, struct tpeer *p, const struct name_msg
     send_name(t, p->remote, NAME_GRANTED, granted);
     send_name(t, p->remote, 0, t->cfg.name);
     list_members(t, p);
+    if (renamed) naming_member_changed(t, p);
 }
 
 void naming_receive(struct tunnel *t, struct tpeer *p, const uint8_t *d, size_t n)

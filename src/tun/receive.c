@@ -207,6 +207,7 @@ static void receive_announce(struct tunnel *t, struct tpeer *p, const uint8_t *d
         return;
     case POLICY_ANN_NEW:
         mesh_server_changed(t, (size_t)(p - t->pol.peers));
+        naming_member_changed(t, p); /* the other clients' lists name its new addresses */
         inet_ntop(a.has4 ? AF_INET : AF_INET6, a.has4 ? a.addr4 : a.addr6, ip, sizeof ip);
         log_info("peer %s%s is %s", ep, k1, ip);
         return;

@@ -159,14 +159,14 @@ static void add_dns(cJSON *root, const struct tunnel *t)
     cJSON_AddNumberToObject(o, "tcp_connections", di.tcp_open);
 }
 
-/* Client: the other members its server listed (tag 0x06), those listed within three
- * keepalive intervals (an older entry is a member that left). */
+/* Client: the other members its server listed (tag 0x06), those listed lately (an older entry
+ * is a member that left). */
 static void add_listed(cJSON *root, const struct tunnel *t, const struct tund_config *cfg,
                        uint64_t now)
 {
     if (cfg->role != RPH_ROLE_CLIENT) return;
     cJSON *arr = cJSON_AddArrayToObject(root, "session_members");
-    uint64_t fresh = 3000ull * (unsigned)cfg->keepalive_interval;
+    uint64_t fresh = tunnel_listed_fresh_ms(t);
     for (size_t i = 0; i < tunnel_listed_count(t); i++) {
         struct member_msg m;
         uint64_t seen;

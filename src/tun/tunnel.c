@@ -29,6 +29,8 @@
 #include "ruphin/ev.h"
 #include "tun_linux.h"
 #include "tunnel_priv.h"
+#include "verdict.h"
+#include "watch.h"
 
 static const char *fmt_addr(const struct rph_addr *a, char *b)
 {
@@ -506,30 +508,87 @@ static void on_trace(void *ctx, const struct rph_trace *tr)
 
 /* How often (s) a member hears our announcement and candidates again, unchanged. */
 #define MEMBER_REPEAT_S 300u
+/* ... and a sealed server or client of ours: a restarted one handshakes again and hears all of
+ * it as it comes up (on_remote), so the repeat only covers a lost message. */
+#define SEALED_REPEAT_S 60u
+
+/* Every so many timer ticks (the keepalive interval), at least once. */
+static unsigned ticks_of(const struct tunnel *t, unsigned secs)
+{
+    unsigned ka = (unsigned)t->cfg.keepalive_interval;
+    unsigned n = (secs + ka - 1) / ka;
+    return n ? n : 1;
+}
+
+/* Sealed, our own server: the repeats go every tick while something is still asked of it (no
+ * verdict yet, or a refusal; our automatic address not assigned yet). */
+static bool client_waiting(const struct tunnel *t, const struct rph_remote *r)
+{
+    if (t->cfg.role != RPH_ROLE_CLIENT || r->member) return false;
+    const struct tpeer *tp = r->user;
+    if (!tp || !tp->has_verdict || tp->verdict.reason != VERDICT_ACCEPTED) return true;
+    return t->cfg.addr_auto && !t->assigned;
+}
+
+static bool same_list(const struct rph_addr *a, int n, const struct rph_addr *b, int m)
+{
+    if (n != m) return false;
+    for (int i = 0; i < n; i++)
+        if (!rph_addr_equal(&a[i], &b[i])) return false;
+    return true;
+}
+
+/* Sealed: our candidate lists changed since the last tick (an address came, went or moved)? */
+static bool candidates_changed(struct tunnel *t)
+{
+    if (!t->cfg.seal) return false;
+    tunnel_local_candidates(t);
+    bool same = same_list(t->local, t->n_local, t->local_tx, t->n_local_tx) &&
+                same_list(t->local6, t->n_local6, t->local6_tx, t->n_local6_tx);
+    memcpy(t->local_tx, t->local, sizeof t->local);
+    memcpy(t->local6_tx, t->local6, sizeof t->local6);
+    t->n_local_tx = t->n_local;
+    t->n_local6_tx = t->n_local6;
+    return !same;
+}
 
 static void on_announce_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     struct tunnel *t = arg;
-    /* Mesh members hear the repeats every 5 minutes, not every keepalive: they get all of
-     * it when they come up, a change goes at once, and a restarted member comes up again; with
-     * 63 members, three messages each per interval were most of an idle mesh's wake-ups. */
-    unsigned every = (MEMBER_REPEAT_S + (unsigned)t->cfg.keepalive_interval - 1) /
-                     (unsigned)t->cfg.keepalive_interval;
-    bool members_due = t->announce_ticks++ % (every ? every : 1) == 0;
-    /* Repeated with the keepalives so a restarted peer learns our address again. */
-    for (size_t i = 0; i < t->pol.n_peers; i++)
-        if (t->pol.peers[i].remote) {
-            if (t->pol.peers[i].remote->member && !members_due) continue;
-            if (!t->pol.peers[i].remote->member) naming_send(t, t->pol.peers[i].remote);
-            send_announce(t, t->pol.peers[i].remote);
-            send_lancand(t, t->pol.peers[i].remote);
-            send_mapcand(t, t->pol.peers[i].remote);
+    /* Everything goes to a peer as it comes up, and a change at once (an address assigned, a
+     * mapping, the candidates below); the repeats only make up for a lost message. Plaintext
+     * peers hear them every keepalive: without a handshake, a restarted peer learns our address
+     * from them. Sealed ones every minute, members every 5 minutes: in an idle 64-member mesh
+     * the repeats and their answers were most of each member's wake-ups. */
+    unsigned tick = t->announce_ticks++;
+    bool members_due = tick % ticks_of(t, MEMBER_REPEAT_S) == 0;
+    bool sealed_due = !t->cfg.seal || tick % ticks_of(t, SEALED_REPEAT_S) == 0;
+    bool moved = candidates_changed(t) && tick > 0;
+    for (size_t i = 0; i < t->pol.n_peers; i++) {
+        struct rph_remote *r = t->pol.peers[i].remote;
+        if (!r) continue;
+        bool due = r->member ? members_due : sealed_due || client_waiting(t, r);
+        if (!due) {
+            if (moved) send_lancand(t, r);
+            continue;
         }
+        if (!r->member) naming_send(t, r);
+        send_announce(t, r);
+        send_lancand(t, r);
+        send_mapcand(t, r);
+    }
     /* An endpoint that moved changes an introduction: a look, not a resend of all. */
     mesh_server_changed(t, SIZE_MAX);
     mesh_client_retry(t, rph_now_ms());
+}
+
+/* After each core tick: the status watch looks then (watch.c), not on a timer of its own. */
+static void on_core_tick(void *ctx, uint64_t now_ms)
+{
+    struct tunnel *t = ctx;
+    if (t->watch) watch_nudge(t->watch, now_ms);
 }
 
 int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_base *base,
@@ -622,7 +681,8 @@ int tunnel_new(struct tunnel **out, const struct tund_config *cfg, struct event_
                                       .gro = t->tun.offload,
                                       .queue_payload_max = (size_t)cfg->mtu,
                                       .on_flush = receive_on_flush,
-                                      .on_sent = send_on_sent};
+                                      .on_sent = send_on_sent,
+                                      .on_tick = on_core_tick};
     t->gro = malloc(sizeof *t->gro);
     if (!t->gro) {
         errmsg_set(err, "out of memory");
@@ -896,6 +956,13 @@ bool tunnel_listed(const struct tunnel *t, size_t i, struct member_msg *out, uin
     *out = t->listed[i].m;
     *seen_ms = t->listed[i].seen_ms;
     return true;
+}
+
+uint64_t tunnel_listed_fresh_ms(const struct tunnel *t)
+{
+    unsigned ka = (unsigned)t->cfg.keepalive_interval;
+    unsigned ticks = t->cfg.seal ? ticks_of(t, SEALED_REPEAT_S) : 1;
+    return 3000ull * ka * ticks;
 }
 
 bool tunnel_node_public(const struct tunnel *t, uint8_t out[32])

@@ -130,5 +130,8 @@ const char *tunnel_name(const struct tunnel *t);
  * listed each (monotonic ms); false past the end. */
 size_t tunnel_listed_count(const struct tunnel *t);
 bool tunnel_listed(const struct tunnel *t, size_t i, struct member_msg *out, uint64_t *seen_ms);
+/* ... of which those listed within this long are current (three rounds of our name message,
+ * which the server answers with its list; older ones left). */
+uint64_t tunnel_listed_fresh_ms(const struct tunnel *t);
 
 #endif

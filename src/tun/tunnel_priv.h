@@ -40,6 +40,8 @@ struct listed_member {
 /* Reads per TUN event before the loop gets a turn (the UDP side reads in batches too). */
 #define TUN_BURST 64
 
+struct watch;
+
 struct tunnel {
     unsigned announce_ticks; /* keepalive intervals since start: members hear ours less often */
     struct tund_config cfg;
@@ -86,17 +88,21 @@ struct tunnel {
     /* DNS on the LAN (lan_dns.c): NULL without "dns". */
     struct dns_server *dns;
     struct resolved *resolved;
-    uint64_t lancand_log_ms;             /* when a dropped LAN candidate list was last logged */
-    struct rph_addr local[LANCAND_MAX];  /* sealed: our LAN candidates, */
-    int n_local;                         /* how many (< 0: none: not IPv4, or no list), */
-    struct rph_addr local6[LANCAND_MAX]; /* our global IPv6 candidates, */
-    int n_local6;                        /* how many (< 0: none: the socket has no IPv6), */
-    uint64_t local_ms;                   /* both listed then (once a second at most) */
+    uint64_t lancand_log_ms;                /* when a dropped LAN candidate list was last logged */
+    struct rph_addr local[LANCAND_MAX];     /* sealed: our LAN candidates, */
+    int n_local;                            /* how many (< 0: none: not IPv4, or no list), */
+    struct rph_addr local6[LANCAND_MAX];    /* our global IPv6 candidates, */
+    int n_local6;                           /* how many (< 0: none: the socket has no IPv6), */
+    uint64_t local_ms;                      /* both listed then (once a second at most) */
+    struct rph_addr local_tx[LANCAND_MAX];  /* the lists as the announcement timer last saw */
+    struct rph_addr local6_tx[LANCAND_MAX]; /* them: a change goes to every peer at once */
+    int n_local_tx, n_local6_tx;
     /* The mesh (docs/PROTOCOL.md "Mesh"). */
     struct mesh_server *ms;        /* server with "mesh": what each client was introduced to */
     struct tunnel_mesh_stats mesh; /* counters for the status */
     struct mesh_known *known;      /* client: the members the server introduced (MAX_PEERS) */
     uint64_t mesh_log_ms;          /* when a refused introduction was last logged */
+    struct watch *watch;           /* the status watch (watch.c), nudged after core ticks */
 };
 
 /* send.c: TUN -> UDP */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* What the daemon tells the user about its own health: the holepuncher lost and regained, and
- * peers punching without an answer, read from the tunnel's state once a second (every
- * WATCH_IDLE_S while nothing is being watched). */
+ * peers punching without an answer, read from the tunnel's state once a second while something
+ * is being watched, else after the core's ticks (watch_nudge; at most once a second). */
 #include "watch.h"
 
 #include <stdbool.h>
@@ -34,6 +34,8 @@ struct watch {
     uint64_t hp_lost_ms;  /* when the loss was logged */
     uint64_t asking_ms;   /* when this Register/Join round began (as first polled) */
     bool asking;
+    bool busy;          /* something is watched: the 1 s timer polls */
+    uint64_t polled_ms; /* the last poll */
     size_t n, cap;
     struct punching *seen;
 };
@@ -150,19 +152,31 @@ void watch_poll(struct watch *w, uint64_t now_ms)
 }
 
 /* Once a second while something is being watched (the holepuncher asked or lost, a peer
- * punching), else every WATCH_IDLE_S: an idle daemon (a mesh member among 63) wakes for
- * nothing else that often, and a new round of asking or punching is seen within that. */
-#define WATCH_IDLE_S 5
+ * punching). With nothing to watch, nothing changes but in the core, which wakes for its own
+ * reasons (a send, an answer, a timer) and nudges us after each tick: an idle daemon (a mesh
+ * member among 63) wakes for nothing else. The fallback timer is only a safety net. */
+#define WATCH_FALLBACK_S 30
+
+static void poll_and_arm(struct watch *w, uint64_t now_ms)
+{
+    watch_poll(w, now_ms);
+    w->polled_ms = now_ms;
+    w->busy = w->asking || w->hp_lost || w->n > 0;
+    struct timeval tv = {w->busy ? 1 : WATCH_FALLBACK_S, 0};
+    event_add(w->ev, &tv);
+}
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    struct watch *w = arg;
-    watch_poll(w, rph_now_ms());
-    bool busy = w->asking || w->hp_lost || w->n > 0;
-    struct timeval tv = {busy ? 1 : WATCH_IDLE_S, 0};
-    event_add(w->ev, &tv);
+    poll_and_arm(arg, rph_now_ms());
+}
+
+void watch_nudge(struct watch *w, uint64_t now_ms)
+{
+    if (w->busy || now_ms - w->polled_ms < 1000) return;
+    poll_and_arm(w, now_ms);
 }
 
 struct watch *watch_new(struct event_base *base, struct tunnel *t)
@@ -180,12 +194,14 @@ struct watch *watch_new(struct event_base *base, struct tunnel *t)
     }
     struct timeval tv = {1, 0};
     event_add(w->ev, &tv);
+    t->watch = w;
     return w;
 }
 
 void watch_free(struct watch *w)
 {
     if (!w) return;
+    if (w->t->watch == w) w->t->watch = NULL;
     if (w->ev) event_free(w->ev);
     free(w->seen);
     free(w);
