@@ -562,10 +562,11 @@ static void on_announce_timer(evutil_socket_t fd, short what, void *arg)
      * peers hear them every keepalive: without a handshake, a restarted peer learns our address
      * from them. Sealed ones every minute, members every 5 minutes: in an idle 64-member mesh
      * the repeats and their answers were most of each member's wake-ups. */
-    unsigned tick = t->announce_ticks++;
+    unsigned tick = ++t->announce_ticks; /* from 1: the first tick is a keepalive after all of
+                                          * it went to the peers that came up */
     bool members_due = tick % ticks_of(t, MEMBER_REPEAT_S) == 0;
     bool sealed_due = !t->cfg.seal || tick % ticks_of(t, SEALED_REPEAT_S) == 0;
-    bool moved = candidates_changed(t) && tick > 0;
+    bool moved = candidates_changed(t) && tick > 1;
     for (size_t i = 0; i < t->pol.n_peers; i++) {
         struct rph_remote *r = t->pol.peers[i].remote;
         if (!r) continue;

@@ -7,7 +7,8 @@
 # resolv.conf (/etc/netns/NS/resolv.conf, which `ip netns exec` bind-mounts). An unknown name is
 # NXDOMAIN, a name outside the domain REFUSED with no recursion; after a client restart its
 # responder answers again; an idle TCP connection is closed after 10 s. No systemd-resolved in
-# the namespaces: the daemon logs the hint line.
+# the namespaces: the daemon logs the hint line. The server is a hub, so the clients know each
+# other from its member list, which names a new member to the others at once (bounded here).
 set -u
 TOPO_PREFIX=dns$$
 . "$(dirname "$0")/lib.sh"
@@ -52,11 +53,18 @@ q() {
 full() { topo_run "$1" dig +time=2 +tries=2 @"$2" "$3" "$4" 2>/dev/null; }
 
 tun_start_hpd || e2e_die "holepuncherd did not start"
-tun_write_peer_config 1 server "$TOPO_DIR/peer1.json" ", \"name\": \"hq\", \"dns\": {\"domain\": \"$DOMAIN\"}"
+# A hub ("mesh": false): a client knows the other only from the server's list (tag 0x06), not
+# from an introduction (tag 0x09, which names members too).
+tun_write_peer_config 1 server "$TOPO_DIR/peer1.json" ", \"name\": \"hq\", \"mesh\": false, \"dns\": {\"domain\": \"$DOMAIN\"}"
 tun_start_peer 1 server || e2e_die "server did not start"
 auto_config c2 laptop
 auto_config c3 desk
-run c2 "$NS_PEER2" && run c3 "$NS_PEER3" || e2e_die "clients did not start"
+# desk starts once laptop is settled (its address accepted: it repeats to the server only every
+# minute now), so that laptop can learn of desk only from the server's push.
+run c2 "$NS_PEER2" || e2e_die "laptop did not start"
+wait_for "grep -q 'server accepted overlay address' '$TOPO_DIR/c2.log'" 15 ||
+    e2e_fail "laptop's address was not accepted"
+run c3 "$NS_PEER3" || e2e_die "desk did not start"
 for c in c2 c3; do
     wait_for "[ -n \"\$(addr $c)\" ]" 15 || e2e_fail "$c got no address"
 done
