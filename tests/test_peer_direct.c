@@ -61,6 +61,9 @@ static bool capture; /* hold back the next transport node 0 sends straight to no
 static struct dgram captured;
 static size_t tx_transport[2], tx_hello[2]; /* what each node sent, straight (not relayed) */
 static bool mute[2];                        /* everything the node sends is lost */
+static bool hold_peerinfo; /* keep the holepuncher's next PeerInfo to node 1 (in `held`) */
+static struct dgram held;
+static bool have_held;
 
 static struct rph_addr v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port)
 {
@@ -192,8 +195,15 @@ static void node_path(void *ctx, struct rph_remote *r, int reason)
 
 static bool net_hold(const struct dgram *d)
 {
-    (void)d;
-    return false;
+    uint8_t t = d->len > 3 ? d->buf[3] : 0;
+    bool info = t == RPH_PEER_INFO || t == RPH_SEALED_PEER_INFO || t == RPH_TIMED_PEER_INFO;
+    if (!hold_peerinfo || !info || !rph_addr_equal(&d->from, &hp_addr) ||
+        !rph_addr_equal(&d->to, &nodes[1].lan))
+        return false;
+    hold_peerinfo = false;
+    held = *d;
+    have_held = true;
+    return true;
 }
 
 static bool net_pass(const struct dgram *d)
@@ -260,6 +270,7 @@ static void setup(void)
     memset(tx_transport, 0, sizeof tx_transport);
     memset(tx_hello, 0, sizeof tx_hello);
     memset(mute, 0, sizeof mute);
+    hold_peerinfo = have_held = false;
     memset(nodes, 0, sizeof nodes);
     rph_seal_init();
     struct rph_holepuncher_config hc;
@@ -394,6 +405,39 @@ Test(peer_direct, a_symmetric_server_and_a_public_client_are_direct_from_the_sta
 Test(peer_direct, a_symmetric_server_and_a_public_client_are_direct_without_a_relay_too)
 {
     symmetric_server_public_client(false);
+}
+
+/* holepuncherd sends both PeerInfos at once, and the server's punch can reach the client before
+ * the client's own PeerInfo does: the client remembers the punch, and when the PeerInfo names
+ * that IP it probes the punch's port at once, direct before the relay would take over (before:
+ * at the server's next punch, 400 ms later, after the relay). */
+Test(peer_direct, a_symmetric_servers_punch_that_beats_our_peerinfo_is_probed_when_it_comes)
+{
+    place(0, NAT_SYMMETRIC);
+    place(1, NAT_NONE);
+    start(0, RPH_ROLE_SERVER, true);
+    advance(100);
+    hold_peerinfo = true;
+    uint64_t t0 = now;
+    start(1, RPH_ROLE_CLIENT, true);
+    cr_assert(have_held, "the client's PeerInfo was held back");
+    cr_assert_eq(rph_peer_stats(nodes[1].peer)->cand_added, 0, "nothing to take the punch yet");
+    advance(30);
+    enqueue(&held.from, &held.to, held.buf, held.len); /* the PeerInfo, 30 ms late */
+    run();
+    while (rph_peer_state(nodes[1].peer) != RPH_STATE_CONNECTED && now - t0 < 5000)
+        step();
+    uint64_t took = now - t0;
+    printf("symmetric server's punch before the client's PeerInfo: connected in %lu ms\n",
+           (unsigned long)took);
+    cr_assert_eq(rph_peer_state(nodes[1].peer), RPH_STATE_CONNECTED);
+    cr_assert_lt(took, RPH_RELAY_AFTER_MS, "took %lu ms", (unsigned long)took);
+    cr_assert_eq(rph_peer_stats(nodes[1].peer)->cand_added, 1, "the early punch's port");
+    cr_assert(!remote0(1)->relayed);
+    cr_assert_eq(rph_remote_path_kind(remote0(1)), RPH_PATHK_DIRECT4);
+    until_data(0, "to-server", 100);
+    until_data(1, "to-client", 100);
+    cr_assert_eq(rph_holepuncher_relay_stats(hp)->relayed, 0);
 }
 
 Test(peer_direct, a_public_server_answers_a_symmetric_client_where_its_init_came_from)

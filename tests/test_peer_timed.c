@@ -11,6 +11,7 @@
 #include "ruphin/error.h"
 #include "ruphin/holepuncher.h"
 #include "ruphin/peer.h"
+#include "ruphin/wire.h"
 
 #define MAXQ 1024
 #define MARGIN_MS 10 /* on a loaded machine, a few ms may pass between a packet and the next */
@@ -34,6 +35,13 @@ static uint64_t first_out[2]; /* when each first sent anything straight to the o
 static bool old_hp;           /* the holepuncher drops the timed forms, as an older one does */
 static int up[2];
 static uint32_t spike; /* added once to the next datagram from the holepuncher to the server */
+/* The server's NAT is symmetric: what it sends the client leaves from another port (sym_port),
+ * the only one the client gets back in through; its holepuncher port takes nothing else. */
+static bool sym;
+static struct rph_addr sym_port;
+static bool late_mode;    /* from its PeerInfo on, the client's timers do not fire */
+static bool client_late;  /* ... until the server's punch is in */
+static uint64_t punch_in; /* when that punch reached the client */
 
 static int who(const struct rph_addr *a)
 {
@@ -50,6 +58,7 @@ static void enqueue(const struct rph_addr *from, const struct rph_addr *to, cons
     int f = who(from), t = who(to);
     if (f >= 0 && t >= 0 && !first_out[f]) first_out[f] = now;
     q[qn] = (struct dgram){.from = *from, .to = *to, .len = n};
+    if (sym && f == 0 && t == 1) q[qn].from = sym_port;
     q[qn].at = now + (f >= 0 ? lat[f] : 0) + (t >= 0 ? lat[t] : 0);
     if (f < 0 && t == 0 && spike) {
         q[qn].at += spike;
@@ -99,7 +108,19 @@ static void deliver_due(void)
             continue;
         }
         int t = who(&d.to);
+        if (sym && rph_addr_equal(&d.to, &sym_port))
+            t = 0;
+        else if (sym && t == 0 && !rph_addr_equal(&d.from, &hp_addr))
+            continue; /* the holepuncher's mapping: only it gets in */
         if (t >= 0 && peers[t]) rph_peer_input(peers[t], d.buf, d.len, &d.from, now);
+        bool info =
+            d.len > 3 && (d.buf[3] == RPH_SEALED_PEER_INFO || d.buf[3] == RPH_TIMED_PEER_INFO);
+        if (t == 1 && late_mode && info && rph_addr_equal(&d.from, &hp_addr) && !punch_in)
+            client_late = true;
+        if (t == 1 && rph_addr_equal(&d.from, &sym_port) && !punch_in) {
+            punch_in = now;
+            client_late = false;
+        }
     }
 }
 
@@ -109,7 +130,7 @@ static void advance(uint64_t ms)
         now++;
         rph_holepuncher_tick(hp, now);
         for (int k = 0; k < 2; k++)
-            if (peers[k]) rph_peer_tick(peers[k], now);
+            if (peers[k] && !(k == 1 && client_late)) rph_peer_tick(peers[k], now);
         deliver_due();
     }
 }
@@ -141,10 +162,14 @@ static void setup(void)
     memset(first_out, 0, sizeof first_out);
     memset(up, 0, sizeof up);
     spike = 0;
+    sym = late_mode = client_late = false;
+    punch_in = 0;
     for (int k = 0; k < 2; k++) {
         addr[k] = (struct rph_addr){.family = 4, .ip = {198, 51, 100, (uint8_t)(k + 1)}};
         addr[k].port = (uint16_t)(41000 + k);
     }
+    sym_port = addr[0];
+    sym_port.port = 52000;
     rph_seal_init();
     struct rph_holepuncher_config hc;
     rph_holepuncher_config_defaults(&hc);
@@ -213,6 +238,34 @@ Test(peer_timed, near_client_waits_for_a_far_server)
     expect_no_race();
     cr_assert_eq(rph_peer_stats(peers[1])->timed_punches, 1,
                  "the client did not hold its handshake");
+}
+
+/* The near client holds its init, but its timer fires late (a busy host) and the symmetric
+ * server's punch comes in first, from the server's other port: the probe of that port carries
+ * the init, so it goes now, there. Before, the probe went out empty and counted, the init went
+ * to the holepuncher's port only (closed), and the next probe came 400 ms later: after the relay
+ * had taken over (the matrix's symmetric:public pair, "relayed, then direct"). */
+Test(peer_timed, a_late_held_init_goes_with_the_probe_of_a_symmetric_servers_punch)
+{
+    lat[0] = 40, lat[1] = 5;
+    sym = true;
+    start(0);
+    advance(2000);
+    late_mode = true;
+    start(1);
+    for (int i = 0; i < 3000 && !(up[0] && up[1]); i++)
+        advance(1);
+    cr_assert(up[0] && up[1], "the pair never came up");
+    cr_assert(punch_in, "the punch came in");
+    cr_assert_eq(rph_peer_stats(peers[1])->timed_punches, 1, "the client held its init");
+    size_t n;
+    struct rph_remote *r = rph_peer_remotes(peers[1], &n);
+    cr_log_info("up %lu ms after the server's punch came in",
+                (unsigned long)(r[0].up_ms - punch_in));
+    /* A round trip to the server and back (90 ms here), well before the next probe (400). */
+    cr_assert_lt(r[0].up_ms - punch_in, 200, "up %lu ms after the punch",
+                 (unsigned long)(r[0].up_ms - punch_in));
+    cr_assert(rph_addr_equal(&r[0].addr, &sym_port), "the client talks to the punch's port");
 }
 
 Test(peer_timed, equal_distances_do_not_wait)

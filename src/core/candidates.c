@@ -201,6 +201,12 @@ void cand_probed(struct rph_candidate *c, uint64_t now, uint32_t retry_ms)
     c->next_ms = now + (c->probes_sent < CAND_FAST ? retry_ms : RPH_DIRECT_RETRY_MS);
 }
 
+void cand_defer(struct rph_remote *r, uint64_t t)
+{
+    for (size_t i = 0; i < r->n_cand; i++)
+        if (r->cand[i].next_ms < t) r->cand[i].next_ms = t;
+}
+
 uint64_t cand_deadline(const struct rph_remote *r)
 {
     uint64_t d = UINT64_MAX;

@@ -48,6 +48,8 @@ bool cand_wanted(const struct rph_remote *r, const struct rph_candidate *c);
 struct rph_candidate *cand_due(struct rph_remote *r, uint64_t now);
 /* c was probed at now: counts it and sets the next probe. */
 void cand_probed(struct rph_candidate *c, uint64_t now, uint32_t retry_ms);
+/* No probe of r before t (what they carry is not there yet); none is counted. */
+void cand_defer(struct rph_remote *r, uint64_t t);
 /* When r's next probe is due; UINT64_MAX for none. */
 uint64_t cand_deadline(const struct rph_remote *r);
 /* Whether a is one of r's LAN candidates. */

@@ -96,7 +96,18 @@ struct rph_peer {
     enum { FP_JOIN_NONE, FP_JOIN_COOKIE, FP_JOIN_INFO } fp_join;
     bool relay_old_port; /* the relay has us at the port before the fresh one (its cookie) */
     uint64_t fp_join_since_ms, fp_next_join_ms;
+    /* Sealed client: plain punches from endpoints that were none of our remotes, the last
+     * EARLY_PUNCHES within EARLY_PUNCH_MS. A symmetric server's first punch can beat our
+     * PeerInfo (holepuncherd sends both at once, and ours may come later): when the PeerInfo
+     * names that IP, its port is probed at once instead of after the server's next punch. */
+    struct {
+        struct rph_addr from;
+        uint64_t at_ms;
+    } early[4];
+    size_t n_early;
 };
+#define EARLY_PUNCHES 4
+#define EARLY_PUNCH_MS 2000u
 
 void rph_peer_config_defaults(struct rph_peer_config *c, enum rph_role role)
 {
@@ -571,6 +582,23 @@ static uint32_t first_delay(struct rph_peer *p, struct rph_remote *r, uint16_t o
     return d;
 }
 
+static void probe_candidates(struct rph_peer *p, struct rph_remote *r, uint64_t now);
+
+/* Sealed client, our server's PeerInfo: the punches that came from its IP before it (the
+ * remembered ones, EARLY_PUNCH_MS at most) are candidates now, probed at once. */
+static void take_early_punches(struct rph_peer *p, struct rph_remote *r, uint64_t now)
+{
+    bool added = false;
+    for (size_t i = 0; i < p->n_early; i++)
+        if (now - p->early[i].at_ms <= EARLY_PUNCH_MS &&
+            cand_add_punched(r, &p->early[i].from, now) > 0) {
+            p->stats.cand_added++;
+            added = true;
+        }
+    p->n_early = 0;
+    if (added) probe_candidates(p, r, now);
+}
+
 /* PeerInfo named addr, caused by a Join of join_len bytes: punch toward it (and, as a sealed
  * client, start the handshake), at once or after the wait of timed punches. */
 static struct rph_remote *add_remote(struct rph_peer *p, const struct rph_addr *addr, uint64_t now,
@@ -596,6 +624,7 @@ static struct rph_remote *add_remote(struct rph_peer *p, const struct rph_addr *
         uint32_t d = first_delay(p, r, other_rtt);
         r->hs_at_ms = d ? now + d : 0; /* sealed_tick sends it then */
         if (!d) send_hs(p, r, &r->addr, seal_start(p->seal, slot_of(p, r), now));
+        take_early_punches(p, r, now);
     } else {
         /* The server's punches open its NAT toward the client; in sealed mode the
          * client ignores them and the handshake does the rest. */
@@ -1110,8 +1139,25 @@ static void probe_candidate(struct rph_peer *p, struct rph_remote *r, struct rph
     cand_probed(c, now, p->cfg.retry_ms);
 }
 
+/* A client's timed first handshake message, held until its time (timed punches). */
+static void send_held_hs(struct rph_peer *p, struct rph_remote *r, uint64_t now)
+{
+    r->hs_at_ms = 0;
+    send_hs(p, r, &r->addr, seal_start(p->seal, slot_of(p, r), now));
+}
+
 static void probe_candidates(struct rph_peer *p, struct rph_remote *r, uint64_t now)
 {
+    /* Before keys a client's probe is its init: while that is held (timed punches), so are the
+     * probes, uncounted (a probe with nothing to carry was spent, and the next came only 400
+     * ms later, after the relay had taken over); it goes as its time comes, then they do. */
+    if (r->hs_at_ms) {
+        if (now < r->hs_at_ms) {
+            cand_defer(r, r->hs_at_ms);
+            return;
+        }
+        send_held_hs(p, r, now);
+    }
     for (struct rph_candidate *c; (c = cand_due(r, now));)
         probe_candidate(p, r, c, now);
 }
@@ -1327,7 +1373,20 @@ static bool punched_from(struct rph_peer *p, const struct rph_addr *from, uint64
         if (!r->in_use || (r->direct_ok && !r->relayed && !member_stale(r, now))) continue;
         added = cand_add_punched(r, from, now);
     }
-    if (added < 0) return false;
+    if (added < 0) {
+        /* No remote could take it: perhaps our server's, ahead of our PeerInfo. */
+        size_t k = p->n_early;
+        if (k < EARLY_PUNCHES) {
+            p->n_early++;
+        } else { /* full: the oldest goes */
+            k = 0;
+            for (size_t i = 1; i < EARLY_PUNCHES; i++)
+                if (p->early[i].at_ms < p->early[k].at_ms) k = i;
+        }
+        p->early[k].from = *from;
+        p->early[k].at_ms = now;
+        return false;
+    }
     p->stats.plain_ignored++;
     if (added) {
         p->stats.cand_added++;
@@ -1452,11 +1511,7 @@ static bool fresh_port_holds(const struct rph_peer *p, const struct rph_remote *
 
 static void sealed_tick(struct rph_peer *p, struct rph_remote *r, uint64_t now)
 {
-    if (r->hs_at_ms && now >= r->hs_at_ms) {
-        /* A client's timed first handshake message: its wait is over. */
-        r->hs_at_ms = 0;
-        send_hs(p, r, &r->addr, seal_start(p->seal, slot_of(p, r), now));
-    }
+    if (r->hs_at_ms && now >= r->hs_at_ms) send_held_hs(p, r, now); /* its wait is over */
     struct seal_dgram d = seal_tick(p->seal, slot_of(p, r), r->up, now);
     /* A fresh port's first packet toward the server is its timed handshake (lost meanwhile). */
     if (!fresh_port_holds(p, r)) send_hs(p, r, &r->addr, d);
