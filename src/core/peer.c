@@ -26,6 +26,10 @@
  * when the Join that caused it was small: punch_budget). */
 #define MAX_UNANSWERED_PUNCHES 8
 
+/* Punches remembered before our PeerInfo (struct rph_peer's early[]): how many, how long. */
+#define EARLY_PUNCHES 4
+#define EARLY_PUNCH_MS 2000u
+
 struct rph_peer {
     struct rph_peer_config cfg;
     struct rph_peer_callbacks cb;
@@ -103,11 +107,9 @@ struct rph_peer {
     struct {
         struct rph_addr from;
         uint64_t at_ms;
-    } early[4];
+    } early[EARLY_PUNCHES];
     size_t n_early;
 };
-#define EARLY_PUNCHES 4
-#define EARLY_PUNCH_MS 2000u
 
 void rph_peer_config_defaults(struct rph_peer_config *c, enum rph_role role)
 {
