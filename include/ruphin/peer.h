@@ -232,6 +232,11 @@ const char *rph_path_reason_name(int reason);
 #define RPH_PUNCH_DELAY_MAX_MS 500u
 /* That wait; 0 when either round trip is unknown (0) or ours is not the shorter. */
 uint32_t rph_punch_delay_ms(uint32_t own_rtt_ms, uint32_t other_rtt_ms);
+/* The same between a server and its client, placed in the window so that a late or slow
+ * moment of either host loses the race, if at all, at the client's router, which a fresh port
+ * recovers, not at the server's, which none does: a server waits 5/8 of the difference, not
+ * 3/4 (punch_timing.c says why); a client as rph_punch_delay_ms, as member pairs do. */
+uint32_t rph_punch_delay_role_ms(uint32_t own_rtt_ms, uint32_t other_rtt_ms, enum rph_role role);
 
 /* Fresh-port retries (docs/PROTOCOL.md "Fresh-port retries"): a sealed client whose direct
  * path to its server failed (relayed, or no direct answer within the punch window) asks its
@@ -296,6 +301,12 @@ void rph_peer_free(struct rph_peer *p);
  * another RPH_E_* naming why it was dropped (also counted in the stats). */
 int rph_peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rph_addr *from,
                    uint64_t now_ms);
+/* The same for a datagram that arrived at arrived_ms (the socket's receive timestamp, on the
+ * clock of now_ms) and is read only now: the round trip to the holepuncher is timed to its
+ * arrival, so a busy moment of our own (a slow loop, a descheduled process) is not in it. An
+ * arrival before the request went or after now_ms counts as now_ms. */
+int rph_peer_input_at(struct rph_peer *p, uint8_t *buf, size_t len, const struct rph_addr *from,
+                      uint64_t now_ms, uint64_t arrived_ms);
 /* Retries, keepalives, punching and timeouts due at now_ms. */
 void rph_peer_tick(struct rph_peer *p, uint64_t now_ms);
 /* When rph_peer_tick next has something to do. */

@@ -172,6 +172,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
         int n = rxbatch_recv(&p->rx, fd);
         if (n <= 0) break;
         uint64_t now = rph_now_ms();
+        int64_t wall_offset = rph_wall_offset_ms();
         for (int i = 0; i < n; i++) {
             struct msghdr *h = &p->rx.msgs[i].msg_hdr;
             struct rph_addr from;
@@ -181,11 +182,13 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
             uint8_t *d = p->rx.iov[i].iov_base;
             size_t len = p->rx.msgs[i].msg_len, seg = rxbatch_gro_size(h);
             if (seg == 0 || seg > len) seg = len;
+            uint64_t arrived = rxbatch_arrival_ms(h, wall_offset);
+            if (!arrived) arrived = now; /* no stamp */
             /* do/while: an empty datagram is input too (and counted as malformed). */
             size_t off = 0;
             do {
                 size_t one = len - off < seg ? len - off : seg;
-                if (rph_peer_input(p->peer, d + off, one, &from, now) < 0)
+                if (rph_peer_input_at(p->peer, d + off, one, &from, now, arrived) < 0)
                     note_other_mode(p, d + off, one, &from);
                 off += seg;
             } while (off < len);
@@ -219,6 +222,9 @@ static int open_socket(struct rph_ev_peer *p, uint16_t port)
         int one = 1;
         setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one); /* older kernels: no GRO */
     }
+    /* Round trips to the holepuncher are timed to arrival (timed punches); without stamps,
+     * to reading. */
+    if (fd >= 0) (void)rxbatch_stamp_arrivals(fd);
     return fd;
 }
 

@@ -44,6 +44,7 @@ struct rph_peer {
     uint64_t hp_last_ms;  /* last RegisterAck / PeerInfo */
     uint64_t hp_heard_ms; /* last message of any kind from the holepuncher */
     uint64_t hp_sent_ms;  /* our last Register/Join */
+    uint64_t arrived_ms;  /* while input runs: when the datagram arrived (0: now) */
     bool hp_heard;
     /* Client: data to the server went unanswered (or punching got no answer) for
      * RPH_PROBE_AFTER_MS: Joins every RPH_PROBE_JOIN_MS (after the handshake window every
@@ -308,8 +309,9 @@ static int put_rtt(const struct rph_peer *p, uint8_t *buf, size_t n)
     return (int)(n + RPH_RTT_LEN);
 }
 
-/* The holepuncher answered our last request (sent at hp_sent_ms): which form it reads, and
- * our round trip to it, the one our next timed request carries and our punch timing uses. */
+/* The holepuncher answered our last request (sent at hp_sent_ms): which form it reads, and,
+ * when only that one was outstanding, our round trip to it, the one our next timed request
+ * carries and our punch timing uses. */
 static void hp_answered(struct rph_peer *p, uint64_t now)
 {
     if (!p->cfg.sealed) return;
@@ -317,8 +319,16 @@ static void hp_answered(struct rph_peer *p, uint64_t now)
         p->hp_timed_heard = true;
     else if (!p->hp_timed_heard && p->hp_unanswered >= 2)
         p->hp_untimed = true; /* an older holepuncher: its decoder drops the timed forms */
+    /* Karn's rule: after a retry (or with nothing outstanding) the answer may be to an
+     * earlier copy, and timing it from the last send gives a round trip near 0. That one
+     * sample, the least of the last 4, made a far client believe it was the nearer side and
+     * time every punch the wrong way round for the next 4 requests. */
+    bool ambiguous = p->hp_unanswered != 1;
     p->hp_unanswered = 0;
-    uint64_t rtt = now - p->hp_sent_ms;
+    if (ambiguous) return;
+    /* Timed to the answer's arrival at our socket, not to when we got round to reading it. */
+    uint64_t at = p->arrived_ms >= p->hp_sent_ms && p->arrived_ms ? p->arrived_ms : now;
+    uint64_t rtt = at - p->hp_sent_ms;
     p->hp_rtts[p->hp_rtt_next++ % 4] = rtt == 0 ? 1 : rtt > UINT16_MAX ? UINT16_MAX : (uint16_t)rtt;
     uint16_t min = UINT16_MAX;
     for (size_t i = 0; i < 4; i++)
@@ -575,7 +585,9 @@ static void punch(struct rph_peer *p, struct rph_remote *r, uint64_t now)
  * to the holepuncher came with its PeerInfo (0: none). */
 static uint32_t first_delay(struct rph_peer *p, struct rph_remote *r, uint16_t other_rtt)
 {
-    uint32_t d = p->cfg.sealed && !r->up ? rph_punch_delay_ms(p->stats.hp_rtt_ms, other_rtt) : 0;
+    uint32_t d = p->cfg.sealed && !r->up
+                     ? rph_punch_delay_role_ms(p->stats.hp_rtt_ms, other_rtt, p->cfg.role)
+                     : 0;
     r->punch_delay_ms = d;
     if (d) {
         p->stats.timed_punches++;
@@ -1067,6 +1079,9 @@ static int from_holepuncher(struct rph_peer *p, const struct rph_msg *m, uint64_
         if (p->hp_req_timed) n = (size_t)put_rtt(p, p->hp_req, n);
         p->hp_unanswered = 1;
         p->hp_sent_ms = now;
+        /* A new request: its retry is due a retry interval from now, not from the first copy
+         * (a slow cookie round trip made the retry go just before this copy's answer). */
+        if (p->hp_pending) p->next_hp_ms = now + p->hp_backoff_ms;
         if (server)
             p->stats.registers_sent++;
         else
@@ -1089,7 +1104,15 @@ static int peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct
 int rph_peer_input(struct rph_peer *p, uint8_t *buf, size_t len, const struct rph_addr *from,
                    uint64_t now_ms)
 {
+    return rph_peer_input_at(p, buf, len, from, now_ms, now_ms);
+}
+
+int rph_peer_input_at(struct rph_peer *p, uint8_t *buf, size_t len, const struct rph_addr *from,
+                      uint64_t now_ms, uint64_t arrived_ms)
+{
+    p->arrived_ms = arrived_ms <= now_ms ? arrived_ms : now_ms;
     int e = peer_input(p, buf, len, from, now_ms);
+    p->arrived_ms = 0;
     if (e < 0 && e != RPH_E_INTERRUPTED) trace(p, RPH_TRACE_DROP, NULL, from, NULL, e);
     return e;
 }
@@ -1757,7 +1780,7 @@ static void fresh_port_answer(struct rph_peer *p, const struct rph_addr *peer, u
     if (!r->in_use || r->member || !rph_addr_equal(&r->addr, peer)) return;
     if (!r->up) r->punch_until_ms = now + punch_window(p);
     r->next_direct_try_ms = now + RPH_DIRECT_RETRY_MS;
-    uint32_t d = rph_punch_delay_ms(p->stats.hp_rtt_ms, other_rtt);
+    uint32_t d = rph_punch_delay_role_ms(p->stats.hp_rtt_ms, other_rtt, RPH_ROLE_CLIENT);
     r->punch_delay_ms = d;
     if (d) {
         p->stats.timed_punches++;

@@ -58,3 +58,23 @@ size_t rxbatch_gro_size(struct msghdr *h)
     }
     return 0;
 }
+
+int rxbatch_stamp_arrivals(int fd)
+{
+    int one = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) < 0 ? -errno : 0;
+}
+
+uint64_t rxbatch_arrival_ms(struct msghdr *h, int64_t wall_offset_ms)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(c), sizeof ts);
+            int64_t wall = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+            int64_t mono = wall - wall_offset_ms;
+            return mono > 0 ? (uint64_t)mono : 0;
+        }
+    }
+    return 0;
+}
