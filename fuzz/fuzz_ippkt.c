@@ -107,6 +107,7 @@ static void check_member(const uint8_t *data, size_t size)
     size_t n = strlen(m.name);
     FZ_CHECK(name_valid(m.name, n) && size == MEMBER_HDR_LEN + n);
     FZ_CHECK(m.addrs.prefix4 <= 32 && m.addrs.prefix6 <= 128);
+    FZ_CHECK(!m.left || (!m.addrs.has4 && !m.addrs.has6)); /* a member that left has none */
     uint8_t out[MEMBER_MAX_LEN];
     FZ_CHECK(member_msg_encode(&m, out) == size);
     FZ_CHECK(memcmp(out, data, size) == 0);

@@ -447,6 +447,25 @@ Test(pool, saved_atomically_and_loaded)
     free(dir);
 }
 
+/* A member that left: bit 3, the key and the name, no addresses. */
+Test(names, member_left_entry)
+{
+    struct member_msg m = {.has_key = true, .left = true, .name = "desk"}, d;
+    memset(m.pk, 0xab, 32);
+    uint8_t c[MEMBER_MAX_LEN];
+    size_t n = member_msg_encode(&m, c);
+    cr_assert_eq(n, MEMBER_HDR_LEN + 4);
+    cr_assert_eq(c[2], 0x0c, "flags: key and left");
+    cr_assert_eq(member_msg_decode(c, n, &d), 0);
+    cr_assert(d.left && d.has_key && !d.addrs.has4 && !d.addrs.has6);
+    cr_assert_str_eq(d.name, "desk");
+    cr_assert_eq(memcmp(d.pk, m.pk, 32), 0);
+    /* Left with an address: malformed (one encoding; a member that left has none). */
+    struct member_msg both = {.addrs = asg, .left = true, .name = "desk"};
+    n = member_msg_encode(&both, c);
+    cr_assert_eq(member_msg_decode(c, n, &d), -1, "a member that left with addresses accepted");
+}
+
 Test(names, member_entry_bytes_and_malformations)
 {
     struct member_msg m = {.addrs = asg, .has_key = true, .name = "desk"}, d;
@@ -475,9 +494,10 @@ Test(names, member_entry_bytes_and_malformations)
         size_t at;
         uint8_t v;
         const char *what;
-    } bad[] = {{0, 0x05, "another tag"},   {1, 2, "version 2"},         {2, 8, "an unknown flag"},
-               {3, 33, "IPv4 prefix 33"},  {8, 129, "IPv6 prefix 129"}, {57, 0, "length 0"},
-               {57, 5, "a longer length"}, {58, 'D', "upper case"}};
+    } bad[] = {{0, 0x05, "another tag"},     {1, 2, "version 2"},
+               {2, 0x17, "an unknown flag"}, {3, 33, "IPv4 prefix 33"},
+               {8, 129, "IPv6 prefix 129"},  {57, 0, "length 0"},
+               {57, 5, "a longer length"},   {58, 'D', "upper case"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memcpy(b, c, n);
         b[bad[i].at] = bad[i].v;

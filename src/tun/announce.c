@@ -184,7 +184,7 @@ size_t member_msg_encode(const struct member_msg *m, uint8_t out[MEMBER_MAX_LEN]
     out[0] = MEMBER_TAG;
     out[1] = MEMBER_VERSION;
     out[2] = (uint8_t)((m->addrs.has4 ? 1 : 0) | (m->addrs.has6 ? 2 : 0) |
-                       (m->has_key ? MEMBER_HAS_KEY : 0));
+                       (m->has_key ? MEMBER_HAS_KEY : 0) | (m->left ? MEMBER_LEFT : 0));
     if (m->addrs.has4) {
         out[3] = m->addrs.prefix4;
         memcpy(out + 4, m->addrs.addr4, 4);
@@ -203,12 +203,14 @@ size_t member_msg_encode(const struct member_msg *m, uint8_t out[MEMBER_MAX_LEN]
 int member_msg_decode(const uint8_t *buf, size_t len, struct member_msg *out)
 {
     if (len < MEMBER_HDR_LEN + 1 || len > MEMBER_MAX_LEN || buf[0] != MEMBER_TAG ||
-        buf[1] != MEMBER_VERSION || (buf[2] & ~7u))
+        buf[1] != MEMBER_VERSION || (buf[2] & ~15u))
         return -1;
     size_t n = buf[57];
     if (len != MEMBER_HDR_LEN + n || !name_valid((const char *)buf + MEMBER_HDR_LEN, n)) return -1;
     static const uint8_t zero[32];
     bool has4 = buf[2] & 1, has6 = (buf[2] & 2) != 0, key = (buf[2] & MEMBER_HAS_KEY) != 0;
+    bool left = (buf[2] & MEMBER_LEFT) != 0;
+    if (left && (has4 || has6)) return -1; /* a member that left has no addresses */
     /* One encoding per member: absent parts are zero. */
     if ((!has4 && memcmp(buf + 3, zero, 5)) || (!has6 && memcmp(buf + 8, zero, 17)) ||
         (!key && memcmp(buf + 25, zero, 32)))
@@ -222,6 +224,7 @@ int member_msg_decode(const uint8_t *buf, size_t len, struct member_msg *out)
     out->addrs.prefix6 = buf[8];
     memcpy(out->addrs.addr6, buf + 9, 16);
     out->has_key = key;
+    out->left = left;
     memcpy(out->pk, buf + 25, 32);
     memcpy(out->name, buf + MEMBER_HDR_LEN, n);
     return 0;

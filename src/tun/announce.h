@@ -111,24 +111,29 @@ int name_msg_decode(const uint8_t *buf, size_t len, struct name_msg *out);
 /* A member of the session, tag 0x06, server -> a client that sent a name: another member the
  * server knows (name, overlay addresses, node key), so every member can list (and later
  * resolve) every other. Layout: tag, version 1, flags (bit 0 IPv4, bit 1 IPv6, bit 2 node
- * key), prefix4, addr4[4], prefix6, addr6[16], node key[32], length n (1..63), name[n]; the
- * fields of an absent part are zero. */
+ * key, bit 3 left), prefix4, addr4[4], prefix6, addr6[16], node key[32], length n (1..63),
+ * name[n]; the fields of an absent part are zero. "Left" (no addresses then): the member has
+ * left the session (its goodbye, or silence past peer_timeout), forget it; older clients
+ * drop such an entry as malformed and forget the member at the end of its listing window. */
 #define MEMBER_TAG 0x06
 #define MEMBER_VERSION 1
 #define MEMBER_HDR_LEN 58
 #define MEMBER_MAX_LEN (MEMBER_HDR_LEN + 63)
 #define MEMBER_HAS_KEY 0x04
+#define MEMBER_LEFT 0x08
 
 struct member_msg {
     struct announce addrs; /* has4/has6 and the addresses with their prefixes */
     bool has_key;
+    bool left;
     uint8_t pk[32];
     char name[64];
 };
 
 size_t member_msg_encode(const struct member_msg *m, uint8_t out[MEMBER_MAX_LEN]);
 /* 0, or -1 when malformed (size, version, flags, a prefix too long, non-zero fields of an
- * absent part, a length that is not the rest, not a valid name). */
+ * absent part, addresses of a member that left, a length that is not the rest, not a valid
+ * name). */
 int member_msg_decode(const uint8_t *buf, size_t len, struct member_msg *out);
 
 #endif

@@ -132,12 +132,13 @@ static void send_assign(struct tunnel *t, struct tpeer *p, const struct pool_ent
     rph_ev_peer_send_frame(t->ep, p->remote, b, n);
 }
 
-/* Server: q's entry (name, addresses, node key) to p. */
-static void send_entry(struct tunnel *t, struct tpeer *p, const struct tpeer *q)
+/* Server: q's entry (name, addresses, node key) to p; or that q left. */
+static void send_entry(struct tunnel *t, struct tpeer *p, const struct tpeer *q, bool left)
 {
     struct member_msg m;
     memset(&m, 0, sizeof m);
-    if (q->announced) m.addrs = q->ann;
+    if (q->announced && !left) m.addrs = q->ann;
+    m.left = left;
     m.has_key = q->has_key;
     memcpy(m.pk, q->node_pk, 32);
     snprintf(m.name, sizeof m.name, "%s", q->name);
@@ -155,7 +156,7 @@ static void list_members(struct tunnel *t, struct tpeer *p)
     for (size_t i = 0; i < t->pol.n_peers; i++) {
         const struct tpeer *q = &t->pol.peers[i];
         if (q == p || !q->remote || !q->has_name) continue;
-        send_entry(t, p, q);
+        send_entry(t, p, q, false);
     }
 }
 
@@ -165,7 +166,24 @@ void naming_member_changed(struct tunnel *t, const struct tpeer *q)
     for (size_t i = 0; i < t->pol.n_peers; i++) {
         struct tpeer *p = &t->pol.peers[i];
         if (p == q || !p->remote || !p->has_name) continue;
-        send_entry(t, p, q);
+        send_entry(t, p, q, false);
+    }
+}
+
+void naming_member_left(struct tunnel *t, const struct tpeer *q)
+{
+    if (t->cfg.role != RPH_ROLE_SERVER || !q->has_name) return;
+    for (size_t i = 0; i < t->pol.n_peers; i++) {
+        const struct tpeer *o = &t->pol.peers[i];
+        /* A restart or a move: the node is up again from another endpoint, still listed. */
+        if (o != q && o->remote && q->has_key && o->has_key &&
+            memcmp(o->node_pk, q->node_pk, 32) == 0)
+            return;
+    }
+    for (size_t i = 0; i < t->pol.n_peers; i++) {
+        struct tpeer *p = &t->pol.peers[i];
+        if (p == q || !p->remote || !p->has_name) continue;
+        send_entry(t, p, q, true);
     }
 }
 
@@ -378,6 +396,15 @@ void naming_member_receive(struct tunnel *t, struct tpeer *p, const uint8_t *d, 
                               : !l->m.has_key && strcmp(l->m.name, m.name) == 0;
         if (same) slot = l;
         if (!oldest || l->seen_ms < oldest->seen_ms) oldest = l;
+    }
+    if (m.left) {
+        /* Forgotten at once: its name no longer resolves, status no longer lists it. */
+        if (!slot) return;
+        char k[NODEKEY_SHORT_LEN];
+        log_info("member \"%s\"%s left the session (the server says)", slot->m.name,
+                 nodekey_short(slot->m.has_key, slot->m.pk, k));
+        *slot = t->listed[--t->n_listed];
+        return;
     }
     if (!slot) slot = t->n_listed < MAX_PEERS ? &t->listed[t->n_listed++] : oldest;
     slot->m = m;

@@ -31,6 +31,9 @@ void naming_member_receive(struct tunnel *t, struct tpeer *p, const uint8_t *d, 
 /* Server: q's entry is new or changed (its name granted, its addresses taken): every other
  * client that speaks names hears it now, not at its next name message. */
 void naming_member_changed(struct tunnel *t, const struct tpeer *q);
+/* Server: q's remote went away (goodbye, or silent past peer_timeout): unless q's node is still
+ * here from another endpoint, every other client hears at once that it left. */
+void naming_member_left(struct tunnel *t, const struct tpeer *q);
 /* Server: true when a's address is assigned to another node in the member table; then the
  * refusal went to p (verdict "assigned to another member", naming the holder) and the log. */
 bool naming_refuses(struct tunnel *t, struct tpeer *p, const struct announce *a, uint64_t now_ms);

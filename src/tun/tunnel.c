@@ -281,6 +281,7 @@ static void on_remote(void *ctx, struct rph_remote *r, bool up)
     if (!t->removing) /* a goodbye logged its own line */
         log_info("peer %s down: silent for %.1f s", fmt_addr(&r->addr, ep),
                  (double)(rph_now_ms() - r->last_rx_ms) / 1000.0);
+    if (r->user && !r->member) naming_member_left(t, r->user);
     if (r->user) policy_peer_down(&t->pol, r->user);
     r->user = NULL;
     mesh_server_changed(t, (size_t)(r - t->rbase));
