@@ -162,7 +162,24 @@ wait_for "[ \"\$(addr c2)\" = '$A2' ]" 15 || e2e_fail "laptop did not get $A2 ba
 wait_for "[ \"\$(q $NS_PEER2 $A2 desk.$DOMAIN A)\" = '$A3' ]" 15
 e2e_check "after laptop's restart its responder answers desk.$DOMAIN again" \
     test "$(q "$NS_PEER2" "$A2" "desk.$DOMAIN" A +tcp)" = "$A3"
+# Laptop's goodbye made the server tell desk it left; its new session's name puts it back.
+wait_for "[ \"\$(q $NS_PEER3 $A3 laptop.$DOMAIN A)\" = '$A2' ]" 15
 e2e_check "and desk still resolves laptop.$DOMAIN ($A2)" \
     test "$(topo_run "$NS_PEER3" getent ahostsv4 "laptop.$DOMAIN" | awk 'NR == 1 {print $1}')" = "$A2"
+
+# A member that leaves is forgotten at once: desk stops (its goodbye reaches the server, which
+# tells laptop), and laptop's responder stops answering desk within seconds, not at the end of
+# its listing window (three sealed repeats, three minutes).
+left_start=$(date +%s%N)
+topo_kill c3
+if wait_for "[ -z \"\$(q $NS_PEER2 $A2 desk.$DOMAIN A)\" ]" 10; then
+    left_ms=$((($(date +%s%N) - left_start) / 1000000))
+    e2e_pass "desk stopped: laptop no longer resolves desk.$DOMAIN, ${left_ms} ms later (bound 5 s)"
+    e2e_check "... within 5 s" test "$left_ms" -lt 5000
+else
+    e2e_fail "desk stopped: laptop still resolves desk.$DOMAIN 10 s later"
+fi
+e2e_check "laptop logged that desk left" grep -q 'member "desk".* left the session' "$TOPO_DIR/c2.log"
+e2e_check "and still resolves hq.$DOMAIN" test "$(q "$NS_PEER2" "$A2" "hq.$DOMAIN" A)" = "$A1"
 e2e_check "no daemon logged an error" bash -c "! grep -h ' error ' '$TOPO_DIR'/peer1.log '$TOPO_DIR'/c2.log '$TOPO_DIR'/c3.log"
 e2e_finish
