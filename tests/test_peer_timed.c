@@ -196,15 +196,21 @@ static void teardown(void)
     rph_holepuncher_free(hp);
 }
 
+/* Runs until both are up, 3 s at most (or fails). */
+static void until_up(void)
+{
+    for (int i = 0; i < 3000 && !(up[0] && up[1]); i++)
+        advance(1);
+    cr_assert(up[0] && up[1], "the pair never came up");
+}
+
 /* The server registers, then the client joins; returns when both are up (or fails). */
 static void meet(void)
 {
     start(0);
     advance(2000);
     start(1);
-    for (int i = 0; i < 3000 && !(up[0] && up[1]); i++)
-        advance(1);
-    cr_assert(up[0] && up[1], "the pair never came up");
+    until_up();
 }
 
 /* Each first packet leaves its NAT (sent + own uplink: as on the test bed's routers, which
@@ -266,9 +272,7 @@ Test(peer_timed, a_late_held_init_goes_with_the_probe_of_a_symmetric_servers_pun
     advance(2000);
     late_mode = true;
     start(1);
-    for (int i = 0; i < 3000 && !(up[0] && up[1]); i++)
-        advance(1);
-    cr_assert(up[0] && up[1], "the pair never came up");
+    until_up();
     cr_assert(punch_in, "the punch came in");
     cr_assert_eq(rph_peer_stats(peers[1])->timed_punches, 1, "the client held its init");
     size_t n;
@@ -348,12 +352,8 @@ Test(peer_timed, an_answer_after_a_retry_is_not_timed)
      * answer, due at 160, comes 5 ms after the retry. */
     spike_info = 480 - 160 + 5;
     start(1);
-    uint64_t joins = 0;
-    for (int i = 0; i < 3000 && !(up[0] && up[1]); i++) {
-        advance(1);
-        joins = rph_peer_stats(peers[1])->joins_sent;
-    }
-    cr_assert(up[0] && up[1], "the pair never came up");
+    until_up();
+    uint64_t joins = rph_peer_stats(peers[1])->joins_sent;
     cr_assert_geq(joins, 3, "the Join was retried (%lu Joins)", (unsigned long)joins);
     const struct rph_peer_stats *st = rph_peer_stats(peers[1]);
     cr_log_info("client round trip %u ms after a retried Join", st->hp_rtt_ms);
@@ -373,9 +373,7 @@ Test(peer_timed, the_copy_with_the_cookie_gets_its_own_retry_interval)
     advance(2000);
     spike_cookie = 250;
     start(1);
-    for (int i = 0; i < 3000 && !(up[0] && up[1]); i++)
-        advance(1);
-    cr_assert(up[0] && up[1], "the pair never came up");
+    until_up();
     const struct rph_peer_stats *st = rph_peer_stats(peers[1]);
     cr_assert_eq(st->joins_sent, 2, "%lu Joins: the first, the copy with the cookie",
                  (unsigned long)st->joins_sent);
@@ -393,9 +391,7 @@ Test(peer_timed, a_busy_client_times_its_round_trip_to_the_arrival)
     advance(2000);
     busy_client = 60;
     start(1);
-    for (int i = 0; i < 3000 && !(up[0] && up[1]); i++)
-        advance(1);
-    cr_assert(up[0] && up[1], "the pair never came up");
+    until_up();
     const struct rph_peer_stats *st = rph_peer_stats(peers[1]);
     cr_log_info("busy client: round trip %u ms", st->hp_rtt_ms);
     cr_assert(st->hp_rtt_ms >= 80 && st->hp_rtt_ms <= 82, "client rtt %u", st->hp_rtt_ms);
