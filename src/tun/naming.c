@@ -160,14 +160,20 @@ static void list_members(struct tunnel *t, struct tpeer *p)
     }
 }
 
-void naming_member_changed(struct tunnel *t, const struct tpeer *q)
+/* Server: q's entry (or that it left) to every other live client that speaks names. */
+static void tell_others(struct tunnel *t, const struct tpeer *q, bool left)
 {
-    if (t->cfg.role != RPH_ROLE_SERVER || !q->remote || !q->has_name) return;
     for (size_t i = 0; i < t->pol.n_peers; i++) {
         struct tpeer *p = &t->pol.peers[i];
         if (p == q || !p->remote || !p->has_name) continue;
-        send_entry(t, p, q, false);
+        send_entry(t, p, q, left);
     }
+}
+
+void naming_member_changed(struct tunnel *t, const struct tpeer *q)
+{
+    if (t->cfg.role != RPH_ROLE_SERVER || !q->remote || !q->has_name) return;
+    tell_others(t, q, false);
 }
 
 void naming_member_left(struct tunnel *t, const struct tpeer *q)
@@ -180,11 +186,7 @@ void naming_member_left(struct tunnel *t, const struct tpeer *q)
             memcmp(o->node_pk, q->node_pk, 32) == 0)
             return;
     }
-    for (size_t i = 0; i < t->pol.n_peers; i++) {
-        struct tpeer *p = &t->pol.peers[i];
-        if (p == q || !p->remote || !p->has_name) continue;
-        send_entry(t, p, q, true);
-    }
+    tell_others(t, q, true);
 }
 
 /* Server: a client said its name (and maybe asked for addresses). */
